@@ -1,0 +1,14 @@
+import type { Generator } from '../random/generator.js';
+import type { Tensor } from '../tensor.js';
+
+/** Maps images to diffusion-space latents and back (a VAE, with its scaling factor applied). */
+export interface LatentCodec {
+  /** Channels of the latents (4 for SD). */
+  readonly latentChannels: number;
+  /** Image pixels per latent pixel along each axis (8 for SD). */
+  readonly downscale: number;
+  /** Image `[B, 3, H, W]` in [−1, 1] → latents `[B, latentChannels, H/downscale, W/downscale]`, scaled. */
+  encode(image: Tensor, options?: { generator?: Generator }): Promise<Tensor>;
+  /** Scaled latents → image `[B, 3, H, W]` in [−1, 1]. */
+  decode(latents: Tensor): Promise<Tensor>;
+}

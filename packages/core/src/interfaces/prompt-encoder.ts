@@ -1,0 +1,15 @@
+import type { Conditioning } from './conditioning.js';
+
+/** Options of {@link PromptEncoder.encode}. */
+export interface PromptEncodeOptions {
+  /** Skip the last N−1 layers of the text encoder (A1111's "clip skip"; 1 = no skip). */
+  clipSkip?: number;
+}
+
+/**
+ * Turns prompts into conditioning — a "conditioning module". The ONNX CLIP encoder is one; a module that
+ * blends prompts or adds a style embedding is another. `encode([])` is never called.
+ */
+export interface PromptEncoder {
+  encode(prompts: string[], options?: PromptEncodeOptions): Promise<Conditioning>;
+}

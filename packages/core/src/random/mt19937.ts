@@ -1,0 +1,58 @@
+/**
+ * The 32-bit Mersenne Twister (MT19937) of Matsumoto & Nishimura, as used by torch's CPU generator.
+ *
+ * Seeding is the reference `init_genrand`; output words are tempered exactly as in the reference code,
+ * so `new Mt19937(5489).nextUint32()` is 3499211612, the engine's well-known first output.
+ */
+
+/** Words of state. */
+const N = 624;
+/** Offset of the word mixed into each twist. */
+const M = 397;
+const MATRIX_A = 0x9908b0df;
+const UPPER_MASK = 0x80000000;
+const LOWER_MASK = 0x7fffffff;
+
+export class Mt19937 {
+  private readonly state = new Uint32Array(N);
+  private index = N;
+
+  /** @param seed - a 32-bit unsigned seed (the caller reduces wider seeds). */
+  constructor(seed: number) {
+    this.seed(seed);
+  }
+
+  /** Re-seeds with `init_genrand(seed)`; `seed` must be an integer in [0, 2^32). */
+  seed(seed: number): void {
+    const mt = this.state;
+    mt[0] = seed >>> 0;
+    for (let i = 1; i < N; i++) {
+      const prev = mt[i - 1]!;
+      const x = (prev ^ (prev >>> 30)) >>> 0;
+      // 1812433253 * x mod 2^32, split in 16-bit halves so no product exceeds 2^53.
+      mt[i] = (((((x & 0xffff0000) >>> 16) * 1812433253) << 16) + (x & 0x0000ffff) * 1812433253 + i) >>> 0;
+    }
+    this.index = N;
+  }
+
+  /** Next 32-bit output word, as an unsigned integer in [0, 2^32). */
+  nextUint32(): number {
+    if (this.index >= N) this.twist();
+    let y = this.state[this.index++]!;
+    y ^= y >>> 11;
+    y ^= (y << 7) & 0x9d2c5680;
+    y ^= (y << 15) & 0xefc60000;
+    y ^= y >>> 18;
+    return y >>> 0;
+  }
+
+  /** Regenerates all N words of state. */
+  private twist(): void {
+    const mt = this.state;
+    for (let k = 0; k < N; k++) {
+      const y = (mt[k]! & UPPER_MASK) | (mt[(k + 1) % N]! & LOWER_MASK);
+      mt[k] = mt[(k + M) % N]! ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
+    }
+    this.index = 0;
+  }
+}

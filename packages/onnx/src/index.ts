@@ -1,0 +1,2 @@
+/** @packageDocumentation Work in progress: see the README. */
+export const packageName = '@latentkit/onnx';

@@ -1,0 +1,32 @@
+import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
+import type { ModelSource } from './model-source.js';
+
+/** What the ONNX layer asks a backend for: one runtime session for one model file. */
+export interface SessionRequest {
+  /** The component's folder name, e.g. `unet` or `text_encoder` (for per-component options and messages). */
+  readonly component: string;
+  /** The model file, relative to the model folder, e.g. `unet/model.onnx`. */
+  readonly modelPath: string;
+  /** The model folder. */
+  readonly source: ModelSource;
+}
+
+/** The data types the ONNX components feed to sessions. */
+export type OrtFeedData =
+  | { type: 'float32'; data: Float32Array }
+  | { type: 'float16'; data: Uint16Array }
+  | { type: 'int32'; data: Int32Array }
+  | { type: 'int64'; data: BigInt64Array };
+
+/**
+ * The runtime a backend brings: onnxruntime-node (`@latentkit/backend-node`) or onnxruntime-web
+ * (`@latentkit/backend-web`), with their execution providers, file loading and external weights. Both
+ * share the `onnxruntime-common` session API that the ONNX components call. Tensors are made by the
+ * backend too, because each runtime checks that feeds are its own `Tensor` class.
+ */
+export interface SessionFactory {
+  /** Creates a session for one model file. */
+  create(request: SessionRequest): Promise<InferenceSession>;
+  /** Makes a runtime tensor. */
+  createTensor(feed: OrtFeedData, dims: readonly number[]): OrtTensor;
+}

@@ -1,0 +1,121 @@
+import { InvalidArgumentError } from '@latentkit/core';
+import type { SchedulerConfig } from './config.js';
+
+/**
+ * `torch.linspace(start, end, steps)` in float32, as torch's CPU kernel computes it: the first half
+ * counts up from `start`, the second half counts down from `end`, in float32 arithmetic.
+ */
+export function linspaceFloat32(start: number, end: number, steps: number): Float32Array {
+  const out = new Float32Array(steps);
+  if (steps === 1) {
+    out[0] = start;
+    return out;
+  }
+  const s = Math.fround(start);
+  const e = Math.fround(end);
+  const step = Math.fround(Math.fround(e - s) / (steps - 1));
+  const half = Math.floor(steps / 2);
+  for (let i = 0; i < steps; i++) {
+    out[i] = i < half ? s + Math.fround(step * i) : e - Math.fround(step * (steps - i - 1));
+  }
+  return out;
+}
+
+/** The ᾱ(t) of the cosine schedule ("squaredcos_cap_v2") and its exponential variant, in float64. */
+function alphaBar(t: number, transform: 'cosine' | 'exp'): number {
+  if (transform === 'exp') return Math.exp(t * -12.0);
+  return Math.cos(((t + 0.008) / 1.008) * Math.PI * 0.5) ** 2;
+}
+
+/** diffusers' `betas_for_alpha_bar`: betas from a continuous ᾱ(t), capped at `maxBeta`. */
+export function betasForAlphaBar(
+  steps: number,
+  maxBeta = 0.999,
+  transform: 'cosine' | 'exp' = 'cosine',
+): Float32Array {
+  const betas = new Float32Array(steps);
+  for (let i = 0; i < steps; i++) {
+    const t1 = i / steps;
+    const t2 = (i + 1) / steps;
+    betas[i] = Math.min(1 - alphaBar(t2, transform) / alphaBar(t1, transform), maxBeta);
+  }
+  return betas;
+}
+
+/**
+ * The betas of a diffusers config: `trained_betas` if given, else `beta_schedule` ∈ linear,
+ * scaled_linear, squaredcos_cap_v2 over `num_train_timesteps`.
+ */
+export function betasFromConfig(className: string, config: SchedulerConfig): Float32Array {
+  const trained = config.trained_betas;
+  if (Array.isArray(trained) && trained.length > 0) return Float32Array.from(trained as number[]);
+  const n = config.num_train_timesteps as number;
+  const start = config.beta_start as number;
+  const end = config.beta_end as number;
+  switch (config.beta_schedule) {
+    case 'linear':
+      return linspaceFloat32(start, end, n);
+    case 'scaled_linear': {
+      const roots = linspaceFloat32(Math.sqrt(start), Math.sqrt(end), n);
+      return roots.map((r) => r * r);
+    }
+    case 'squaredcos_cap_v2':
+      return betasForAlphaBar(n);
+    case 'exp':
+      return betasForAlphaBar(n, 0.999, 'exp');
+    default:
+      throw new InvalidArgumentError({
+        name: `${className} config beta_schedule`,
+        value: config.beta_schedule,
+        expected: '"linear", "scaled_linear", "squaredcos_cap_v2" or a trained_betas list',
+      });
+  }
+}
+
+/** `torch.cumprod(1 − betas)`: torch's CPU kernel accumulates float32 products in float64. */
+export function alphasCumprodFromBetas(betas: Float32Array): Float32Array {
+  const out = new Float32Array(betas.length);
+  let acc = 1;
+  for (let i = 0; i < betas.length; i++) {
+    acc *= Math.fround(1 - betas[i]!);
+    out[i] = acc;
+  }
+  return out;
+}
+
+/**
+ * diffusers' `rescale_zero_terminal_snr` (Lin et al. 2023, Algorithm 1): shifts and scales √ᾱ so the
+ * last timestep has zero SNR, then recovers betas. Computed in float32 steps as torch does.
+ */
+export function rescaleZeroTerminalSnr(betas: Float32Array): Float32Array {
+  const n = betas.length;
+  const sqrtBar = new Float32Array(n);
+  const cum = alphasCumprodFromBetas(betas);
+  for (let i = 0; i < n; i++) sqrtBar[i] = Math.sqrt(cum[i]!);
+  const first = sqrtBar[0]!;
+  const last = sqrtBar[n - 1]!;
+  const shifted = new Float32Array(n);
+  for (let i = 0; i < n; i++) shifted[i] = sqrtBar[i]! - last;
+  const scale = Math.fround(first / Math.fround(first - last));
+  const alphaBarNew = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = Math.fround(shifted[i]! * scale);
+    alphaBarNew[i] = v * v;
+  }
+  const out = new Float32Array(n);
+  out[0] = 1 - alphaBarNew[0]!;
+  for (let i = 1; i < n; i++) out[i] = 1 - Math.fround(alphaBarNew[i]! / alphaBarNew[i - 1]!);
+  return out;
+}
+
+/** Checks the config keys every beta-based scheduler shares. */
+export function checkBetaConfig(className: string, config: SchedulerConfig): void {
+  const n = config.num_train_timesteps;
+  if (!Number.isInteger(n) || (n as number) < 1) {
+    throw new InvalidArgumentError({
+      name: `${className} config num_train_timesteps`,
+      value: n,
+      expected: 'a positive integer',
+    });
+  }
+}

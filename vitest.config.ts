@@ -1,0 +1,22 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+// Tests import the packages by name; point those names at the sources so `npm test` needs no build.
+const pkg = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    alias: {
+      '@latentkit/core': pkg('core'),
+      '@latentkit/schedulers': pkg('schedulers'),
+      '@latentkit/onnx': pkg('onnx'),
+      '@latentkit/backend-node': pkg('backend-node'),
+      '@latentkit/backend-web': pkg('backend-web'),
+    },
+  },
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'tests/**/*.test.ts'],
+    testTimeout: 60_000,
+    pool: 'forks',
+  },
+});
