@@ -4,6 +4,7 @@
  * the Stable Diffusion pipeline loop. No runtime dependencies.
  */
 export * from './errors.js';
+export { denormalizeImage, normalizeImage } from './image/image-range.js';
 export * from './image/rgba-image.js';
 export type * from './interfaces/backend.js';
 export type * from './interfaces/conditioning.js';
@@ -11,6 +12,23 @@ export type * from './interfaces/denoiser.js';
 export type * from './interfaces/latent-codec.js';
 export type * from './interfaces/prompt-encoder.js';
 export type * from './interfaces/scheduler.js';
+export {
+  applyGuidance,
+  type GuidedPrediction,
+  rescaleNoiseCfg,
+} from './pipeline/classifier-free-guidance.js';
+export type {
+  GeneratedImages,
+  GenerateOptions,
+  GenerateResult,
+  OutputType,
+  StepInfo,
+} from './pipeline/generate-options.js';
+export { GeneratorList } from './pipeline/generator-list.js';
+export { type StrengthSchedule, strengthSchedule } from './pipeline/img2img.js';
+export { binarizeMask, resizeNearest, rgbaToMask } from './pipeline/inpaint-mask.js';
+export { StableDiffusionPipeline } from './pipeline/stable-diffusion-pipeline.js';
+export * from './prompt/prompt-weights.js';
 export type { Generator } from './random/generator.js';
 export { TorchGenerator } from './random/torch-generator.js';
 export * from './tensor.js';

@@ -18,7 +18,9 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
  * torch casts a Python scalar to the tensor's dtype (`x * 0.3` is `fl(fl(0.3) · x)`).
  */
 export class Tensor {
+  /** The values, row-major. */
   readonly data: Float32Array;
+  /** The dimensions, outermost first (e.g. `[batch, channels, height, width]`). */
   readonly shape: readonly number[];
 
   constructor(data: Float32Array, shape: readonly number[]) {

@@ -3,7 +3,9 @@ import { Tensor } from '../tensor.js';
 
 /** An 8-bit RGBA image, laid out like the browser's `ImageData`. */
 export interface RgbaImage {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
   /** `width · height · 4` bytes, row-major, RGBA. */
   data: Uint8ClampedArray;
@@ -69,6 +71,15 @@ export function rgbaToTensor(images: RgbaImage | readonly RgbaImage[], name = 'i
   return new Tensor(out, [list.length, 3, height, width]);
 }
 
+/** numpy's `(x * 255).round()` on float32: the product rounds to float32, then halves round to even. */
+function toByte(value: number): number {
+  const v = Math.fround(Math.min(1, Math.max(0, value)) * 255);
+  const floor = Math.floor(v);
+  const frac = v - floor;
+  if (frac > 0.5 || (frac === 0.5 && floor % 2 === 1)) return floor + 1;
+  return floor;
+}
+
 /**
  * Tensor `[N, C, H, W]` in [0, 1] (C = 1 or 3) → RGBA images, rounding to the nearest byte as
  * diffusers' `numpy_to_pil` does (`round(x · 255)`); alpha is 255.
@@ -89,7 +100,7 @@ export function tensorToRgba(tensor: Tensor): RgbaImage[] {
     for (let p = 0; p < plane; p++) {
       for (let k = 0; k < 3; k++) {
         const v = tensor.data[(b * c + (c === 1 ? 0 : k)) * plane + p]!;
-        data[p * 4 + k] = Math.round(Math.min(1, Math.max(0, v)) * 255);
+        data[p * 4 + k] = toByte(v);
       }
       data[p * 4 + 3] = 255;
     }

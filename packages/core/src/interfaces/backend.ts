@@ -5,9 +5,13 @@ import type { Scheduler } from './scheduler.js';
 
 /** The parts of a pipeline. */
 export interface PipelineParts {
+  /** Turns prompts into conditioning; optional when you always pass `promptEmbeds`. */
   promptEncoder?: PromptEncoder;
+  /** The noise predictor (UNet). */
   denoiser: Denoiser;
+  /** The VAE: images ↔ latents. */
   codec: LatentCodec;
+  /** The scheduler the pipeline starts with. */
   scheduler: Scheduler;
 }
 
@@ -24,5 +28,6 @@ export interface LoadedPipelineParts extends PipelineParts {
 export interface Backend<Options extends object = object> {
   /** A short name for messages, e.g. `onnxruntime-node`. */
   readonly name: string;
+  /** Loads the parts of the model at `source` (a folder or URL). */
   load(source: string, options?: Options): Promise<LoadedPipelineParts>;
 }

@@ -11,5 +11,6 @@ export interface PromptEncodeOptions {
  * blends prompts or adds a style embedding is another. `encode([])` is never called.
  */
 export interface PromptEncoder {
+  /** Encodes a batch of prompts: row i of the result belongs to `prompts[i]`. */
   encode(prompts: string[], options?: PromptEncodeOptions): Promise<Conditioning>;
 }

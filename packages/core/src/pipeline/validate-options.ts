@@ -1,0 +1,625 @@
+import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
+import { isRgbaImage, rgbaToTensor } from '../image/rgba-image.js';
+import type { Conditioning } from '../interfaces/conditioning.js';
+import type { Denoiser } from '../interfaces/denoiser.js';
+import type { LatentCodec } from '../interfaces/latent-codec.js';
+import type { PromptEncoder } from '../interfaces/prompt-encoder.js';
+import type { Generator } from '../random/generator.js';
+import { Tensor } from '../tensor.js';
+import type { GenerateOptions, OutputType, StepInfo } from './generate-options.js';
+import { zeroStepsError } from './img2img.js';
+import { rgbaToMask } from './inpaint-mask.js';
+
+/** The parts validation needs to know about. */
+export interface ValidationParts {
+  promptEncoder?: PromptEncoder | undefined;
+  denoiser: Denoiser;
+  codec: LatentCodec;
+}
+
+/** Which loop a call runs. */
+export type GenerationMode = 'txt2img' | 'img2img' | 'inpaint';
+
+/** {@link GenerateOptions} checked, with defaults applied and inputs normalised. */
+export interface ValidatedOptions {
+  mode: GenerationMode;
+  /** Prompts to encode (when `prompt` was given). */
+  prompts?: string[];
+  /** Negative prompts to encode (under guidance, when no `negativePromptEmbeds`); one per prompt. */
+  negativePrompts?: string[];
+  promptEmbeds?: Conditioning;
+  negativePromptEmbeds?: Conditioning;
+  /** Number of prompts (rows of conditioning before `numImagesPerPrompt`). */
+  batchSize: number;
+  numImagesPerPrompt: number;
+  /** `batchSize · numImagesPerPrompt`. */
+  totalImages: number;
+  width: number;
+  height: number;
+  latentWidth: number;
+  latentHeight: number;
+  numInferenceSteps: number;
+  guidanceScale: number;
+  guidanceRescale: number;
+  doClassifierFreeGuidance: boolean;
+  eta: number;
+  strength: number;
+  seed?: number | bigint;
+  generator?: Generator;
+  generators?: Generator[];
+  latents?: Tensor;
+  /** The init image `[B, 3, H, W]` in [0, 1]. */
+  image?: Tensor;
+  /** The mask `[B, 1, H, W]` in [0, 1], not yet binarised. */
+  mask?: Tensor;
+  outputType: OutputType;
+  onStep?: (info: StepInfo) => void | Promise<void>;
+  signal?: AbortSignal;
+}
+
+const OUTPUT_TYPES: readonly OutputType[] = ['image', 'tensor', 'latent'];
+
+function isFiniteNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+function nearestMultiples(value: number, multiple: number): string {
+  const below = Math.floor(value / multiple) * multiple;
+  const above = below + multiple;
+  return below >= multiple ? `${below} or ${above}` : `${above}`;
+}
+
+function checkPositiveInteger(name: string, value: unknown, fix: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new InvalidArgumentError({ name, value, expected: 'an integer ≥ 1', fix });
+  }
+  return value;
+}
+
+function checkTensor(name: string, value: unknown): Tensor {
+  if (!(value instanceof Tensor)) {
+    throw new InvalidArgumentError({ name, value, expected: 'a Tensor', fix: `pass a Tensor as ${name}` });
+  }
+  return value;
+}
+
+function checkUnitRange(name: string, t: Tensor, fix: string): void {
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < t.data.length; i++) {
+    const v = t.data[i]!;
+    if (!(v >= min)) min = Number.isNaN(v) ? Number.NaN : v;
+    if (!(v <= max)) max = Number.isNaN(v) ? Number.NaN : v;
+    if (Number.isNaN(v)) break;
+  }
+  if (!(min >= 0 && max <= 1)) {
+    throw new InvalidArgumentError({
+      name: `${name} values`,
+      value: [min, max],
+      expected: 'values in [0, 1]',
+      fix,
+    });
+  }
+}
+
+/** Checks one conditioning's own shapes; returns its batch size. */
+function checkConditioning(name: string, c: Conditioning): number {
+  if (typeof c !== 'object' || c === null) {
+    throw new InvalidArgumentError({ name, value: c, expected: 'a Conditioning { encoderHiddenStates, … }' });
+  }
+  const ehs = checkTensor(`${name}.encoderHiddenStates`, c.encoderHiddenStates);
+  if (ehs.shape.length !== 3 || ehs.shape[0]! < 1) {
+    throw new ShapeMismatchError({
+      name: `${name}.encoderHiddenStates`,
+      value: ehs.shape,
+      expected: 'shape [batch ≥ 1, tokens, hiddenSize]',
+      fix: 'pass one row per prompt, e.g. [1, 77, 768] for one SD 1.x prompt',
+    });
+  }
+  const batch = ehs.shape[0]!;
+  for (const key of ['textEmbeds', 'timeIds'] as const) {
+    const t = c[key];
+    if (t === undefined) continue;
+    checkTensor(`${name}.${key}`, t);
+    if (t.shape.length !== 2 || t.shape[0] !== batch) {
+      throw new ShapeMismatchError({
+        name: `${name}.${key}`,
+        value: t.shape,
+        expected: `shape [${batch}, n]: one row per row of ${name}.encoderHiddenStates`,
+      });
+    }
+  }
+  return batch;
+}
+
+/**
+ * Checks that negative conditioning has exactly the positive one's shapes (as diffusers' `check_inputs`):
+ * batch, token count, hidden size, and the optional SDXL fields.
+ */
+export function checkNegativeMatches(pos: Conditioning, neg: Conditioning): void {
+  const [pb, pt, pd] = pos.encoderHiddenStates.shape as [number, number, number];
+  const [nb, nt, nd] = neg.encoderHiddenStates.shape as [number, number, number];
+  const fix = 'encode the negative prompt with the same encoder and prompt count as the prompt';
+  if (nb !== pb) {
+    throw new ShapeMismatchError({
+      name: 'negativePromptEmbeds batch',
+      value: nb,
+      expected: `${pb}, the batch of promptEmbeds (one negative row per prompt)`,
+      fix,
+    });
+  }
+  if (nt !== pt) {
+    throw new ShapeMismatchError({
+      name: 'negativePromptEmbeds token count',
+      value: nt,
+      expected: `${pt}, the token count of promptEmbeds`,
+      fix: 'pad or chunk both to the same number of tokens',
+    });
+  }
+  if (nd !== pd) {
+    throw new ShapeMismatchError({
+      name: 'negativePromptEmbeds hidden size',
+      value: nd,
+      expected: `${pd}, the hidden size of promptEmbeds`,
+      fix: 'use embeddings from the same text encoder for both',
+    });
+  }
+  for (const key of ['textEmbeds', 'timeIds'] as const) {
+    const p = pos[key];
+    const n = neg[key];
+    if ((p === undefined) !== (n === undefined)) {
+      throw new ShapeMismatchError({
+        name: `negativePromptEmbeds.${key}`,
+        value: n === undefined ? 'missing' : 'present',
+        expected: `${p === undefined ? 'absent' : 'present'}, as in promptEmbeds`,
+        fix: `give ${key} in both conditionings or in neither`,
+      });
+    }
+    if (p && n && p.shape.join() !== n.shape.join()) {
+      throw new ShapeMismatchError({
+        name: `negativePromptEmbeds.${key}`,
+        value: n.shape,
+        expected: `shape [${p.shape.join(', ')}], as promptEmbeds.${key}`,
+      });
+    }
+  }
+}
+
+function toPromptList(name: string, value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value) && value.length > 0 && value.every((p) => typeof p === 'string'))
+    return [...value];
+  throw new InvalidArgumentError({
+    name,
+    value,
+    expected: 'a string or a non-empty array of strings',
+    fix: `pass ${name}: "a photo of a cat" or ${name}: ["a cat", "a dog"]`,
+  });
+}
+
+function checkImage(value: unknown, downscale: number): Tensor {
+  const image = isRgbaImage(value) ? rgbaToTensor(value, 'image') : checkTensor('image', value);
+  if (image.shape.length !== 4 || image.shape[1] !== 3 || image.shape[0]! < 1) {
+    throw new ShapeMismatchError({
+      name: 'image',
+      value: image.shape,
+      expected: 'shape [batch, 3, height, width] (RGB, channels first)',
+      fix: 'pass an RgbaImage, or a Tensor [1, 3, H, W] with values in [0, 1]',
+    });
+  }
+  checkUnitRange('image', image, 'scale the image to [0, 1] (bytes / 255); [-1, 1] tensors are not accepted');
+  const [, , h, w] = image.shape as [number, number, number, number];
+  for (const [name, size] of [
+    ['image width', w],
+    ['image height', h],
+  ] as const) {
+    if (size % downscale !== 0) {
+      throw new InvalidArgumentError({
+        name,
+        value: size,
+        expected: `a multiple of ${downscale} (the codec's downscale)`,
+        fix: `resize or crop the image to ${nearestMultiples(size, downscale)} pixels`,
+      });
+    }
+  }
+  return image;
+}
+
+function checkMask(value: unknown, image: Tensor): Tensor {
+  const mask = isRgbaImage(value) ? rgbaToMask(value) : checkTensor('maskImage', value);
+  if (mask.shape.length !== 4 || mask.shape[1] !== 1) {
+    throw new ShapeMismatchError({
+      name: 'maskImage',
+      value: mask.shape,
+      expected: 'shape [batch, 1, height, width]',
+      fix: 'pass an RgbaImage, or a single-channel Tensor [1, 1, H, W] with values in [0, 1]',
+    });
+  }
+  const [ib, , ih, iw] = image.shape as [number, number, number, number];
+  const [mb, , mh, mw] = mask.shape as [number, number, number, number];
+  if (mh !== ih || mw !== iw) {
+    throw new ShapeMismatchError({
+      name: 'maskImage size (width×height)',
+      value: [mw, mh],
+      expected: `${iw}×${ih}, the size of image`,
+      fix: 'resize the mask to the size of the image',
+    });
+  }
+  if (mb !== 1 && mb !== ib) {
+    throw new ShapeMismatchError({
+      name: 'maskImage batch',
+      value: mb,
+      expected: `1 or ${ib} (the batch of image)`,
+      fix: 'pass one mask for all images, or one per image',
+    });
+  }
+  checkUnitRange('maskImage', mask, 'scale the mask to [0, 1] (1 = repaint)');
+  return mask;
+}
+
+/**
+ * Checks every option of a `generate` call against the pipeline's parts before any work, applies the
+ * defaults, and normalises inputs. Each problem is a typed error naming the value, what was expected,
+ * and the fix.
+ */
+export function validateGenerateOptions(options: GenerateOptions, parts: ValidationParts): ValidatedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError({ name: 'options', value: options, expected: 'an options object' });
+  }
+  const { denoiser, codec, promptEncoder } = parts;
+  const downscale = codec.downscale;
+  const latentChannels = codec.latentChannels;
+
+  const outputType = options.outputType ?? 'image';
+  if (!OUTPUT_TYPES.includes(outputType)) {
+    throw new InvalidArgumentError({
+      name: 'outputType',
+      value: outputType,
+      expected: `one of ${OUTPUT_TYPES.map((t) => `'${t}'`).join(', ')}`,
+      fix: "use 'image' for RgbaImage[], 'tensor' for a [0, 1] Tensor, 'latent' for the latents",
+    });
+  }
+
+  const numInferenceSteps = checkPositiveInteger(
+    'numInferenceSteps',
+    options.numInferenceSteps ?? 50,
+    'use a whole number of steps such as 20 or 50',
+  );
+  const guidanceScale = options.guidanceScale ?? 7.5;
+  if (!isFiniteNumber(guidanceScale)) {
+    throw new InvalidArgumentError({
+      name: 'guidanceScale',
+      value: guidanceScale,
+      expected: 'a finite number (guidance runs when it is > 1)',
+      fix: 'use e.g. 7.5, or 1 to turn guidance off',
+    });
+  }
+  const guidanceRescale = options.guidanceRescale ?? 0;
+  if (!isFiniteNumber(guidanceRescale) || guidanceRescale < 0 || guidanceRescale > 1) {
+    throw new InvalidArgumentError({
+      name: 'guidanceRescale',
+      value: guidanceRescale,
+      expected: 'a number in [0, 1]',
+      fix: 'use 0 (off) or e.g. 0.7',
+    });
+  }
+  const numImagesPerPrompt = checkPositiveInteger(
+    'numImagesPerPrompt',
+    options.numImagesPerPrompt ?? 1,
+    'use 1 or more images per prompt',
+  );
+  const eta = options.eta ?? 0;
+  if (!isFiniteNumber(eta) || eta < 0) {
+    throw new InvalidArgumentError({
+      name: 'eta',
+      value: eta,
+      expected: 'a finite number ≥ 0',
+      fix: 'use 0 (DDIM) to 1 (DDPM-like)',
+    });
+  }
+  const doClassifierFreeGuidance = guidanceScale > 1;
+
+  // --- prompts and conditioning ---
+  if (options.prompt !== undefined && options.promptEmbeds !== undefined) {
+    throw new InvalidArgumentError({
+      name: 'prompt',
+      value: options.prompt,
+      expected: 'either prompt or promptEmbeds, not both',
+      fix: 'drop prompt to use promptEmbeds, or drop promptEmbeds',
+    });
+  }
+  if (options.prompt === undefined && options.promptEmbeds === undefined) {
+    throw new InvalidArgumentError({
+      name: 'prompt',
+      value: undefined,
+      expected: 'a prompt or promptEmbeds',
+      fix: 'pass prompt: "…" (with a promptEncoder) or promptEmbeds: { encoderHiddenStates }',
+    });
+  }
+  if (options.negativePrompt !== undefined && options.negativePromptEmbeds !== undefined) {
+    throw new InvalidArgumentError({
+      name: 'negativePrompt',
+      value: options.negativePrompt,
+      expected: 'either negativePrompt or negativePromptEmbeds, not both',
+      fix: 'drop one of them',
+    });
+  }
+  const noEncoderFix =
+    'construct the pipeline with a promptEncoder, or pass promptEmbeds and negativePromptEmbeds';
+  let prompts: string[] | undefined;
+  let batchSize: number;
+  if (options.prompt !== undefined) {
+    prompts = toPromptList('prompt', options.prompt);
+    batchSize = prompts.length;
+    if (!promptEncoder) {
+      throw new InvalidArgumentError({
+        name: 'prompt',
+        value: options.prompt,
+        expected: 'a pipeline with a promptEncoder to encode text',
+        fix: noEncoderFix,
+      });
+    }
+  } else {
+    batchSize = checkConditioning('promptEmbeds', options.promptEmbeds!);
+  }
+  if (options.negativePromptEmbeds !== undefined) {
+    checkConditioning('negativePromptEmbeds', options.negativePromptEmbeds);
+    if (options.promptEmbeds) checkNegativeMatches(options.promptEmbeds, options.negativePromptEmbeds);
+    else if (options.negativePromptEmbeds.encoderHiddenStates.shape[0] !== batchSize) {
+      throw new ShapeMismatchError({
+        name: 'negativePromptEmbeds batch',
+        value: options.negativePromptEmbeds.encoderHiddenStates.shape[0],
+        expected: `${batchSize}, the number of prompts`,
+        fix: 'give one negative row per prompt',
+      });
+    }
+  }
+  let negativePrompts: string[] | undefined;
+  if (doClassifierFreeGuidance && options.negativePromptEmbeds === undefined) {
+    const given = options.negativePrompt ?? '';
+    const list = toPromptList('negativePrompt', given);
+    if (typeof given === 'string') negativePrompts = Array.from({ length: batchSize }, () => given);
+    else if (list.length !== batchSize) {
+      throw new InvalidArgumentError({
+        name: 'negativePrompt length',
+        value: list.length,
+        expected: `${batchSize}, the number of prompts`,
+        fix: 'pass one negative prompt per prompt, or a single string for all',
+      });
+    } else negativePrompts = list;
+    if (!promptEncoder) {
+      throw new InvalidArgumentError({
+        name: 'negativePromptEmbeds',
+        value: undefined,
+        expected: `negative conditioning for guidance (guidanceScale ${guidanceScale} > 1): negativePromptEmbeds, or a promptEncoder to encode ${JSON.stringify(negativePrompts[0])}`,
+        fix: 'pass negativePromptEmbeds, construct the pipeline with a promptEncoder, or set guidanceScale to 1',
+      });
+    }
+  } else if (options.negativePrompt !== undefined && Array.isArray(options.negativePrompt)) {
+    // diffusers checks the count even when guidance is off.
+    const list = toPromptList('negativePrompt', options.negativePrompt);
+    if (list.length !== batchSize) {
+      throw new InvalidArgumentError({
+        name: 'negativePrompt length',
+        value: list.length,
+        expected: `${batchSize}, the number of prompts`,
+        fix: 'pass one negative prompt per prompt, or a single string for all',
+      });
+    }
+  }
+  const totalImages = batchSize * numImagesPerPrompt;
+
+  // --- randomness ---
+  if (options.seed !== undefined && options.generator !== undefined) {
+    throw new InvalidArgumentError({
+      name: 'seed',
+      value: options.seed,
+      expected: 'either seed or generator, not both',
+      fix: 'drop seed, or drop generator',
+    });
+  }
+  if (options.seed !== undefined && typeof options.seed !== 'number' && typeof options.seed !== 'bigint') {
+    throw new InvalidArgumentError({
+      name: 'seed',
+      value: options.seed,
+      expected: 'an integer number or bigint',
+    });
+  }
+  let generator: Generator | undefined;
+  let generators: Generator[] | undefined;
+  if (Array.isArray(options.generator)) {
+    if (options.generator.length !== totalImages) {
+      throw new InvalidArgumentError({
+        name: 'generator length',
+        value: options.generator.length,
+        expected: `${totalImages} generators, one per image (${batchSize} prompt(s) × numImagesPerPrompt ${numImagesPerPrompt})`,
+        fix: `pass ${totalImages} generators, or a single generator`,
+      });
+    }
+    options.generator.forEach((g, i) => {
+      if (typeof g?.randn !== 'function') {
+        throw new InvalidArgumentError({
+          name: `generator[${i}]`,
+          value: g,
+          expected: 'a Generator (randn, rand)',
+        });
+      }
+    });
+    generators = [...options.generator];
+  } else if (options.generator !== undefined) {
+    if (typeof options.generator?.randn !== 'function') {
+      throw new InvalidArgumentError({
+        name: 'generator',
+        value: options.generator,
+        expected: 'a Generator (randn, rand)',
+      });
+    }
+    generator = options.generator;
+  }
+
+  // --- image, mask, mode ---
+  let image: Tensor | undefined;
+  let mask: Tensor | undefined;
+  if (options.image !== undefined) image = checkImage(options.image, downscale);
+  if (options.maskImage !== undefined) {
+    if (!image) {
+      throw new InvalidArgumentError({
+        name: 'maskImage',
+        value: options.maskImage,
+        expected: 'an image to inpaint together with the mask',
+        fix: 'pass image: the picture to inpaint, or drop maskImage',
+      });
+    }
+    mask = checkMask(options.maskImage, image);
+  }
+  const mode: GenerationMode = mask ? 'inpaint' : image ? 'img2img' : 'txt2img';
+  if (image) {
+    const ib = image.shape[0]!;
+    if (ib !== 1 && ib !== batchSize && ib !== totalImages) {
+      throw new ShapeMismatchError({
+        name: 'image batch',
+        value: ib,
+        expected: `1, ${batchSize} (one per prompt) or ${totalImages} (one per image)`,
+        fix: 'pass one image for all prompts, or one per prompt',
+      });
+    }
+  }
+
+  if (options.strength !== undefined && !image) {
+    throw new InvalidArgumentError({
+      name: 'strength',
+      value: options.strength,
+      expected: 'an image to transform (strength applies to img2img and inpainting only)',
+      fix: 'pass image, or drop strength',
+    });
+  }
+  const strength = options.strength ?? (mode === 'inpaint' ? 1 : 0.8);
+  if (!isFiniteNumber(strength) || strength < 0 || strength > 1) {
+    throw new InvalidArgumentError({
+      name: 'strength',
+      value: strength,
+      expected: 'a number in [0, 1]',
+      fix: 'use e.g. 0.8 (1 = ignore the image, 0 = keep it)',
+    });
+  }
+  if (image && Math.min(Math.floor(numInferenceSteps * strength), numInferenceSteps) < 1) {
+    throw zeroStepsError(numInferenceSteps, strength);
+  }
+
+  // --- size ---
+  const defaultSize = denoiser.sampleSize !== undefined ? denoiser.sampleSize * downscale : 512;
+  const width = options.width ?? (image ? image.shape[3]! : defaultSize);
+  const height = options.height ?? (image ? image.shape[2]! : defaultSize);
+  for (const [name, value] of [
+    ['width', width],
+    ['height', height],
+  ] as const) {
+    if (
+      typeof value !== 'number' ||
+      !Number.isInteger(value) ||
+      value < downscale ||
+      value % downscale !== 0
+    ) {
+      throw new InvalidArgumentError({
+        name,
+        value,
+        expected: `a positive multiple of ${downscale} (the codec's downscale)`,
+        fix:
+          typeof value === 'number' && value > 0
+            ? `use ${nearestMultiples(value, downscale)}`
+            : `use e.g. 512`,
+      });
+    }
+  }
+  if (image && (width !== image.shape[3] || height !== image.shape[2])) {
+    throw new ShapeMismatchError({
+      name: 'width×height',
+      value: [width, height],
+      expected: `${image.shape[3]}×${image.shape[2]}, the size of image (the pipeline does not resize)`,
+      fix: 'drop width and height, or resize the image first',
+    });
+  }
+  const latentWidth = width / downscale;
+  const latentHeight = height / downscale;
+
+  // --- denoiser channels vs mode ---
+  const inpaintChannels = 2 * latentChannels + 1;
+  if (!mask && denoiser.inChannels !== latentChannels) {
+    const isInpaint = denoiser.inChannels === inpaintChannels;
+    throw new InvalidArgumentError({
+      name: 'denoiser.inChannels',
+      value: denoiser.inChannels,
+      expected: `${latentChannels} (the codec's latent channels) for ${mode}`,
+      fix: isInpaint
+        ? `this is a ${inpaintChannels}-channel inpainting UNet: pass image and maskImage, or use a text-to-image UNet`
+        : 'use a denoiser that matches the codec',
+    });
+  }
+  if (mask && denoiser.inChannels !== latentChannels && denoiser.inChannels !== inpaintChannels) {
+    throw new InvalidArgumentError({
+      name: 'denoiser.inChannels',
+      value: denoiser.inChannels,
+      expected: `${latentChannels} (blending) or ${inpaintChannels} (inpainting UNet) for inpainting`,
+      fix: 'use a text-to-image or an inpainting UNet that matches the codec',
+    });
+  }
+
+  // --- latents ---
+  let latents: Tensor | undefined;
+  if (options.latents !== undefined) {
+    if (mode === 'img2img') {
+      throw new InvalidArgumentError({
+        name: 'latents',
+        value: options.latents,
+        expected: 'no latents for img2img (its start latents come from the image and strength)',
+        fix: 'drop latents, or drop image for text-to-image',
+      });
+    }
+    latents = checkTensor('latents', options.latents);
+    const expected = [totalImages, latentChannels, latentHeight, latentWidth];
+    if (latents.shape.join() !== expected.join()) {
+      throw new ShapeMismatchError({
+        name: 'latents',
+        value: latents.shape,
+        expected: `shape [${expected.join(', ')}] (images, latent channels, height/${downscale}, width/${downscale})`,
+        fix: 'draw latents of that shape, or match width, height and numImagesPerPrompt to them',
+      });
+    }
+  }
+
+  if (options.onStep !== undefined && typeof options.onStep !== 'function') {
+    throw new InvalidArgumentError({ name: 'onStep', value: options.onStep, expected: 'a function' });
+  }
+
+  const out: ValidatedOptions = {
+    mode,
+    batchSize,
+    numImagesPerPrompt,
+    totalImages,
+    width,
+    height,
+    latentWidth,
+    latentHeight,
+    numInferenceSteps,
+    guidanceScale,
+    guidanceRescale,
+    doClassifierFreeGuidance,
+    eta,
+    strength,
+    outputType,
+  };
+  if (prompts) out.prompts = prompts;
+  if (negativePrompts) out.negativePrompts = negativePrompts;
+  if (options.promptEmbeds) out.promptEmbeds = options.promptEmbeds;
+  if (options.negativePromptEmbeds && doClassifierFreeGuidance)
+    out.negativePromptEmbeds = options.negativePromptEmbeds;
+  if (options.seed !== undefined) out.seed = options.seed;
+  if (generator) out.generator = generator;
+  if (generators) out.generators = generators;
+  if (latents) out.latents = latents;
+  if (image) out.image = image;
+  if (mask) out.mask = mask;
+  if (options.onStep) out.onStep = options.onStep;
+  if (options.signal) out.signal = options.signal;
+  return out;
+}
