@@ -1,23 +1,37 @@
 import { InvalidArgumentError } from '@latentkit/core';
 import type { SchedulerConfig } from './config.js';
 
+/** Lanes of torch's float32 `Vectorized` on AVX2, the kernel torch's CPU linspace runs on x86. */
+const VEC_LANES = 8;
+
 /**
- * `torch.linspace(start, end, steps)` in float32, as torch's CPU kernel computes it: the first half
- * counts up from `start`, the second half counts down from `end`, in float32 arithmetic.
+ * `torch.linspace(start, end, steps, dtype=torch.float32)` as torch's CPU kernel computes it:
+ * `step = (end − start)/(steps − 1)` in float32; the first half counts up from `start`, the second half
+ * counts down from `end`. The kernel fills 2×8 elements at a time with `Vectorized::arange(base, step)`
+ * (`base + k·step` per lane, `base` taken from the block's first index, so a block that starts before the
+ * halfway point is counted up even past it) and the tail one by one; this reproduces that rounding.
  */
 export function linspaceFloat32(start: number, end: number, steps: number): Float32Array {
+  const fr = Math.fround;
   const out = new Float32Array(steps);
   if (steps === 1) {
     out[0] = start;
     return out;
   }
-  const s = Math.fround(start);
-  const e = Math.fround(end);
-  const step = Math.fround(Math.fround(e - s) / (steps - 1));
+  const s = fr(start);
+  const e = fr(end);
+  const step = fr(fr(e - s) / (steps - 1));
   const half = Math.floor(steps / 2);
-  for (let i = 0; i < steps; i++) {
-    out[i] = i < half ? s + Math.fround(step * i) : e - Math.fround(step * (steps - i - 1));
+  const scalar = (i: number): number =>
+    i < half ? fr(s + fr(step * i)) : fr(e - fr(step * (steps - i - 1)));
+  let i = 0;
+  for (; i <= steps - 2 * VEC_LANES; i += 2 * VEC_LANES) {
+    for (let v = i; v < i + 2 * VEC_LANES; v += VEC_LANES) {
+      const base = scalar(v);
+      for (let k = 0; k < VEC_LANES; k++) out[v + k] = fr(base + fr(k * step));
+    }
   }
+  for (; i < steps; i++) out[i] = scalar(i);
   return out;
 }
 
@@ -42,33 +56,50 @@ export function betasForAlphaBar(
   return betas;
 }
 
+/** The `beta_schedule` names every beta-based diffusers scheduler accepts. */
+export const BETA_SCHEDULES = ['linear', 'scaled_linear', 'squaredcos_cap_v2'] as const;
+
 /**
- * The betas of a diffusers config: `trained_betas` if given, else `beta_schedule` ∈ linear,
- * scaled_linear, squaredcos_cap_v2 over `num_train_timesteps`.
+ * The betas of a diffusers config: `trained_betas` if given, else `beta_schedule` over
+ * `num_train_timesteps`: linear, scaled_linear, squaredcos_cap_v2, and — where `schedules` lists it, as
+ * for DDPMScheduler — GeoDiff's sigmoid schedule.
  */
-export function betasFromConfig(className: string, config: SchedulerConfig): Float32Array {
+export function betasFromConfig(
+  className: string,
+  config: SchedulerConfig,
+  schedules: readonly string[] = BETA_SCHEDULES,
+): Float32Array {
   const trained = config.trained_betas;
   if (Array.isArray(trained) && trained.length > 0) return Float32Array.from(trained as number[]);
+  if (ArrayBuffer.isView(trained) && (trained as Float32Array).length > 0)
+    return Float32Array.from(trained as Float32Array);
   const n = config.num_train_timesteps as number;
   const start = config.beta_start as number;
   const end = config.beta_end as number;
-  switch (config.beta_schedule) {
+  const schedule = config.beta_schedule;
+  if (typeof schedule !== 'string' || !schedules.includes(schedule)) {
+    throw new InvalidArgumentError({
+      name: `${className} config beta_schedule`,
+      value: schedule,
+      expected: `one of ${schedules.map((c) => JSON.stringify(c)).join(', ')}, or a trained_betas list`,
+    });
+  }
+  switch (schedule) {
     case 'linear':
       return linspaceFloat32(start, end, n);
     case 'scaled_linear': {
       const roots = linspaceFloat32(Math.sqrt(start), Math.sqrt(end), n);
       return roots.map((r) => r * r);
     }
-    case 'squaredcos_cap_v2':
-      return betasForAlphaBar(n);
-    case 'exp':
-      return betasForAlphaBar(n, 0.999, 'exp');
+    case 'sigmoid': {
+      // sigmoid(linspace(-6, 6)) · (end − start) + start; the Python scalars are cast to float32.
+      const x = linspaceFloat32(-6, 6, n);
+      const range = Math.fround(end - start);
+      const offset = Math.fround(start);
+      return x.map((v) => Math.fround(Math.fround(1 / (1 + Math.exp(-v))) * range) + offset);
+    }
     default:
-      throw new InvalidArgumentError({
-        name: `${className} config beta_schedule`,
-        value: config.beta_schedule,
-        expected: '"linear", "scaled_linear", "squaredcos_cap_v2" or a trained_betas list',
-      });
+      return betasForAlphaBar(n);
   }
 }
 

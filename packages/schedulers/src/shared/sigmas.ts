@@ -89,10 +89,15 @@ export function logFloat32(values: ArrayLike<number>): Float32Array {
 export interface SigmaToTOptions {
   /**
    * The sigma is a float32 value (diffusers' custom `sigmas` path, `np.array(sigmas).astype(np.float32)`):
-   * numpy then computes log σ and the interpolation weight in float32. Default false (float64 sigma,
-   * e.g. from the Karras schedule).
+   * numpy then computes log σ and the interpolation weight in float32 (the final `t` in float64).
+   * Default false (float64 sigma, e.g. from the Karras schedule).
    */
   float32?: boolean;
+  /**
+   * Everything in float32, the final `t` included: the case where diffusers passes torch tensors
+   * (KDPM2's interpolated sigmas with `self.log_sigmas`), so torch does the arithmetic. Implies `float32`.
+   */
+  torch?: boolean;
 }
 
 /**
@@ -102,7 +107,7 @@ export interface SigmaToTOptions {
  * the end points. Result in float64.
  */
 export function sigmaToT(sigma: number, logSigmas: ArrayLike<number>, options: SigmaToTOptions = {}): number {
-  const f32 = options.float32 === true;
+  const f32 = options.float32 === true || options.torch === true;
   const r = f32 ? Math.fround : (v: number) => v;
   const logSigma = r(Math.log(Math.max(f32 ? Math.fround(sigma) : sigma, 1e-10)));
   const n = logSigmas.length;
@@ -118,6 +123,8 @@ export function sigmaToT(sigma: number, logSigmas: ArrayLike<number>, options: S
   // `low - high` is float32 − float32 in numpy: rounded to float32.
   let w = r(r(low - logSigma) / Math.fround(low - high));
   w = Math.min(Math.max(w, 0), 1);
+  if (options.torch === true)
+    return Math.fround(Math.fround(Math.fround(1 - w) * lowIdx) + Math.fround(w * highIdx));
   return r(1 - w) * lowIdx + w * highIdx;
 }
 
@@ -251,17 +258,70 @@ export function betaPpf(p: number, a: number, b: number): number {
 /**
  * The index of `timestep` in `timesteps` as diffusers' `index_for_timestep` picks it: the second match
  * when the value occurs more than once (so a schedule entered part-way does not skip a sigma), else the
- * first; −1 when the value is absent (callers decide whether that is an error). The timestep is
- * rounded to float32 first, as torch compares a float32 schedule with a Python float.
+ * first; −1 when the value is absent (callers decide whether that is an error). A float32 schedule
+ * also matches the timestep rounded to float32, as torch compares a float32 tensor with a Python float.
  */
 export function indexForTimestep(timesteps: ArrayLike<number>, timestep: number): number {
-  const t = Math.fround(timestep);
+  const t32 = Math.fround(timestep);
   let first = -1;
   for (let i = 0; i < timesteps.length; i++) {
-    if (timesteps[i] === t) {
+    const v = timesteps[i];
+    if (v === timestep || v === t32) {
       if (first >= 0) return i;
       first = i;
     }
   }
   return first;
+}
+
+/**
+ * `numpy.arange(start, stop, step)` in float64: `ceil((stop − start) / step)` values `start + i · step`.
+ */
+export function arange(start: number, stop: number, step: number): Float64Array {
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = start + i * step;
+  return out;
+}
+
+/** `numpy.round`: rounds half to even. */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** The `timestep_spacing` choices of diffusers' schedulers. */
+export type TimestepSpacing = 'linspace' | 'leading' | 'trailing';
+
+/**
+ * The inference timesteps of the k-diffusion-style schedulers (Euler, Euler ancestral, Heun, LMS, KDPM2),
+ * as float32 values in denoising order, for `timestep_spacing`:
+ * - `linspace`: `np.linspace(0, T − 1, n)` reversed;
+ * - `leading`: `round(arange(n) · (T // n))` reversed, plus `steps_offset`;
+ * - `trailing`: `round(arange(T, 0, −T / n)) − 1`.
+ *
+ * (DPM-Solver, DEIS and UniPC space their timesteps differently, over `n + 1` points.)
+ */
+export function spacedTimesteps(
+  spacing: TimestepSpacing,
+  numTrainTimesteps: number,
+  numInferenceSteps: number,
+  stepsOffset = 0,
+): Float32Array {
+  const n = numInferenceSteps;
+  const T = numTrainTimesteps;
+  if (spacing === 'linspace') {
+    const lin = linspace(0, T - 1, n);
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = lin[n - 1 - i]!;
+    return out;
+  }
+  if (spacing === 'leading') {
+    const ratio = Math.floor(T / n);
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = Math.fround(roundHalfEven((n - 1 - i) * ratio)) + stepsOffset;
+    return out;
+  }
+  const values = arange(T, 0, -T / n);
+  return Float32Array.from(values, (v) => Math.fround(roundHalfEven(v)) - 1);
 }

@@ -1,0 +1,331 @@
+import {
+  InvalidArgumentError,
+  type Scheduler,
+  type SchedulerStepOptions,
+  type SchedulerStepOutput,
+  Tensor,
+} from '@latentkit/core';
+import { checkStepCount, oneOf } from './shared/config.js';
+import {
+  addNoiseIndex,
+  addNoiseVp,
+  alphaSigma,
+  checkBeginIndex,
+  checkOneSigmaSchedule,
+  checkStepShapes,
+  configBool,
+  configInt,
+  initialStepIndex,
+  lambdaOf,
+  notReadyError,
+  rejectUnsupported,
+  resolveWithHidden,
+  roundHalfEven,
+  spacedTimesteps,
+  toInt64,
+  type VpSchedule,
+  vpSchedule,
+} from './shared/dpm-common.js';
+import { weightedSum } from './shared/dpm-kernels.js';
+import { betaSigmas, exponentialSigmas, interpArray, karrasSigmas, sigmaToT } from './shared/sigmas.js';
+import { thresholdSampleInPlace } from './shared/thresholding.js';
+
+const fround = Math.fround;
+const CLASS = 'DEISMultistepScheduler';
+
+/** The diffusers config of {@link DEISMultistepScheduler} (snake_case, as in `scheduler_config.json`). */
+export interface DEISMultistepConfig {
+  [key: string]: unknown;
+  _class_name: string;
+  num_train_timesteps: number;
+  beta_start: number;
+  beta_end: number;
+  beta_schedule: string;
+  trained_betas: number[] | null;
+  solver_order: number;
+  prediction_type: string;
+  thresholding: boolean;
+  dynamic_thresholding_ratio: number;
+  sample_max_value: number;
+  algorithm_type: string;
+  solver_type: string;
+  lower_order_final: boolean;
+  use_karras_sigmas: boolean;
+  use_exponential_sigmas: boolean;
+  use_beta_sigmas: boolean;
+  use_flow_sigmas: boolean;
+  flow_shift: number;
+  timestep_spacing: string;
+  steps_offset: number;
+}
+
+const DEFAULTS = {
+  num_train_timesteps: 1000,
+  beta_start: 0.0001,
+  beta_end: 0.02,
+  beta_schedule: 'linear',
+  trained_betas: null,
+  solver_order: 2,
+  prediction_type: 'epsilon',
+  thresholding: false,
+  dynamic_thresholding_ratio: 0.995,
+  sample_max_value: 1.0,
+  algorithm_type: 'deis',
+  solver_type: 'logrho',
+  lower_order_final: true,
+  use_karras_sigmas: false,
+  use_exponential_sigmas: false,
+  use_beta_sigmas: false,
+  use_flow_sigmas: false,
+  flow_shift: 1.0,
+  timestep_spacing: 'linspace',
+  steps_offset: 0,
+};
+
+/** float32 `np.log` of a 0-d float32 tensor. */
+const log32 = (x: number): number => fround(Math.log(x));
+
+/**
+ * DEIS (Zhang & Chen 2022), the exponential-integrator multistep solver with polynomial fitting in
+ * log-ρ space (`solver_type: "logrho"`). A port of diffusers' `DEISMultistepScheduler` that reproduces
+ * its float32 numbers.
+ */
+export class DEISMultistepScheduler implements Scheduler {
+  /** The diffusers config, defaults filled in (`dpmsolver*` / `midpoint` / `heun` / `bh*` names read as DEIS's own). */
+  readonly config: Readonly<DEISMultistepConfig>;
+  /** Model evaluations per step: 1. */
+  readonly order = 1;
+  /** The initial noise is standard normal. */
+  readonly initNoiseSigma = 1;
+
+  private readonly schedule: VpSchedule;
+  private _timesteps: number[];
+  private _sigmas: Float32Array;
+  private numInferenceSteps: number | null = null;
+  private modelOutputs: (Float32Array | null)[];
+  private lowerOrderNums = 0;
+  private stepIndex: number | null = null;
+  private beginIndex: number | null = null;
+
+  constructor(config: Readonly<Record<string, unknown>> = {}) {
+    const c = resolveWithHidden(CLASS, DEFAULTS, config) as DEISMultistepConfig;
+    c.num_train_timesteps = configInt(CLASS, 'num_train_timesteps', c.num_train_timesteps, 1);
+    c.solver_order = configInt(CLASS, 'solver_order', c.solver_order, 1, 3);
+    c.steps_offset = configInt(CLASS, 'steps_offset', c.steps_offset, 0);
+    for (const key of [
+      'thresholding',
+      'lower_order_final',
+      'use_karras_sigmas',
+      'use_exponential_sigmas',
+      'use_beta_sigmas',
+    ]) {
+      c[key] = configBool(CLASS, key, c[key]);
+    }
+    // diffusers maps sibling solvers' names onto DEIS, so configs swap between the classes.
+    if (c.algorithm_type === 'dpmsolver' || c.algorithm_type === 'dpmsolver++') c.algorithm_type = 'deis';
+    if (['midpoint', 'heun', 'bh1', 'bh2'].includes(c.solver_type)) c.solver_type = 'logrho';
+    oneOf(CLASS, 'algorithm_type', c.algorithm_type, ['deis'] as const);
+    oneOf(CLASS, 'solver_type', c.solver_type, ['logrho'] as const);
+    oneOf(CLASS, 'prediction_type', c.prediction_type, ['epsilon', 'sample', 'v_prediction'] as const);
+    oneOf(CLASS, 'timestep_spacing', c.timestep_spacing, ['linspace', 'leading', 'trailing'] as const);
+    rejectUnsupported(CLASS, c, ['use_flow_sigmas']);
+    checkOneSigmaSchedule(CLASS, c, ['use_beta_sigmas', 'use_exponential_sigmas', 'use_karras_sigmas']);
+    this.schedule = vpSchedule(CLASS, c);
+    this.config = Object.freeze(c);
+    const n = c.num_train_timesteps;
+    this._timesteps = Array.from({ length: n }, (_, i) => n - 1 - i);
+    this._sigmas = this.schedule.sigmas.slice();
+    this.modelOutputs = new Array(c.solver_order).fill(null);
+  }
+
+  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). */
+  static fromConfig(config: Readonly<Record<string, unknown>>): DEISMultistepScheduler {
+    return new DEISMultistepScheduler(config);
+  }
+
+  /** The integer timesteps of the current schedule. */
+  get timesteps(): readonly number[] {
+    return this._timesteps;
+  }
+
+  /** The step sigmas (float32), one more than the timesteps. */
+  get sigmas(): Float32Array {
+    return this._sigmas;
+  }
+
+  /** Starts the schedule at `index` (img2img). */
+  setBeginIndex(index: number): void {
+    checkBeginIndex(CLASS, index);
+    this.beginIndex = index;
+  }
+
+  /** Prepares `numInferenceSteps` steps spaced by `timestep_spacing` (or the Karras / exponential / beta schedule). */
+  setTimesteps(numInferenceSteps: number): void {
+    const c = this.config;
+    const numTrain = c.num_train_timesteps;
+    checkStepCount(CLASS, numInferenceSteps, numTrain);
+    let timesteps = spacedTimesteps(
+      CLASS,
+      c.timestep_spacing,
+      numInferenceSteps,
+      numTrain,
+      numTrain,
+      c.steps_offset,
+    );
+    const n = numInferenceSteps;
+    const train = this.schedule.sigmas;
+    const logSigmas = this.schedule.logSigmas;
+    const out = new Float32Array(n + 1);
+    if (c.use_karras_sigmas || c.use_exponential_sigmas || c.use_beta_sigmas) {
+      const min = train[0]!;
+      const max = train[numTrain - 1]!;
+      const sigmas = c.use_karras_sigmas
+        ? karrasSigmas(min, max, n)
+        : c.use_exponential_sigmas
+          ? exponentialSigmas(min, max, n)
+          : betaSigmas(min, max, n);
+      timesteps = Array.from(sigmas, (s) =>
+        toInt64(c.use_karras_sigmas ? roundHalfEven(sigmaToT(s, logSigmas)) : sigmaToT(s, logSigmas)),
+      );
+      out.set(sigmas, 0);
+      out[n] = sigmas[n - 1]!;
+    } else {
+      out.set(interpArray(timesteps, train), 0);
+      out[n] = train[0]!;
+    }
+    this._sigmas = out;
+    this._timesteps = timesteps;
+    this.numInferenceSteps = n;
+    this.modelOutputs = new Array(c.solver_order).fill(null);
+    this.lowerOrderNums = 0;
+    this.stepIndex = null;
+    this.beginIndex = null;
+  }
+
+  /** Identity: DEIS needs no input scaling. */
+  scaleModelInput(sample: Tensor, _timestep: number): Tensor {
+    return sample;
+  }
+
+  /** The ε the solver integrates: x₀ from the model output (thresholded if configured), turned back into ε. */
+  private convertModelOutput(modelOutput: Tensor, sample: Tensor, index: number): Float32Array {
+    const c = this.config;
+    checkStepShapes(CLASS, modelOutput, sample);
+    const mo = modelOutput.data;
+    const s = sample.data;
+    const [alpha, sigmaT] = alphaSigma(this._sigmas[index]!);
+    const x0 = new Float32Array(s.length);
+    if (!c.thresholding && c.prediction_type === 'epsilon') {
+      // x₀ = (x − σ·out)/α, then ε = (x − α·x₀)/σ, fused per element.
+      for (let i = 0; i < x0.length; i++) {
+        const xi = s[i]!;
+        const p = fround(fround(xi - fround(sigmaT * mo[i]!)) / alpha);
+        x0[i] = fround(xi - fround(alpha * p)) / sigmaT;
+      }
+      return x0;
+    }
+    if (c.prediction_type === 'epsilon') {
+      for (let i = 0; i < x0.length; i++) x0[i] = fround(s[i]! - fround(sigmaT * mo[i]!)) / alpha;
+    } else if (c.prediction_type === 'sample') x0.set(mo);
+    else for (let i = 0; i < x0.length; i++) x0[i] = fround(alpha * s[i]!) - fround(sigmaT * mo[i]!);
+    if (c.thresholding)
+      thresholdSampleInPlace(x0, sample.shape[0]!, c.dynamic_thresholding_ratio, c.sample_max_value);
+    for (let i = 0; i < x0.length; i++) x0[i] = fround(s[i]! - fround(alpha * x0[i]!)) / sigmaT;
+    return x0;
+  }
+
+  /** One DEIS step from `timestep` to the next timestep of the schedule. */
+  step(
+    modelOutput: Tensor,
+    timestep: number,
+    sample: Tensor,
+    _options: SchedulerStepOptions = {},
+  ): SchedulerStepOutput {
+    const c = this.config;
+    if (this.numInferenceSteps === null) throw notReadyError(CLASS);
+    if (this.stepIndex === null)
+      this.stepIndex = initialStepIndex(CLASS, this._timesteps, timestep, this.beginIndex);
+    const i = this.stepIndex;
+    const n = this._timesteps.length;
+    if (i >= n) {
+      throw new InvalidArgumentError({
+        name: `${CLASS}.step`,
+        value: `step ${i + 1} of ${n}`,
+        expected: `at most ${n} steps`,
+        fix: 'call setTimesteps again to start a new denoising loop',
+      });
+    }
+    const lowerOrderFinal = i === n - 1 && c.lower_order_final && n < 15;
+    const lowerOrderSecond = i === n - 2 && c.lower_order_final && n < 15;
+    const m = this.convertModelOutput(modelOutput, sample, i);
+    const k = c.solver_order;
+    for (let j = 0; j < k - 1; j++) this.modelOutputs[j] = this.modelOutputs[j + 1]!;
+    this.modelOutputs[k - 1] = m;
+
+    const s = sample.data;
+    const out = new Float32Array(s.length);
+    const [alphaT, sigmaT] = alphaSigma(this._sigmas[i + 1]!);
+    const [alphaS0, sigmaS0] = alphaSigma(this._sigmas[i]!);
+    if (k === 1 || this.lowerOrderNums < 1 || lowerOrderFinal) {
+      const h = fround(lambdaOf(alphaT, sigmaT) - lambdaOf(alphaS0, sigmaS0));
+      const c0 = -fround(sigmaT * fround(fround(Math.exp(h)) - 1));
+      weightedSum(out, [fround(alphaT / alphaS0), c0], [s, m]);
+    } else {
+      const [alphaS1, sigmaS1] = alphaSigma(this._sigmas[i - 1]!);
+      const rhoT = fround(sigmaT / alphaT);
+      const rhoS0 = fround(sigmaS0 / alphaS0);
+      const rhoS1 = fround(sigmaS1 / alphaS1);
+      let coefs: number[];
+      let terms: Float32Array[];
+      if (k === 2 || this.lowerOrderNums < 2 || lowerOrderSecond) {
+        // ∫ (log t − log c)/(log b − log c) dt, in float32 as diffusers evaluates it on 0-d tensors.
+        const ind = (t: number, b: number, cc: number) =>
+          fround(fround(t * fround(fround(-log32(cc) + log32(t)) - 1)) / fround(log32(b) - log32(cc)));
+        const coef1 = fround(ind(rhoT, rhoS0, rhoS1) - ind(rhoS0, rhoS0, rhoS1));
+        const coef2 = fround(ind(rhoT, rhoS1, rhoS0) - ind(rhoS0, rhoS1, rhoS0));
+        coefs = [coef1, coef2];
+        terms = [this.modelOutputs[k - 1]!, this.modelOutputs[k - 2]!];
+      } else {
+        const [alphaS2, sigmaS2] = alphaSigma(this._sigmas[i - 2]!);
+        const rhoS2 = fround(sigmaS2 / alphaS2);
+        const ind = (t: number, b: number, cc: number, d: number) => {
+          const lt = log32(t);
+          const lc = log32(cc);
+          const ld = log32(d);
+          const lb = log32(b);
+          let num = fround(lc * fround(fround(ld - lt) + 1));
+          num = fround(num - fround(ld * lt));
+          num = fround(num + ld);
+          num = fround(num + fround(lt * lt));
+          num = fround(num - fround(2 * lt));
+          num = fround(num + 2);
+          num = fround(t * num);
+          return fround(num / fround(fround(lb - lc) * fround(lb - ld)));
+        };
+        coefs = [
+          fround(ind(rhoT, rhoS0, rhoS1, rhoS2) - ind(rhoS0, rhoS0, rhoS1, rhoS2)),
+          fround(ind(rhoT, rhoS1, rhoS2, rhoS0) - ind(rhoS0, rhoS1, rhoS2, rhoS0)),
+          fround(ind(rhoT, rhoS2, rhoS0, rhoS1) - ind(rhoS0, rhoS2, rhoS0, rhoS1)),
+        ];
+        terms = [this.modelOutputs[2]!, this.modelOutputs[1]!, this.modelOutputs[0]!];
+      }
+      // x_t = α_t · (x / α_s0 + Σ coef_k · m_k), each op rounded to float32.
+      const [c1, c2, c3] = coefs as [number, number, number | undefined];
+      const [t1, t2, t3] = terms as [Float32Array, Float32Array, Float32Array | undefined];
+      for (let j = 0; j < s.length; j++) {
+        let acc = fround(fround(fround(s[j]! / alphaS0) + fround(c1 * t1[j]!)) + fround(c2 * t2[j]!));
+        if (t3 !== undefined) acc = fround(acc + fround(c3! * t3[j]!));
+        out[j] = alphaT * acc;
+      }
+    }
+    if (this.lowerOrderNums < k) this.lowerOrderNums++;
+    this.stepIndex = i + 1;
+    return { prevSample: new Tensor(out, sample.shape) };
+  }
+
+  /** Noises `original` to the level of `timestep`: α_t·x + σ_t·ε (the begin index when set). */
+  addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {
+    const idx = addNoiseIndex(CLASS, this._timesteps, timestep, this.beginIndex, this.stepIndex);
+    return new Tensor(addNoiseVp(original, noise, this._sigmas[idx]!, CLASS), original.shape);
+  }
+}

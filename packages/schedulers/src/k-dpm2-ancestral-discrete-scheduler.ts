@@ -1,0 +1,216 @@
+import {
+  NotImplementedError,
+  type SchedulerStepOptions,
+  type SchedulerStepOutput,
+  Tensor,
+} from '@latentkit/core';
+import { kdpm2BaseSchedule, logMidpoint } from './k-dpm2-discrete-scheduler.js';
+import { oneOf, resolveConfig } from './shared/config.js';
+import {
+  alphasCumprodForConfig,
+  checkInferenceSteps,
+  checkOneSigmaSchedule,
+  drawNoise,
+  initNoiseSigmaFor,
+  predictX0,
+  predictX0Into,
+  ScratchBuffer,
+  SigmaScheduler,
+  stepOutput,
+  trainingSigmas,
+} from './shared/sigma-scheduler.js';
+import { logFloat32, sigmaToT } from './shared/sigmas.js';
+
+const f = Math.fround;
+
+/** The config keys of {@link KDPM2AncestralDiscreteScheduler}, with diffusers' defaults. */
+export const KDPM2_ANCESTRAL_DISCRETE_DEFAULTS = {
+  num_train_timesteps: 1000,
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'linear',
+  trained_betas: null as number[] | null,
+  use_karras_sigmas: false,
+  use_exponential_sigmas: false,
+  use_beta_sigmas: false,
+  prediction_type: 'epsilon',
+  timestep_spacing: 'linspace',
+  steps_offset: 0,
+};
+
+/** The config of {@link KDPM2AncestralDiscreteScheduler}: diffusers' keys and `_class_name`. */
+export type KDPM2AncestralDiscreteSchedulerConfig = typeof KDPM2_ANCESTRAL_DISCRETE_DEFAULTS & {
+  _class_name: string;
+};
+
+/** cat([x[:1], x[1:].repeat_interleave(2), x[-1:]]) */
+function expand(x: Float32Array): Float32Array {
+  const out = new Float32Array(2 * x.length);
+  out[0] = x[0]!;
+  for (let i = 1; i < x.length; i++) {
+    out[2 * i - 1] = x[i]!;
+    out[2 * i] = x[i]!;
+  }
+  out[out.length - 1] = x[x.length - 1]!;
+  return out;
+}
+
+/**
+ * diffusers' `KDPM2AncestralDiscreteScheduler` ("DPM2 a"): DPM-Solver-2 to σ_down with ancestral noise
+ * of scale σ_up drawn from the step's `generator` on the second call of each step.
+ */
+export class KDPM2AncestralDiscreteScheduler extends SigmaScheduler {
+  /** The diffusers config, defaults filled in. */
+  readonly config: Readonly<KDPM2AncestralDiscreteSchedulerConfig>;
+  /** Two model evaluations per step. */
+  readonly order = 2;
+  private readonly trainSigmas: Float32Array;
+  private readonly logSigmas: Float32Array;
+  private readonly predictionType: 'epsilon' | 'v_prediction' | 'sample';
+  private readonly sigmaSchedule: 'karras' | 'exponential' | 'beta' | null;
+  private sigmasInterpol: Float32Array = new Float32Array(0);
+  private sigmasUp: Float32Array = new Float32Array(0);
+  private sigmasDown: Float32Array = new Float32Array(0);
+  private firstSample: Float32Array | null = null;
+  private readonly scratch = new ScratchBuffer();
+
+  /** Builds the scheduler from a diffusers config (missing keys take diffusers' defaults). */
+  constructor(config: Readonly<Record<string, unknown>> = {}) {
+    super();
+    const name = 'KDPM2AncestralDiscreteScheduler';
+    const c = resolveConfig(name, KDPM2_ANCESTRAL_DISCRETE_DEFAULTS, config);
+    this.predictionType = oneOf(name, 'prediction_type', c.prediction_type, [
+      'epsilon',
+      'v_prediction',
+      'sample',
+    ] as const);
+    oneOf(name, 'timestep_spacing', c.timestep_spacing, ['linspace', 'leading', 'trailing'] as const);
+    this.sigmaSchedule = checkOneSigmaSchedule(name, c);
+    this.config = Object.freeze(c);
+    this.trainSigmas = trainingSigmas(alphasCumprodForConfig(name, c));
+    this.logSigmas = logFloat32(this.trainSigmas);
+    this.build(c.num_train_timesteps);
+    this.numInferenceStepsValue = null;
+  }
+
+  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). */
+  static fromConfig(config: Readonly<Record<string, unknown>>): KDPM2AncestralDiscreteScheduler {
+    return new KDPM2AncestralDiscreteScheduler(config);
+  }
+
+  protected get className(): string {
+    return 'KDPM2AncestralDiscreteScheduler';
+  }
+
+  /** σ_max for linspace/trailing spacing, else √(σ_max² + 1). */
+  get initNoiseSigma(): number {
+    return initNoiseSigmaFor(this.sigmasData, this.config.timestep_spacing);
+  }
+
+  /** True when the next `step` call is the first half of a DPM2 step. */
+  get stateInFirstOrder(): boolean {
+    return this.firstSample === null;
+  }
+
+  /** Sets `numInferenceSteps` steps (2·n − 1 model evaluations). */
+  setTimesteps(numInferenceSteps: number): void {
+    this.build(numInferenceSteps);
+  }
+
+  private build(n: number): void {
+    checkInferenceSteps(this.className, n);
+    const base = kdpm2BaseSchedule(this.config, this.sigmaSchedule, this.trainSigmas, this.logSigmas, n);
+    const s = base.sigmas;
+    const len = s.length;
+    const up = new Float32Array(len);
+    const down = new Float32Array(len);
+    const interpol = new Float32Array(len);
+    for (let i = 0; i < len; i++) {
+      const next = i + 1 < len ? s[i + 1]! : 0;
+      const s2 = f(s[i]! * s[i]!);
+      const n2 = f(next * next);
+      // 0/0 at the final σ = 0 gives NaN in torch too; only the expanded tail keeps it, unused.
+      up[i] = Math.sqrt(f(f(n2 * f(s2 - n2)) / s2));
+      down[i] = i === len - 1 ? 0 : Math.sqrt(f(n2 - f(up[i]! * up[i]!)));
+      interpol[i] = i >= len - 2 ? 0 : logMidpoint(s[i]!, down[i]!);
+    }
+    this.sigmasData = expand(s);
+    this.sigmasInterpol = expand(interpol);
+    this.sigmasUp = expand(up);
+    this.sigmasDown = expand(down);
+    const cast = base.float64Timesteps ? (v: number) => v : f;
+    const ts: number[] = [cast(base.timesteps[0]!)];
+    // timesteps_interpol[:-2] interleaved with timesteps[1:].
+    for (let i = 1; i < n; i++) {
+      ts.push(cast(sigmaToT(interpol[i - 1]!, this.logSigmas, { torch: true })), cast(base.timesteps[i]!));
+    }
+    this.timestepValues = Object.freeze(ts);
+    this.firstSample = null;
+    this.numInferenceStepsValue = n;
+    this.stepIndexValue = null;
+    this.beginIndexValue = null;
+  }
+
+  /** Divides the sample by √(σ² + 1), σ being the step's sigma or, on the second call, its midpoint. */
+  scaleModelInput(sample: Tensor, timestep: number): Tensor {
+    this.requireSchedule('scaleModelInput');
+    const index = this.initStepIndex(timestep);
+    const sigma = this.stateInFirstOrder ? this.sigmasData[index]! : this.sigmasInterpol[index - 1]!;
+    const denom = f(Math.sqrt(f(f(sigma * sigma) + 1)));
+    const s = sample.data;
+    const out = new Float32Array(s.length);
+    for (let i = 0; i < out.length; i++) out[i] = s[i]! / denom;
+    return new Tensor(out, sample.shape);
+  }
+
+  /**
+   * One half of an ancestral DPM2 step. First call: Euler from σ to σ_mid. Second call: the midpoint
+   * derivative over σ_down − σ from the stored sample, plus `noise · σ_up` (noise from
+   * `options.generator`).
+   */
+  step(
+    modelOutput: Tensor,
+    timestep: number,
+    sample: Tensor,
+    options: SchedulerStepOptions = {},
+  ): SchedulerStepOutput {
+    this.requireSchedule('step');
+    this.checkSameShape(sample, modelOutput, 'sample', 'modelOutput');
+    if (this.predictionType === 'sample') {
+      throw new NotImplementedError(
+        'KDPM2AncestralDiscreteScheduler: prediction_type "sample" (diffusers does not implement it either).',
+      );
+    }
+    const index = this.initStepIndex(timestep);
+    this.checkInRange(index, this.sigmasData.length - 2);
+    const first = this.stateInFirstOrder;
+    const k = first ? index : index - 1;
+    const sigma = this.sigmasData[k]!;
+    const sigmaInterpol = this.sigmasInterpol[k]!;
+    const sigmaUp = this.sigmasUp[k]!;
+    const sigmaDown = this.sigmasDown[index - 1 < 0 ? this.sigmasDown.length - 1 : index - 1]!;
+    const sigmaInput = first ? sigma : sigmaInterpol;
+    const x = sample.data;
+    const m = modelOutput.data;
+    const n = x.length;
+    const type = this.predictionType;
+    const x0s = predictX0Into(type, x, m, sigmaInput, this.scratch.get(n));
+    const prev = new Float32Array(n);
+    if (first) {
+      const dt = f(sigmaInterpol - sigma);
+      for (let i = 0; i < n; i++) prev[i] = x[i]! + f(f(f(x[i]! - x0s[i]!) / sigma) * dt);
+      this.firstSample = x;
+    } else {
+      const dt = f(sigmaDown - sigma);
+      const x0 = this.firstSample!;
+      const noise = drawNoise(modelOutput.shape, options.generator);
+      for (let i = 0; i < n; i++) {
+        const p = x0[i]! + f(f(f(x[i]! - x0s[i]!) / sigmaInterpol) * dt);
+        prev[i] = f(p) + f(noise[i]! * sigmaUp);
+      }
+      this.firstSample = null;
+    }
+    this.stepIndexValue = index + 1;
+    return stepOutput(prev, sample.shape, () => predictX0(type, x, m, sigmaInput));
+  }
+}

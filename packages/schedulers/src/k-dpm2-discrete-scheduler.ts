@@ -1,0 +1,247 @@
+import {
+  NotImplementedError,
+  type SchedulerStepOptions,
+  type SchedulerStepOutput,
+  Tensor,
+} from '@latentkit/core';
+import { oneOf, resolveConfig } from './shared/config.js';
+import {
+  alphasCumprodForConfig,
+  checkInferenceSteps,
+  checkOneSigmaSchedule,
+  initNoiseSigmaFor,
+  predictX0,
+  predictX0Into,
+  ScratchBuffer,
+  SigmaScheduler,
+  stepOutput,
+  trainingSigmas,
+} from './shared/sigma-scheduler.js';
+import {
+  betaSigmas,
+  exponentialSigmas,
+  interpArray,
+  karrasSigmas,
+  logFloat32,
+  roundHalfEven,
+  sigmaToT,
+  spacedTimesteps,
+} from './shared/sigmas.js';
+
+const f = Math.fround;
+
+/** The config keys of {@link KDPM2DiscreteScheduler}, with diffusers' defaults. */
+export const KDPM2_DISCRETE_DEFAULTS = {
+  num_train_timesteps: 1000,
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'linear',
+  trained_betas: null as number[] | null,
+  use_karras_sigmas: false,
+  use_exponential_sigmas: false,
+  use_beta_sigmas: false,
+  prediction_type: 'epsilon',
+  timestep_spacing: 'linspace',
+  steps_offset: 0,
+};
+
+/** The config of {@link KDPM2DiscreteScheduler}: diffusers' keys and `_class_name`. */
+export type KDPM2DiscreteSchedulerConfig = typeof KDPM2_DISCRETE_DEFAULTS & { _class_name: string };
+
+/**
+ * The k-diffusion inference schedule shared by KDPM2 and KDPM2 ancestral: spaced timesteps, their
+ * interpolated sigmas (optionally Karras / exponential / beta) and the float32 log training sigmas.
+ * `float64Timesteps` is true where diffusers keeps the timesteps as a float64 tensor (converted sigmas).
+ */
+export function kdpm2BaseSchedule(
+  config: { timestep_spacing: string; num_train_timesteps: number; steps_offset: number },
+  sigmaSchedule: 'karras' | 'exponential' | 'beta' | null,
+  trainSigmas: Float32Array,
+  logSigmas: Float32Array,
+  n: number,
+): { sigmas: Float32Array; timesteps: number[]; float64Timesteps: boolean } {
+  const spaced = spacedTimesteps(
+    config.timestep_spacing as 'linspace',
+    config.num_train_timesteps,
+    n,
+    config.steps_offset,
+  );
+  let s: ArrayLike<number> = interpArray(spaced, trainSigmas);
+  let timesteps: number[] = Array.from(spaced);
+  let float64Timesteps = false;
+  if (sigmaSchedule !== null) {
+    const lo = s[s.length - 1]!;
+    const hi = s[0]!;
+    s =
+      sigmaSchedule === 'karras'
+        ? karrasSigmas(lo, hi, n)
+        : sigmaSchedule === 'exponential'
+          ? exponentialSigmas(lo, hi, n)
+          : betaSigmas(lo, hi, n);
+    timesteps = Array.from(s, (v) => sigmaToT(v, logSigmas));
+    // Only the Karras branch rounds (np.round: half to even).
+    if (sigmaSchedule === 'karras') timesteps = timesteps.map(roundHalfEven);
+    float64Timesteps = true;
+  }
+  const sigmas = new Float32Array(s.length + 1);
+  sigmas.set(s);
+  return { sigmas, timesteps, float64Timesteps };
+}
+
+/** `log(a).lerp(log(b), 0.5).exp()` in float32 as torch: `exp(lb − (lb − la) · 0.5)`. */
+export function logMidpoint(a: number, b: number): number {
+  const la = f(Math.log(a));
+  const lb = f(Math.log(b));
+  return f(Math.exp(f(lb - f(f(lb - la) * 0.5))));
+}
+
+/**
+ * diffusers' `KDPM2DiscreteScheduler` ("DPM2"): DPM-Solver-2 in k-diffusion form (Karras et al. 2022).
+ * Each step takes two model evaluations: an Euler half-step to the log-midpoint σ_mid, then a full step
+ * with the midpoint's derivative. Timesteps interleave `[t0, t_mid1, t1, t_mid2, t2, …]`.
+ */
+export class KDPM2DiscreteScheduler extends SigmaScheduler {
+  /** The diffusers config, defaults filled in. */
+  readonly config: Readonly<KDPM2DiscreteSchedulerConfig>;
+  /** Two model evaluations per step. */
+  readonly order = 2;
+  private readonly trainSigmas: Float32Array;
+  private readonly logSigmas: Float32Array;
+  private readonly predictionType: 'epsilon' | 'v_prediction' | 'sample';
+  private readonly sigmaSchedule: 'karras' | 'exponential' | 'beta' | null;
+  private sigmasInterpol: Float32Array = new Float32Array(0);
+  private firstSample: Float32Array | null = null;
+  private readonly scratch = new ScratchBuffer();
+
+  /** Builds the scheduler from a diffusers config (missing keys take diffusers' defaults). */
+  constructor(config: Readonly<Record<string, unknown>> = {}) {
+    super();
+    const name = 'KDPM2DiscreteScheduler';
+    const c = resolveConfig(name, KDPM2_DISCRETE_DEFAULTS, config);
+    this.predictionType = oneOf(name, 'prediction_type', c.prediction_type, [
+      'epsilon',
+      'v_prediction',
+      'sample',
+    ] as const);
+    oneOf(name, 'timestep_spacing', c.timestep_spacing, ['linspace', 'leading', 'trailing'] as const);
+    this.sigmaSchedule = checkOneSigmaSchedule(name, c);
+    this.config = Object.freeze(c);
+    this.trainSigmas = trainingSigmas(alphasCumprodForConfig(name, c));
+    this.logSigmas = logFloat32(this.trainSigmas);
+    this.build(c.num_train_timesteps);
+    this.numInferenceStepsValue = null;
+  }
+
+  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). */
+  static fromConfig(config: Readonly<Record<string, unknown>>): KDPM2DiscreteScheduler {
+    return new KDPM2DiscreteScheduler(config);
+  }
+
+  protected get className(): string {
+    return 'KDPM2DiscreteScheduler';
+  }
+
+  /** σ_max for linspace/trailing spacing, else √(σ_max² + 1). */
+  get initNoiseSigma(): number {
+    return initNoiseSigmaFor(this.sigmasData, this.config.timestep_spacing);
+  }
+
+  /** True when the next `step` call is the first half of a DPM2 step. */
+  get stateInFirstOrder(): boolean {
+    return this.firstSample === null;
+  }
+
+  /** Sets `numInferenceSteps` steps (2·n − 1 model evaluations). */
+  setTimesteps(numInferenceSteps: number): void {
+    this.build(numInferenceSteps);
+  }
+
+  private build(n: number): void {
+    checkInferenceSteps(this.className, n);
+    const base = kdpm2BaseSchedule(this.config, this.sigmaSchedule, this.trainSigmas, this.logSigmas, n);
+    const s = base.sigmas; // n + 1 values, last 0
+    const len = s.length;
+    // sigmas_interpol[i] = log-midpoint of σ_i and σ_{i−1} (roll(1)); index 0 is NaN in diffusers and unused.
+    const interpol = new Float32Array(len);
+    for (let i = 0; i < len; i++) interpol[i] = logMidpoint(s[i]!, s[(i - 1 + len) % len]!);
+    // cat([x[:1], x[1:].repeat_interleave(2), x[-1:]])
+    const expand = (x: Float32Array): Float32Array => {
+      const out = new Float32Array(2 * x.length);
+      out[0] = x[0]!;
+      for (let i = 1; i < x.length; i++) {
+        out[2 * i - 1] = x[i]!;
+        out[2 * i] = x[i]!;
+      }
+      out[out.length - 1] = x[x.length - 1]!;
+      return out;
+    };
+    this.sigmasData = expand(s);
+    this.sigmasInterpol = expand(interpol);
+    const cast = base.float64Timesteps ? (v: number) => v : f;
+    const ts: number[] = [cast(base.timesteps[0]!)];
+    for (let i = 1; i < n; i++) {
+      ts.push(cast(sigmaToT(interpol[i]!, this.logSigmas, { torch: true })), cast(base.timesteps[i]!));
+    }
+    this.timestepValues = Object.freeze(ts);
+    this.firstSample = null;
+    this.numInferenceStepsValue = n;
+    this.stepIndexValue = null;
+    this.beginIndexValue = null;
+  }
+
+  /** Divides the sample by √(σ² + 1), σ being the step's sigma or, on the second call, its midpoint. */
+  scaleModelInput(sample: Tensor, timestep: number): Tensor {
+    this.requireSchedule('scaleModelInput');
+    const index = this.initStepIndex(timestep);
+    const sigma = this.stateInFirstOrder ? this.sigmasData[index]! : this.sigmasInterpol[index]!;
+    const denom = f(Math.sqrt(f(f(sigma * sigma) + 1)));
+    const s = sample.data;
+    const out = new Float32Array(s.length);
+    for (let i = 0; i < out.length; i++) out[i] = s[i]! / denom;
+    return new Tensor(out, sample.shape);
+  }
+
+  /**
+   * One half of a DPM2 step. First call: Euler from σ to σ_mid (sample stored). Second call: the
+   * derivative at σ_mid applied from the stored sample over σ_next − σ.
+   */
+  step(
+    modelOutput: Tensor,
+    timestep: number,
+    sample: Tensor,
+    _options: SchedulerStepOptions = {},
+  ): SchedulerStepOutput {
+    this.requireSchedule('step');
+    this.checkSameShape(sample, modelOutput, 'sample', 'modelOutput');
+    if (this.predictionType === 'sample') {
+      throw new NotImplementedError(
+        'KDPM2DiscreteScheduler: prediction_type "sample" (diffusers does not implement it either).',
+      );
+    }
+    const index = this.initStepIndex(timestep);
+    this.checkInRange(index, this.sigmasData.length - 2);
+    const first = this.stateInFirstOrder;
+    const sigma = first ? this.sigmasData[index]! : this.sigmasData[index - 1]!;
+    const sigmaInterpol = first ? this.sigmasInterpol[index + 1]! : this.sigmasInterpol[index]!;
+    const sigmaNext = first ? this.sigmasData[index + 1]! : this.sigmasData[index]!;
+    const sigmaInput = first ? sigma : sigmaInterpol;
+    const x = sample.data;
+    const m = modelOutput.data;
+    const n = x.length;
+    const type = this.predictionType;
+    const x0s = predictX0Into(type, x, m, sigmaInput, this.scratch.get(n));
+    const prev = new Float32Array(n);
+    if (first) {
+      const dt = f(sigmaInterpol - sigma);
+      for (let i = 0; i < n; i++) prev[i] = x[i]! + f(f(f(x[i]! - x0s[i]!) / sigma) * dt);
+      this.firstSample = x;
+    } else {
+      const dt = f(sigmaNext - sigma);
+      const x0 = this.firstSample!;
+      for (let i = 0; i < n; i++) prev[i] = x0[i]! + f(f(f(x[i]! - x0s[i]!) / sigmaInterpol) * dt);
+      this.firstSample = null;
+    }
+    this.stepIndexValue = index + 1;
+    return stepOutput(prev, sample.shape, () => predictX0(type, x, m, sigmaInput));
+  }
+}

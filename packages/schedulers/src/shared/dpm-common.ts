@@ -1,0 +1,399 @@
+/**
+ * Pieces shared by the DPM-Solver family (DPMSolverMultistep, DPMSolverSinglestep, DEIS, UniPC,
+ * EDMDPMSolverMultistep): the VP noise schedule as diffusers builds it, the timestep spacings of these
+ * schedulers (note `leading` divides by n + 1 here, unlike DDIM), σ → (α_t, σ_t, λ) in float32, the
+ * step-index bookkeeping, and a few typed checks.
+ *
+ * Precision: torch holds sigmas and alphas as float32 tensors, so every scalar op below rounds to float32
+ * (`Math.fround`) exactly where torch rounds; numpy parts run in float64.
+ */
+import {
+  type Generator,
+  InvalidArgumentError,
+  NotImplementedError,
+  ShapeMismatchError,
+  type Tensor,
+  TorchGenerator,
+} from '@latentkit/core';
+import { alphasCumprodFromBetas, betasFromConfig, checkBetaConfig, rescaleZeroTerminalSnr } from './betas.js';
+import { resolveConfig, type SchedulerConfig } from './config.js';
+import { linspace } from './sigmas.js';
+
+const fround = Math.fround;
+
+/** `np.round`: round half to even, as numpy rounds (JavaScript's `Math.round` rounds half up). */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * Reads a numeric config value. Accepts numbers and the strings Python's `json` writes for
+ * non-finite floats (`-Infinity`, `Infinity`, `NaN`) or `"-inf"` / `"inf"`, since `scheduler_config.json`
+ * files carry `lambda_min_clipped: -Infinity`.
+ */
+export function configNumber(className: string, key: string, value: unknown): number {
+  if (typeof value === 'number' && !Number.isNaN(value)) return value;
+  if (typeof value === 'string') {
+    const v = value.trim().toLowerCase();
+    if (v === '-inf' || v === '-infinity') return -Infinity;
+    if (v === 'inf' || v === 'infinity' || v === '+inf') return Infinity;
+    const n = Number(v);
+    if (v !== '' && !Number.isNaN(n)) return n;
+  }
+  throw new InvalidArgumentError({ name: `${className} config ${key}`, value, expected: 'a number' });
+}
+
+/** Reads an integer config value (≥ `min`). */
+export function configInt(
+  className: string,
+  key: string,
+  value: unknown,
+  min: number,
+  max = Infinity,
+): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
+  throw new InvalidArgumentError({
+    name: `${className} config ${key}`,
+    value,
+    expected: max === Infinity ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`,
+  });
+}
+
+/** Reads a boolean config value (diffusers' configs sometimes store `null` for "off"). */
+export function configBool(className: string, key: string, value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  if (value === null) return false;
+  throw new InvalidArgumentError({ name: `${className} config ${key}`, value, expected: 'true or false' });
+}
+
+/** Rejects config switches that this port does not implement (flow-matching variants of these solvers). */
+export function rejectUnsupported(className: string, config: SchedulerConfig, keys: readonly string[]): void {
+  for (const key of keys) {
+    if (config[key] === true) {
+      throw new NotImplementedError(
+        `${className}: config ${key} = true (flow-matching sigmas) is not implemented in latentkit; use ` +
+          'FlowMatchEulerDiscreteScheduler for flow-matching models, or set it to false.',
+      );
+    }
+  }
+}
+
+/** Only one of the sigma-schedule switches may be on, as diffusers requires. */
+export function checkOneSigmaSchedule(
+  className: string,
+  config: SchedulerConfig,
+  keys: readonly string[],
+): void {
+  const on = keys.filter((k) => config[k] === true);
+  if (on.length > 1) {
+    throw new InvalidArgumentError({
+      name: `${className} config ${on.join(' + ')}`,
+      value: true,
+      expected: `at most one of ${keys.join(', ')} set to true`,
+      fix: `keep one of ${on.join(', ')} and set the others to false`,
+    });
+  }
+}
+
+/** The VP noise schedule of a DPM-family scheduler: ᾱ, the training sigmas √((1 − ᾱ)/ᾱ) and λ(t). */
+export interface VpSchedule {
+  /** ᾱ_t (`alphas_cumprod`), float32. */
+  readonly alphasCumprod: Float32Array;
+  /** Training sigmas √((1 − ᾱ)/ᾱ), float32, t = 0 first. */
+  readonly sigmas: Float32Array;
+  /** `np.log(sigmas)` (float32), used to map sigmas back to timesteps. */
+  readonly logSigmas: Float32Array;
+  /** λ(t) = log α_t − log σ_t with α_t = √ᾱ, σ_t = √(1 − ᾱ), float32 (for `lambda_min_clipped`). */
+  readonly lambdas: Float32Array;
+}
+
+/**
+ * Builds ᾱ and the derived arrays as diffusers' DPM-family `__init__` does: betas from the config,
+ * optionally rescaled to zero terminal SNR (then ᾱ[-1] = 2^-24 so the first sigma is finite).
+ */
+export function vpSchedule(className: string, config: SchedulerConfig): VpSchedule {
+  checkBetaConfig(className, config);
+  let betas = betasFromConfig(className, config);
+  if (config.rescale_betas_zero_snr === true) betas = rescaleZeroTerminalSnr(betas);
+  const alphasCumprod = alphasCumprodFromBetas(betas);
+  if (config.rescale_betas_zero_snr === true) alphasCumprod[alphasCumprod.length - 1] = 2 ** -24;
+  const n = alphasCumprod.length;
+  const sigmas = new Float32Array(n);
+  const logSigmas = new Float32Array(n);
+  const lambdas = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const a = alphasCumprod[i]!;
+    const oneMinus = fround(1 - a);
+    sigmas[i] = Math.sqrt(fround(oneMinus / a));
+    logSigmas[i] = Math.log(sigmas[i]!);
+    lambdas[i] = fround(
+      fround(Math.log(fround(Math.sqrt(a)))) - fround(Math.log(fround(Math.sqrt(oneMinus)))),
+    );
+  }
+  return { alphasCumprod, sigmas, logSigmas, lambdas };
+}
+
+/**
+ * `torch.searchsorted(torch.flip(lambda_t), lambda_min_clipped)`: how many of the (ascending, flipped)
+ * λ values are below the clip. diffusers then stops the schedule `clipped_idx` steps before the end.
+ */
+export function clippedIndex(lambdas: Float32Array, lambdaMinClipped: number): number {
+  if (lambdaMinClipped === -Infinity) return 0;
+  const v = fround(lambdaMinClipped);
+  let count = 0;
+  for (let i = lambdas.length - 1; i >= 0; i--) {
+    if (lambdas[i]! < v) count++;
+    else break;
+  }
+  return count;
+}
+
+/** `np.arange(start, stop, step)` for a negative float step, filled as numpy fills it (`start + i·delta`). */
+function arangeDown(start: number, stop: number, step: number): number[] {
+  const length = Math.max(0, Math.ceil((stop - start) / step));
+  if (length === 0) return [];
+  const delta = start + step - start;
+  const out = [start];
+  for (let i = 1; i < length; i++) out.push(start + i * delta);
+  return out;
+}
+
+/**
+ * The integer timesteps of the DPM family for `n` steps: `linspace` (over [0, lastTimestep − 1]),
+ * `leading` (ratio `lastTimestep // (n + 1)`, plus `steps_offset`) or `trailing` (ratio
+ * `numTrain / n` counting down from `lastTimestep`, minus 1), as diffusers' `set_timesteps` computes them.
+ */
+export function spacedTimesteps(
+  className: string,
+  spacing: string,
+  n: number,
+  numTrain: number,
+  lastTimestep: number,
+  stepsOffset: number,
+): number[] {
+  switch (spacing) {
+    case 'linspace': {
+      const ts = linspace(0, lastTimestep - 1, n + 1);
+      const out: number[] = [];
+      for (let i = n; i >= 1; i--) out.push(roundHalfEven(ts[i]!));
+      return out;
+    }
+    case 'leading': {
+      const ratio = Math.floor(lastTimestep / (n + 1));
+      const out: number[] = [];
+      for (let i = n; i >= 1; i--) out.push(i * ratio + stepsOffset);
+      return out;
+    }
+    case 'trailing': {
+      const ratio = numTrain / n;
+      return arangeDown(lastTimestep, 0, -ratio).map((t) => Math.trunc(roundHalfEven(t)) - 1);
+    }
+    default:
+      throw new InvalidArgumentError({
+        name: `${className} config timestep_spacing`,
+        value: spacing,
+        expected: 'one of "linspace", "leading", "trailing"',
+      });
+  }
+}
+
+/** `torch.int64` of a float64 numpy timestep: truncation toward zero. */
+export function toInt64(t: number): number {
+  return Math.trunc(t);
+}
+
+/** VP σ → (α_t, σ_t) in float32: α_t = 1/√(σ² + 1), σ_t = σ·α_t (diffusers' `_sigma_to_alpha_sigma_t`). */
+export function alphaSigma(sigma: number): [number, number] {
+  const alpha = fround(1 / fround(Math.sqrt(fround(fround(sigma * sigma) + 1))));
+  return [alpha, fround(sigma * alpha)];
+}
+
+/** λ = log α − log σ in float32. */
+export function lambdaOf(alpha: number, sigmaT: number): number {
+  return fround(fround(Math.log(alpha)) - fround(Math.log(sigmaT)));
+}
+
+/** The noise of an SDE step, drawn as diffusers' `randn_tensor(shape, generator)` draws it. */
+export function drawNoise(shape: readonly number[], generator: Generator | undefined): Float32Array {
+  // Without a generator diffusers draws from torch's global RNG; the closest equivalent is a fresh seed.
+  const g = generator ?? new TorchGenerator(Math.floor(Math.random() * 2 ** 52));
+  const noise = g.randn(shape);
+  return noise.data;
+}
+
+/** Checks `step`'s tensors: same shape for model output and sample (unless `modelChannels` differ). */
+export function checkStepShapes(className: string, modelOutput: Tensor, sample: Tensor): void {
+  const a = modelOutput.shape;
+  const b = sample.shape;
+  if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
+    throw new ShapeMismatchError({
+      name: `${className}.step modelOutput`,
+      value: a,
+      expected: `the sample's shape [${b.join(', ')}]`,
+      fix: 'pass the denoiser output for this sample (after classifier-free guidance)',
+    });
+  }
+}
+
+/** The error of `step` before `setTimesteps`. */
+export function notReadyError(className: string): InvalidArgumentError {
+  return new InvalidArgumentError({
+    name: `${className}.step`,
+    value: 'called before setTimesteps',
+    expected: 'setTimesteps(numInferenceSteps) to be called first',
+    fix: 'call scheduler.setTimesteps(n) before the denoising loop',
+  });
+}
+
+/**
+ * diffusers' `_init_step_index`: the begin index if set, else the position of `timestep` in the
+ * schedule (its second occurrence if it repeats). A timestep that is not in the schedule is an error
+ * here (diffusers silently takes the last index).
+ */
+export function initialStepIndex(
+  className: string,
+  timesteps: readonly number[],
+  timestep: number,
+  beginIndex: number | null,
+): number {
+  if (beginIndex !== null) return beginIndex;
+  const t = Math.fround(timestep);
+  let first = -1;
+  for (let i = 0; i < timesteps.length; i++) {
+    if (Math.fround(timesteps[i]!) === t) {
+      if (first >= 0) return i;
+      first = i;
+    }
+  }
+  if (first < 0) {
+    throw new InvalidArgumentError({
+      name: `${className}.step timestep`,
+      value: timestep,
+      expected: `one of the scheduler's timesteps (${formatList(timesteps)})`,
+      fix: 'pass the values of scheduler.timesteps in order',
+    });
+  }
+  return first;
+}
+
+function formatList(values: readonly number[]): string {
+  return values.length <= 8 ? values.join(', ') : `${values.slice(0, 8).join(', ')}, …`;
+}
+
+/** Checks `setBeginIndex`. */
+export function checkBeginIndex(className: string, index: number): void {
+  if (!Number.isInteger(index) || index < 0) {
+    throw new InvalidArgumentError({
+      name: `${className}.setBeginIndex index`,
+      value: index,
+      expected: 'a non-negative integer',
+    });
+  }
+}
+
+/**
+ * The step indices `add_noise` uses for each timestep: `index_for_timestep` when no begin index is
+ * set, else the current step index (inpainting, after the first step) or the begin index (img2img).
+ */
+export function addNoiseIndex(
+  className: string,
+  timesteps: readonly number[],
+  timestep: number,
+  beginIndex: number | null,
+  stepIndex: number | null,
+): number {
+  if (beginIndex === null) return initialStepIndex(className, timesteps, timestep, null);
+  return stepIndex ?? beginIndex;
+}
+
+/** VP `add_noise`: α_t·x + σ_t·ε with (α_t, σ_t) from the step's sigma, each op rounded to float32. */
+export function addNoiseVp(original: Tensor, noise: Tensor, sigma: number, className: string): Float32Array {
+  checkNoiseShapes(className, original, noise);
+  const [alpha, sigmaT] = alphaSigma(sigma);
+  const x = original.data;
+  const e = noise.data;
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < out.length; i++) out[i] = fround(alpha * x[i]!) + fround(sigmaT * e[i]!);
+  return out;
+}
+
+/** Checks `addNoise`'s tensors have one shape. */
+export function checkNoiseShapes(className: string, original: Tensor, noise: Tensor): void {
+  const a = original.shape;
+  const b = noise.shape;
+  if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
+    throw new ShapeMismatchError({
+      name: `${className}.addNoise noise`,
+      value: b,
+      expected: `the original's shape [${a.join(', ')}]`,
+    });
+  }
+}
+
+/**
+ * Solves `A x = b` (n ≤ 4) by Gaussian elimination with partial pivoting in float32, as
+ * `torch.linalg.solve` (LAPACK sgesv) does for UniPC's small systems.
+ */
+export function solveFloat32(matrix: number[][], rhs: number[]): number[] {
+  const n = rhs.length;
+  const a = matrix.map((row) => row.map(fround));
+  const b = rhs.map(fround);
+  for (let k = 0; k < n; k++) {
+    let p = k;
+    for (let i = k + 1; i < n; i++) if (Math.abs(a[i]![k]!) > Math.abs(a[p]![k]!)) p = i;
+    if (p !== k) {
+      [a[k], a[p]] = [a[p]!, a[k]!];
+      [b[k], b[p]] = [b[p]!, b[k]!];
+    }
+    const pivot = a[k]![k]!;
+    for (let i = k + 1; i < n; i++) {
+      const l = fround(a[i]![k]! / pivot);
+      for (let j = k + 1; j < n; j++) a[i]![j] = fround(a[i]![j]! - fround(l * a[k]![j]!));
+      b[i] = fround(b[i]! - fround(l * b[k]!));
+    }
+  }
+  const x = new Array<number>(n).fill(0);
+  for (let i = n - 1; i >= 0; i--) {
+    let s = b[i]!;
+    for (let j = i + 1; j < n; j++) s = fround(s - fround(a[i]![j]! * x[j]!));
+    x[i] = fround(s / a[i]![i]!);
+  }
+  return x;
+}
+
+/** `model_output[:, :k]`: the first `k` channels (the mean of a learned-variance output). */
+export function firstChannels(
+  className: string,
+  modelOutput: Tensor,
+  sample: Tensor,
+  k: number,
+): Float32Array {
+  const [b, ch, ...rest] = modelOutput.shape;
+  const inner = rest.reduce((p, d) => p * d, 1);
+  if (sample.shape[1] !== k || ch === undefined || ch < k || sample.shape[0] !== b) {
+    throw new ShapeMismatchError({
+      name: `${className}.step modelOutput`,
+      value: modelOutput.shape,
+      expected: `[batch, ≥${k}, …] with a ${k}-channel sample (variance_type learned keeps model_output[:, :${k}])`,
+    });
+  }
+  const out = new Float32Array(b! * k * inner);
+  for (let i = 0; i < b!; i++) {
+    out.set(modelOutput.data.subarray(i * ch * inner, (i * ch + k) * inner), i * k * inner);
+  }
+  return out;
+}
+
+/**
+ * Resolves a config as diffusers' `from_config` does for these solvers: the class's keys with defaults,
+ * plus every other key of the given config kept as is (diffusers registers them as hidden config), so a
+ * config that passes through sibling classes (DPM → UniPC → DEIS → DPM) keeps keys that one of them lacks.
+ */
+export function resolveWithHidden<T extends Record<string, unknown>>(
+  className: string,
+  defaults: T,
+  given: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  return { ...given, ...resolveConfig(className, defaults, given) };
+}
