@@ -1,2 +1,30 @@
-/** @packageDocumentation Work in progress: see the README. */
-export const packageName = '@latentkit/onnx';
+/**
+ * @packageDocumentation
+ * `@latentkit/onnx`: reads Stable Diffusion models in the diffusers/Optimum ONNX layout — `model_index.json`,
+ * configs, the CLIP tokenizer — and runs their text encoder, UNet and VAE on the `onnxruntime-common` API.
+ * Backends (`@latentkit/backend-node`, `@latentkit/backend-web`) bring the runtime through a
+ * {@link SessionFactory} and a {@link ModelSource} and call {@link loadOnnxPipeline}.
+ */
+
+export { type ComponentSizes, checkComponentSizes, type SizeReading } from './check-components.js';
+export { type ClipEncodeOptions, ClipTokenizer, type ClipTokenizerFiles } from './clip-tokenizer.js';
+export {
+  createWithFallback,
+  type FallbackResult,
+  firstLine,
+  type ProviderFailure,
+  ProviderSkipped,
+} from './execution-provider-fallback.js';
+export { float16ToFloat32, float32ToFloat16, fromFloat16Bits, toFloat16Bits } from './float16.js';
+export { loadOnnxPipeline, type OnnxComponentName, type OnnxPipelineOptions } from './load-onnx-pipeline.js';
+export { type ModelIndex, readModelIndex } from './model-index.js';
+export { checkModelPath } from './model-paths.js';
+export type { ModelSource } from './model-source.js';
+export { type OnnxWeight, readOnnxWeights } from './onnx-initializers.js';
+export { type ExternalDataFile, type OnnxModelInfo, readOnnxModelInfo } from './onnx-model-info.js';
+export { OnnxPromptEncoder, type OnnxPromptEncoderOptions } from './onnx-prompt-encoder.js';
+export { OnnxTextEncoder, type OnnxTextEncoderOptions, type TextEncoderOutput } from './onnx-text-encoder.js';
+export { parsePythonJson } from './python-json.js';
+export type { OrtFeedData, SessionFactory, SessionRequest } from './session-factory.js';
+export { UnetDenoiser, type UnetDenoiserOptions } from './unet-denoiser.js';
+export { samplePosterior, VaeCodec, type VaeCodecOptions, type VaeSession } from './vae-codec.js';

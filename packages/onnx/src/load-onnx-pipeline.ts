@@ -1,0 +1,277 @@
+import {
+  InvalidArgumentError,
+  type LoadedPipelineParts,
+  ModelNotFoundError,
+  type PromptEncoder,
+} from '@latentkit/core';
+import { createScheduler } from '@latentkit/schedulers';
+import type { InferenceSession } from 'onnxruntime-common';
+import { checkComponentSizes } from './check-components.js';
+import { ClipTokenizer } from './clip-tokenizer.js';
+import { type ConfigObject, configNumber, readOptionalConfig, vaeSettings } from './model-configs.js';
+import { readModelIndex } from './model-index.js';
+import { checkModelPath } from './model-paths.js';
+import type { ModelSource } from './model-source.js';
+import { OnnxPromptEncoder } from './onnx-prompt-encoder.js';
+import { OnnxTextEncoder } from './onnx-text-encoder.js';
+import { findInput, findOutput, fixedDim } from './ort-io.js';
+import type { SessionFactory, SessionRequest } from './session-factory.js';
+import { UnetDenoiser } from './unet-denoiser.js';
+import { VaeCodec } from './vae-codec.js';
+
+/** The ONNX components of an SD 1.x/2.x model folder. */
+export type OnnxComponentName = 'text_encoder' | 'unet' | 'vae_decoder' | 'vae_encoder';
+
+const ALL_COMPONENTS: readonly OnnxComponentName[] = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'];
+
+/** Options of {@link loadOnnxPipeline}. */
+export interface OnnxPipelineOptions {
+  /**
+   * A scheduler to use instead of the model's: a diffusers class name (`"EulerDiscreteScheduler"`) or an
+   * A1111 name (`"DPM++ 2M Karras"`); it starts from the model's `scheduler_config.json`.
+   */
+  scheduler?: string;
+  /** Values that override the model's `scheduler_config.json` (e.g. `{ timestep_spacing: 'trailing' }`). */
+  schedulerConfig?: Readonly<Record<string, unknown>>;
+  /**
+   * Which ONNX components to load (default: all the folder has). `unet` and `vae_decoder` are always
+   * needed; leave out `text_encoder` to pass `promptEmbeds` yourself, or `vae_encoder` when you never
+   * encode images — both save memory.
+   */
+  components?: readonly OnnxComponentName[];
+  /** Model files per component, relative to the folder (default `<component>/model.onnx`). */
+  modelFiles?: Partial<Readonly<Record<OnnxComponentName, string>>>;
+  /** The default clip skip of the prompt encoder (A1111's; 1 = none). */
+  clipSkip?: number;
+  /** Parse A1111 attention syntax in prompts (default true). */
+  promptWeighting?: boolean;
+}
+
+function checkComponents(components: readonly OnnxComponentName[] | undefined): Set<OnnxComponentName> {
+  if (components === undefined) return new Set(ALL_COMPONENTS);
+  for (const c of components) {
+    if (!ALL_COMPONENTS.includes(c)) {
+      throw new InvalidArgumentError({
+        name: 'components',
+        value: c,
+        expected: `component names from ${ALL_COMPONENTS.join(', ')}`,
+      });
+    }
+  }
+  for (const needed of ['unet', 'vae_decoder'] as const) {
+    if (!components.includes(needed)) {
+      throw new InvalidArgumentError({
+        name: 'components',
+        value: [...components],
+        expected: `a list that includes "${needed}" (every pipeline needs it)`,
+      });
+    }
+  }
+  return new Set(components);
+}
+
+async function requireFile(source: ModelSource, path: string, what: string): Promise<void> {
+  if (!(await source.exists(path))) {
+    throw new ModelNotFoundError(`${path} (${what}) not found in the model folder ${source.location}.`);
+  }
+}
+
+/**
+ * Loads the parts of a Stable Diffusion 1.x/2.x model from a folder in the diffusers/Optimum ONNX layout:
+ * reads `model_index.json` and the configs, creates the ONNX sessions through the backend's
+ * {@link SessionFactory}, checks that the components fit together, and returns the prompt encoder (CLIP
+ * tokenizer + text encoder), the UNet denoiser, the VAE codec and the scheduler.
+ *
+ * Backends call this from their `load`: `StableDiffusionPipeline.fromPretrained(dir, { backend })`.
+ *
+ * @throws {@link ModelNotFoundError} for a missing file (named, with the folder);
+ *   {@link ModelInvalidError} for a malformed file, a path leaving the folder or an export with unexpected
+ *   inputs; {@link ModelMismatchError} for components that do not fit together;
+ *   {@link NotImplementedError} for SDXL; `UnknownSchedulerError` for an unknown scheduler name.
+ */
+export async function loadOnnxPipeline(
+  source: ModelSource,
+  sessions: SessionFactory,
+  options: OnnxPipelineOptions = {},
+): Promise<LoadedPipelineParts> {
+  const wanted = checkComponents(options.components);
+  await readModelIndex(source); // checks the pipeline class (SD 1.x/2.x)
+
+  const files = {} as Record<OnnxComponentName, string>;
+  for (const c of ALL_COMPONENTS)
+    files[c] = checkModelPath(options.modelFiles?.[c] ?? `${c}/model.onnx`, `${c} model file`);
+
+  // Required files first, so a missing one is reported before any session is made.
+  await requireFile(source, 'scheduler/scheduler_config.json', 'the scheduler config');
+  await requireFile(source, files.unet, 'the UNet');
+  await requireFile(source, files.vae_decoder, 'the VAE decoder');
+  const loadText = wanted.has('text_encoder');
+  if (loadText) {
+    await requireFile(source, files.text_encoder, 'the text encoder');
+    await requireFile(source, 'tokenizer/vocab.json', 'the CLIP tokenizer vocabulary');
+    await requireFile(source, 'tokenizer/merges.txt', 'the CLIP tokenizer merges');
+  }
+  // The VAE encoder is optional: text-to-image works without it.
+  const loadEncoder = wanted.has('vae_encoder') && (await source.exists(files.vae_encoder));
+  if (options.components?.includes('vae_encoder') && !loadEncoder) {
+    await requireFile(source, files.vae_encoder, 'the VAE encoder');
+  }
+
+  const [schedulerConfig, unetConfig, textConfig, vaeDecoderConfig, vaeEncoderConfig, vaeConfig] =
+    await Promise.all([
+      readOptionalConfig(source, 'scheduler/scheduler_config.json'),
+      readOptionalConfig(source, 'unet/config.json'),
+      loadText ? readOptionalConfig(source, 'text_encoder/config.json') : undefined,
+      readOptionalConfig(source, 'vae_decoder/config.json'),
+      readOptionalConfig(source, 'vae_encoder/config.json'),
+      readOptionalConfig(source, 'vae/config.json'),
+    ]);
+  const vae: ConfigObject | undefined = vaeDecoderConfig ?? vaeEncoderConfig ?? vaeConfig;
+  const vaeValues = vaeSettings(vae);
+  const crossDim = unetConfig?.['cross_attention_dim'];
+  const configSizes = {
+    textHidden: configNumber(textConfig, 'hidden_size', 'text_encoder/config.json'),
+    cross: typeof crossDim === 'number' ? crossDim : undefined,
+    unetIn: configNumber(unetConfig, 'in_channels', 'unet/config.json'),
+    unetOut: configNumber(unetConfig, 'out_channels', 'unet/config.json'),
+  };
+  // Configs alone can show a mismatch before any (slow, large) session is created.
+  checkComponentSizes(
+    {
+      textHiddenSize: [{ from: 'text_encoder/config.json hidden_size', value: configSizes.textHidden }],
+      unetCrossAttentionDim: [{ from: 'unet/config.json cross_attention_dim', value: configSizes.cross }],
+      latentChannels: [
+        { from: 'VAE config.json latent_channels', value: vaeValues.latentChannels },
+        { from: 'unet/config.json out_channels', value: configSizes.unetOut },
+      ],
+      unetInChannels: [{ from: 'unet/config.json in_channels', value: configSizes.unetIn }],
+    },
+    source.location,
+  );
+
+  const request = (component: OnnxComponentName): SessionRequest => ({
+    component,
+    modelPath: files[component],
+    source,
+  });
+  const created: InferenceSession[] = [];
+  const open = async (component: OnnxComponentName): Promise<InferenceSession> => {
+    const session = await sessions.create(request(component));
+    created.push(session);
+    return session;
+  };
+  const releaseAll = async (): Promise<void> => {
+    await Promise.allSettled(created.splice(0).map((s) => s.release?.()));
+  };
+
+  try {
+    // allSettled: every session that opens is known (and released) even when another one fails
+    const settled = await Promise.allSettled([
+      open('unet'),
+      open('vae_decoder'),
+      loadText ? open('text_encoder') : undefined,
+      loadEncoder ? open('vae_encoder') : undefined,
+      loadText ? ClipTokenizer.fromSource(source) : undefined,
+    ] as const);
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
+    const value = <T>(r: PromiseSettledResult<T>): T => (r as PromiseFulfilledResult<T>).value;
+    const unetSession = value(settled[0]);
+    const decoderSession = value(settled[1]);
+    const textSession = value(settled[2]);
+    const encoderSession = value(settled[3]);
+    const tokenizer = value(settled[4]);
+
+    const unetSample = findInput(unetSession, 'sample');
+    const encoderLatent = encoderSession && findOutput(encoderSession, 'latent_sample');
+    const encoderParams = encoderSession && findOutput(encoderSession, 'latent_parameters');
+    const paramChannels = fixedDim(encoderParams, 1);
+    const agreed = checkComponentSizes(
+      {
+        textHiddenSize: [
+          { from: 'text_encoder/config.json hidden_size', value: configSizes.textHidden },
+          {
+            from: `${files.text_encoder} output last_hidden_state`,
+            value: textSession ? fixedDim(findOutput(textSession, 'last_hidden_state'), 2) : undefined,
+          },
+        ],
+        unetCrossAttentionDim: [
+          { from: 'unet/config.json cross_attention_dim', value: configSizes.cross },
+          {
+            from: `${files.unet} input encoder_hidden_states`,
+            value: fixedDim(findInput(unetSession, 'encoder_hidden_states'), 2),
+          },
+        ],
+        latentChannels: [
+          { from: 'VAE config.json latent_channels', value: vaeValues.latentChannels },
+          { from: 'unet/config.json out_channels', value: configSizes.unetOut },
+          {
+            from: `${files.unet} output out_sample`,
+            value: fixedDim(findOutput(unetSession, 'out_sample'), 1),
+          },
+          {
+            from: `${files.vae_decoder} input latent_sample`,
+            value: fixedDim(findInput(decoderSession, 'latent_sample'), 1),
+          },
+          { from: `${files.vae_encoder} output latent_sample`, value: fixedDim(encoderLatent, 1) },
+          {
+            from: `${files.vae_encoder} output latent_parameters / 2`,
+            value: paramChannels === undefined ? undefined : paramChannels / 2,
+          },
+        ],
+        unetInChannels: [
+          { from: 'unet/config.json in_channels', value: configSizes.unetIn },
+          { from: `${files.unet} input sample`, value: fixedDim(unetSample, 1) },
+        ],
+      },
+      source.location,
+    );
+
+    const sampleSize = configNumber(unetConfig, 'sample_size', 'unet/config.json');
+    const denoiser = new UnetDenoiser(unetSession, sessions, {
+      request: request('unet'),
+      ...(agreed.inChannels !== undefined ? { inChannels: agreed.inChannels } : {}),
+      ...(sampleSize !== undefined ? { sampleSize } : {}),
+      ...(agreed.hiddenSize !== undefined ? { crossAttentionDim: agreed.hiddenSize } : {}),
+    });
+    const codec = new VaeCodec(sessions, {
+      decoder: { session: decoderSession, request: request('vae_decoder') },
+      ...(encoderSession ? { encoder: { session: encoderSession, request: request('vae_encoder') } } : {}),
+      scalingFactor: vaeValues.scalingFactor,
+      shiftFactor: vaeValues.shiftFactor,
+      latentChannels: agreed.latentChannels ?? 4,
+      downscale: vaeValues.downscale,
+    });
+
+    let promptEncoder: PromptEncoder | undefined;
+    if (textSession && tokenizer) {
+      const eps = configNumber(textConfig, 'layer_norm_eps', 'text_encoder/config.json');
+      const textEncoder = new OnnxTextEncoder(textSession, sessions, {
+        request: request('text_encoder'),
+        ...(eps !== undefined ? { layerNormEps: eps } : {}),
+      });
+      promptEncoder = new OnnxPromptEncoder(tokenizer, textEncoder, {
+        ...(options.clipSkip !== undefined ? { clipSkip: options.clipSkip } : {}),
+        ...(options.promptWeighting !== undefined ? { promptWeighting: options.promptWeighting } : {}),
+      });
+    }
+
+    const baseConfig = { ...schedulerConfig, ...options.schedulerConfig };
+    const className = options.scheduler ?? baseConfig['_class_name'];
+    if (typeof className !== 'string') {
+      throw new InvalidArgumentError({
+        name: 'scheduler/scheduler_config.json _class_name',
+        value: className,
+        expected: 'a scheduler class name such as "PNDMScheduler"',
+        fix: 'pass options.scheduler',
+      });
+    }
+    const scheduler = createScheduler(className, baseConfig);
+
+    const parts: LoadedPipelineParts = { denoiser, codec, scheduler, dispose: releaseAll };
+    if (promptEncoder) parts.promptEncoder = promptEncoder;
+    return parts;
+  } catch (err) {
+    await releaseAll();
+    throw err;
+  }
+}

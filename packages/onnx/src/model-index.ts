@@ -1,0 +1,59 @@
+import { ModelInvalidError, ModelNotFoundError, NotImplementedError } from '@latentkit/core';
+import type { ModelSource } from './model-source.js';
+import { parsePythonJson } from './python-json.js';
+
+/** What `model_index.json` says about a model folder. */
+export interface ModelIndex {
+  /** The pipeline class, e.g. `OnnxStableDiffusionPipeline`. */
+  readonly className: string;
+  /** Component folder → `[library, class]` (entries set to `[null, null]` are left out). */
+  readonly components: Readonly<Record<string, readonly [string, string]>>;
+  /** The whole file. */
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+// Pipelines whose components are SD 1.x/2.x-shaped: one CLIP text encoder, a UNet, a KL VAE. The ONNX
+// classes of diffusers (Onnx…, the legacy StableDiffusionOnnxPipeline), Optimum (ORT…) and the PyTorch
+// class names Optimum copies from the source model.
+const SD_FAMILY =
+  /^(Onnx|ORT)?(StableDiffusion(Img2Img|Inpaint|InpaintLegacy)?|LatentConsistencyModel(Img2Img)?)(Onnx)?Pipeline$/;
+
+/**
+ * Reads and checks `model_index.json`: it must exist and name a Stable Diffusion 1.x/2.x–family pipeline.
+ *
+ * @throws {@link ModelNotFoundError} when the file is missing; {@link NotImplementedError} for SDXL;
+ *   {@link ModelInvalidError} for other pipelines or a malformed file.
+ */
+export async function readModelIndex(source: ModelSource): Promise<ModelIndex> {
+  if (!(await source.exists('model_index.json'))) {
+    throw new ModelNotFoundError(
+      `model_index.json not found in ${source.location}: expected a diffusers ONNX model folder (model_index.json, unet/, vae_decoder/, …).`,
+    );
+  }
+  const raw = parsePythonJson(await source.readText('model_index.json'), 'model_index.json');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ModelInvalidError(`model_index.json in ${source.location} is not a JSON object.`);
+  }
+  const index = raw as Record<string, unknown>;
+  const className = index['_class_name'];
+  if (typeof className !== 'string') {
+    throw new ModelInvalidError(`model_index.json in ${source.location} has no "_class_name".`);
+  }
+  const components: Record<string, readonly [string, string]> = {};
+  for (const [key, value] of Object.entries(index)) {
+    if (key.startsWith('_') || !Array.isArray(value)) continue;
+    const [lib, cls] = value as unknown[];
+    if (typeof lib === 'string' && typeof cls === 'string') components[key] = [lib, cls];
+  }
+  if (/XL/.test(className) || 'text_encoder_2' in components || 'tokenizer_2' in components) {
+    throw new NotImplementedError(
+      `${source.location} is an SDXL model (${className}); SDXL is not supported yet. Use an SD 1.x or 2.x ONNX export.`,
+    );
+  }
+  if (!SD_FAMILY.test(className)) {
+    throw new ModelInvalidError(
+      `model_index.json in ${source.location} names the pipeline ${className}; expected a Stable Diffusion 1.x/2.x pipeline such as OnnxStableDiffusionPipeline or StableDiffusionPipeline.`,
+    );
+  }
+  return { className, components, raw: index };
+}

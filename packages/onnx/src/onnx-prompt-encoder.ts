@@ -1,0 +1,190 @@
+import {
+  type Conditioning,
+  InvalidArgumentError,
+  type PromptEncodeOptions,
+  type PromptEncoder,
+  parsePromptWeights,
+  Tensor,
+} from '@latentkit/core';
+import type { ClipTokenizer } from './clip-tokenizer.js';
+import type { OnnxTextEncoder } from './onnx-text-encoder.js';
+
+/** Options of {@link OnnxPromptEncoder}. */
+export interface OnnxPromptEncoderOptions {
+  /** The clip skip used when `encode` is not given one (A1111's "clip skip"; 1 = none, the default). */
+  clipSkip?: number;
+  /** Parse A1111 attention syntax — `(word:1.3)`, `(word)`, `[word]`, `BREAK` (default true). */
+  promptWeighting?: boolean;
+  /**
+   * A1111's "comma padding backtrack": when a 75-token chunk fills up and a comma lies within this many
+   * tokens of its end, the words after the comma move to the next chunk. A1111's default is 20; 0 turns it off.
+   */
+  commaPaddingBacktrack?: number;
+}
+
+/** One 77-token text encoder input: BOS, 75 prompt tokens or padding, EOS (as A1111's PromptChunk). */
+interface PromptChunk {
+  tokens: number[];
+  weights: number[];
+}
+
+const CHUNK = 75;
+
+/**
+ * The prompt encoder of ONNX Stable Diffusion models: the CLIP tokenizer and the ONNX CLIP text encoder,
+ * with AUTOMATIC1111's handling of long and weighted prompts:
+ *
+ * - prompts longer than 75 tokens are cut into 75-token chunks, each encoded separately with its own BOS,
+ *   EOS and padding, and the hidden states are concatenated along the tokens: `[B, 77·k, D]`; `BREAK`
+ *   starts a new chunk; in a batch every prompt is padded with empty chunks to the same k, so negative and
+ *   positive prompts always fit together;
+ * - attention weights multiply each token's hidden state, then the chunk is rescaled so its mean is the
+ *   unweighted mean (A1111's "Original" emphasis); the mean is taken per prompt, so a prompt's
+ *   conditioning does not depend on the other prompts in the batch;
+ * - clip skip k > 1 takes `hidden_states[-k]` through the final layer norm (needs an export with
+ *   `hidden_states.N` outputs).
+ *
+ * A prompt without weights or BREAK, up to 75 tokens, gives exactly what diffusers'
+ * `tokenizer(padding="max_length") → text_encoder` gives.
+ */
+export class OnnxPromptEncoder implements PromptEncoder {
+  readonly #tokenizer: ClipTokenizer;
+  readonly #encoder: OnnxTextEncoder;
+  readonly #clipSkip: number;
+  readonly #weighting: boolean;
+  readonly #backtrack: number;
+  readonly #comma: number | undefined;
+
+  /**
+   * @param tokenizer - The model's CLIP tokenizer.
+   * @param textEncoder - The model's text encoder session.
+   * @param options - Clip skip default, prompt weighting, comma backtrack.
+   */
+  constructor(
+    tokenizer: ClipTokenizer,
+    textEncoder: OnnxTextEncoder,
+    options: OnnxPromptEncoderOptions = {},
+  ) {
+    this.#tokenizer = tokenizer;
+    this.#encoder = textEncoder;
+    this.#clipSkip = checkClipSkip(options.clipSkip ?? 1);
+    this.#weighting = options.promptWeighting ?? true;
+    const backtrack = options.commaPaddingBacktrack ?? 20;
+    if (!Number.isInteger(backtrack) || backtrack < 0 || backtrack > CHUNK) {
+      throw new InvalidArgumentError({
+        name: 'commaPaddingBacktrack',
+        value: backtrack,
+        expected: `an integer from 0 to ${CHUNK}`,
+      });
+    }
+    this.#backtrack = backtrack;
+    this.#comma = tokenizer.tokenToId(',</w>');
+  }
+
+  /** The prompt split into 77-token chunks with per-token weights (exposed for tests and tools). */
+  chunks(prompt: string): { tokens: number[]; weights: number[] }[] {
+    const { bosTokenId: bos, eosTokenId: eos, padTokenId: pad } = this.#tokenizer;
+    const fragments = this.#weighting ? parsePromptWeights(prompt) : [{ text: prompt, weight: 1 }];
+    const chunks: PromptChunk[] = [];
+    let chunk: PromptChunk = { tokens: [], weights: [] };
+    let lastComma = -1;
+    const nextChunk = (): void => {
+      const n = chunk.tokens.length;
+      // A1111 pads with EOS and (SD 2.x) turns everything after the first EOS into the pad token
+      const tokens = [bos, ...chunk.tokens, eos];
+      while (tokens.length < CHUNK + 2) tokens.push(pad === eos ? eos : pad);
+      const weights = [1, ...chunk.weights, ...new Array<number>(CHUNK + 1 - n).fill(1)];
+      chunks.push({ tokens, weights });
+      chunk = { tokens: [], weights: [] };
+      lastComma = -1;
+    };
+    for (const fragment of fragments) {
+      if ('isBreak' in fragment && fragment.isBreak) {
+        nextChunk();
+        continue;
+      }
+      for (const token of this.#tokenizer.encodeIds(fragment.text)) {
+        if (token === this.#comma) {
+          lastComma = chunk.tokens.length;
+        } else if (
+          this.#backtrack !== 0 &&
+          chunk.tokens.length === CHUNK &&
+          lastComma !== -1 &&
+          chunk.tokens.length - lastComma <= this.#backtrack
+        ) {
+          // move the words after the last comma into the next chunk
+          const cut = lastComma + 1;
+          const moved = { tokens: chunk.tokens.slice(cut), weights: chunk.weights.slice(cut) };
+          chunk.tokens = chunk.tokens.slice(0, cut);
+          chunk.weights = chunk.weights.slice(0, cut);
+          nextChunk();
+          chunk = moved;
+        }
+        if (chunk.tokens.length === CHUNK) nextChunk();
+        chunk.tokens.push(token);
+        chunk.weights.push(fragment.weight);
+      }
+    }
+    if (chunk.tokens.length > 0 || chunks.length === 0) nextChunk();
+    return chunks;
+  }
+
+  /**
+   * Encodes prompts into `encoderHiddenStates` `[prompts.length, 77·k, D]`.
+   *
+   * @param prompts - The prompts (any batch; identical prompts are encoded once).
+   * @param options - `clipSkip` overrides the encoder's default.
+   */
+  async encode(prompts: string[], options: PromptEncodeOptions = {}): Promise<Conditioning> {
+    if (!Array.isArray(prompts) || prompts.length === 0 || prompts.some((p) => typeof p !== 'string')) {
+      throw new InvalidArgumentError({
+        name: 'prompts',
+        value: prompts,
+        expected: 'a non-empty array of strings',
+      });
+    }
+    const clipSkip = checkClipSkip(options.clipSkip ?? this.#clipSkip);
+    const unique = [...new Set(prompts)];
+    const perPrompt = unique.map((p) => this.chunks(p));
+    const count = Math.max(...perPrompt.map((c) => c.length));
+    const empty = this.chunks('')[0]!;
+    for (const c of perPrompt) while (c.length < count) c.push(empty);
+
+    const u = unique.length;
+    const rows: Tensor[][] = unique.map(() => []);
+    for (let k = 0; k < count; k++) {
+      const ids = perPrompt.flatMap((c) => c[k]!.tokens);
+      const { hiddenStates } = await this.#encoder.encode(ids, u, clipSkip);
+      const parts = hiddenStates.chunk(u);
+      parts.forEach((z, i) => {
+        rows[i]!.push(applyWeights(z, perPrompt[i]![k]!.weights));
+      });
+    }
+    const byPrompt = new Map(unique.map((p, i) => [p, Tensor.cat(rows[i]!, 1)]));
+    return { encoderHiddenStates: Tensor.cat(prompts.map((p) => byPrompt.get(p)!)) };
+  }
+}
+
+function checkClipSkip(value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new InvalidArgumentError({
+      name: 'clipSkip',
+      value,
+      expected: 'an integer ≥ 1 (1 = use the last layer, 2 = skip one layer)',
+    });
+  }
+  return value;
+}
+
+/**
+ * A1111's "Original" emphasis on one chunk `[1, T, D]`: multiply each token's hidden state by its weight,
+ * then rescale so the mean is what it was. All weights 1 leave the chunk as it is.
+ */
+function applyWeights(z: Tensor, weights: readonly number[]): Tensor {
+  if (weights.every((w) => w === 1)) return z;
+  const d = z.shape[2]!;
+  const originalMean = Math.fround(z.mean());
+  const scaled = z.map((v, i) => v * Math.fround(weights[Math.floor(i / d)]!));
+  const newMean = Math.fround(scaled.mean());
+  return scaled.mul(Math.fround(originalMean / newMean));
+}

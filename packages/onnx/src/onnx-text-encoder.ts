@@ -1,0 +1,162 @@
+import { InvalidArgumentError, NotImplementedError, ShapeMismatchError, Tensor } from '@latentkit/core';
+import type { InferenceSession } from 'onnxruntime-common';
+import { readOnnxWeights } from './onnx-initializers.js';
+import {
+  findOutput,
+  fixedDim,
+  intFeed,
+  type OrtValueInfo,
+  requireInput,
+  runSession,
+  sessionOutputs,
+  toTensor,
+} from './ort-io.js';
+import type { SessionFactory, SessionRequest } from './session-factory.js';
+
+/** Options of {@link OnnxTextEncoder}. */
+export interface OnnxTextEncoderOptions {
+  /** Where the session came from: the model file and folder (for messages and for reading weights). */
+  request: SessionRequest;
+  /** `layer_norm_eps` of the text encoder config (default 1e-5). */
+  layerNormEps?: number;
+}
+
+/** What one text encoder run returns. */
+export interface TextEncoderOutput {
+  /** `[B, T, D]`: `last_hidden_state`, or with clip skip the chosen hidden state through the final layer norm. */
+  hiddenStates: Tensor;
+  /** `[B, D]` `pooler_output`, when the model has it. */
+  pooled?: Tensor;
+}
+
+/**
+ * A CLIP text encoder ONNX session (`text_encoder/model.onnx`): `input_ids` (int32 or int64, as the model
+ * declares) → `last_hidden_state` `[B, T, D]`, `pooler_output`, and in exports made with
+ * `output_hidden_states` also `hidden_states.0` … `hidden_states.N` (the embeddings and each layer's output,
+ * before the final layer norm).
+ */
+export class OnnxTextEncoder {
+  /** The hidden size D, when the model's metadata fixes it. */
+  readonly hiddenSize: number | undefined;
+  /** How many `hidden_states.N` outputs the model has (0 when it has none). */
+  readonly hiddenStateCount: number;
+  readonly #session: InferenceSession;
+  readonly #factory: SessionFactory;
+  readonly #request: SessionRequest;
+  readonly #idsType: 'int32' | 'int64';
+  readonly #eps: number;
+  #finalNorm: Promise<{ weight: Float32Array; bias: Float32Array }> | undefined;
+
+  /**
+   * @param session - The text encoder session.
+   * @param factory - Makes the runtime's tensors.
+   * @param options - Where the model came from, and its layer-norm epsilon.
+   */
+  constructor(session: InferenceSession, factory: SessionFactory, options: OnnxTextEncoderOptions) {
+    this.#session = session;
+    this.#factory = factory;
+    this.#request = options.request;
+    this.#eps = options.layerNormEps ?? 1e-5;
+    const ids = requireInput(session, 'input_ids', options.request.modelPath);
+    this.#idsType = ids.type === 'int64' ? 'int64' : 'int32';
+    const last = this.#output('last_hidden_state');
+    this.hiddenSize = fixedDim(last, 2);
+    this.hiddenStateCount = sessionOutputs(session).filter((o) => /^hidden_states\.\d+$/.test(o.name)).length;
+  }
+
+  #output(name: string): OrtValueInfo {
+    const found = findOutput(this.#session, name);
+    if (found) return found;
+    // exports with other output names: the first output is the last hidden state
+    return sessionOutputs(this.#session)[0]!;
+  }
+
+  /**
+   * Encodes a batch of token id rows.
+   *
+   * @param ids - `B·T` token ids, row-major.
+   * @param batch - B.
+   * @param clipSkip - A1111's clip skip: 1 (default) = the last layer; k > 1 = `hidden_states[-k]` through the
+   *   final layer norm, as A1111 does (diffusers' `clip_skip = k − 1`).
+   */
+  async encode(ids: ArrayLike<number>, batch: number, clipSkip = 1): Promise<TextEncoderOutput> {
+    const length = ids.length / batch;
+    const feeds = { input_ids: intFeed(this.#factory, ids, [batch, length], this.#idsType) };
+    const results = await runSession(this.#session, feeds, this.#request.component);
+    const lastName = this.#output('last_hidden_state').name;
+    const pooled = results['pooler_output'] ? toTensor(results['pooler_output'], 'pooler_output') : undefined;
+    if (clipSkip <= 1) {
+      const hiddenStates = toTensor(results[lastName], `${this.#request.component} ${lastName}`);
+      return pooled ? { hiddenStates, pooled } : { hiddenStates };
+    }
+    if (this.hiddenStateCount === 0) {
+      throw new NotImplementedError(
+        `clipSkip ${clipSkip} needs the text encoder's intermediate hidden states, but ${this.#request.modelPath} has no hidden_states.N outputs. ` +
+          'Fix: re-export the text encoder with output_hidden_states=True (Optimum does this for SDXL), or use clipSkip 1.',
+      );
+    }
+    const layers = this.hiddenStateCount - 1;
+    if (clipSkip > layers) {
+      throw new InvalidArgumentError({
+        name: 'clipSkip',
+        value: clipSkip,
+        expected: `at most ${layers}, the number of text encoder layers`,
+      });
+    }
+    const name = `hidden_states.${this.hiddenStateCount - clipSkip}`;
+    const hidden = toTensor(results[name], `${this.#request.component} ${name}`);
+    const hiddenStates = layerNorm(hidden, await this.#finalLayerNorm(), this.#eps);
+    return pooled ? { hiddenStates, pooled } : { hiddenStates };
+  }
+
+  // The final layer norm is not a separate graph in exports: read its weights from the ONNX file (once).
+  #finalLayerNorm(): Promise<{ weight: Float32Array; bias: Float32Array }> {
+    this.#finalNorm ??= (async () => {
+      const { source, modelPath } = this.#request;
+      const weights = await readOnnxWeights(source, modelPath, (n) =>
+        /final_layer_norm\.(weight|bias)$/.test(n),
+      );
+      const weight = weights.find((w) => w.name.endsWith('final_layer_norm.weight'));
+      const bias = weights.find((w) => w.name.endsWith('final_layer_norm.bias'));
+      if (!weight || !bias) {
+        this.#finalNorm = undefined;
+        throw new NotImplementedError(
+          `clip skip applies CLIP's final layer norm to an intermediate hidden state, but ${modelPath} has no initializers named *final_layer_norm.weight / *final_layer_norm.bias. ` +
+            'Fix: export the text encoder without constant folding of the layer norm, or use clipSkip 1.',
+        );
+      }
+      return { weight: weight.data, bias: bias.data };
+    })();
+    return this.#finalNorm;
+  }
+
+  /** Releases the session. */
+  async dispose(): Promise<void> {
+    await this.#session.release?.();
+  }
+}
+
+/** Layer norm over the last axis, statistics in float64, result rounded to float32. */
+function layerNorm(x: Tensor, norm: { weight: Float32Array; bias: Float32Array }, eps: number): Tensor {
+  const d = x.shape[x.shape.length - 1]!;
+  if (norm.weight.length !== d || norm.bias.length !== d) {
+    throw new ShapeMismatchError({
+      name: 'final_layer_norm.weight',
+      value: norm.weight.length,
+      expected: `${d} values, the hidden size`,
+    });
+  }
+  const out = new Float32Array(x.size);
+  const src = x.data;
+  for (let row = 0; row < x.size; row += d) {
+    let mean = 0;
+    for (let i = 0; i < d; i++) mean += src[row + i]!;
+    mean /= d;
+    let variance = 0;
+    for (let i = 0; i < d; i++) variance += (src[row + i]! - mean) ** 2;
+    variance /= d;
+    const inv = 1 / Math.sqrt(variance + eps);
+    for (let i = 0; i < d; i++) out[row + i] = (src[row + i]! - mean) * inv * norm.weight[i]! + norm.bias[i]!;
+  }
+  return new Tensor(out, x.shape);
+}
