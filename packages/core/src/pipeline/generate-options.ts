@@ -58,6 +58,11 @@ export interface GenerateOptions {
    */
   negativePromptEmbeds?: Conditioning;
   /**
+   * A1111's "clip skip": take the text encoder's hidden states N−1 layers before the last (1 = no skip,
+   * 2 = the usual "clip skip 2"). Passed to `promptEncoder.encode`; ignored with `promptEmbeds`.
+   */
+  clipSkip?: number;
+  /**
    * Output width in pixels, a multiple of `codec.downscale`. Default: the width of `image` when given,
    * else `denoiser.sampleSize · codec.downscale`, else 512.
    */

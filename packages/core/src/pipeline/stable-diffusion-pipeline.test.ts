@@ -80,6 +80,17 @@ describe('StableDiffusionPipeline.generate: the loop', () => {
     expect(promptEncoder.calls).toEqual([['', '', 'a', 'b']]);
   });
 
+  it('clipSkip reaches the prompt encoder; a bad clipSkip fails before any work', async () => {
+    const { pipe, promptEncoder, denoiser } = setup();
+    await pipe.generate({ prompt: 'a', numInferenceSteps: 1, seed: 1, clipSkip: 2 });
+    expect(promptEncoder.options).toEqual([{ clipSkip: 2 }]);
+    await expect(pipe.generate({ prompt: 'a', clipSkip: 0 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('clipSkip = 0'),
+    });
+    expect(denoiser.calls.length).toBe(1);
+  });
+
   it('guidanceScale ≤ 1: batch N, no negative prompt encoded, prediction passed as is', async () => {
     const { pipe, denoiser, promptEncoder, scheduler } = setup();
     await pipe.generate({

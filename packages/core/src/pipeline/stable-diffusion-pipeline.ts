@@ -186,7 +186,10 @@ export class StableDiffusionPipeline {
     if (texts.length > 0) {
       // One encoder call for negative and positive prompts: a batched run, and encoders that pad
       // long prompts pad both alike.
-      const encoded = await this.promptEncoder!.encode(texts);
+      const encoded = await this.promptEncoder!.encode(
+        texts,
+        v.clipSkip === undefined ? undefined : { clipSkip: v.clipSkip },
+      );
       const rows = conditioningBatch(encoded);
       if (rows !== texts.length) {
         throw new ShapeMismatchError({

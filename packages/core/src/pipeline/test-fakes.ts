@@ -5,7 +5,7 @@
 import type { Conditioning } from '../interfaces/conditioning.js';
 import type { Denoiser, DenoiserInput } from '../interfaces/denoiser.js';
 import type { LatentCodec } from '../interfaces/latent-codec.js';
-import type { PromptEncoder } from '../interfaces/prompt-encoder.js';
+import type { PromptEncodeOptions, PromptEncoder } from '../interfaces/prompt-encoder.js';
 import type { Scheduler, SchedulerStepOptions } from '../interfaces/scheduler.js';
 import type { Generator } from '../random/generator.js';
 import { Tensor } from '../tensor.js';
@@ -25,8 +25,10 @@ export function promptValue(prompt: string): number {
 /** Encodes each prompt as a constant row `[FAKE_TOKENS, FAKE_HIDDEN]` of {@link promptValue}. */
 export class FakePromptEncoder implements PromptEncoder {
   readonly calls: string[][] = [];
-  async encode(prompts: string[]): Promise<Conditioning> {
+  readonly options: (PromptEncodeOptions | undefined)[] = [];
+  async encode(prompts: string[], options?: PromptEncodeOptions): Promise<Conditioning> {
     this.calls.push([...prompts]);
+    this.options.push(options);
     const row = FAKE_TOKENS * FAKE_HIDDEN;
     const data = new Float32Array(prompts.length * row);
     prompts.forEach((p, i) => {

@@ -41,6 +41,7 @@ export interface ValidatedOptions {
   numInferenceSteps: number;
   guidanceScale: number;
   guidanceRescale: number;
+  clipSkip?: number;
   doClassifierFreeGuidance: boolean;
   eta: number;
   strength: number;
@@ -302,6 +303,9 @@ export function validateGenerateOptions(options: GenerateOptions, parts: Validat
       expected: 'a number in [0, 1]',
       fix: 'use 0 (off) or e.g. 0.7',
     });
+  }
+  if (options.clipSkip !== undefined) {
+    checkPositiveInteger('clipSkip', options.clipSkip, 'use 1 (no skip) or 2 (skip the last layer)');
   }
   const numImagesPerPrompt = checkPositiveInteger(
     'numImagesPerPrompt',
@@ -613,6 +617,7 @@ export function validateGenerateOptions(options: GenerateOptions, parts: Validat
   if (options.promptEmbeds) out.promptEmbeds = options.promptEmbeds;
   if (options.negativePromptEmbeds && doClassifierFreeGuidance)
     out.negativePromptEmbeds = options.negativePromptEmbeds;
+  if (options.clipSkip !== undefined) out.clipSkip = options.clipSkip;
   if (options.seed !== undefined) out.seed = options.seed;
   if (generator) out.generator = generator;
   if (generators) out.generators = generators;
