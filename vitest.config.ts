@@ -10,6 +10,7 @@ export default defineConfig({
       '@latentkit/core': pkg('core'),
       '@latentkit/schedulers': pkg('schedulers'),
       '@latentkit/onnx': pkg('onnx'),
+      '@latentkit/model-shapes': pkg('model-shapes'),
       '@latentkit/backend-node': pkg('backend-node'),
       '@latentkit/backend-web': pkg('backend-web'),
     },

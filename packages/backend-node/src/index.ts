@@ -1,2 +1,45 @@
-/** @packageDocumentation Work in progress: see the README. */
-export const packageName = '@latentkit/backend-node';
+/**
+ * @packageDocumentation
+ * `@latentkit/backend-node`: runs latentkit on onnxruntime-node — model folders from disk, execution
+ * providers with fallback (`cuda`, `dml`, `coreml`, `webgpu`, `cpu`), PNG in and out with A1111-style
+ * generation parameters, and the `latentkit` CLI.
+ *
+ * ```ts
+ * import { loadPipeline, writePng } from '@latentkit/backend-node';
+ * const pipe = await loadPipeline(); // the shipped 64×64 "shapes" model
+ * const { images } = await pipe.generate({ prompt: 'a red circle on a blue background', seed: 42 });
+ * await writePng('circle.png', images[0]!);
+ * await pipe.dispose();
+ * ```
+ */
+
+export { writeFileAtomic } from './atomic-write.js';
+export {
+  EXECUTION_PROVIDERS,
+  type ExecutionProviderName,
+  parseExecutionProviders,
+} from './execution-providers.js';
+export { FileModelSource } from './file-model-source.js';
+export {
+  formatGenerationParameters,
+  type GenerationParameters,
+  type ParsedGenerationParameters,
+  parseGenerationParameters,
+  quoteInfotextValue,
+} from './generation-parameters.js';
+export {
+  loadPipeline,
+  type NodeBackend,
+  type NodeBackendOptions,
+  type NodeLoadedPipelineParts,
+  nodeBackend,
+} from './node-backend.js';
+export {
+  type GraphOptimizationLevel,
+  NodeSessionFactory,
+  type NodeSessionOptions,
+  type ProviderAssignment,
+} from './node-session-factory.js';
+export { type DecodedPng, decodePng, encodePng, type PngWriteOptions, readPng, writePng } from './png.js';
+export { readTextChunks } from './png-text-chunks.js';
+export { listExecutionProviders, type ProviderAvailability } from './provider-availability.js';

@@ -45,7 +45,10 @@ export function firstLine(error: unknown): string {
  * {@link BackendUnavailableError} listing each reason, or what `onAllFailed` returns (e.g. a
  * `ModelInvalidError` when even the always-available CPU provider failed, which blames the model).
  *
- * @param what - What is being created, for messages (e.g. `unet (unet/model.onnx)`).
+ * @param providers - The providers, in order of preference.
+ * @param attempt - Creates the thing with one provider; throw {@link ProviderSkipped} to skip with a reason.
+ * @param options - `what` is being created, for messages (e.g. `unet (unet/model.onnx)`); `warn` gets the
+ *   fallback warnings; `onAllFailed` may choose the error thrown when every provider failed.
  */
 export async function createWithFallback<T, P extends string>(
   providers: readonly P[],

@@ -93,7 +93,7 @@ export class StableDiffusionPipeline {
         name: 'options.backend',
         value: backend,
         expected: 'a Backend with load(source, options)',
-        fix: "pass e.g. { backend: nodeBackend() } from '@latentkit/backend-node'",
+        fix: "pass e.g. { backend: nodeBackend } from '@latentkit/backend-node'",
       });
     }
     const parts = await backend.load(source, rest as unknown as O);

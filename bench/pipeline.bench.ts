@@ -1,0 +1,226 @@
+/**
+ * Pipeline benchmark (issue 4 item 5): where the time of one generation goes.
+ *
+ *   npm run bench -- --model DIR [--size 512] [--steps 20] [--runs 3] [--guidance 7.5] [--provider cpu]
+ *                    [--threads N]
+ *
+ * Each run loads the model, generates one image and releases it; the table shows medians (and min/max)
+ * over the runs. Every `session.run` is timed through a wrapping SessionFactory, so
+ * overhead = wall − Σ session.run is what latentkit itself costs (tokenizer, tensor ops, scheduler, image
+ * conversion) as a share of the generation's wall time. Peak RSS is the process's maxRSS at the end.
+ * Speed is measured here, never in tests.
+ */
+import { parseArgs } from 'node:util';
+import {
+  type ExecutionProviderName,
+  FileModelSource,
+  NodeSessionFactory,
+  parseExecutionProviders,
+} from '@latentkit/backend-node';
+import { type LoadedPipelineParts, StableDiffusionPipeline } from '@latentkit/core';
+import {
+  loadOnnxPipeline,
+  type OrtFeedData,
+  type SessionFactory,
+  type SessionRequest,
+} from '@latentkit/onnx';
+import type { InferenceSession } from 'onnxruntime-node';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    size: { type: 'string', default: '512' },
+    steps: { type: 'string', default: '20' },
+    runs: { type: 'string', default: '3' },
+    guidance: { type: 'string', default: '7.5' },
+    provider: { type: 'string', default: 'cpu' },
+    threads: { type: 'string' },
+    prompt: { type: 'string', default: 'a red circle on a blue background' },
+  },
+});
+if (!values.model) {
+  process.stderr.write('usage: npm run bench -- --model DIR [--size 512] [--steps 20] [--runs 3]\n');
+  process.exit(2);
+}
+const size = Number(values.size);
+const steps = Number(values.steps);
+const runs = Math.max(3, Number(values.runs));
+const guidance = Number(values.guidance);
+const providers = parseExecutionProviders(values.provider) as ExecutionProviderName[];
+const threads = values.threads === undefined ? undefined : Number(values.threads);
+
+/** Σ of session.run times per component, and how many runs. */
+class RunTimes {
+  readonly ms = new Map<string, number>();
+  readonly calls = new Map<string, number>();
+  add(component: string, ms: number): void {
+    this.ms.set(component, (this.ms.get(component) ?? 0) + ms);
+    this.calls.set(component, (this.calls.get(component) ?? 0) + 1);
+  }
+  total(): number {
+    return [...this.ms.values()].reduce((a, b) => a + b, 0);
+  }
+  reset(): void {
+    this.ms.clear();
+    this.calls.clear();
+  }
+}
+
+/** Wraps every session the inner factory makes so that each `run` is timed. */
+class TimingSessionFactory implements SessionFactory {
+  constructor(
+    private readonly inner: SessionFactory,
+    readonly times: RunTimes,
+  ) {}
+  async create(request: SessionRequest): Promise<InferenceSession> {
+    const session = await this.inner.create(request);
+    const times = this.times;
+    return new Proxy(session, {
+      get(target, prop) {
+        if (prop === 'run') {
+          return async (...args: Parameters<InferenceSession['run']>) => {
+            const t0 = performance.now();
+            try {
+              return await target.run(...args);
+            } finally {
+              times.add(request.component, performance.now() - t0);
+            }
+          };
+        }
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+  createTensor(feed: OrtFeedData, dims: readonly number[]) {
+    return this.inner.createTensor(feed, dims);
+  }
+}
+
+/** Replaces `object[method]` by a timed version that adds its wall time into `sink[key]`. */
+function timeMethod<T extends object>(
+  object: T,
+  method: keyof T & string,
+  sink: Record<string, number>,
+  key: string,
+) {
+  const original = (object[method] as (...a: unknown[]) => unknown).bind(object);
+  sink[key] = 0;
+  (object as Record<string, unknown>)[method] = (...args: unknown[]) => {
+    const t0 = performance.now();
+    const result = original(...args);
+    if (result instanceof Promise) {
+      return result.finally(() => {
+        sink[key]! += performance.now() - t0;
+      });
+    }
+    sink[key]! += performance.now() - t0;
+    return result;
+  };
+}
+
+interface RunResult {
+  loadMs: number;
+  textEncodeMs: number;
+  unetPerStepMs: number;
+  unetRunPerStepMs: number;
+  schedulerPerStepMs: number;
+  vaeDecodeMs: number;
+  wallMs: number;
+  sessionRunMs: number;
+  overheadMs: number;
+  overheadShare: number;
+  unetCallsPerStep: number;
+  peakRssMb: number;
+}
+
+async function runOnce(seed: number): Promise<RunResult> {
+  const times = new RunTimes();
+  const inner = new NodeSessionFactory({
+    providers,
+    ...(threads !== undefined ? { intraOpNumThreads: threads } : {}),
+    logLevel: 'error',
+  });
+  const factory = new TimingSessionFactory(inner, times);
+  const t0 = performance.now();
+  const parts: LoadedPipelineParts = await loadOnnxPipeline(new FileModelSource(values.model!), factory);
+  const loadMs = performance.now() - t0;
+  const wall: Record<string, number> = {};
+  if (parts.promptEncoder) timeMethod(parts.promptEncoder, 'encode', wall, 'text');
+  timeMethod(parts.denoiser, 'predict', wall, 'unet');
+  timeMethod(parts.codec, 'decode', wall, 'vae');
+  timeMethod(parts.scheduler, 'step', wall, 'scheduler');
+  const pipeline = new StableDiffusionPipeline(parts);
+  times.reset(); // loading may run sessions (warm-up, checks): not part of the generation
+  const g0 = performance.now();
+  await pipeline.generate({
+    prompt: values.prompt!,
+    numInferenceSteps: steps,
+    guidanceScale: guidance,
+    width: size,
+    height: size,
+    seed,
+  });
+  const wallMs = performance.now() - g0;
+  const unetSteps = parts.scheduler.timesteps.length;
+  const sessionRunMs = times.total();
+  await pipeline.dispose();
+  await inner.releaseAll();
+  return {
+    loadMs,
+    textEncodeMs: wall['text'] ?? Number.NaN,
+    unetPerStepMs: wall['unet']! / unetSteps,
+    unetRunPerStepMs: (times.ms.get('unet') ?? 0) / unetSteps,
+    schedulerPerStepMs: wall['scheduler']! / unetSteps,
+    vaeDecodeMs: wall['vae']!,
+    wallMs,
+    sessionRunMs,
+    overheadMs: wallMs - sessionRunMs,
+    overheadShare: (wallMs - sessionRunMs) / wallMs,
+    unetCallsPerStep: (times.calls.get('unet') ?? 0) / unetSteps,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const results: RunResult[] = [];
+for (let r = 0; r < runs; r++) {
+  const result = await runOnce(r);
+  results.push(result);
+  process.stderr.write(`run ${r + 1}/${runs}: wall ${(result.wallMs / 1000).toFixed(2)} s\n`);
+}
+
+const rows: [string, keyof RunResult, (v: number) => string][] = [
+  ['model load', 'loadMs', (v) => `${v.toFixed(0)} ms`],
+  ['text encoding (prompt + negative)', 'textEncodeMs', (v) => `${v.toFixed(1)} ms`],
+  ['UNet per step (predict)', 'unetPerStepMs', (v) => `${v.toFixed(1)} ms`],
+  ['UNet per step (session.run)', 'unetRunPerStepMs', (v) => `${v.toFixed(1)} ms`],
+  ['scheduler step', 'schedulerPerStepMs', (v) => `${v.toFixed(2)} ms`],
+  ['VAE decode', 'vaeDecodeMs', (v) => `${v.toFixed(1)} ms`],
+  ['total wall (generate)', 'wallMs', (v) => `${(v / 1000).toFixed(3)} s`],
+  ['Σ session.run', 'sessionRunMs', (v) => `${(v / 1000).toFixed(3)} s`],
+  ['overhead = wall − Σ run', 'overheadMs', (v) => `${v.toFixed(1)} ms`],
+  ['overhead share of wall', 'overheadShare', (v) => `${(v * 100).toFixed(2)} %`],
+  ['UNet calls per step', 'unetCallsPerStep', (v) => v.toFixed(2)],
+  ['peak RSS', 'peakRssMb', (v) => `${v.toFixed(0)} MB`],
+];
+const header = `model ${values.model} · ${size}×${size} · ${steps} steps · guidance ${guidance} · ${providers.join(',')} · ${runs} runs · node ${process.version}`;
+const col = Math.max(...rows.map(([label]) => label.length));
+const lines = [
+  header,
+  '',
+  `| ${'metric'.padEnd(col)} | median | min | max |`,
+  `| ${'-'.repeat(col)} | --- | --- | --- |`,
+];
+for (const [label, key, fmt] of rows) {
+  const xs = results.map((r) => r[key]);
+  lines.push(
+    `| ${label.padEnd(col)} | ${fmt(median(xs))} | ${fmt(Math.min(...xs))} | ${fmt(Math.max(...xs))} |`,
+  );
+}
+process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,0 +1,136 @@
+import { Command, CommanderError, Option } from 'commander';
+import { EXECUTION_PROVIDERS, parseExecutionProviders } from '../execution-providers.js';
+import { ExitCode, exitCodeFor, formatCliError } from './cli-error.js';
+import type { CommandIo, GenerateFlags } from './generate-command.js';
+import { integerAtLeast, numberIn, parseSeed } from './parse-values.js';
+
+const VERSION = '0.1.0';
+
+function providerList(value: string): string[] {
+  return parseExecutionProviders(value, '--provider');
+}
+
+function json(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2);
+}
+
+/** Builds the `latentkit` command line (commander), writing to `io`. */
+export function createProgram(io: CommandIo): Command {
+  const program = new Command('latentkit')
+    .description('Stable Diffusion–family models from their ONNX exports, on onnxruntime-node.')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      // Errors are printed once, as one line, by runCli.
+      outputError: () => {},
+    })
+    .showSuggestionAfterError(true);
+
+  program
+    .command('generate')
+    .description('Generate images from a prompt and write them as PNGs (with A1111-style parameters).')
+    .argument('<prompt>', 'what to draw')
+    .option('-m, --model <dir>', 'diffusers ONNX model folder (default: the shipped "shapes" model)')
+    .option('--negative <text>', 'negative prompt')
+    .option('--steps <n>', 'denoising steps', integerAtLeast(1), 20)
+    .option('--guidance <g>', 'classifier-free guidance scale (≤ 1 turns guidance off)', numberIn(0), 7.5)
+    .option(
+      '--scheduler <name>',
+      'scheduler, e.g. "DPM++ 2M Karras" (see `latentkit schedulers`; default: the model\'s)',
+    )
+    .option('--seed <s>', 'seed, an integer in [0, 2^64 − 1] (default: random, printed)', parseSeed)
+    .option(
+      '--width <px>',
+      "width, a multiple of 8 (default: the model's or the --image size)",
+      integerAtLeast(8),
+    )
+    .option('--height <px>', 'height, a multiple of 8', integerAtLeast(8))
+    .option('--n <count>', 'number of images; image i uses seed + i − 1', integerAtLeast(1), 1)
+    .option('--image <png>', 'init image for img2img / inpainting')
+    .option(
+      '--strength <s>',
+      'how much to change --image, in [0, 1] (default 0.8; 1 with --mask)',
+      numberIn(0, 1),
+    )
+    .option('--mask <png>', 'inpainting mask: white = repaint, black = keep (needs --image)')
+    .option(
+      '-o, --out <path>',
+      'output PNG (default latentkit-<seed>.png); with --n > 1: <name>-1.png, <name>-2.png, …',
+    )
+    .addOption(
+      new Option(
+        '--provider <list>',
+        `execution providers in order of preference (${EXECUTION_PROVIDERS.join(', ')})`,
+      )
+        .argParser(providerList)
+        .default(['cpu'], 'cpu'),
+    )
+    .option('--json', 'print a JSON summary (files, seeds, timings) on stdout; no progress bar')
+    .action(async (prompt: string, flags: GenerateFlags) => {
+      // Commands load their modules when run, so `--help` and usage errors answer at once.
+      const { runGenerate } = await import('./generate-command.js');
+      const summary = await runGenerate(prompt, flags, io);
+      if (flags.json) io.stdout.write(`${json(summary)}\n`);
+      else {
+        for (const [i, file] of summary.files.entries())
+          io.stdout.write(`${file}  (seed ${summary.seeds[i]})\n`);
+        io.stderr.write(
+          `latentkit: ${summary.files.length} image(s) ${summary.width}x${summary.height}, ${summary.steps} steps, ` +
+            `${summary.scheduler}, seed ${summary.seeds[0]}, ${(summary.timings.totalMs / 1000).toFixed(1)} s\n`,
+        );
+      }
+    });
+
+  program
+    .command('schedulers')
+    .description('List the scheduler names --scheduler accepts.')
+    .option('--json', 'print a JSON array')
+    .action(async (flags: { json?: boolean }) => {
+      const { schedulerNames } = await import('./schedulers-command.js');
+      const names = schedulerNames();
+      io.stdout.write(flags.json ? `${json(names)}\n` : `${names.join('\n')}\n`);
+    });
+
+  program
+    .command('info')
+    .description(
+      "Show a model folder's components, their ONNX inputs and outputs (dtypes, shapes) and configs.",
+    )
+    .argument('<dir>', 'diffusers ONNX model folder')
+    .option('--json', 'print JSON')
+    .action(async (dir: string, flags: { json?: boolean }) => {
+      const { formatModelInfo, readModelInfo } = await import('./info-command.js');
+      const info = await readModelInfo(dir);
+      io.stdout.write(flags.json ? `${json(info)}\n` : `${formatModelInfo(info)}\n`);
+    });
+
+  return program;
+}
+
+/**
+ * Runs the CLI on `argv` (without `node` and the script). Resolves to the exit code; errors become one
+ * line `latentkit: <message>` on stderr (exit 2 for bad input, 1 for failures), never a stack trace
+ * unless `LATENTKIT_DEBUG` is set.
+ */
+export async function runCli(argv: readonly string[], io: CommandIo): Promise<number> {
+  const program = createProgram(io);
+  try {
+    if (argv.length === 0) {
+      program.outputHelp({ error: true });
+      return ExitCode.usage;
+    }
+    await program.parseAsync([...argv], { from: 'user' });
+    return ExitCode.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return ExitCode.ok; // --help, --version
+      io.stderr.write(`${formatCliError(error)}\n`);
+      return ExitCode.usage;
+    }
+    io.stderr.write(`${formatCliError(error)}\n`);
+    if (process.env['LATENTKIT_DEBUG'] && error instanceof Error) io.stderr.write(`${error.stack}\n`);
+    return exitCodeFor(error);
+  }
+}

@@ -1,0 +1,78 @@
+import { type Backend, type LoadedPipelineParts, StableDiffusionPipeline } from '@latentkit/core';
+import { shapesModelPath } from '@latentkit/model-shapes';
+import { loadOnnxPipeline, type OnnxPipelineOptions } from '@latentkit/onnx';
+import { FileModelSource } from './file-model-source.js';
+import {
+  NodeSessionFactory,
+  type NodeSessionOptions,
+  type ProviderAssignment,
+} from './node-session-factory.js';
+
+/** Options of {@link nodeBackend}: how sessions are made, plus the ONNX loader's own options. */
+export interface NodeBackendOptions extends NodeSessionOptions, OnnxPipelineOptions {}
+
+/** Pipeline parts loaded by {@link nodeBackend}, with the provider each component ended up on. */
+export interface NodeLoadedPipelineParts extends LoadedPipelineParts {
+  /** Which execution provider each component's session runs on (after any fallback). */
+  readonly providers: Readonly<ProviderAssignment>;
+  /** Releases every onnxruntime session of the model. */
+  dispose(): Promise<void>;
+}
+
+/** The {@link Backend} of onnxruntime-node; `load` also tells which provider each component got. */
+export interface NodeBackend extends Backend<NodeBackendOptions> {
+  /** Loads a diffusers ONNX folder from disk. */
+  load(directory: string, options?: NodeBackendOptions): Promise<NodeLoadedPipelineParts>;
+}
+
+/**
+ * The onnxruntime-node backend: loads a diffusers ONNX folder from disk.
+ *
+ * ```ts
+ * import { StableDiffusionPipeline } from '@latentkit/core';
+ * import { nodeBackend } from '@latentkit/backend-node';
+ * const pipe = await StableDiffusionPipeline.fromPretrained('./model', {
+ *   backend: nodeBackend,
+ *   providers: ['cuda', 'cpu'],
+ *   componentProviders: { vae_decoder: ['cpu'] },
+ * });
+ * ```
+ */
+export const nodeBackend: NodeBackend = {
+  name: 'onnxruntime-node',
+  async load(directory: string, options: NodeBackendOptions = {}): Promise<NodeLoadedPipelineParts> {
+    const source = new FileModelSource(directory);
+    const sessions = new NodeSessionFactory(options);
+    let parts: LoadedPipelineParts;
+    try {
+      parts = await loadOnnxPipeline(source, sessions, options);
+    } catch (error) {
+      // Sessions made before a later component failed to load would otherwise leak.
+      await sessions.releaseAll();
+      throw error;
+    }
+    return {
+      ...parts,
+      providers: sessions.assignment,
+      async dispose() {
+        await parts.dispose?.();
+        await sessions.releaseAll();
+      },
+    };
+  },
+};
+
+/**
+ * Loads a pipeline on onnxruntime-node: `StableDiffusionPipeline.fromPretrained(directory, { backend:
+ * nodeBackend, ...options })`. Without a directory it loads the model latentkit ships
+ * (`@latentkit/model-shapes`: 64×64 coloured shapes).
+ */
+export function loadPipeline(
+  directory?: string,
+  options: NodeBackendOptions = {},
+): Promise<StableDiffusionPipeline> {
+  return StableDiffusionPipeline.fromPretrained(directory ?? shapesModelPath, {
+    ...options,
+    backend: nodeBackend,
+  });
+}

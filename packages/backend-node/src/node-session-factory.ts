@@ -1,0 +1,157 @@
+import { BackendUnavailableError, InvalidArgumentError, ModelInvalidError } from '@latentkit/core';
+import {
+  createWithFallback,
+  type OrtFeedData,
+  type SessionFactory,
+  type SessionRequest,
+} from '@latentkit/onnx';
+import { InferenceSession, Tensor as OrtTensor, env as ortEnv } from 'onnxruntime-node';
+import { type ExecutionProviderName, parseExecutionProviders } from './execution-providers.js';
+import { FileModelSource } from './file-model-source.js';
+
+/** onnxruntime's graph optimisation levels. */
+export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+/** How sessions are made on onnxruntime-node. */
+export interface NodeSessionOptions {
+  /**
+   * Execution providers in order of preference; when creating a session with one fails, the next is
+   * tried and `onWarning` is told which failed for which component and why. Default `['cpu']`.
+   */
+  providers?: readonly ExecutionProviderName[];
+  /** Per-component providers, by folder name, e.g. `{ vae_decoder: ['cpu'] }`; they replace `providers`. */
+  componentProviders?: Readonly<Record<string, readonly ExecutionProviderName[]>>;
+  /** onnxruntime's graph optimisation level. Default `'all'`. */
+  graphOptimizationLevel?: GraphOptimizationLevel;
+  /** Threads within one operator (onnxruntime's default: one per physical core). */
+  intraOpNumThreads?: number;
+  /** Threads across operators (used only with parallel execution). */
+  interOpNumThreads?: number;
+  /**
+   * onnxruntime's native log level. It is process-wide and fixed when the first session is created,
+   * so it only takes effect if set before then.
+   */
+  logLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+  /** Receives fallback warnings. Default `console.warn`. */
+  onWarning?: (message: string) => void;
+  /** Any other onnxruntime session options, merged last (advanced). */
+  sessionOptions?: Omit<InferenceSession.SessionOptions, 'executionProviders'>;
+}
+
+/** Which provider each component's session runs on, once created. */
+export type ProviderAssignment = Record<string, ExecutionProviderName>;
+
+function checkThreads(name: string, value: number | undefined): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < 0)) {
+    throw new InvalidArgumentError({ name, value, expected: 'an integer ≥ 0 (0 = onnxruntime chooses)' });
+  }
+}
+
+const LEVELS: readonly GraphOptimizationLevel[] = ['disabled', 'basic', 'extended', 'all'];
+
+/**
+ * The {@link SessionFactory} over onnxruntime-node. Models in a {@link FileModelSource} are loaded by
+ * path, so external weight files beside them (`model.onnx_data`, `weights.pb`) are found; other sources
+ * are read into memory first. It remembers every session it made, so {@link releaseAll} frees them.
+ */
+export class NodeSessionFactory implements SessionFactory {
+  /** The provider each component got (after any fallback). */
+  readonly assignment: ProviderAssignment = {};
+  private readonly sessions: InferenceSession[] = [];
+  private readonly options: NodeSessionOptions;
+  private readonly warn: (message: string) => void;
+
+  /** @param options providers, threads, optimisation level; see {@link NodeSessionOptions}. */
+  constructor(options: NodeSessionOptions = {}) {
+    if (options.providers) parseExecutionProviders(options.providers, 'providers');
+    for (const [component, list] of Object.entries(options.componentProviders ?? {})) {
+      parseExecutionProviders(list, `componentProviders.${component}`);
+    }
+    if (options.graphOptimizationLevel !== undefined && !LEVELS.includes(options.graphOptimizationLevel)) {
+      throw new InvalidArgumentError({
+        name: 'graphOptimizationLevel',
+        value: options.graphOptimizationLevel,
+        expected: `one of ${LEVELS.join(', ')}`,
+      });
+    }
+    checkThreads('intraOpNumThreads', options.intraOpNumThreads);
+    checkThreads('interOpNumThreads', options.interOpNumThreads);
+    if (options.logLevel) ortEnv.logLevel = options.logLevel;
+    this.options = options;
+    this.warn = options.onWarning ?? ((message) => console.warn(message));
+  }
+
+  /** The providers tried for a component, in order. */
+  providersFor(component: string): readonly ExecutionProviderName[] {
+    return this.options.componentProviders?.[component] ?? this.options.providers ?? ['cpu'];
+  }
+
+  /** Creates a session, trying each provider in turn (see {@link NodeSessionOptions.providers}). */
+  async create(request: SessionRequest): Promise<InferenceSession> {
+    const { component, modelPath, source } = request;
+    // Load by path when we can: that is what makes onnxruntime find external weight files.
+    const model: string | Uint8Array =
+      source instanceof FileModelSource ? await source.require(modelPath) : await source.readBytes(modelPath);
+    const providers = this.providersFor(component);
+    const where = `${modelPath} in ${source.location}`;
+    const { value: session, provider } = await createWithFallback(
+      providers,
+      // One provider per try, so a failure is ours to report (onnxruntime-common would drop an
+      // unavailable one from a list with only a console warning) and we know which one runs.
+      (p) => InferenceSession.create(model as string, this.sessionOptions(p)),
+      {
+        what: component,
+        warn: this.warn,
+        onAllFailed: (failures) => {
+          const list = failures.map((f) => `${f.provider}: ${f.reason}`).join('; ');
+          // The CPU provider is always there, so its failure means the model file itself is unusable.
+          if (providers.at(-1) === 'cpu')
+            return new ModelInvalidError(`onnxruntime could not load ${where}: ${list}.`);
+          return new BackendUnavailableError(
+            `No execution provider could run ${component} (${where}): ${list}. Fix: add "cpu" at the end of the providers list.`,
+          );
+        },
+      },
+    );
+    this.sessions.push(session);
+    this.assignment[component] = provider;
+    return session;
+  }
+
+  /** Makes an onnxruntime-node tensor (sessions only accept their runtime's own Tensor class). */
+  createTensor(feed: OrtFeedData, dims: readonly number[]): OrtTensor {
+    switch (feed.type) {
+      case 'float32':
+        return new OrtTensor('float32', feed.data, dims);
+      case 'float16':
+        return new OrtTensor('float16', feed.data, dims);
+      case 'int32':
+        return new OrtTensor('int32', feed.data, dims);
+      case 'int64':
+        return new OrtTensor('int64', feed.data, dims);
+      default:
+        throw new InvalidArgumentError({
+          name: 'feed.type',
+          value: (feed as { type: unknown }).type,
+          expected: 'float32, float16, int32 or int64',
+        });
+    }
+  }
+
+  /** Releases every session this factory made (safe to call twice). */
+  async releaseAll(): Promise<void> {
+    const sessions = this.sessions.splice(0);
+    await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
+  }
+
+  private sessionOptions(provider: ExecutionProviderName): InferenceSession.SessionOptions {
+    const o = this.options;
+    return {
+      graphOptimizationLevel: o.graphOptimizationLevel ?? 'all',
+      ...(o.intraOpNumThreads !== undefined ? { intraOpNumThreads: o.intraOpNumThreads } : {}),
+      ...(o.interOpNumThreads !== undefined ? { interOpNumThreads: o.interOpNumThreads } : {}),
+      ...o.sessionOptions,
+      executionProviders: [provider],
+    };
+  }
+}

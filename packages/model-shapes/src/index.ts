@@ -1,0 +1,48 @@
+/**
+ * @packageDocumentation
+ * `@latentkit/model-shapes`: the model latentkit ships as its default — a tiny Stable Diffusion–style
+ * model trained on coloured shapes ("a red circle on a blue background"), 64×64 images, in the
+ * diffusers ONNX layout. Node loads it from {@link shapesModelPath}; a browser app serves the folder
+ * and fetches {@link shapesModelFiles} relative to its URL. How it was made: `tools/shapes-model/`.
+ */
+
+/** The model's name, as written in the `Model:` field of generated images' parameters. */
+export const shapesModelName = 'shapes';
+
+/** The model folder's URL (`file:` in Node; wherever the bundler put the package otherwise). */
+export const shapesModelUrl: URL = new URL('../model/', import.meta.url);
+
+// `node:url`'s fileURLToPath would make this module Node-only; a file URL's path is simple enough.
+function fileUrlToPath(url: URL): string {
+  const path = decodeURIComponent(url.pathname);
+  const windows = typeof process !== 'undefined' && process.platform === 'win32';
+  return windows ? path.replace(/^\/([A-Za-z]:)/, '$1').replaceAll('/', '\\') : path;
+}
+
+/** The absolute path of the model folder (Node). Pass it to `fromPretrained` or `latentkit --model`. */
+export const shapesModelPath: string =
+  shapesModelUrl.protocol === 'file:'
+    ? fileUrlToPath(shapesModelUrl).replace(/[\\/]$/, '')
+    : shapesModelUrl.href;
+
+/**
+ * Every file of the model folder, relative, with `/` separators — for serving it over HTTP or
+ * pre-caching it (a browser cannot list a folder).
+ */
+export const shapesModelFiles: readonly string[] = [
+  'heldout.json',
+  'model_index.json',
+  'scheduler/scheduler_config.json',
+  'text_encoder/config.json',
+  'text_encoder/model.onnx',
+  'tokenizer/merges.txt',
+  'tokenizer/special_tokens_map.json',
+  'tokenizer/tokenizer_config.json',
+  'tokenizer/vocab.json',
+  'unet/config.json',
+  'unet/model.onnx',
+  'vae_decoder/config.json',
+  'vae_decoder/model.onnx',
+  'vae_encoder/config.json',
+  'vae_encoder/model.onnx',
+];
