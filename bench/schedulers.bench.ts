@@ -1,9 +1,12 @@
 /**
  * Times one `step` of every registered scheduler on a [2, 4, 128, 128] latent (SD 1.x at 1024², or a
- * CFG batch of two at 1024²): median of 60 timed steps after 10 warm-up steps. Target ≤ 1 ms.
+ * CFG batch of two at 1024²): median of 60 timed steps after 10 warm-up steps. Target ≤ 1 ms. Also times
+ * `TorchGenerator.randn` of that shape (the noise every stochastic step draws), and prints the load
+ * average: on a busy machine run it several times and compare medians.
  *
  * Run: npx tsx bench/schedulers.bench.ts
  */
+import { loadavg } from 'node:os';
 import { type Generator, type Tensor, TorchGenerator } from '@latentkit/core';
 import { a1111Schedulers, createScheduler, schedulerClasses } from '@latentkit/schedulers';
 
@@ -65,6 +68,20 @@ function timeStep(className: string, noise: Generator): number {
   return median(times);
 }
 
+/** Median time of `randn(SHAPE)` on one generator (state carried across calls, as in a denoising loop). */
+function timeRandn(): number {
+  const g = new TorchGenerator(42);
+  const times: number[] = [];
+  for (let i = 0; i < WARMUP + RUNS; i++) {
+    const start = performance.now();
+    g.randn(SHAPE);
+    if (i >= WARMUP) times.push(performance.now() - start);
+  }
+  return median(times);
+}
+
+const loadBefore = loadavg()[0]!;
+const randnMs = timeRandn();
 const rows: { className: string; a1111: string; ms: number; mathMs: number }[] = [];
 for (const className of Object.keys(schedulerClasses)) {
   const a1111 = Object.entries(a1111Schedulers)
@@ -87,6 +104,9 @@ console.log(
 );
 console.log(
   'median ms: the whole step; step math: the same with noise pre-drawn (stochastic steps draw 131072 normals)',
+);
+console.log(
+  `TorchGenerator.randn([${SHAPE.join(', ')}]): ${randnMs.toFixed(3)} ms median; load average (1 min) ${loadBefore.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after`,
 );
 console.log(`| ${'class'.padEnd(w1)} | ${'A1111 name(s)'.padEnd(w2)} | median ms | step math ms |`);
 console.log(`|${'-'.repeat(w1 + 2)}|${'-'.repeat(w2 + 2)}|----------:|-------------:|`);

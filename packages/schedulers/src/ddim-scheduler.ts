@@ -7,7 +7,15 @@ import {
   Tensor,
 } from '@latentkit/core';
 import { alphaScheduleFromConfig } from './shared/alphas.js';
-import { booleanKey, checkStepCount, integerKey, numberKey, oneOf, resolveConfig } from './shared/config.js';
+import {
+  booleanKey,
+  checkStepCount,
+  integerKey,
+  numberKey,
+  oneOf,
+  type ResolvedConfig,
+  resolveConfig,
+} from './shared/config.js';
 import { addNoiseWithAlphas, checkSameShape, drawNoise } from './shared/noise.js';
 import {
   checkTrainTimestep,
@@ -23,7 +31,7 @@ import { discreteTimesteps, TIMESTEP_SPACINGS, type TimestepSpacing } from './sh
 const CLASS_NAME = 'DDIMScheduler';
 
 /** DDIMScheduler's config keys and diffusers' defaults. */
-const DEFAULTS = {
+export const DDIM_DEFAULTS = {
   num_train_timesteps: 1000,
   beta_start: 0.0001,
   beta_end: 0.02,
@@ -42,7 +50,7 @@ const DEFAULTS = {
 };
 
 /** The config of a {@link DDIMScheduler}: diffusers' keys with defaults filled in. */
-export type DDIMSchedulerConfig = typeof DEFAULTS & { _class_name: string };
+export type DDIMSchedulerConfig = ResolvedConfig<typeof DDIM_DEFAULTS>;
 
 /**
  * DDIM (Song et al. 2021, "Denoising Diffusion Implicit Models"): deterministic at η = 0, DDPM-like at
@@ -72,7 +80,7 @@ export class DDIMScheduler implements Scheduler {
 
   /** Builds a scheduler from a (partial) diffusers config; see {@link DDIMScheduler.fromConfig}. */
   constructor(config: Readonly<Record<string, unknown>> = {}) {
-    const c = resolveConfig(CLASS_NAME, DEFAULTS, config);
+    const c = resolveConfig(CLASS_NAME, DDIM_DEFAULTS, config);
     const T = integerKey(CLASS_NAME, c, 'num_train_timesteps', 1);
     integerKey(CLASS_NAME, c, 'steps_offset');
     numberKey(CLASS_NAME, c, 'beta_start');
@@ -218,7 +226,7 @@ export class DDIMScheduler implements Scheduler {
   ): SchedulerStepOutput {
     if (eta > 0) {
       const fr = Math.fround;
-      const noise = drawNoise(options.generator as Generator | undefined, modelOutput.shape);
+      const noise = drawNoise(modelOutput.shape, options.generator as Generator | undefined);
       for (let i = 0; i < prev.length; i++) prev[i] = prev[i]! + fr(std * noise[i]!);
     }
     return { prevSample: new Tensor(prev, sample.shape), predOriginalSample: new Tensor(x0, sample.shape) };

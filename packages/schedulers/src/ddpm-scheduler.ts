@@ -9,7 +9,15 @@ import {
 } from '@latentkit/core';
 import { alphaScheduleFromConfig } from './shared/alphas.js';
 import { BETA_SCHEDULES } from './shared/betas.js';
-import { booleanKey, checkStepCount, integerKey, numberKey, oneOf, resolveConfig } from './shared/config.js';
+import {
+  booleanKey,
+  checkStepCount,
+  integerKey,
+  numberKey,
+  oneOf,
+  type ResolvedConfig,
+  resolveConfig,
+} from './shared/config.js';
 import { addNoiseWithAlphas, checkSameShape, drawNoise } from './shared/noise.js';
 import {
   checkTrainTimestep,
@@ -38,7 +46,7 @@ export const DDPM_VARIANCE_TYPES = [
 export type DDPMVarianceType = (typeof DDPM_VARIANCE_TYPES)[number];
 
 /** DDPMScheduler's config keys and diffusers' defaults. */
-const DEFAULTS = {
+export const DDPM_DEFAULTS = {
   num_train_timesteps: 1000,
   beta_start: 0.0001,
   beta_end: 0.02,
@@ -57,7 +65,7 @@ const DEFAULTS = {
 };
 
 /** The config of a {@link DDPMScheduler}: diffusers' keys with defaults filled in. */
-export type DDPMSchedulerConfig = typeof DEFAULTS & { _class_name: string };
+export type DDPMSchedulerConfig = ResolvedConfig<typeof DDPM_DEFAULTS>;
 
 /** Options of {@link DDPMScheduler.setTimesteps}. */
 export interface DDPMSetTimestepsOptions {
@@ -96,7 +104,7 @@ export class DDPMScheduler implements Scheduler {
 
   /** Builds a scheduler from a (partial) diffusers config; see {@link DDPMScheduler.fromConfig}. */
   constructor(config: Readonly<Record<string, unknown>> = {}) {
-    const c = resolveConfig(CLASS_NAME, DEFAULTS, config);
+    const c = resolveConfig(CLASS_NAME, DDPM_DEFAULTS, config);
     const T = integerKey(CLASS_NAME, c, 'num_train_timesteps', 1);
     integerKey(CLASS_NAME, c, 'steps_offset');
     for (const key of [
@@ -267,7 +275,7 @@ export class DDPMScheduler implements Scheduler {
     for (let i = 0; i < n; i++) out[i] = fr(x0Coeff * x0[i]!) + fr(sampleCoeff * x[i]!);
 
     if (t > 0) {
-      const noise = drawNoise(options.generator as Generator | undefined, sample.shape);
+      const noise = drawNoise(sample.shape, options.generator as Generator | undefined);
       const { variance } = this.varianceParts(t);
       if (this.varianceType === 'learned' || this.varianceType === 'learned_range') {
         const pv = predictedVariance!;

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { DEISMultistepScheduler } from './deis-multistep-scheduler.js';
 import { DPMSolverMultistepScheduler } from './dpm-solver-multistep-scheduler.js';
-import { absStats, dummySampleDeter, fullLoop, fullLoopWithNoise } from './shared/dpm-test-dummies.js';
+import {
+  absSumMean,
+  dpmFullLoop,
+  dpmFullLoopWithNoise,
+  dummySampleDeter,
+} from './shared/diffusers-test-inputs.js';
 
 // diffusers tests/schedulers/test_scheduler_deis.py, DEISMultistepSchedulerTest.get_scheduler_config
 const TEST_CONFIG = {
@@ -15,15 +20,15 @@ const make = (o: Record<string, unknown> = {}) => new DEISMultistepScheduler({ .
 
 describe('DEISMultistepScheduler — diffusers test_scheduler_deis.py expected numbers', () => {
   it('test_full_loop_no_noise: mean 0.23916 (tol 1e-3)', () => {
-    expect(Math.abs(absStats(fullLoop(make())).mean - 0.23916)).toBeLessThan(1e-3);
+    expect(Math.abs(absSumMean(dpmFullLoop(make())).mean - 0.23916)).toBeLessThan(1e-3);
   });
   it('test_full_loop_with_v_prediction: mean 0.091', () => {
-    expect(Math.abs(absStats(fullLoop(make({ prediction_type: 'v_prediction' }))).mean - 0.091)).toBeLessThan(
-      1e-3,
-    );
+    expect(
+      Math.abs(absSumMean(dpmFullLoop(make({ prediction_type: 'v_prediction' }))).mean - 0.091),
+    ).toBeLessThan(1e-3);
   });
   it('test_full_loop_with_noise (t_start 8): sum 315.3016 (tol 1e-2), mean 0.41054', () => {
-    const { sum, mean } = absStats(fullLoopWithNoise(make(), 8));
+    const { sum, mean } = absSumMean(dpmFullLoopWithNoise(make(), 8));
     expect(Math.abs(sum - 315.3016)).toBeLessThan(1e-2);
     expect(Math.abs(mean - 0.41054)).toBeLessThan(1e-3);
   });
@@ -33,17 +38,17 @@ describe('DEISMultistepScheduler — diffusers test_scheduler_deis.py expected n
     );
     expect(back.config.algorithm_type).toBe('deis');
     expect(back.config.solver_type).toBe('logrho');
-    expect(Math.abs(absStats(fullLoop(back)).mean - 0.23916)).toBeLessThan(1e-3);
+    expect(Math.abs(absSumMean(dpmFullLoop(back)).mean - 0.23916)).toBeLessThan(1e-3);
   });
   it('orders 1–3, prediction types and Karras / exponential sigmas run without NaN', () => {
     for (const solver_order of [1, 2, 3]) {
       for (const prediction_type of ['epsilon', 'sample', 'v_prediction']) {
-        const x = fullLoop(make({ solver_order, prediction_type }));
+        const x = dpmFullLoop(make({ solver_order, prediction_type }));
         expect(x.data.some(Number.isNaN)).toBe(false);
       }
     }
     for (const key of ['use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas']) {
-      const x = fullLoop(make({ [key]: true }));
+      const x = dpmFullLoop(make({ [key]: true }));
       expect(x.data.some(Number.isNaN)).toBe(false);
     }
   });

@@ -5,7 +5,7 @@ import {
   type SchedulerStepOutput,
   Tensor,
 } from '@latentkit/core';
-import { checkStepCount, oneOf } from './shared/config.js';
+import { checkStepCount, oneOf, resolveConfig } from './shared/config.js';
 import {
   addNoiseIndex,
   addNoiseVp,
@@ -19,16 +19,15 @@ import {
   lambdaOf,
   notReadyError,
   rejectUnsupported,
-  resolveWithHidden,
-  roundHalfEven,
-  spacedTimesteps,
   toInt64,
   type VpSchedule,
   vpSchedule,
 } from './shared/dpm-common.js';
 import { weightedSum } from './shared/dpm-kernels.js';
+import { roundHalfEven } from './shared/numpy.js';
 import { betaSigmas, exponentialSigmas, interpArray, karrasSigmas, sigmaToT } from './shared/sigmas.js';
 import { thresholdSampleInPlace } from './shared/thresholding.js';
+import { dpmSolverTimesteps } from './shared/timestep-spacing.js';
 
 const fround = Math.fround;
 const CLASS = 'DEISMultistepScheduler';
@@ -108,7 +107,7 @@ export class DEISMultistepScheduler implements Scheduler {
   private beginIndex: number | null = null;
 
   constructor(config: Readonly<Record<string, unknown>> = {}) {
-    const c = resolveWithHidden(CLASS, DEFAULTS, config) as DEISMultistepConfig;
+    const c = resolveConfig(CLASS, DEFAULTS, config) as DEISMultistepConfig;
     c.num_train_timesteps = configInt(CLASS, 'num_train_timesteps', c.num_train_timesteps, 1);
     c.solver_order = configInt(CLASS, 'solver_order', c.solver_order, 1, 3);
     c.steps_offset = configInt(CLASS, 'steps_offset', c.steps_offset, 0);
@@ -164,7 +163,7 @@ export class DEISMultistepScheduler implements Scheduler {
     const c = this.config;
     const numTrain = c.num_train_timesteps;
     checkStepCount(CLASS, numInferenceSteps, numTrain);
-    let timesteps = spacedTimesteps(
+    let timesteps = dpmSolverTimesteps(
       CLASS,
       c.timestep_spacing,
       numInferenceSteps,

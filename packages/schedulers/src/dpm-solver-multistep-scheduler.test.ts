@@ -10,12 +10,12 @@ import { DEISMultistepScheduler } from './deis-multistep-scheduler.js';
 import { DPMSolverMultistepScheduler } from './dpm-solver-multistep-scheduler.js';
 import { DPMSolverSinglestepScheduler } from './dpm-solver-singlestep-scheduler.js';
 import {
-  absStats,
+  absSumMean,
+  dpmFullLoop,
+  dpmFullLoopWithNoise,
   dummyModel,
   dummySampleDeter,
-  fullLoop,
-  fullLoopWithNoise,
-} from './shared/dpm-test-dummies.js';
+} from './shared/diffusers-test-inputs.js';
 import { UniPCMultistepScheduler } from './uni-pc-multistep-scheduler.js';
 
 // diffusers tests/schedulers/test_scheduler_dpm_multi.py, DPMSolverMultistepSchedulerTest.get_scheduler_config
@@ -55,7 +55,7 @@ const SD15 = {
 const make = (o: Record<string, unknown> = {}) => new DPMSolverMultistepScheduler({ ...TEST_CONFIG, ...o });
 // full_loop passes generator=torch.manual_seed(0); only SDE variants draw from it.
 const loopMean = (o: Record<string, unknown> = {}) =>
-  absStats(fullLoop(make(o), 10, { generator: new TorchGenerator(0) })).mean;
+  absSumMean(dpmFullLoop(make(o), 10, { generator: new TorchGenerator(0) })).mean;
 
 describe('DPMSolverMultistepScheduler — diffusers test_scheduler_dpm_multi.py expected numbers', () => {
   it('test_full_loop_no_noise: mean 0.3301 (tol 1e-3)', () => {
@@ -77,7 +77,7 @@ describe('DPMSolverMultistepScheduler — diffusers test_scheduler_dpm_multi.py 
     expect(Math.abs(m - 0.1554)).toBeLessThan(1e-3);
   });
   it('test_full_loop_with_noise (t_start 5): sum 318.4111 (tol 1e-2), mean 0.4146', () => {
-    const { sum, mean } = absStats(fullLoopWithNoise(make(), 5));
+    const { sum, mean } = absSumMean(dpmFullLoopWithNoise(make(), 5));
     expect(Math.abs(sum - 318.4111)).toBeLessThan(1e-2);
     expect(Math.abs(mean - 0.4146)).toBeLessThan(1e-3);
   });
@@ -89,10 +89,10 @@ describe('DPMSolverMultistepScheduler — diffusers test_scheduler_dpm_multi.py 
     const back = DPMSolverMultistepScheduler.fromConfig(cfg);
     expect(back.config.algorithm_type).toBe('dpmsolver++');
     expect(back.config.solver_type).toBe('midpoint');
-    expect(Math.abs(absStats(fullLoop(back)).mean - 0.3301)).toBeLessThan(1e-3);
+    expect(Math.abs(absSumMean(dpmFullLoop(back)).mean - 0.3301)).toBeLessThan(1e-3);
   });
   it('test_full_loop_custom_timesteps: custom timesteps give the same loop', () => {
-    const a = fullLoop(make());
+    const a = dpmFullLoop(make());
     const s = make();
     s.setTimesteps(10);
     const ts = [...s.timesteps];
@@ -107,7 +107,7 @@ describe('DPMSolverMultistepScheduler — diffusers test_scheduler_dpm_multi.py 
       for (const solver_type of ['midpoint', 'heun']) {
         for (const solver_order of [1, 2, 3]) {
           for (const prediction_type of ['epsilon', 'sample']) {
-            const x = fullLoop(make({ algorithm_type, solver_type, solver_order, prediction_type }));
+            const x = dpmFullLoop(make({ algorithm_type, solver_type, solver_order, prediction_type }));
             expect(x.data.some(Number.isNaN)).toBe(false);
           }
         }
@@ -224,12 +224,12 @@ describe('DPMSolverMultistepScheduler — config, state and validation', () => {
     expect(() => s.setTimesteps(0)).toThrow(InvalidArgumentError);
   });
   it('is deterministic: two runs give identical samples', () => {
-    expect(Array.from(fullLoop(make()).data)).toEqual(Array.from(fullLoop(make()).data));
+    expect(Array.from(dpmFullLoop(make()).data)).toEqual(Array.from(dpmFullLoop(make()).data));
   });
   it('SDE variants draw from the generator: same seed ⇒ same output, different seed ⇒ different', () => {
     for (const algorithm_type of ['sde-dpmsolver++', 'sde-dpmsolver']) {
       const run = (seed: number) =>
-        fullLoop(make({ algorithm_type }), 10, { generator: new TorchGenerator(seed) }).data;
+        dpmFullLoop(make({ algorithm_type }), 10, { generator: new TorchGenerator(seed) }).data;
       const a = run(0);
       expect(Array.from(run(0))).toEqual(Array.from(a));
       expect(Array.from(run(1))).not.toEqual(Array.from(a));

@@ -6,7 +6,7 @@ import {
   type SchedulerStepOutput,
   Tensor,
 } from '@latentkit/core';
-import { checkStepCount, oneOf } from './shared/config.js';
+import { checkStepCount, oneOf, resolveConfig } from './shared/config.js';
 import {
   addNoiseIndex,
   addNoiseVp,
@@ -18,29 +18,21 @@ import {
   configBool,
   configInt,
   configNumber,
-  drawNoise,
   firstChannels,
   initialStepIndex,
   lambdaOf,
   notReadyError,
   rejectUnsupported,
-  resolveWithHidden,
-  roundHalfEven,
-  spacedTimesteps,
   toInt64,
   type VpSchedule,
   vpSchedule,
 } from './shared/dpm-common.js';
 import { scaledDifference, secondOrderMultistep, weightedSum } from './shared/dpm-kernels.js';
-import {
-  betaSigmas,
-  exponentialSigmas,
-  interpArray,
-  karrasSigmas,
-  linspace,
-  sigmaToT,
-} from './shared/sigmas.js';
+import { drawNoise } from './shared/noise.js';
+import { linspace, roundHalfEven } from './shared/numpy.js';
+import { betaSigmas, exponentialSigmas, interpArray, karrasSigmas, sigmaToT } from './shared/sigmas.js';
 import { thresholdSampleInPlace } from './shared/thresholding.js';
+import { dpmSolverTimesteps } from './shared/timestep-spacing.js';
 
 const fround = Math.fround;
 const CLASS = 'DPMSolverMultistepScheduler';
@@ -137,7 +129,7 @@ export class DPMSolverMultistepScheduler implements Scheduler {
   private beginIndex: number | null = null;
 
   constructor(config: Readonly<Record<string, unknown>> = {}) {
-    const c = resolveWithHidden(CLASS, DEFAULTS, config) as DPMSolverMultistepConfig;
+    const c = resolveConfig(CLASS, DEFAULTS, config) as DPMSolverMultistepConfig;
     c.num_train_timesteps = configInt(CLASS, 'num_train_timesteps', c.num_train_timesteps, 1);
     c.solver_order = configInt(CLASS, 'solver_order', c.solver_order, 1, 3);
     c.lambda_min_clipped = configNumber(CLASS, 'lambda_min_clipped', c.lambda_min_clipped);
@@ -222,7 +214,7 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     } else {
       checkStepCount(CLASS, numInferenceSteps as number, numTrain);
       const last = numTrain - clippedIndex(this.schedule.lambdas, c.lambda_min_clipped);
-      timesteps = spacedTimesteps(
+      timesteps = dpmSolverTimesteps(
         CLASS,
         c.timestep_spacing,
         numInferenceSteps!,

@@ -4,12 +4,12 @@ import { DEISMultistepScheduler } from './deis-multistep-scheduler.js';
 import { DPMSolverMultistepScheduler } from './dpm-solver-multistep-scheduler.js';
 import { DPMSolverSinglestepScheduler, singlestepOrderList } from './dpm-solver-singlestep-scheduler.js';
 import {
-  absStats,
+  absSumMean,
+  dpmFullLoop,
+  dpmFullLoopWithNoise,
   dummyModel,
   dummySampleDeter,
-  fullLoop,
-  fullLoopWithNoise,
-} from './shared/dpm-test-dummies.js';
+} from './shared/diffusers-test-inputs.js';
 import { UniPCMultistepScheduler } from './uni-pc-multistep-scheduler.js';
 
 // diffusers tests/schedulers/test_scheduler_dpm_single.py, DPMSolverSinglestepSchedulerTest.get_scheduler_config
@@ -29,7 +29,7 @@ const TEST_CONFIG = {
   final_sigmas_type: 'sigma_min',
 };
 const make = (o: Record<string, unknown> = {}) => new DPMSolverSinglestepScheduler({ ...TEST_CONFIG, ...o });
-const loopMean = (o: Record<string, unknown> = {}) => absStats(fullLoop(make(o))).mean;
+const loopMean = (o: Record<string, unknown> = {}) => absSumMean(dpmFullLoop(make(o))).mean;
 
 describe('DPMSolverSinglestepScheduler — diffusers test_scheduler_dpm_single.py expected numbers', () => {
   it('test_full_loop_no_noise: mean 0.2791 (tol 1e-3)', () => {
@@ -51,10 +51,10 @@ describe('DPMSolverSinglestepScheduler — diffusers test_scheduler_dpm_single.p
     s.setTimesteps(50);
     let x = dummySampleDeter();
     for (const t of s.timesteps.slice(3)) x = s.step(dummyModel(x, t), t, x).prevSample;
-    expect(Math.abs(absStats(x).mean - 0.2574)).toBeLessThan(1e-3);
+    expect(Math.abs(absSumMean(x).mean - 0.2574)).toBeLessThan(1e-3);
   });
   it('test_full_loop_with_noise (t_start 5): sum 269.2187 (tol 1e-2), mean 0.3505', () => {
-    const { sum, mean } = absStats(fullLoopWithNoise(make(), 5));
+    const { sum, mean } = absSumMean(dpmFullLoopWithNoise(make(), 5));
     expect(Math.abs(sum - 269.2187)).toBeLessThan(1e-2);
     expect(Math.abs(mean - 0.3505)).toBeLessThan(1e-3);
   });
@@ -64,13 +64,13 @@ describe('DPMSolverSinglestepScheduler — diffusers test_scheduler_dpm_single.p
     cfg = DPMSolverMultistepScheduler.fromConfig(cfg).config;
     cfg = UniPCMultistepScheduler.fromConfig(cfg).config;
     const back = DPMSolverSinglestepScheduler.fromConfig(cfg);
-    expect(Math.abs(absStats(fullLoop(back)).mean - 0.2791)).toBeLessThan(1e-3);
+    expect(Math.abs(absSumMean(dpmFullLoop(back)).mean - 0.2791)).toBeLessThan(1e-3);
   });
   it('solver orders 1–3 × midpoint/heun × dpmsolver/dpmsolver++ run without NaN', () => {
     for (const algorithm_type of ['dpmsolver', 'dpmsolver++']) {
       for (const solver_type of ['midpoint', 'heun']) {
         for (const solver_order of [1, 2, 3]) {
-          const x = fullLoop(make({ algorithm_type, solver_type, solver_order }));
+          const x = dpmFullLoop(make({ algorithm_type, solver_type, solver_order }));
           expect(x.data.some(Number.isNaN)).toBe(false);
         }
       }
@@ -115,7 +115,8 @@ describe('DPMSolverSinglestepScheduler — order list, config and validation', (
   });
   it('SDE variant: same seed ⇒ same output, different seed ⇒ different', () => {
     const run = (seed: number) =>
-      fullLoop(make({ algorithm_type: 'sde-dpmsolver++' }), 10, { generator: new TorchGenerator(seed) }).data;
+      dpmFullLoop(make({ algorithm_type: 'sde-dpmsolver++' }), 10, { generator: new TorchGenerator(seed) })
+        .data;
     const a = run(3);
     expect(Array.from(run(3))).toEqual(Array.from(a));
     expect(Array.from(run(4))).not.toEqual(Array.from(a));

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, NotImplementedError, Tensor, TorchGenerator } from '@latentkit/core';
 import { describe, expect, it } from 'vitest';
 import { EDMDPMSolverMultistepScheduler } from './edm-dpm-solver-multistep-scheduler.js';
-import { dummySampleDeter } from './shared/dpm-test-dummies.js';
+import { dummySampleDeter } from './shared/diffusers-test-inputs.js';
 
 // Karras sigmas for σ_min 0.002, σ_max 80, ρ 7 over 10 steps, computed in float64 with numpy
 // ((80^(1/7) + ramp·(0.002^(1/7) − 80^(1/7)))^7, cast to float32); torch computes them in float32.

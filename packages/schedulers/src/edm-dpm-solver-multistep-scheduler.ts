@@ -7,7 +7,7 @@ import {
   Tensor,
 } from '@latentkit/core';
 import { linspaceFloat32 } from './shared/betas.js';
-import { oneOf } from './shared/config.js';
+import { oneOf, resolveConfig } from './shared/config.js';
 import {
   checkBeginIndex,
   checkNoiseShapes,
@@ -15,12 +15,11 @@ import {
   configBool,
   configInt,
   configNumber,
-  drawNoise,
   initialStepIndex,
   notReadyError,
-  resolveWithHidden,
 } from './shared/dpm-common.js';
 import { scaledDifference, secondOrderMultistep, weightedSum } from './shared/dpm-kernels.js';
+import { drawNoise } from './shared/noise.js';
 import { thresholdSampleInPlace } from './shared/thresholding.js';
 
 const fround = Math.fround;
@@ -90,7 +89,7 @@ export class EDMDPMSolverMultistepScheduler implements Scheduler {
   private beginIndex: number | null = null;
 
   constructor(config: Readonly<Record<string, unknown>> = {}) {
-    const c = resolveWithHidden(CLASS, DEFAULTS, config) as EDMDPMSolverMultistepConfig;
+    const c = resolveConfig(CLASS, DEFAULTS, config) as EDMDPMSolverMultistepConfig;
     for (const key of ['sigma_min', 'sigma_max', 'sigma_data', 'rho']) {
       const v = configNumber(CLASS, key, c[key]);
       if (!(v > 0) || !Number.isFinite(v)) {

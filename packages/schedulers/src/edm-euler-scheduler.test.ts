@@ -1,7 +1,7 @@
 import { Tensor } from '@latentkit/core';
 import { describe, expect, it } from 'vitest';
 import { EDMEulerScheduler } from './edm-euler-scheduler.js';
-import { dummySampleDeter } from './shared/diffusers-dummies.js';
+import { dummySampleDeter } from './shared/diffusers-test-inputs.js';
 
 // Expected values derived from diffusers' EDMEulerScheduler formulas (numpy float64, cast to float32):
 // ramp = linspace(0, 1, 4); σ = (80^(1/7) + ramp·(0.002^(1/7) − 80^(1/7)))^7; t = 0.25·log σ.

@@ -1,15 +1,10 @@
 import { type SchedulerStepOutput, Tensor } from '@latentkit/core';
 import type { EulerStepOptions } from './euler-discrete-scheduler.js';
 import { linspaceFloat32 } from './shared/betas.js';
-import { oneOf, resolveConfig } from './shared/config.js';
-import {
-  checkInferenceSteps,
-  configNumber,
-  drawNoise,
-  SigmaScheduler,
-  stepOutput,
-} from './shared/sigma-scheduler.js';
-import { linspace } from './shared/sigmas.js';
+import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
+import { drawNoise } from './shared/noise.js';
+import { linspace } from './shared/numpy.js';
+import { checkInferenceSteps, configNumber, SigmaScheduler, stepOutput } from './shared/sigma-scheduler.js';
 
 const f = Math.fround;
 
@@ -26,7 +21,7 @@ export const EDM_EULER_DEFAULTS = {
 };
 
 /** The config of {@link EDMEulerScheduler}: diffusers' keys and `_class_name`. */
-export type EDMEulerSchedulerConfig = typeof EDM_EULER_DEFAULTS & { _class_name: string };
+export type EDMEulerSchedulerConfig = ResolvedConfig<typeof EDM_EULER_DEFAULTS>;
 
 /**
  * diffusers' `EDMEulerScheduler`: the Euler sampler of Karras et al. (2022) with the EDM preconditioning

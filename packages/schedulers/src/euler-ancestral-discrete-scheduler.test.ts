@@ -2,7 +2,7 @@ import { NotImplementedError, TorchGenerator } from '@latentkit/core';
 import { describe, expect, it } from 'vitest';
 import { EulerAncestralDiscreteScheduler } from './euler-ancestral-discrete-scheduler.js';
 import { EulerDiscreteScheduler } from './euler-discrete-scheduler.js';
-import { dummySampleDeter, fullLoop, meanAbs, sumAbs } from './shared/diffusers-dummies.js';
+import { dummySampleDeter, fullLoop, meanAbs, sumAbs } from './shared/diffusers-test-inputs.js';
 
 // diffusers tests/schedulers/test_scheduler_euler_ancestral.py: get_scheduler_config(); generator = torch.manual_seed(0)
 const BASE = { num_train_timesteps: 1100, beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear' };

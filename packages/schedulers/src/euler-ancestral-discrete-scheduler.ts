@@ -4,19 +4,20 @@ import {
   type SchedulerStepOutput,
   Tensor,
 } from '@latentkit/core';
-import { oneOf, resolveConfig } from './shared/config.js';
+import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
+import { drawNoise } from './shared/noise.js';
 import {
   alphasCumprodForConfig,
   checkInferenceSteps,
   configBool,
-  drawNoise,
   initNoiseSigmaFor,
   predictX0,
   SigmaScheduler,
   stepOutput,
   trainingSigmas,
 } from './shared/sigma-scheduler.js';
-import { interpArray, spacedTimesteps } from './shared/sigmas.js';
+import { interpArray } from './shared/sigmas.js';
+import { sigmaTimesteps } from './shared/timestep-spacing.js';
 
 const f = Math.fround;
 
@@ -34,9 +35,7 @@ export const EULER_ANCESTRAL_DISCRETE_DEFAULTS = {
 };
 
 /** The config of {@link EulerAncestralDiscreteScheduler}: diffusers' keys and `_class_name`. */
-export type EulerAncestralDiscreteSchedulerConfig = typeof EULER_ANCESTRAL_DISCRETE_DEFAULTS & {
-  _class_name: string;
-};
+export type EulerAncestralDiscreteSchedulerConfig = ResolvedConfig<typeof EULER_ANCESTRAL_DISCRETE_DEFAULTS>;
 
 /**
  * diffusers' `EulerAncestralDiscreteScheduler` ("Euler a"): an Euler step down to σ_down, then fresh
@@ -90,7 +89,7 @@ export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
   setTimesteps(numInferenceSteps: number): void {
     checkInferenceSteps(this.className, numInferenceSteps);
     const c = this.config;
-    const timesteps = spacedTimesteps(
+    const timesteps = sigmaTimesteps(
       c.timestep_spacing as 'linspace',
       c.num_train_timesteps,
       numInferenceSteps,

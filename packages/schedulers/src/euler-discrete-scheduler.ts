@@ -1,6 +1,7 @@
 import { type SchedulerStepOptions, type SchedulerStepOutput, Tensor } from '@latentkit/core';
 import { linspaceFloat32 } from './shared/betas.js';
-import { oneOf, resolveConfig } from './shared/config.js';
+import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
+import { drawNoise } from './shared/noise.js';
 import {
   alphasCumprodForConfig,
   type CustomScheduleOptions,
@@ -8,7 +9,6 @@ import {
   checkOneSigmaSchedule,
   configBool,
   configNumber,
-  drawNoise,
   initNoiseSigmaFor,
   predictX0,
   SigmaScheduler,
@@ -23,8 +23,8 @@ import {
   karrasSigmas,
   logFloat32,
   sigmaToT,
-  spacedTimesteps,
 } from './shared/sigmas.js';
+import { sigmaTimesteps } from './shared/timestep-spacing.js';
 
 const f = Math.fround;
 
@@ -50,7 +50,7 @@ export const EULER_DISCRETE_DEFAULTS = {
 };
 
 /** The config of {@link EulerDiscreteScheduler}: diffusers' keys (snake_case) and `_class_name`. */
-export type EulerDiscreteSchedulerConfig = typeof EULER_DISCRETE_DEFAULTS & { _class_name: string };
+export type EulerDiscreteSchedulerConfig = ResolvedConfig<typeof EULER_DISCRETE_DEFAULTS>;
 
 /** Options of {@link EulerDiscreteScheduler.step}: diffusers' churn parameters (Karras et al. Algorithm 2). */
 export interface EulerStepOptions extends SchedulerStepOptions {
@@ -177,7 +177,7 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
       timesteps =
         customT !== undefined
           ? Float32Array.from(customT)
-          : spacedTimesteps(c.timestep_spacing as 'linspace', c.num_train_timesteps, n, c.steps_offset);
+          : sigmaTimesteps(c.timestep_spacing as 'linspace', c.num_train_timesteps, n, c.steps_offset);
       let s: ArrayLike<number>;
       if (c.interpolation_type === 'linear') {
         s = interpArray(timesteps, this.trainSigmas);

@@ -1,7 +1,7 @@
 import { Tensor, TorchGenerator } from '@latentkit/core';
 import { describe, expect, it } from 'vitest';
 import { FlowMatchEulerDiscreteScheduler } from './flow-match-euler-discrete-scheduler.js';
-import { dummyNoiseDeter, dummySampleDeter } from './shared/diffusers-dummies.js';
+import { dummyNoiseDeter, dummySampleDeter } from './shared/diffusers-test-inputs.js';
 
 // Derived by hand from diffusers' formulas (numpy): __init__ σ = shift·s/(1 + (shift−1)s) over s = t/1000,
 // σ_min = shifted(0.001) = 0.002994012…; set_timesteps(4): linspace(1000·σ_max, 1000·σ_min, 4)/1000,

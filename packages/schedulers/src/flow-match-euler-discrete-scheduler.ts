@@ -4,17 +4,18 @@ import {
   type SchedulerStepOutput,
   Tensor,
 } from '@latentkit/core';
-import { oneOf, resolveConfig } from './shared/config.js';
+import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
+import { drawNoise } from './shared/noise.js';
+import { linspace } from './shared/numpy.js';
 import {
   checkInferenceSteps,
   checkOneSigmaSchedule,
   configBool,
   configNumber,
-  drawNoise,
   SigmaScheduler,
   setTimestepsError,
 } from './shared/sigma-scheduler.js';
-import { betaSigmas, exponentialSigmas, karrasSigmas, linspace } from './shared/sigmas.js';
+import { betaSigmas, exponentialSigmas, karrasSigmas } from './shared/sigmas.js';
 
 const f = Math.fround;
 
@@ -37,9 +38,7 @@ export const FLOW_MATCH_EULER_DISCRETE_DEFAULTS = {
 };
 
 /** The config of {@link FlowMatchEulerDiscreteScheduler}: diffusers' keys and `_class_name`. */
-export type FlowMatchEulerDiscreteSchedulerConfig = typeof FLOW_MATCH_EULER_DISCRETE_DEFAULTS & {
-  _class_name: string;
-};
+export type FlowMatchEulerDiscreteSchedulerConfig = ResolvedConfig<typeof FLOW_MATCH_EULER_DISCRETE_DEFAULTS>;
 
 /** Options of {@link FlowMatchEulerDiscreteScheduler.setTimesteps}. */
 export interface FlowMatchSetTimestepsOptions {

@@ -1,5 +1,5 @@
 import { type SchedulerStepOptions, type SchedulerStepOutput, Tensor } from '@latentkit/core';
-import { oneOf, resolveConfig } from './shared/config.js';
+import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
 import {
   alphasCumprodForConfig,
   checkInferenceSteps,
@@ -20,8 +20,8 @@ import {
   karrasSigmas,
   logFloat32,
   sigmaToT,
-  spacedTimesteps,
 } from './shared/sigmas.js';
+import { sigmaTimesteps } from './shared/timestep-spacing.js';
 
 const f = Math.fround;
 
@@ -43,7 +43,7 @@ export const HEUN_DISCRETE_DEFAULTS = {
 };
 
 /** The config of {@link HeunDiscreteScheduler}: diffusers' keys and `_class_name`. */
-export type HeunDiscreteSchedulerConfig = typeof HEUN_DISCRETE_DEFAULTS & { _class_name: string };
+export type HeunDiscreteSchedulerConfig = ResolvedConfig<typeof HEUN_DISCRETE_DEFAULTS>;
 
 /**
  * diffusers' `HeunDiscreteScheduler` (Karras et al. 2022, Algorithm 1, "Heun"): a second-order method
@@ -129,7 +129,7 @@ export class HeunDiscreteScheduler extends SigmaScheduler {
     let timesteps: ArrayLike<number> =
       custom !== undefined
         ? Float32Array.from(custom)
-        : spacedTimesteps(c.timestep_spacing as 'linspace', c.num_train_timesteps, n, c.steps_offset);
+        : sigmaTimesteps(c.timestep_spacing as 'linspace', c.num_train_timesteps, n, c.steps_offset);
     let s: ArrayLike<number> = interpArray(timesteps, this.trainSigmas);
     if (this.sigmaSchedule !== null) {
       const lo = s[s.length - 1]!;

@@ -23,6 +23,12 @@ export * from './pndm-scheduler.js';
 export * from './registry.js';
 export * from './shared/betas.js';
 export * from './shared/config.js';
+export * from './shared/numpy.js';
+export {
+  type CustomScheduleOptions,
+  SigmaScheduler,
+} from './shared/sigma-scheduler.js';
 export * from './shared/sigmas.js';
+export * from './shared/timestep-spacing.js';
 export * from './tcd-scheduler.js';
 export * from './uni-pc-multistep-scheduler.js';

@@ -1,7 +1,7 @@
 import { TorchGenerator } from '@latentkit/core';
 import { describe, expect, it } from 'vitest';
 import { KDPM2AncestralDiscreteScheduler } from './k-dpm2-ancestral-discrete-scheduler.js';
-import { fullLoop, meanAbs, sumAbs } from './shared/diffusers-dummies.js';
+import { fullLoop, meanAbs, sumAbs } from './shared/diffusers-test-inputs.js';
 
 // diffusers tests/schedulers/test_scheduler_kdpm2_ancestral.py: get_scheduler_config(); torch.manual_seed(0)
 const BASE = { num_train_timesteps: 1100, beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear' };

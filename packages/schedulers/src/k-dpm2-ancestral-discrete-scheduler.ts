@@ -5,12 +5,12 @@ import {
   Tensor,
 } from '@latentkit/core';
 import { kdpm2BaseSchedule, logMidpoint } from './k-dpm2-discrete-scheduler.js';
-import { oneOf, resolveConfig } from './shared/config.js';
+import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
+import { drawNoise } from './shared/noise.js';
 import {
   alphasCumprodForConfig,
   checkInferenceSteps,
   checkOneSigmaSchedule,
-  drawNoise,
   initNoiseSigmaFor,
   predictX0,
   predictX0Into,
@@ -39,9 +39,7 @@ export const KDPM2_ANCESTRAL_DISCRETE_DEFAULTS = {
 };
 
 /** The config of {@link KDPM2AncestralDiscreteScheduler}: diffusers' keys and `_class_name`. */
-export type KDPM2AncestralDiscreteSchedulerConfig = typeof KDPM2_ANCESTRAL_DISCRETE_DEFAULTS & {
-  _class_name: string;
-};
+export type KDPM2AncestralDiscreteSchedulerConfig = ResolvedConfig<typeof KDPM2_ANCESTRAL_DISCRETE_DEFAULTS>;
 
 /** cat([x[:1], x[1:].repeat_interleave(2), x[-1:]]) */
 function expand(x: Float32Array): Float32Array {

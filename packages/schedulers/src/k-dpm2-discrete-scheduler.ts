@@ -4,7 +4,8 @@ import {
   type SchedulerStepOutput,
   Tensor,
 } from '@latentkit/core';
-import { oneOf, resolveConfig } from './shared/config.js';
+import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
+import { roundHalfEven } from './shared/numpy.js';
 import {
   alphasCumprodForConfig,
   checkInferenceSteps,
@@ -23,10 +24,9 @@ import {
   interpArray,
   karrasSigmas,
   logFloat32,
-  roundHalfEven,
   sigmaToT,
-  spacedTimesteps,
 } from './shared/sigmas.js';
+import { sigmaTimesteps } from './shared/timestep-spacing.js';
 
 const f = Math.fround;
 
@@ -46,7 +46,7 @@ export const KDPM2_DISCRETE_DEFAULTS = {
 };
 
 /** The config of {@link KDPM2DiscreteScheduler}: diffusers' keys and `_class_name`. */
-export type KDPM2DiscreteSchedulerConfig = typeof KDPM2_DISCRETE_DEFAULTS & { _class_name: string };
+export type KDPM2DiscreteSchedulerConfig = ResolvedConfig<typeof KDPM2_DISCRETE_DEFAULTS>;
 
 /**
  * The k-diffusion inference schedule shared by KDPM2 and KDPM2 ancestral: spaced timesteps, their
@@ -60,7 +60,7 @@ export function kdpm2BaseSchedule(
   logSigmas: Float32Array,
   n: number,
 ): { sigmas: Float32Array; timesteps: number[]; float64Timesteps: boolean } {
-  const spaced = spacedTimesteps(
+  const spaced = sigmaTimesteps(
     config.timestep_spacing as 'linspace',
     config.num_train_timesteps,
     n,

@@ -6,7 +6,14 @@ import {
   Tensor,
 } from '@latentkit/core';
 import { alphaScheduleFromConfig } from './shared/alphas.js';
-import { booleanKey, integerKey, numberKey, oneOf, resolveConfig } from './shared/config.js';
+import {
+  booleanKey,
+  integerKey,
+  numberKey,
+  oneOf,
+  type ResolvedConfig,
+  resolveConfig,
+} from './shared/config.js';
 import { consistencyTimesteps } from './shared/consistency-timesteps.js';
 import { addNoiseWithAlphas, checkSameShape, drawNoise } from './shared/noise.js';
 import {
@@ -24,7 +31,7 @@ import { TIMESTEP_SPACINGS } from './shared/timestep-spacing.js';
 const CLASS_NAME = 'LCMScheduler';
 
 /** LCMScheduler's config keys and diffusers' defaults. */
-const DEFAULTS = {
+export const LCM_DEFAULTS = {
   num_train_timesteps: 1000,
   beta_start: 0.00085,
   beta_end: 0.012,
@@ -45,7 +52,7 @@ const DEFAULTS = {
 };
 
 /** The config of an {@link LCMScheduler}: diffusers' keys with defaults filled in. */
-export type LCMSchedulerConfig = typeof DEFAULTS & { _class_name: string };
+export type LCMSchedulerConfig = ResolvedConfig<typeof LCM_DEFAULTS>;
 
 /** Options of {@link LCMScheduler.setTimesteps}. */
 export interface LCMSetTimestepsOptions {
@@ -87,7 +94,7 @@ export class LCMScheduler implements Scheduler {
 
   /** Builds a scheduler from a (partial) diffusers config; see {@link LCMScheduler.fromConfig}. */
   constructor(config: Readonly<Record<string, unknown>> = {}) {
-    const c = resolveConfig(CLASS_NAME, DEFAULTS, config);
+    const c = resolveConfig(CLASS_NAME, LCM_DEFAULTS, config);
     const T = integerKey(CLASS_NAME, c, 'num_train_timesteps', 1);
     integerKey(CLASS_NAME, c, 'original_inference_steps', 1);
     integerKey(CLASS_NAME, c, 'steps_offset');
@@ -201,7 +208,7 @@ export class LCMScheduler implements Scheduler {
     for (let i = 0; i < n; i++) denoised[i] = fr(cOut * x0[i]!) + fr(cSkip * x[i]!);
     let prev = denoised;
     if (index !== this.numInferenceSteps - 1) {
-      const noise = drawNoise(options.generator as Generator | undefined, modelOutput.shape);
+      const noise = drawNoise(modelOutput.shape, options.generator as Generator | undefined);
       const a = fr(Math.sqrt(app));
       const b = fr(Math.sqrt(bpp));
       prev = new Float32Array(n);

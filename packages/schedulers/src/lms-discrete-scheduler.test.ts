@@ -1,7 +1,7 @@
 import { InvalidArgumentError, TorchGenerator } from '@latentkit/core';
 import { describe, expect, it } from 'vitest';
 import { LMSDiscreteScheduler, lmsCoefficient } from './lms-discrete-scheduler.js';
-import { dummySampleDeter, fullLoop, meanAbs, sumAbs } from './shared/diffusers-dummies.js';
+import { dummySampleDeter, fullLoop, meanAbs, sumAbs } from './shared/diffusers-test-inputs.js';
 
 // diffusers tests/schedulers/test_scheduler_lms.py: get_scheduler_config()
 const BASE = { num_train_timesteps: 1100, beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear' };

@@ -4,7 +4,7 @@ import {
   type SchedulerStepOutput,
   Tensor,
 } from '@latentkit/core';
-import { oneOf, resolveConfig } from './shared/config.js';
+import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
 import {
   alphasCumprodForConfig,
   checkInferenceSteps,
@@ -24,8 +24,8 @@ import {
   karrasSigmas,
   logFloat32,
   sigmaToT,
-  spacedTimesteps,
 } from './shared/sigmas.js';
+import { sigmaTimesteps } from './shared/timestep-spacing.js';
 
 const f = Math.fround;
 
@@ -45,7 +45,7 @@ export const LMS_DISCRETE_DEFAULTS = {
 };
 
 /** The config of {@link LMSDiscreteScheduler}: diffusers' keys and `_class_name`. */
-export type LMSDiscreteSchedulerConfig = typeof LMS_DISCRETE_DEFAULTS & { _class_name: string };
+export type LMSDiscreteSchedulerConfig = ResolvedConfig<typeof LMS_DISCRETE_DEFAULTS>;
 
 /** Options of {@link LMSDiscreteScheduler.step}. */
 export interface LMSStepOptions extends SchedulerStepOptions {
@@ -140,7 +140,7 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
   private build(n: number): void {
     checkInferenceSteps(this.className, n);
     const c = this.config;
-    let timesteps: ArrayLike<number> = spacedTimesteps(
+    let timesteps: ArrayLike<number> = sigmaTimesteps(
       c.timestep_spacing as 'linspace',
       c.num_train_timesteps,
       n,

@@ -6,21 +6,24 @@ import {
   Tensor,
 } from '@latentkit/core';
 import { alphaScheduleFromConfig } from './shared/alphas.js';
-import { booleanKey, checkStepCount, integerKey, numberKey, oneOf, resolveConfig } from './shared/config.js';
-import { addNoiseWithAlphas, checkSameShape } from './shared/noise.js';
-import { checkTrainTimestep, notReadyError } from './shared/prediction.js';
 import {
-  numpyArange,
-  numpyLinspace,
-  roundHalfEven,
-  TIMESTEP_SPACINGS,
-  type TimestepSpacing,
-} from './shared/timestep-spacing.js';
+  booleanKey,
+  checkStepCount,
+  integerKey,
+  numberKey,
+  oneOf,
+  type ResolvedConfig,
+  resolveConfig,
+} from './shared/config.js';
+import { addNoiseWithAlphas, checkSameShape } from './shared/noise.js';
+import { arange, linspace, roundHalfEven } from './shared/numpy.js';
+import { checkTrainTimestep, notReadyError } from './shared/prediction.js';
+import { TIMESTEP_SPACINGS, type TimestepSpacing } from './shared/timestep-spacing.js';
 
 const CLASS_NAME = 'PNDMScheduler';
 
 /** PNDMScheduler's config keys and diffusers' defaults. */
-const DEFAULTS = {
+export const PNDM_DEFAULTS = {
   num_train_timesteps: 1000,
   beta_start: 0.0001,
   beta_end: 0.02,
@@ -34,7 +37,7 @@ const DEFAULTS = {
 };
 
 /** The config of a {@link PNDMScheduler}: diffusers' keys with defaults filled in. */
-export type PNDMSchedulerConfig = typeof DEFAULTS & { _class_name: string };
+export type PNDMSchedulerConfig = ResolvedConfig<typeof PNDM_DEFAULTS>;
 
 /** PNDM's linear multistep order. */
 const PNDM_ORDER = 4;
@@ -78,7 +81,7 @@ export class PNDMScheduler implements Scheduler {
 
   /** Builds a scheduler from a (partial) diffusers config; see {@link PNDMScheduler.fromConfig}. */
   constructor(config: Readonly<Record<string, unknown>> = {}) {
-    const c = resolveConfig(CLASS_NAME, DEFAULTS, config);
+    const c = resolveConfig(CLASS_NAME, PNDM_DEFAULTS, config);
     integerKey(CLASS_NAME, c, 'num_train_timesteps', 1);
     integerKey(CLASS_NAME, c, 'steps_offset');
     numberKey(CLASS_NAME, c, 'beta_start');
@@ -129,15 +132,12 @@ export class PNDMScheduler implements Scheduler {
     // The base timesteps, ascending.
     let base: number[];
     if (this.spacing === 'linspace') {
-      base = numpyLinspace(0, T - 1, n).map(roundHalfEven);
+      base = Array.from(linspace(0, T - 1, n), roundHalfEven);
     } else if (this.spacing === 'leading') {
       const ratio = Math.floor(T / n);
       base = Array.from({ length: n }, (_, i) => i * ratio + this.config.steps_offset);
     } else {
-      base = numpyArange(T, 0, -T / n)
-        .slice(0, n)
-        .map((t) => roundHalfEven(t) - 1)
-        .reverse();
+      base = Array.from(arange(T, 0, -T / n).subarray(0, n), (t) => roundHalfEven(t) - 1).reverse();
     }
     if (skipPrk) {
       // PLMS only: [..., t_{n−2}, t_{n−2}, t_{n−1}] reversed (the second-order start repeats a timestep).

@@ -87,7 +87,9 @@ describe('swapping schedulers through config', () => {
     expect(ddim.config.beta_start).toBe(0.00085);
     expect(ddim.config.steps_offset).toBe(1);
     expect(ddim.config.set_alpha_to_one).toBe(false);
-    expect(ddim.config.clip_sample).toBe(true); // PNDM has no clip_sample key, so DDIM's default applies
+    // PNDM has no clip_sample key, but carries SD 1.5's clip_sample: false as hidden config, as diffusers
+    // does, so DDIM gets it (not its default, true).
+    expect(ddim.config.clip_sample).toBe(false);
     const euler = EulerAncestralDiscreteScheduler.fromConfig(ddim.config);
     expect(euler.config._class_name).toBe('EulerAncestralDiscreteScheduler');
     const back = createScheduler('DDIMScheduler', euler.config);

@@ -7,7 +7,14 @@ import {
   Tensor,
 } from '@latentkit/core';
 import { alphaScheduleFromConfig } from './shared/alphas.js';
-import { booleanKey, integerKey, numberKey, oneOf, resolveConfig } from './shared/config.js';
+import {
+  booleanKey,
+  integerKey,
+  numberKey,
+  oneOf,
+  type ResolvedConfig,
+  resolveConfig,
+} from './shared/config.js';
 import { consistencyTimesteps } from './shared/consistency-timesteps.js';
 import { addNoiseWithAlphas, checkSameShape, drawNoise } from './shared/noise.js';
 import {
@@ -23,7 +30,7 @@ import { TIMESTEP_SPACINGS } from './shared/timestep-spacing.js';
 const CLASS_NAME = 'TCDScheduler';
 
 /** TCDScheduler's config keys and diffusers' defaults. */
-const DEFAULTS = {
+export const TCD_DEFAULTS = {
   num_train_timesteps: 1000,
   beta_start: 0.00085,
   beta_end: 0.012,
@@ -44,7 +51,7 @@ const DEFAULTS = {
 };
 
 /** The config of a {@link TCDScheduler}: diffusers' keys with defaults filled in. */
-export type TCDSchedulerConfig = typeof DEFAULTS & { _class_name: string };
+export type TCDSchedulerConfig = ResolvedConfig<typeof TCD_DEFAULTS>;
 
 /** Options of {@link TCDScheduler.setTimesteps}. */
 export interface TCDSetTimestepsOptions {
@@ -89,7 +96,7 @@ export class TCDScheduler implements Scheduler {
 
   /** Builds a scheduler from a (partial) diffusers config; see {@link TCDScheduler.fromConfig}. */
   constructor(config: Readonly<Record<string, unknown>> = {}) {
-    const c = resolveConfig(CLASS_NAME, DEFAULTS, config);
+    const c = resolveConfig(CLASS_NAME, TCD_DEFAULTS, config);
     // An explicit null original_inference_steps means "every training timestep" in diffusers' TCD.
     if (config.original_inference_steps === null) c.original_inference_steps = null;
     const T = integerKey(CLASS_NAME, c, 'num_train_timesteps', 1);
@@ -209,7 +216,7 @@ export class TCDScheduler implements Scheduler {
     for (let i = 0; i < n; i++) noised[i] = fr(sas * x0[i]!) + fr(sbs * eps[i]!);
     let prev = noised;
     if (gamma > 0 && index !== this.numInferenceSteps - 1) {
-      const noise = drawNoise(options.generator as Generator | undefined, modelOutput.shape);
+      const noise = drawNoise(modelOutput.shape, options.generator as Generator | undefined);
       const ratio = fr(app / as);
       const a = fr(Math.sqrt(ratio));
       const b = fr(Math.sqrt(fr(1 - ratio)));

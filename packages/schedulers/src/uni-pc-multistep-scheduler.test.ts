@@ -1,7 +1,12 @@
 import { InvalidArgumentError, NotImplementedError } from '@latentkit/core';
 import { describe, expect, it } from 'vitest';
 import { DPMSolverMultistepScheduler } from './dpm-solver-multistep-scheduler.js';
-import { absStats, dummySampleDeter, fullLoop, fullLoopWithNoise } from './shared/dpm-test-dummies.js';
+import {
+  absSumMean,
+  dpmFullLoop,
+  dpmFullLoopWithNoise,
+  dummySampleDeter,
+} from './shared/diffusers-test-inputs.js';
 import { UniPCMultistepScheduler } from './uni-pc-multistep-scheduler.js';
 
 // diffusers tests/schedulers/test_scheduler_unipc.py, UniPCMultistepSchedulerTest.get_scheduler_config
@@ -15,7 +20,7 @@ const TEST_CONFIG = {
   final_sigmas_type: 'sigma_min',
 };
 const make = (o: Record<string, unknown> = {}) => new UniPCMultistepScheduler({ ...TEST_CONFIG, ...o });
-const loopMean = (o: Record<string, unknown> = {}) => absStats(fullLoop(make(o))).mean;
+const loopMean = (o: Record<string, unknown> = {}) => absSumMean(dpmFullLoop(make(o))).mean;
 
 describe('UniPCMultistepScheduler — diffusers test_scheduler_unipc.py expected numbers', () => {
   it('test_full_loop_no_noise: mean 0.2464 (tol 1e-3)', () => {
@@ -33,7 +38,7 @@ describe('UniPCMultistepScheduler — diffusers test_scheduler_unipc.py expected
     ).toBeLessThan(1e-3);
   });
   it('test_full_loop_with_noise (t_start 8): sum 315.5757 (tol 1e-2), mean 0.4109', () => {
-    const { sum, mean } = absStats(fullLoopWithNoise(make(), 8));
+    const { sum, mean } = absSumMean(dpmFullLoopWithNoise(make(), 8));
     expect(Math.abs(sum - 315.5757)).toBeLessThan(1e-2);
     expect(Math.abs(mean - 0.4109)).toBeLessThan(1e-3);
   });
@@ -42,24 +47,24 @@ describe('UniPCMultistepScheduler — diffusers test_scheduler_unipc.py expected
       DPMSolverMultistepScheduler.fromConfig(make().config).config,
     );
     expect(back.config.solver_type).toBe('bh2');
-    expect(Math.abs(absStats(fullLoop(back)).mean - 0.2464)).toBeLessThan(1e-3);
+    expect(Math.abs(absSumMean(dpmFullLoop(back)).mean - 0.2464)).toBeLessThan(1e-3);
   });
   it('bh1 / bh2 × orders 1–3 × predict_x0 × lower_order_final, and disable_corrector, run without NaN', () => {
     for (const solver_type of ['bh1', 'bh2']) {
       for (const solver_order of [1, 2, 3]) {
         for (const predict_x0 of [true, false]) {
           for (const lower_order_final of [true, false]) {
-            const x = fullLoop(make({ solver_type, solver_order, predict_x0, lower_order_final }));
+            const x = dpmFullLoop(make({ solver_type, solver_order, predict_x0, lower_order_final }));
             expect(x.data.some(Number.isNaN)).toBe(false);
           }
         }
       }
     }
-    const a = fullLoop(make({ disable_corrector: [0, 1, 2] }));
-    expect(Array.from(a.data)).not.toEqual(Array.from(fullLoop(make()).data));
+    const a = dpmFullLoop(make({ disable_corrector: [0, 1, 2] }));
+    expect(Array.from(a.data)).not.toEqual(Array.from(dpmFullLoop(make()).data));
   });
   it('order 3 uses the float32 linear solve: close to order 2 on this smooth problem', () => {
-    const m3 = absStats(fullLoop(make({ solver_order: 3 }))).mean;
+    const m3 = absSumMean(dpmFullLoop(make({ solver_order: 3 }))).mean;
     expect(Math.abs(m3 - 0.2464)).toBeLessThan(0.05);
   });
 });
@@ -80,6 +85,6 @@ describe('UniPCMultistepScheduler — config and validation', () => {
     expect(() => make().step(x, 999, x)).toThrow(/setTimesteps/);
   });
   it('deterministic', () => {
-    expect(Array.from(fullLoop(make()).data)).toEqual(Array.from(fullLoop(make()).data));
+    expect(Array.from(dpmFullLoop(make()).data)).toEqual(Array.from(dpmFullLoop(make()).data));
   });
 });

@@ -6,7 +6,7 @@ import {
   type SchedulerStepOutput,
   Tensor,
 } from '@latentkit/core';
-import { checkStepCount, oneOf } from './shared/config.js';
+import { checkStepCount, oneOf, resolveConfig } from './shared/config.js';
 import {
   addNoiseIndex,
   addNoiseVp,
@@ -20,16 +20,15 @@ import {
   lambdaOf,
   notReadyError,
   rejectUnsupported,
-  resolveWithHidden,
-  roundHalfEven,
   solveFloat32,
-  spacedTimesteps,
   toInt64,
   type VpSchedule,
   vpSchedule,
 } from './shared/dpm-common.js';
+import { roundHalfEven } from './shared/numpy.js';
 import { betaSigmas, exponentialSigmas, interpArray, karrasSigmas, sigmaToT } from './shared/sigmas.js';
 import { thresholdSampleInPlace } from './shared/thresholding.js';
+import { dpmSolverTimesteps } from './shared/timestep-spacing.js';
 
 const fround = Math.fround;
 const CLASS = 'UniPCMultistepScheduler';
@@ -121,7 +120,7 @@ export class UniPCMultistepScheduler implements Scheduler {
   private beginIndex: number | null = null;
 
   constructor(config: Readonly<Record<string, unknown>> = {}) {
-    const c = resolveWithHidden(CLASS, DEFAULTS, config) as UniPCMultistepConfig;
+    const c = resolveConfig(CLASS, DEFAULTS, config) as UniPCMultistepConfig;
     c.num_train_timesteps = configInt(CLASS, 'num_train_timesteps', c.num_train_timesteps, 1);
     c.solver_order = configInt(CLASS, 'solver_order', c.solver_order, 1);
     c.steps_offset = configInt(CLASS, 'steps_offset', c.steps_offset, 0);
@@ -193,7 +192,7 @@ export class UniPCMultistepScheduler implements Scheduler {
     const numTrain = c.num_train_timesteps;
     checkStepCount(CLASS, numInferenceSteps, numTrain);
     const n = numInferenceSteps;
-    let timesteps = spacedTimesteps(CLASS, c.timestep_spacing, n, numTrain, numTrain, c.steps_offset);
+    let timesteps = dpmSolverTimesteps(CLASS, c.timestep_spacing, n, numTrain, numTrain, c.steps_offset);
     const train = this.schedule.sigmas;
     const logSigmas = this.schedule.logSigmas;
     const out = new Float32Array(n + 1);

@@ -12,6 +12,8 @@ const M = 397;
 const MATRIX_A = 0x9908b0df;
 const UPPER_MASK = 0x80000000;
 const LOWER_MASK = 0x7fffffff;
+/** 2^-24: scales a 24-bit integer to a float32 uniform in [0, 1). */
+const FLOAT_UNIT = 2 ** -24;
 
 export class Mt19937 {
   private readonly state = new Uint32Array(N);
@@ -46,13 +48,45 @@ export class Mt19937 {
     return y >>> 0;
   }
 
-  /** Regenerates all N words of state. */
+  /**
+   * Fills `out[start..end)` with float uniforms in [0, 1) on the 2^-24 grid, one word each:
+   * `(word & 0xFFFFFF) · 2^-24` — the same words, in the same order, as calling {@link nextUint32}
+   * per element, without a call per word (torch's `randn` draws 131072 of them for one SD latent).
+   */
+  fillUniform24(out: Float32Array, start = 0, end = out.length): void {
+    const mt = this.state;
+    let i = start;
+    while (i < end) {
+      if (this.index >= N) this.twist();
+      // One run over the words left before the next twist (a short loop: V8 optimizes the whole method).
+      let index = this.index;
+      const stop = Math.min(end, i + N - index);
+      for (; i < stop; i++) {
+        let y = mt[index++]!;
+        y ^= y >>> 11;
+        y ^= (y << 7) & 0x9d2c5680;
+        y ^= (y << 15) & 0xefc60000;
+        y ^= y >>> 18;
+        out[i] = (y & 0xffffff) * FLOAT_UNIT;
+      }
+      this.index = index;
+    }
+  }
+
+  /** Regenerates all N words of state (split in three runs so no index needs a modulo). */
   private twist(): void {
     const mt = this.state;
-    for (let k = 0; k < N; k++) {
-      const y = (mt[k]! & UPPER_MASK) | (mt[(k + 1) % N]! & LOWER_MASK);
-      mt[k] = mt[(k + M) % N]! ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
+    let k = 0;
+    for (; k < N - M; k++) {
+      const y = (mt[k]! & UPPER_MASK) | (mt[k + 1]! & LOWER_MASK);
+      mt[k] = mt[k + M]! ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
     }
+    for (; k < N - 1; k++) {
+      const y = (mt[k]! & UPPER_MASK) | (mt[k + 1]! & LOWER_MASK);
+      mt[k] = mt[k + M - N]! ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
+    }
+    const y = (mt[N - 1]! & UPPER_MASK) | (mt[0]! & LOWER_MASK);
+    mt[N - 1] = mt[M - 1]! ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
     this.index = 0;
   }
 }

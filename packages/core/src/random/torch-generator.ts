@@ -1,13 +1,13 @@
 import { InvalidArgumentError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { logCephes32, type SinCos, sincosCephes32 } from './float32-math.js';
+import { logCephes32Lanes, sincosCephes32Lanes } from './float32-math.js';
 import type { Generator } from './generator.js';
 import { Mt19937 } from './mt19937.js';
 
-/** 2^-24: scales a 24-bit integer to a float32 uniform in [0, 1). */
-const FLOAT_UNIT = 2 ** -24;
 /** 2^-53: scales a 53-bit integer to a float64 uniform in [0, 1). */
 const DOUBLE_UNIT = 2 ** -53;
+/** Blocks of 16 transformed per pass of the lane kernels (their scratch stays in the L1 cache). */
+const BLOCKS_PER_PASS = 64;
 /** 2π rounded to float32, as torch's kernel broadcasts it. */
 const TWO_PI_F32 = Math.fround(2 * Math.PI);
 /** The smallest and one past the largest seed torch accepts (int64 min, uint64 max + 1). */
@@ -89,8 +89,14 @@ export class TorchGenerator implements Generator {
   private seedValue: bigint;
   /** torch's `next_double_normal_sample`: the unused half of the last double-precision Box–Muller pair. */
   private cachedNormal: number | null = null;
-  /** Scratch for the sine and cosine of one angle. */
-  private readonly sinCos: SinCos = [0, 0];
+  /** Per-pass scratch of the Box–Muller transform: 1 − u, the angle, log(1 − u), sin and cos, per lane. */
+  private readonly lanes = {
+    oneMinusU: new Float32Array(BLOCKS_PER_PASS * 8),
+    theta: new Float32Array(BLOCKS_PER_PASS * 8),
+    log: new Float64Array(BLOCKS_PER_PASS * 8),
+    sin: new Float64Array(BLOCKS_PER_PASS * 8),
+    cos: new Float64Array(BLOCKS_PER_PASS * 8),
+  };
 
   /**
    * @param seed - an integer in [−2^63, 2^64), as `torch.Generator().manual_seed(seed)` takes.
@@ -118,7 +124,7 @@ export class TorchGenerator implements Generator {
   /** Uniform float32 samples in [0, 1), like `torch.rand(shape, generator=g)`. */
   rand(shape: readonly number[]): Tensor {
     const out = new Float32Array(numelOf(shape));
-    for (let i = 0; i < out.length; i++) out[i] = this.nextFloat();
+    this.engine.fillUniform24(out);
     return new Tensor(out, shape);
   }
 
@@ -132,11 +138,6 @@ export class TorchGenerator implements Generator {
       for (let i = 0; i < n; i++) out[i] = this.nextDoubleNormal();
     }
     return new Tensor(out, shape);
-  }
-
-  /** A float32 uniform in [0, 1) from one word. */
-  private nextFloat(): number {
-    return (this.engine.nextUint32() & 0xffffff) * FLOAT_UNIT;
   }
 
   /** A float64 uniform in [0, 1) from two words: the low 53 bits of `(w1 << 32) | w2`. */
@@ -164,31 +165,45 @@ export class TorchGenerator implements Generator {
   /** torch's vectorised `normal_fill`, for `out.length >= 16`. */
   private fillNormalBlocks(out: Float32Array): void {
     const n = out.length;
-    for (let i = 0; i < n; i++) out[i] = this.nextFloat();
-    for (let i = 0; i + 16 <= n; i += 16) this.boxMullerBlock(out, i);
+    this.engine.fillUniform24(out);
+    const blocks = Math.floor(n / 16);
+    for (let b = 0; b < blocks; b += BLOCKS_PER_PASS) {
+      this.boxMullerBlocks(out, 16 * b, Math.min(BLOCKS_PER_PASS, blocks - b));
+    }
     if (n % 16 !== 0) {
       // torch redraws the tail: 16 fresh uniforms, transformed, overwrite the last 16 outputs.
-      const tail = out.subarray(n - 16);
-      for (let j = 0; j < 16; j++) tail[j] = this.nextFloat();
-      this.boxMullerBlock(tail, 0);
+      this.engine.fillUniform24(out, n - 16, n);
+      this.boxMullerBlocks(out, n - 16, 1);
     }
   }
 
   /**
-   * Turns the 16 uniforms at `data[start..start+16)` into 16 normals in place, in float32 arithmetic as
-   * torch's `normal_fill_16_AVX2` does: radius `sqrt(−2·log(1 − u[j]))`, angle `fl(2π)·u[j+8]`, and
-   * outputs `radius·cos` at j and `radius·sin` at j+8. (torch then applies `x·std + mean` as one FMA,
-   * which for std = 1 and mean = 0 returns x unchanged.)
+   * Turns `count` consecutive blocks of 16 uniforms, from `data[start]` on, into normals in place, in
+   * float32 arithmetic as torch's `normal_fill_16_AVX2` does per block: radius `sqrt(−2·log(1 − u[j]))`,
+   * angle `fl(2π)·u[j+8]`, and outputs `radius·cos` at j and `radius·sin` at j+8 (j < 8). (torch then
+   * applies `x·std + mean` as one FMA, which for std = 1 and mean = 0 returns x unchanged.) The 8·count
+   * lanes go through log and sincos together ({@link logCephes32Lanes}).
    */
-  private boxMullerBlock(data: Float32Array, start: number): void {
+  private boxMullerBlocks(data: Float32Array, start: number, count: number): void {
     const fround = Math.fround;
-    const sc = this.sinCos;
-    for (let j = start; j < start + 8; j++) {
-      const u1 = fround(1 - data[j]!);
-      const radius = fround(Math.sqrt(fround(-2 * logCephes32(u1))));
-      sincosCephes32(fround(TWO_PI_F32 * data[j + 8]!), sc);
-      data[j] = radius * sc[1];
-      data[j + 8] = radius * sc[0];
+    const { oneMinusU, theta, log, sin, cos } = this.lanes;
+    const lanes = 8 * count;
+    for (let b = 0, lane = 0; b < count; b++) {
+      const base = start + 16 * b;
+      for (let j = 0; j < 8; j++, lane++) {
+        oneMinusU[lane] = 1 - data[base + j]!;
+        theta[lane] = TWO_PI_F32 * data[base + j + 8]!;
+      }
+    }
+    logCephes32Lanes(oneMinusU, log, lanes);
+    sincosCephes32Lanes(theta, sin, cos, lanes);
+    for (let b = 0, lane = 0; b < count; b++) {
+      const base = start + 16 * b;
+      for (let j = 0; j < 8; j++, lane++) {
+        const radius = fround(Math.sqrt(fround(-2 * log[lane]!)));
+        data[base + j] = radius * cos[lane]!;
+        data[base + j + 8] = radius * sin[lane]!;
+      }
     }
   }
 }

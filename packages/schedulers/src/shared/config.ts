@@ -17,17 +17,26 @@ function numberFromJson(value: unknown): unknown {
 }
 
 /**
- * Fills a scheduler's defaults from a diffusers config object. Keys the scheduler does not know are
- * ignored, as diffusers' `from_config` ignores them (so one scheduler's config can build another);
- * `null` or `undefined` means "use the default". Where the default is a number, the strings
- * "Infinity", "-Infinity" and "NaN" (how Python writes them into JSON) are read as numbers.
+ * A scheduler's resolved config: its own keys `T` with defaults filled in, `_class_name`, and whatever
+ * other keys the given config carried (see {@link resolveConfig}).
+ */
+export type ResolvedConfig<T> = T & { _class_name: string } & { readonly [key: string]: unknown };
+
+/**
+ * Fills a scheduler's defaults from a diffusers config object — the one config rule of every scheduler
+ * class here. Keys the scheduler does not know are not an error, and they are carried along unchanged,
+ * as diffusers' `from_config` registers them as hidden config: so one scheduler's config can build
+ * another, and `A.fromConfig(B.fromConfig(cfg).config)` keeps every key of `cfg` through any chain of
+ * classes (a DPM-Solver's `final_sigmas_type` survives a trip through DEIS or Euler). For the keys the
+ * scheduler knows, `null` or `undefined` means "use the default"; where the default is a number, the
+ * strings "Infinity", "-Infinity" and "NaN" (how Python writes them into JSON) are read as numbers.
  * `_class_name` is set to `className`.
  */
 export function resolveConfig<T extends Record<string, unknown>>(
   className: string,
   defaults: T,
   given: Readonly<Record<string, unknown>> = {},
-): T & { _class_name: string } {
+): ResolvedConfig<T> {
   if (given === null || typeof given !== 'object' || Array.isArray(given)) {
     throw new InvalidArgumentError({
       name: `${className}.fromConfig config`,
@@ -35,7 +44,12 @@ export function resolveConfig<T extends Record<string, unknown>>(
       expected: 'a scheduler_config.json object',
     });
   }
-  const out: Record<string, unknown> = { ...defaults };
+  const out: Record<string, unknown> = {};
+  // Unknown keys first (hidden config), then this class's keys with its defaults.
+  for (const key of Object.keys(given)) {
+    if (!(key in defaults) && given[key] !== undefined) out[key] = given[key];
+  }
+  Object.assign(out, defaults);
   for (const key of Object.keys(defaults)) {
     if (!(key in given)) continue;
     const value = given[key];
@@ -43,7 +57,7 @@ export function resolveConfig<T extends Record<string, unknown>>(
     out[key] = typeof defaults[key] === 'number' ? numberFromJson(value) : value;
   }
   out._class_name = className;
-  return out as T & { _class_name: string };
+  return out as ResolvedConfig<T>;
 }
 
 /** Reads a config value that must be one of `choices`; throws a typed error naming the key otherwise. */

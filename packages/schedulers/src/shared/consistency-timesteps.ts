@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@latentkit/core';
-import { numpyLinspace } from './timestep-spacing.js';
+import { linspace } from './numpy.js';
 
 /** Options of the LCM/TCD `setTimesteps`. */
 export interface ConsistencySetTimestepsOptions {
@@ -119,5 +119,5 @@ export function consistencyTimesteps(
     });
   }
   const reversed = origin.reverse();
-  return numpyLinspace(0, reversed.length, n, false).map((i) => reversed[Math.floor(i)]!);
+  return Array.from(linspace(0, reversed.length, n, false), (i) => reversed[Math.floor(i)]!);
 }

@@ -1,31 +1,16 @@
 /**
  * Pieces shared by the DPM-Solver family (DPMSolverMultistep, DPMSolverSinglestep, DEIS, UniPC,
- * EDMDPMSolverMultistep): the VP noise schedule as diffusers builds it, the timestep spacings of these
- * schedulers (note `leading` divides by n + 1 here, unlike DDIM), σ → (α_t, σ_t, λ) in float32, the
+ * EDMDPMSolverMultistep): the VP noise schedule as diffusers builds it, σ → (α_t, σ_t, λ) in float32, the
  * step-index bookkeeping, and a few typed checks.
  *
  * Precision: torch holds sigmas and alphas as float32 tensors, so every scalar op below rounds to float32
  * (`Math.fround`) exactly where torch rounds; numpy parts run in float64.
  */
-import {
-  type Generator,
-  InvalidArgumentError,
-  NotImplementedError,
-  ShapeMismatchError,
-  type Tensor,
-  TorchGenerator,
-} from '@latentkit/core';
+import { InvalidArgumentError, NotImplementedError, ShapeMismatchError, type Tensor } from '@latentkit/core';
 import { alphasCumprodFromBetas, betasFromConfig, checkBetaConfig, rescaleZeroTerminalSnr } from './betas.js';
-import { resolveConfig, type SchedulerConfig } from './config.js';
-import { linspace } from './sigmas.js';
+import type { SchedulerConfig } from './config.js';
 
 const fround = Math.fround;
-
-/** `np.round`: round half to even, as numpy rounds (JavaScript's `Math.round` rounds half up). */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 /**
  * Reads a numeric config value. Accepts numbers and the strings Python's `json` writes for
@@ -149,55 +134,6 @@ export function clippedIndex(lambdas: Float32Array, lambdaMinClipped: number): n
   return count;
 }
 
-/** `np.arange(start, stop, step)` for a negative float step, filled as numpy fills it (`start + i·delta`). */
-function arangeDown(start: number, stop: number, step: number): number[] {
-  const length = Math.max(0, Math.ceil((stop - start) / step));
-  if (length === 0) return [];
-  const delta = start + step - start;
-  const out = [start];
-  for (let i = 1; i < length; i++) out.push(start + i * delta);
-  return out;
-}
-
-/**
- * The integer timesteps of the DPM family for `n` steps: `linspace` (over [0, lastTimestep − 1]),
- * `leading` (ratio `lastTimestep // (n + 1)`, plus `steps_offset`) or `trailing` (ratio
- * `numTrain / n` counting down from `lastTimestep`, minus 1), as diffusers' `set_timesteps` computes them.
- */
-export function spacedTimesteps(
-  className: string,
-  spacing: string,
-  n: number,
-  numTrain: number,
-  lastTimestep: number,
-  stepsOffset: number,
-): number[] {
-  switch (spacing) {
-    case 'linspace': {
-      const ts = linspace(0, lastTimestep - 1, n + 1);
-      const out: number[] = [];
-      for (let i = n; i >= 1; i--) out.push(roundHalfEven(ts[i]!));
-      return out;
-    }
-    case 'leading': {
-      const ratio = Math.floor(lastTimestep / (n + 1));
-      const out: number[] = [];
-      for (let i = n; i >= 1; i--) out.push(i * ratio + stepsOffset);
-      return out;
-    }
-    case 'trailing': {
-      const ratio = numTrain / n;
-      return arangeDown(lastTimestep, 0, -ratio).map((t) => Math.trunc(roundHalfEven(t)) - 1);
-    }
-    default:
-      throw new InvalidArgumentError({
-        name: `${className} config timestep_spacing`,
-        value: spacing,
-        expected: 'one of "linspace", "leading", "trailing"',
-      });
-  }
-}
-
 /** `torch.int64` of a float64 numpy timestep: truncation toward zero. */
 export function toInt64(t: number): number {
   return Math.trunc(t);
@@ -212,14 +148,6 @@ export function alphaSigma(sigma: number): [number, number] {
 /** λ = log α − log σ in float32. */
 export function lambdaOf(alpha: number, sigmaT: number): number {
   return fround(fround(Math.log(alpha)) - fround(Math.log(sigmaT)));
-}
-
-/** The noise of an SDE step, drawn as diffusers' `randn_tensor(shape, generator)` draws it. */
-export function drawNoise(shape: readonly number[], generator: Generator | undefined): Float32Array {
-  // Without a generator diffusers draws from torch's global RNG; the closest equivalent is a fresh seed.
-  const g = generator ?? new TorchGenerator(Math.floor(Math.random() * 2 ** 52));
-  const noise = g.randn(shape);
-  return noise.data;
 }
 
 /** Checks `step`'s tensors: same shape for model output and sample (unless `modelChannels` differ). */
@@ -383,17 +311,4 @@ export function firstChannels(
     out.set(modelOutput.data.subarray(i * ch * inner, (i * ch + k) * inner), i * k * inner);
   }
   return out;
-}
-
-/**
- * Resolves a config as diffusers' `from_config` does for these solvers: the class's keys with defaults,
- * plus every other key of the given config kept as is (diffusers registers them as hidden config), so a
- * config that passes through sibling classes (DPM → UniPC → DEIS → DPM) keeps keys that one of them lacks.
- */
-export function resolveWithHidden<T extends Record<string, unknown>>(
-  className: string,
-  defaults: T,
-  given: Readonly<Record<string, unknown>>,
-): Record<string, unknown> {
-  return { ...given, ...resolveConfig(className, defaults, given) };
 }

@@ -18,13 +18,22 @@ export function checkSameShape(className: string, name: string, a: Tensor, b: Te
   }
 }
 
+/** Stands in for torch's global generator when a step that draws noise gets no generator. */
+let fallbackGenerator: Generator | null = null;
+
 /**
  * Standard normal noise of `shape` from `generator`, as diffusers' `randn_tensor(shape, generator)` draws
- * it. Without a generator, diffusers draws from torch's global generator; here a fresh, randomly seeded
- * {@link TorchGenerator} stands in for it (pass a generator for reproducible results).
+ * it (the noise of every stochastic step: DDPM, DDIM with eta, LCM, TCD, the ancestral and SDE solvers).
+ * Without a generator, diffusers draws from torch's global generator; here one randomly seeded
+ * {@link TorchGenerator}, shared by all schedulers, stands in for it (pass a generator for reproducible
+ * results).
  */
-export function drawNoise(generator: Generator | undefined, shape: readonly number[]): Float32Array {
-  const g = generator ?? new TorchGenerator(Math.floor(Math.random() * 2 ** 32));
+export function drawNoise(shape: readonly number[], generator: Generator | undefined): Float32Array {
+  let g = generator;
+  if (g === undefined) {
+    fallbackGenerator ??= new TorchGenerator(Math.floor(Math.random() * 2 ** 32));
+    g = fallbackGenerator;
+  }
   const noise = g.randn(shape);
   if (noise.data.length !== shape.reduce((a, b) => a * b, 1)) {
     throw new ShapeMismatchError({

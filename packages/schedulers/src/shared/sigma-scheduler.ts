@@ -1,12 +1,10 @@
 import {
-  type Generator,
   InvalidArgumentError,
   type Scheduler,
   type SchedulerStepOptions,
   type SchedulerStepOutput,
   ShapeMismatchError,
   Tensor,
-  TorchGenerator,
 } from '@latentkit/core';
 import { alphasCumprodFromBetas, betasFromConfig, checkBetaConfig, rescaleZeroTerminalSnr } from './betas.js';
 import type { SchedulerConfig } from './config.js';
@@ -164,19 +162,6 @@ export abstract class SigmaScheduler implements Scheduler {
     for (let i = 0; i < out.length; i++) out[i] = o[i]! + Math.fround(n[i]! * sigma);
     return new Tensor(out, original.shape);
   }
-}
-
-/** A generator for steps that draw noise without one (diffusers then uses torch's global generator). */
-let fallbackGenerator: Generator | null = null;
-
-/** Draws standard normal noise of `shape` as diffusers' `randn_tensor` does with a CPU generator. */
-export function drawNoise(shape: readonly number[], generator: Generator | undefined): Float32Array {
-  let g = generator;
-  if (g === undefined) {
-    fallbackGenerator ??= new TorchGenerator(Math.floor(Math.random() * 2 ** 32));
-    g = fallbackGenerator;
-  }
-  return g.randn(shape).data;
 }
 
 /**

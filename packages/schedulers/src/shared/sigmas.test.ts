@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  arange,
   betaCdf,
   betaPpf,
   betaSigmas,
@@ -8,23 +7,12 @@ import {
   indexForTimestep,
   interp,
   karrasSigmas,
-  linspace,
   logFloat32,
-  roundHalfEven,
   sigmasFromAlphasCumprod,
   sigmaToT,
-  spacedTimesteps,
 } from './sigmas.js';
 
-describe('linspace / arange / interp (numpy semantics)', () => {
-  it('linspace ends exactly at stop', () => {
-    expect(Array.from(linspace(0, 1, 5))).toEqual([0, 0.25, 0.5, 0.75, 1]);
-    expect(linspace(0, 1099, 10)[9]).toBe(1099);
-  });
-  it('arange with a float step', () => {
-    expect(Array.from(arange(1000, 0, -1000 / 3))).toHaveLength(3);
-    expect(arange(1000, 0, -250)[3]).toBe(250);
-  });
+describe('interp (numpy semantics)', () => {
   it('interp clamps and interpolates', () => {
     const xp = [0, 1, 2];
     const fp = [10, 20, 40];
@@ -33,23 +21,6 @@ describe('linspace / arange / interp (numpy semantics)', () => {
     expect(interp(1.25, xp, fp)).toBe(25);
     expect(interp(2, xp, fp)).toBe(40);
     expect(interp(3, xp, fp)).toBe(40);
-  });
-  it('roundHalfEven rounds like numpy', () => {
-    expect([0.5, 1.5, 2.5, -0.5, 2.4, 2.6].map(roundHalfEven)).toEqual([0, 2, 2, -0, 2, 3]);
-  });
-});
-
-describe('spacedTimesteps', () => {
-  it('linspace, leading (with steps_offset) and trailing as diffusers', () => {
-    expect(Array.from(spacedTimesteps('linspace', 1000, 4, 0))).toEqual([999, 666, 333, 0]);
-    expect(Array.from(spacedTimesteps('leading', 1000, 10, 1))).toEqual([
-      901, 801, 701, 601, 501, 401, 301, 201, 101, 1,
-    ]);
-    expect(Array.from(spacedTimesteps('trailing', 1000, 10, 0))).toEqual([
-      999, 899, 799, 699, 599, 499, 399, 299, 199, 99,
-    ]);
-    // 1000 / 3 steps: round(1000 − k·333.33…) − 1
-    expect(Array.from(spacedTimesteps('trailing', 1000, 3, 0))).toEqual([999, 666, 332]);
   });
 });
 

@@ -1,28 +1,13 @@
 /**
  * Sigma (noise level) utilities shared by the sigma-based schedulers (Euler, Heun, LMS, KDPM2, DPM-Solver,
- * UniPC, …): numpy-style `linspace` / `interp`, the Karras / exponential / beta sigma schedules,
+ * UniPC, …): numpy-style `interp`, the Karras / exponential / beta sigma schedules,
  * `_sigma_to_t` (sigma → fractional training timestep by log-sigma interpolation) and the beta
  * distribution's quantile function (`scipy.stats.beta.ppf`), all as diffusers computes them.
  *
  * Precision: diffusers computes these schedules in numpy float64 (except where noted) and casts to
  * float32 at the end; these helpers return float64 values and leave the final cast to the caller.
  */
-
-/**
- * `numpy.linspace(start, stop, num)` in float64, as numpy computes it: `i · step + start` with
- * `step = (stop − start) / (num − 1)`, and the last value set to `stop` exactly.
- */
-export function linspace(start: number, stop: number, num: number): Float64Array {
-  const out = new Float64Array(num);
-  if (num === 1) {
-    out[0] = start;
-    return out;
-  }
-  const step = (stop - start) / (num - 1);
-  for (let i = 0; i < num; i++) out[i] = i * step + start;
-  if (num > 1) out[num - 1] = stop;
-  return out;
-}
+import { linspace } from './numpy.js';
 
 /**
  * `numpy.interp(x, xp, fp)` for one point: piecewise-linear interpolation of `fp` over the increasing
@@ -272,56 +257,4 @@ export function indexForTimestep(timesteps: ArrayLike<number>, timestep: number)
     }
   }
   return first;
-}
-
-/**
- * `numpy.arange(start, stop, step)` in float64: `ceil((stop − start) / step)` values `start + i · step`.
- */
-export function arange(start: number, stop: number, step: number): Float64Array {
-  const n = Math.max(0, Math.ceil((stop - start) / step));
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = start + i * step;
-  return out;
-}
-
-/** `numpy.round`: rounds half to even. */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-/** The `timestep_spacing` choices of diffusers' schedulers. */
-export type TimestepSpacing = 'linspace' | 'leading' | 'trailing';
-
-/**
- * The inference timesteps of the k-diffusion-style schedulers (Euler, Euler ancestral, Heun, LMS, KDPM2),
- * as float32 values in denoising order, for `timestep_spacing`:
- * - `linspace`: `np.linspace(0, T − 1, n)` reversed;
- * - `leading`: `round(arange(n) · (T // n))` reversed, plus `steps_offset`;
- * - `trailing`: `round(arange(T, 0, −T / n)) − 1`.
- *
- * (DPM-Solver, DEIS and UniPC space their timesteps differently, over `n + 1` points.)
- */
-export function spacedTimesteps(
-  spacing: TimestepSpacing,
-  numTrainTimesteps: number,
-  numInferenceSteps: number,
-  stepsOffset = 0,
-): Float32Array {
-  const n = numInferenceSteps;
-  const T = numTrainTimesteps;
-  if (spacing === 'linspace') {
-    const lin = linspace(0, T - 1, n);
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = lin[n - 1 - i]!;
-    return out;
-  }
-  if (spacing === 'leading') {
-    const ratio = Math.floor(T / n);
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = Math.fround(roundHalfEven((n - 1 - i) * ratio)) + stepsOffset;
-    return out;
-  }
-  const values = arange(T, 0, -T / n);
-  return Float32Array.from(values, (v) => Math.fround(roundHalfEven(v)) - 1);
 }
