@@ -1,32 +1,24 @@
-import {
-  InvalidArgumentError,
-  type Scheduler,
-  type SchedulerStepOptions,
-  type SchedulerStepOutput,
-  Tensor,
-} from '@latentkit/core';
+import { type SchedulerStepOptions, type SchedulerStepOutput, Tensor } from '@latentkit/core';
 import { checkStepCount, oneOf, resolveConfig } from './shared/config.js';
 import {
-  addNoiseIndex,
-  addNoiseVp,
   alphaSigma,
-  checkBeginIndex,
   checkOneSigmaSchedule,
   checkStepShapes,
   configBool,
   configInt,
-  initialStepIndex,
+  convertVpModelOutput,
   lambdaOf,
-  notReadyError,
+  noiseFromData,
   rejectUnsupported,
-  toInt64,
+  timestepsForSigmas,
+  VP_SOLVER_DEFAULTS,
   type VpSchedule,
   vpSchedule,
+  vpThreshold,
 } from './shared/dpm-common.js';
+import { DPMFamilyScheduler } from './shared/dpm-family-scheduler.js';
 import { weightedSum } from './shared/dpm-kernels.js';
-import { roundHalfEven } from './shared/numpy.js';
-import { betaSigmas, exponentialSigmas, interpArray, karrasSigmas, sigmaToT } from './shared/sigmas.js';
-import { thresholdSampleInPlace } from './shared/thresholding.js';
+import { convertSigmas, interpArray } from './shared/sigmas.js';
 import { dpmSolverTimesteps } from './shared/timestep-spacing.js';
 
 const fround = Math.fround;
@@ -59,16 +51,7 @@ export interface DEISMultistepConfig {
 }
 
 const DEFAULTS = {
-  num_train_timesteps: 1000,
-  beta_start: 0.0001,
-  beta_end: 0.02,
-  beta_schedule: 'linear',
-  trained_betas: null,
-  solver_order: 2,
-  prediction_type: 'epsilon',
-  thresholding: false,
-  dynamic_thresholding_ratio: 0.995,
-  sample_max_value: 1.0,
+  ...VP_SOLVER_DEFAULTS,
   algorithm_type: 'deis',
   solver_type: 'logrho',
   lower_order_final: true,
@@ -89,7 +72,7 @@ const log32 = (x: number): number => fround(Math.log(x));
  * log-ρ space (`solver_type: "logrho"`). A port of diffusers' `DEISMultistepScheduler` that reproduces
  * its float32 numbers.
  */
-export class DEISMultistepScheduler implements Scheduler {
+export class DEISMultistepScheduler extends DPMFamilyScheduler {
   /** The diffusers config, defaults filled in (`dpmsolver*` / `midpoint` / `heun` / `bh*` names read as DEIS's own). */
   readonly config: Readonly<DEISMultistepConfig>;
   /** Model evaluations per step: 1. */
@@ -98,15 +81,9 @@ export class DEISMultistepScheduler implements Scheduler {
   readonly initNoiseSigma = 1;
 
   private readonly schedule: VpSchedule;
-  private _timesteps: number[];
-  private _sigmas: Float32Array;
-  private numInferenceSteps: number | null = null;
-  private modelOutputs: (Float32Array | null)[];
-  private lowerOrderNums = 0;
-  private stepIndex: number | null = null;
-  private beginIndex: number | null = null;
 
   constructor(config: Readonly<Record<string, unknown>> = {}) {
+    super(CLASS);
     const c = resolveConfig(CLASS, DEFAULTS, config) as DEISMultistepConfig;
     c.num_train_timesteps = configInt(CLASS, 'num_train_timesteps', c.num_train_timesteps, 1);
     c.solver_order = configInt(CLASS, 'solver_order', c.solver_order, 1, 3);
@@ -142,22 +119,6 @@ export class DEISMultistepScheduler implements Scheduler {
     return new DEISMultistepScheduler(config);
   }
 
-  /** The integer timesteps of the current schedule. */
-  get timesteps(): readonly number[] {
-    return this._timesteps;
-  }
-
-  /** The step sigmas (float32), one more than the timesteps. */
-  get sigmas(): Float32Array {
-    return this._sigmas;
-  }
-
-  /** Starts the schedule at `index` (img2img). */
-  setBeginIndex(index: number): void {
-    checkBeginIndex(CLASS, index);
-    this.beginIndex = index;
-  }
-
   /** Prepares `numInferenceSteps` steps spaced by `timestep_spacing` (or the Karras / exponential / beta schedule). */
   setTimesteps(numInferenceSteps: number): void {
     const c = this.config;
@@ -175,62 +136,41 @@ export class DEISMultistepScheduler implements Scheduler {
     const train = this.schedule.sigmas;
     const logSigmas = this.schedule.logSigmas;
     const out = new Float32Array(n + 1);
-    if (c.use_karras_sigmas || c.use_exponential_sigmas || c.use_beta_sigmas) {
-      const min = train[0]!;
-      const max = train[numTrain - 1]!;
-      const sigmas = c.use_karras_sigmas
-        ? karrasSigmas(min, max, n)
-        : c.use_exponential_sigmas
-          ? exponentialSigmas(min, max, n)
-          : betaSigmas(min, max, n);
-      timesteps = Array.from(sigmas, (s) =>
-        toInt64(c.use_karras_sigmas ? roundHalfEven(sigmaToT(s, logSigmas)) : sigmaToT(s, logSigmas)),
-      );
+    const kind = c.use_karras_sigmas
+      ? 'karras'
+      : c.use_exponential_sigmas
+        ? 'exponential'
+        : c.use_beta_sigmas
+          ? 'beta'
+          : null;
+    if (kind !== null) {
+      const sigmas = convertSigmas(kind, train[0]!, train[numTrain - 1]!, n);
+      timesteps = timestepsForSigmas(sigmas, logSigmas, kind === 'karras');
       out.set(sigmas, 0);
       out[n] = sigmas[n - 1]!;
     } else {
       out.set(interpArray(timesteps, train), 0);
       out[n] = train[0]!;
     }
-    this._sigmas = out;
-    this._timesteps = timesteps;
-    this.numInferenceSteps = n;
-    this.modelOutputs = new Array(c.solver_order).fill(null);
-    this.lowerOrderNums = 0;
-    this.stepIndex = null;
-    this.beginIndex = null;
-  }
-
-  /** Identity: DEIS needs no input scaling. */
-  scaleModelInput(sample: Tensor, _timestep: number): Tensor {
-    return sample;
+    this.resetSchedule(timesteps, out, n, c.solver_order);
   }
 
   /** The ε the solver integrates: x₀ from the model output (thresholded if configured), turned back into ε. */
   private convertModelOutput(modelOutput: Tensor, sample: Tensor, index: number): Float32Array {
     const c = this.config;
     checkStepShapes(CLASS, modelOutput, sample);
-    const mo = modelOutput.data;
     const s = sample.data;
-    const [alpha, sigmaT] = alphaSigma(this._sigmas[index]!);
-    const x0 = new Float32Array(s.length);
-    if (!c.thresholding && c.prediction_type === 'epsilon') {
-      // x₀ = (x − σ·out)/α, then ε = (x − α·x₀)/σ, fused per element.
-      for (let i = 0; i < x0.length; i++) {
-        const xi = s[i]!;
-        const p = fround(fround(xi - fround(sigmaT * mo[i]!)) / alpha);
-        x0[i] = fround(xi - fround(alpha * p)) / sigmaT;
-      }
-      return x0;
-    }
-    if (c.prediction_type === 'epsilon') {
-      for (let i = 0; i < x0.length; i++) x0[i] = fround(s[i]! - fround(sigmaT * mo[i]!)) / alpha;
-    } else if (c.prediction_type === 'sample') x0.set(mo);
-    else for (let i = 0; i < x0.length; i++) x0[i] = fround(alpha * s[i]!) - fround(sigmaT * mo[i]!);
-    if (c.thresholding)
-      thresholdSampleInPlace(x0, sample.shape[0]!, c.dynamic_thresholding_ratio, c.sample_max_value);
-    for (let i = 0; i < x0.length; i++) x0[i] = fround(s[i]! - fround(alpha * x0[i]!)) / sigmaT;
-    return x0;
+    const sigma = this._sigmas[index]!;
+    const x0 = convertVpModelOutput(
+      c.prediction_type,
+      true,
+      s,
+      modelOutput.data,
+      sigma,
+      vpThreshold(c, sample),
+    );
+    const [alpha, sigmaT] = alphaSigma(sigma);
+    return noiseFromData(s, x0, alpha, sigmaT, x0);
   }
 
   /** One DEIS step from `timestep` to the next timestep of the schedule. */
@@ -241,25 +181,13 @@ export class DEISMultistepScheduler implements Scheduler {
     _options: SchedulerStepOptions = {},
   ): SchedulerStepOutput {
     const c = this.config;
-    if (this.numInferenceSteps === null) throw notReadyError(CLASS);
-    if (this.stepIndex === null)
-      this.stepIndex = initialStepIndex(CLASS, this._timesteps, timestep, this.beginIndex);
-    const i = this.stepIndex;
+    const i = this.currentStepIndex(timestep);
     const n = this._timesteps.length;
-    if (i >= n) {
-      throw new InvalidArgumentError({
-        name: `${CLASS}.step`,
-        value: `step ${i + 1} of ${n}`,
-        expected: `at most ${n} steps`,
-        fix: 'call setTimesteps again to start a new denoising loop',
-      });
-    }
     const lowerOrderFinal = i === n - 1 && c.lower_order_final && n < 15;
     const lowerOrderSecond = i === n - 2 && c.lower_order_final && n < 15;
     const m = this.convertModelOutput(modelOutput, sample, i);
     const k = c.solver_order;
-    for (let j = 0; j < k - 1; j++) this.modelOutputs[j] = this.modelOutputs[j + 1]!;
-    this.modelOutputs[k - 1] = m;
+    this.pushModelOutput(m, k);
 
     const s = sample.data;
     const out = new Float32Array(s.length);
@@ -320,11 +248,5 @@ export class DEISMultistepScheduler implements Scheduler {
     if (this.lowerOrderNums < k) this.lowerOrderNums++;
     this.stepIndex = i + 1;
     return { prevSample: new Tensor(out, sample.shape) };
-  }
-
-  /** Noises `original` to the level of `timestep`: α_t·x + σ_t·ε (the begin index when set). */
-  addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {
-    const idx = addNoiseIndex(CLASS, this._timesteps, timestep, this.beginIndex, this.stepIndex);
-    return new Tensor(addNoiseVp(original, noise, this._sigmas[idx]!, CLASS), original.shape);
   }
 }

@@ -1,37 +1,35 @@
 import {
   InvalidArgumentError,
   NotImplementedError,
-  type Scheduler,
   type SchedulerStepOptions,
   type SchedulerStepOutput,
   Tensor,
 } from '@latentkit/core';
 import { checkStepCount, oneOf, resolveConfig } from './shared/config.js';
 import {
-  addNoiseIndex,
-  addNoiseVp,
   alphaSigma,
-  checkBeginIndex,
   checkOneSigmaSchedule,
   checkStepShapes,
   clippedIndex,
   configBool,
   configInt,
   configNumber,
+  convertVpModelOutput,
   firstChannels,
-  initialStepIndex,
   lambdaOf,
-  notReadyError,
   rejectUnsupported,
+  timestepsForSigmas,
   toInt64,
+  VP_SOLVER_DEFAULTS,
   type VpSchedule,
   vpSchedule,
+  vpThreshold,
 } from './shared/dpm-common.js';
+import { DPMFamilyScheduler } from './shared/dpm-family-scheduler.js';
 import { scaledDifference, secondOrderMultistep, weightedSum } from './shared/dpm-kernels.js';
 import { drawNoise } from './shared/noise.js';
-import { linspace, roundHalfEven } from './shared/numpy.js';
-import { betaSigmas, exponentialSigmas, interpArray, karrasSigmas, sigmaToT } from './shared/sigmas.js';
-import { thresholdSampleInPlace } from './shared/thresholding.js';
+import { linspace } from './shared/numpy.js';
+import { convertSigmas, interpArray } from './shared/sigmas.js';
 import { dpmSolverTimesteps } from './shared/timestep-spacing.js';
 
 const fround = Math.fround;
@@ -72,16 +70,7 @@ export interface DPMSolverMultistepConfig {
 }
 
 const DEFAULTS = {
-  num_train_timesteps: 1000,
-  beta_start: 0.0001,
-  beta_end: 0.02,
-  beta_schedule: 'linear',
-  trained_betas: null,
-  solver_order: 2,
-  prediction_type: 'epsilon',
-  thresholding: false,
-  dynamic_thresholding_ratio: 0.995,
-  sample_max_value: 1.0,
+  ...VP_SOLVER_DEFAULTS,
   algorithm_type: 'dpmsolver++',
   solver_type: 'midpoint',
   lower_order_final: true,
@@ -110,7 +99,7 @@ type Algorithm = (typeof ALGORITHMS)[number];
  * SDE" (with `algorithm_type: "sde-dpmsolver++"`), and their Karras variants (`use_karras_sigmas`).
  * A port of diffusers' `DPMSolverMultistepScheduler` that reproduces its float32 numbers.
  */
-export class DPMSolverMultistepScheduler implements Scheduler {
+export class DPMSolverMultistepScheduler extends DPMFamilyScheduler {
   /** The diffusers config, defaults filled in (`algorithm_type: "deis"` reads as `"dpmsolver++"`, as in diffusers). */
   readonly config: Readonly<DPMSolverMultistepConfig>;
   /** Model evaluations per step: 1. */
@@ -120,15 +109,9 @@ export class DPMSolverMultistepScheduler implements Scheduler {
 
   private readonly schedule: VpSchedule;
   private readonly algorithm: Algorithm;
-  private _timesteps: number[];
-  private _sigmas: Float32Array;
-  private numInferenceSteps: number | null = null;
-  private modelOutputs: (Float32Array | null)[];
-  private lowerOrderNums = 0;
-  private stepIndex: number | null = null;
-  private beginIndex: number | null = null;
 
   constructor(config: Readonly<Record<string, unknown>> = {}) {
+    super(CLASS);
     const c = resolveConfig(CLASS, DEFAULTS, config) as DPMSolverMultistepConfig;
     c.num_train_timesteps = configInt(CLASS, 'num_train_timesteps', c.num_train_timesteps, 1);
     c.solver_order = configInt(CLASS, 'solver_order', c.solver_order, 1, 3);
@@ -183,22 +166,6 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     return new DPMSolverMultistepScheduler(config);
   }
 
-  /** The integer timesteps of the current schedule, as diffusers holds them. */
-  get timesteps(): readonly number[] {
-    return this._timesteps;
-  }
-
-  /** The step sigmas (float32), one more than the timesteps: the last is 0 or σ_min (`final_sigmas_type`). */
-  get sigmas(): Float32Array {
-    return this._sigmas;
-  }
-
-  /** Starts the schedule at `index` (img2img). */
-  setBeginIndex(index: number): void {
-    checkBeginIndex(CLASS, index);
-    this.beginIndex = index;
-  }
-
   /**
    * Prepares `numInferenceSteps` steps, spaced by `timestep_spacing` (or by the Karras / exponential /
    * beta / Lu-λ schedule), or uses custom integer `timesteps` (then omit `numInferenceSteps`).
@@ -227,38 +194,31 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     const train = this.schedule.sigmas;
     const logSigmas = this.schedule.logSigmas;
     const roundTs = c.beta_schedule !== 'squaredcos_cap_v2';
+    const kind = c.use_karras_sigmas
+      ? 'karras'
+      : c.use_exponential_sigmas
+        ? 'exponential'
+        : c.use_beta_sigmas
+          ? 'beta'
+          : null;
     let sigmas: ArrayLike<number>;
-    if (c.use_karras_sigmas) {
-      sigmas = karrasSigmas(train[0]!, train[numTrain - 1]!, n);
-      timesteps = Array.from(sigmas, (s) =>
-        toInt64(roundTs ? roundHalfEven(sigmaToT(s, logSigmas)) : sigmaToT(s, logSigmas)),
-      );
-    } else if (c.use_lu_lambdas) {
+    // diffusers' order of precedence: Karras, then Lu's λ schedule, then exponential / beta.
+    if (c.use_lu_lambdas && kind !== 'karras') {
       const lmin = logSigmas[0]!;
       const lmax = logSigmas[numTrain - 1]!;
       sigmas = linspace(0, 1, n).map((r) => Math.exp(lmax + r * (lmin - lmax)));
-      timesteps = Array.from(sigmas, (s) =>
-        toInt64(roundTs ? roundHalfEven(sigmaToT(s, logSigmas)) : sigmaToT(s, logSigmas)),
-      );
-    } else if (c.use_exponential_sigmas) {
-      sigmas = exponentialSigmas(train[0]!, train[numTrain - 1]!, n);
-      timesteps = Array.from(sigmas, (s) => toInt64(sigmaToT(s, logSigmas)));
-    } else if (c.use_beta_sigmas) {
-      sigmas = betaSigmas(train[0]!, train[numTrain - 1]!, n);
-      timesteps = Array.from(sigmas, (s) => toInt64(sigmaToT(s, logSigmas)));
+      timesteps = timestepsForSigmas(sigmas, logSigmas, roundTs);
+    } else if (kind !== null) {
+      sigmas = convertSigmas(kind, train[0]!, train[numTrain - 1]!, n);
+      // Only the Karras branch rounds, and not for squaredcos_cap_v2.
+      timesteps = timestepsForSigmas(sigmas, logSigmas, kind === 'karras' && roundTs);
     } else {
       sigmas = interpArray(timesteps, train);
     }
     const out = new Float32Array(n + 1);
     out.set(sigmas, 0);
     out[n] = c.final_sigmas_type === 'sigma_min' ? train[0]! : 0;
-    this._sigmas = out;
-    this._timesteps = timesteps;
-    this.numInferenceSteps = n;
-    this.modelOutputs = new Array(c.solver_order).fill(null);
-    this.lowerOrderNums = 0;
-    this.stepIndex = null;
-    this.beginIndex = null;
+    this.resetSchedule(timesteps, out, n, c.solver_order);
   }
 
   private checkCustomTimesteps(custom: readonly number[], n: number | undefined): void {
@@ -290,11 +250,6 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     }
   }
 
-  /** Identity: DPM-Solver needs no input scaling. */
-  scaleModelInput(sample: Tensor, _timestep: number): Tensor {
-    return sample;
-  }
-
   /**
    * The model output converted to what the solver integrates: the x₀ prediction (dpmsolver++ types,
    * thresholded if configured) or the ε prediction (dpmsolver types), at the current step's sigma.
@@ -308,36 +263,9 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     } else if (mo.length !== s.length) {
       checkStepShapes(CLASS, modelOutput, sample);
     }
-    const [alpha, sigmaT] = alphaSigma(this._sigmas[index]!);
-    const out = new Float32Array(s.length);
     const dataPrediction = this.algorithm === 'dpmsolver++' || this.algorithm === 'sde-dpmsolver++';
-    if (dataPrediction) {
-      if (c.prediction_type === 'epsilon') {
-        for (let i = 0; i < out.length; i++) out[i] = fround(s[i]! - fround(sigmaT * mo[i]!)) / alpha;
-      } else if (c.prediction_type === 'sample') {
-        out.set(mo);
-      } else {
-        for (let i = 0; i < out.length; i++) out[i] = fround(alpha * s[i]!) - fround(sigmaT * mo[i]!);
-      }
-      if (c.thresholding) {
-        thresholdSampleInPlace(out, sample.shape[0]!, c.dynamic_thresholding_ratio, c.sample_max_value);
-      }
-      return out;
-    }
-    if (c.prediction_type === 'epsilon') out.set(mo);
-    else if (c.prediction_type === 'sample') {
-      for (let i = 0; i < out.length; i++) out[i] = fround(s[i]! - fround(alpha * mo[i]!)) / sigmaT;
-    } else {
-      for (let i = 0; i < out.length; i++) out[i] = fround(alpha * mo[i]!) + fround(sigmaT * s[i]!);
-    }
-    if (c.thresholding) {
-      // Threshold the implied x₀, then turn it back into ε.
-      const x0 = new Float32Array(out.length);
-      for (let i = 0; i < out.length; i++) x0[i] = fround(s[i]! - fround(sigmaT * out[i]!)) / alpha;
-      thresholdSampleInPlace(x0, sample.shape[0]!, c.dynamic_thresholding_ratio, c.sample_max_value);
-      for (let i = 0; i < out.length; i++) out[i] = fround(s[i]! - fround(alpha * x0[i]!)) / sigmaT;
-    }
-    return out;
+    const sigma = this._sigmas[index]!;
+    return convertVpModelOutput(c.prediction_type, dataPrediction, s, mo, sigma, vpThreshold(c, sample));
   }
 
   /**
@@ -351,26 +279,14 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     options: SchedulerStepOptions = {},
   ): SchedulerStepOutput {
     const c = this.config;
-    if (this.numInferenceSteps === null) throw notReadyError(CLASS);
-    if (this.stepIndex === null)
-      this.stepIndex = initialStepIndex(CLASS, this._timesteps, timestep, this.beginIndex);
-    const i = this.stepIndex;
     const n = this._timesteps.length;
-    if (i >= n) {
-      throw new InvalidArgumentError({
-        name: `${CLASS}.step`,
-        value: `step ${i + 1} of ${n}`,
-        expected: `at most ${n} steps after setTimesteps(${n})`,
-        fix: 'call setTimesteps again to start a new denoising loop',
-      });
-    }
+    const i = this.currentStepIndex(timestep, ` after setTimesteps(${n})`);
     const lowerOrderFinal =
       i === n - 1 && (c.euler_at_final || (c.lower_order_final && n < 15) || c.final_sigmas_type === 'zero');
     const lowerOrderSecond = i === n - 2 && c.lower_order_final && n < 15;
 
     const m = this.convertModelOutput(modelOutput, sample, i);
-    for (let k = 0; k < c.solver_order - 1; k++) this.modelOutputs[k] = this.modelOutputs[k + 1]!;
-    this.modelOutputs[c.solver_order - 1] = m;
+    this.pushModelOutput(m, c.solver_order);
 
     const sde = this.algorithm === 'sde-dpmsolver++' || this.algorithm === 'sde-dpmsolver';
     const noise = sde ? drawNoise(sample.shape, options.generator) : undefined;
@@ -552,14 +468,5 @@ export class DPMSolverMultistepScheduler implements Scheduler {
       }
     }
     return out;
-  }
-
-  /**
-   * Noises `original` to the level of `timestep`: α_t·x + σ_t·ε at that step's sigma (the begin index
-   * when set, for img2img).
-   */
-  addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {
-    const idx = addNoiseIndex(CLASS, this._timesteps, timestep, this.beginIndex, this.stepIndex);
-    return new Tensor(addNoiseVp(original, noise, this._sigmas[idx]!, CLASS), original.shape);
   }
 }

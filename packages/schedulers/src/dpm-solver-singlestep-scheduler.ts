@@ -1,37 +1,34 @@
 import {
   InvalidArgumentError,
   NotImplementedError,
-  type Scheduler,
   type SchedulerStepOptions,
   type SchedulerStepOutput,
   Tensor,
 } from '@latentkit/core';
 import { checkStepCount, oneOf, resolveConfig } from './shared/config.js';
 import {
-  addNoiseIndex,
-  addNoiseVp,
   alphaSigma,
-  checkBeginIndex,
   checkOneSigmaSchedule,
   checkStepShapes,
   clippedIndex,
   configBool,
   configInt,
   configNumber,
+  convertVpModelOutput,
   firstChannels,
-  initialStepIndex,
   lambdaOf,
-  notReadyError,
   rejectUnsupported,
+  timestepsForSigmas,
   toInt64,
+  VP_SOLVER_DEFAULTS,
   type VpSchedule,
   vpSchedule,
+  vpThreshold,
 } from './shared/dpm-common.js';
+import { DPMFamilyScheduler } from './shared/dpm-family-scheduler.js';
 import { scaledDifference, weightedSum } from './shared/dpm-kernels.js';
 import { drawNoise } from './shared/noise.js';
-import { roundHalfEven } from './shared/numpy.js';
-import { betaSigmas, exponentialSigmas, interpArray, karrasSigmas, sigmaToT } from './shared/sigmas.js';
-import { thresholdSampleInPlace } from './shared/thresholding.js';
+import { convertSigmas, interpArray } from './shared/sigmas.js';
 import { dpmSolverTimesteps } from './shared/timestep-spacing.js';
 
 const fround = Math.fround;
@@ -65,16 +62,7 @@ export interface DPMSolverSinglestepConfig {
 }
 
 const DEFAULTS = {
-  num_train_timesteps: 1000,
-  beta_start: 0.0001,
-  beta_end: 0.02,
-  beta_schedule: 'linear',
-  trained_betas: null,
-  solver_order: 2,
-  prediction_type: 'epsilon',
-  thresholding: false,
-  dynamic_thresholding_ratio: 0.995,
-  sample_max_value: 1.0,
+  ...VP_SOLVER_DEFAULTS,
   algorithm_type: 'dpmsolver++',
   solver_type: 'midpoint',
   lower_order_final: false,
@@ -115,7 +103,7 @@ export function singlestepOrderList(steps: number, order: number, lowerOrderFina
  * block of `solver_order` model evaluations restarts from the block's first sample. A port of diffusers'
  * `DPMSolverSinglestepScheduler` that reproduces its float32 numbers.
  */
-export class DPMSolverSinglestepScheduler implements Scheduler {
+export class DPMSolverSinglestepScheduler extends DPMFamilyScheduler {
   /** Model evaluations per step: 1 (diffusers' convention for this class). */
   readonly order = 1;
   /** The initial noise is standard normal. */
@@ -124,16 +112,11 @@ export class DPMSolverSinglestepScheduler implements Scheduler {
   private _config: Readonly<DPMSolverSinglestepConfig>;
   private readonly schedule: VpSchedule;
   private readonly algorithm: Algorithm;
-  private _timesteps: number[];
-  private _sigmas: Float32Array;
-  private numInferenceSteps: number | null = null;
-  private modelOutputs: (Float32Array | null)[];
   private blockSample: Float32Array | null = null;
   private orderList: number[] = [];
-  private stepIndex: number | null = null;
-  private beginIndex: number | null = null;
 
   constructor(config: Readonly<Record<string, unknown>> = {}) {
+    super(CLASS);
     const c = resolveConfig(CLASS, DEFAULTS, config) as DPMSolverSinglestepConfig;
     c.num_train_timesteps = configInt(CLASS, 'num_train_timesteps', c.num_train_timesteps, 1);
     c.solver_order = configInt(CLASS, 'solver_order', c.solver_order, 1, 3);
@@ -196,25 +179,9 @@ export class DPMSolverSinglestepScheduler implements Scheduler {
     return this._config;
   }
 
-  /** The integer timesteps of the current schedule. */
-  get timesteps(): readonly number[] {
-    return this._timesteps;
-  }
-
-  /** The step sigmas (float32), one more than the timesteps. */
-  get sigmas(): Float32Array {
-    return this._sigmas;
-  }
-
   /** The solver order used at each step of the current schedule. */
   get orders(): readonly number[] {
     return this.orderList;
-  }
-
-  /** Starts the schedule at `index` (img2img). */
-  setBeginIndex(index: number): void {
-    checkBeginIndex(CLASS, index);
-    this.beginIndex = index;
   }
 
   /** Prepares `numInferenceSteps` linearly spaced steps (or the Karras / exponential / beta schedule), or custom `timesteps`. */
@@ -255,26 +222,24 @@ export class DPMSolverSinglestepScheduler implements Scheduler {
     const n = timesteps.length;
     const train = this.schedule.sigmas;
     const logSigmas = this.schedule.logSigmas;
+    const kind = c.use_karras_sigmas
+      ? 'karras'
+      : c.use_exponential_sigmas
+        ? 'exponential'
+        : c.use_beta_sigmas
+          ? 'beta'
+          : null;
     let sigmas: ArrayLike<number>;
-    if (c.use_karras_sigmas) {
-      sigmas = karrasSigmas(train[0]!, train[numTrain - 1]!, n);
-      timesteps = Array.from(sigmas, (s) => toInt64(roundHalfEven(sigmaToT(s, logSigmas))));
-    } else if (c.use_exponential_sigmas) {
-      sigmas = exponentialSigmas(train[0]!, train[numTrain - 1]!, n);
-      timesteps = Array.from(sigmas, (s) => toInt64(sigmaToT(s, logSigmas)));
-    } else if (c.use_beta_sigmas) {
-      sigmas = betaSigmas(train[0]!, train[numTrain - 1]!, n);
-      timesteps = Array.from(sigmas, (s) => toInt64(sigmaToT(s, logSigmas)));
+    if (kind !== null) {
+      sigmas = convertSigmas(kind, train[0]!, train[numTrain - 1]!, n);
+      timesteps = timestepsForSigmas(sigmas, logSigmas, kind === 'karras');
     } else {
       sigmas = interpArray(timesteps, train);
     }
     const out = new Float32Array(n + 1);
     out.set(sigmas, 0);
     out[n] = c.final_sigmas_type === 'sigma_min' ? train[0]! : 0;
-    this._sigmas = out;
-    this._timesteps = timesteps;
-    this.numInferenceSteps = n;
-    this.modelOutputs = new Array(c.solver_order).fill(null);
+    this.resetSchedule(timesteps, out, n, c.solver_order);
     this.blockSample = null;
     // diffusers re-registers lower_order_final = True for uneven step counts and for a zero final sigma.
     if (!c.lower_order_final && (n % c.solver_order !== 0 || c.final_sigmas_type === 'zero')) {
@@ -282,13 +247,6 @@ export class DPMSolverSinglestepScheduler implements Scheduler {
       this._config = c;
     }
     this.orderList = singlestepOrderList(n, c.solver_order, c.lower_order_final);
-    this.stepIndex = null;
-    this.beginIndex = null;
-  }
-
-  /** Identity: DPM-Solver needs no input scaling. */
-  scaleModelInput(sample: Tensor, _timestep: number): Tensor {
-    return sample;
   }
 
   private convertModelOutput(modelOutput: Tensor, sample: Tensor, index: number): Float32Array {
@@ -303,28 +261,9 @@ export class DPMSolverSinglestepScheduler implements Scheduler {
     } else {
       checkStepShapes(CLASS, modelOutput, sample);
     }
-    const [alpha, sigmaT] = alphaSigma(this._sigmas[index]!);
-    const out = new Float32Array(s.length);
-    if (this.algorithm === 'dpmsolver++' || this.algorithm === 'sde-dpmsolver++') {
-      if (c.prediction_type === 'epsilon') {
-        for (let i = 0; i < out.length; i++) out[i] = fround(s[i]! - fround(sigmaT * mo[i]!)) / alpha;
-      } else if (c.prediction_type === 'sample') out.set(mo);
-      else for (let i = 0; i < out.length; i++) out[i] = fround(alpha * s[i]!) - fround(sigmaT * mo[i]!);
-      if (c.thresholding)
-        thresholdSampleInPlace(out, sample.shape[0]!, c.dynamic_thresholding_ratio, c.sample_max_value);
-      return out;
-    }
-    if (c.prediction_type === 'epsilon') out.set(mo);
-    else if (c.prediction_type === 'sample') {
-      for (let i = 0; i < out.length; i++) out[i] = fround(s[i]! - fround(alpha * mo[i]!)) / sigmaT;
-    } else for (let i = 0; i < out.length; i++) out[i] = fround(alpha * mo[i]!) + fround(sigmaT * s[i]!);
-    if (c.thresholding) {
-      const x0 = new Float32Array(out.length);
-      for (let i = 0; i < out.length; i++) x0[i] = fround(s[i]! - fround(sigmaT * out[i]!)) / alpha;
-      thresholdSampleInPlace(x0, sample.shape[0]!, c.dynamic_thresholding_ratio, c.sample_max_value);
-      for (let i = 0; i < out.length; i++) out[i] = fround(s[i]! - fround(alpha * x0[i]!)) / sigmaT;
-    }
-    return out;
+    const dataPrediction = this.algorithm === 'dpmsolver++' || this.algorithm === 'sde-dpmsolver++';
+    const sigma = this._sigmas[index]!;
+    return convertVpModelOutput(c.prediction_type, dataPrediction, s, mo, sigma, vpThreshold(c, sample));
   }
 
   /** One step. SDE variants draw one `randn` of the sample's shape from `options.generator` per step. */
@@ -335,22 +274,10 @@ export class DPMSolverSinglestepScheduler implements Scheduler {
     options: SchedulerStepOptions = {},
   ): SchedulerStepOutput {
     const c = this._config;
-    if (this.numInferenceSteps === null) throw notReadyError(CLASS);
-    if (this.stepIndex === null)
-      this.stepIndex = initialStepIndex(CLASS, this._timesteps, timestep, this.beginIndex);
-    const i = this.stepIndex;
-    if (i >= this._timesteps.length) {
-      throw new InvalidArgumentError({
-        name: `${CLASS}.step`,
-        value: `step ${i + 1} of ${this._timesteps.length}`,
-        expected: `at most ${this._timesteps.length} steps`,
-        fix: 'call setTimesteps again to start a new denoising loop',
-      });
-    }
+    const i = this.currentStepIndex(timestep);
     const m = this.convertModelOutput(modelOutput, sample, i);
     const k = c.solver_order;
-    for (let j = 0; j < k - 1; j++) this.modelOutputs[j] = this.modelOutputs[j + 1]!;
-    this.modelOutputs[k - 1] = m;
+    this.pushModelOutput(m, k);
     const noise = this.algorithm.startsWith('sde-') ? drawNoise(sample.shape, options.generator) : undefined;
     // diffusers' order list can be shorter than the schedule (no lower_order_final tail): index past it is
     // undefined there too, so fall back to first order.
@@ -499,11 +426,5 @@ export class DPMSolverSinglestepScheduler implements Scheduler {
       : -fround(scale * fround(fround(fround(e - h) / hh) - 0.5));
     weightedSum(out, [cS, c0, c1, c2], [s, m2, d1, d2]);
     return out;
-  }
-
-  /** Noises `original` to the level of `timestep`: α_t·x + σ_t·ε (the begin index when set). */
-  addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {
-    const idx = addNoiseIndex(CLASS, this._timesteps, timestep, this.beginIndex, this.stepIndex);
-    return new Tensor(addNoiseVp(original, noise, this._sigmas[idx]!, CLASS), original.shape);
   }
 }

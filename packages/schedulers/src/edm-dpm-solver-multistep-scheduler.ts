@@ -1,7 +1,6 @@
 import {
   InvalidArgumentError,
   NotImplementedError,
-  type Scheduler,
   type SchedulerStepOptions,
   type SchedulerStepOutput,
   Tensor,
@@ -9,15 +8,14 @@ import {
 import { linspaceFloat32 } from './shared/betas.js';
 import { oneOf, resolveConfig } from './shared/config.js';
 import {
-  checkBeginIndex,
   checkNoiseShapes,
   checkStepShapes,
   configBool,
   configInt,
   configNumber,
   initialStepIndex,
-  notReadyError,
 } from './shared/dpm-common.js';
+import { DPMFamilyScheduler } from './shared/dpm-family-scheduler.js';
 import { scaledDifference, secondOrderMultistep, weightedSum } from './shared/dpm-kernels.js';
 import { drawNoise } from './shared/noise.js';
 import { thresholdSampleInPlace } from './shared/thresholding.js';
@@ -71,7 +69,7 @@ const DEFAULTS = {
  * exponential sigmas between `sigma_min` and `sigma_max`, EDM input/output preconditioning, and
  * timesteps `c_noise = ¼·log σ` (float values). A port of diffusers' `EDMDPMSolverMultistepScheduler`.
  */
-export class EDMDPMSolverMultistepScheduler implements Scheduler {
+export class EDMDPMSolverMultistepScheduler extends DPMFamilyScheduler {
   /** The diffusers config, defaults filled in. */
   readonly config: Readonly<EDMDPMSolverMultistepConfig>;
   /** Model evaluations per step: 1. */
@@ -80,15 +78,9 @@ export class EDMDPMSolverMultistepScheduler implements Scheduler {
   readonly initNoiseSigma: number;
 
   private readonly dpp: boolean;
-  private _timesteps: number[];
-  private _sigmas: Float32Array;
-  private numInferenceSteps: number | null = null;
-  private modelOutputs: (Float32Array | null)[];
-  private lowerOrderNums = 0;
-  private stepIndex: number | null = null;
-  private beginIndex: number | null = null;
 
   constructor(config: Readonly<Record<string, unknown>> = {}) {
+    super(CLASS);
     const c = resolveConfig(CLASS, DEFAULTS, config) as EDMDPMSolverMultistepConfig;
     for (const key of ['sigma_min', 'sigma_max', 'sigma_data', 'rho']) {
       const v = configNumber(CLASS, key, c[key]);
@@ -140,16 +132,6 @@ export class EDMDPMSolverMultistepScheduler implements Scheduler {
     return new EDMDPMSolverMultistepScheduler(config);
   }
 
-  /** The timesteps of the current schedule: c_noise = ¼·log σ (float32 values). */
-  get timesteps(): readonly number[] {
-    return this._timesteps;
-  }
-
-  /** The step sigmas (float32), one more than the timesteps: the last is 0 or σ_min. */
-  get sigmas(): Float32Array {
-    return this._sigmas;
-  }
-
   /** Karras (or exponential) sigmas over a float32 `torch.linspace(0, 1, n)` ramp, in float32 torch ops. */
   private computeSigmas(n: number): Float32Array {
     const c = this.config;
@@ -169,12 +151,6 @@ export class EDMDPMSolverMultistepScheduler implements Scheduler {
     return out;
   }
 
-  /** Starts the schedule at `index` (img2img). */
-  setBeginIndex(index: number): void {
-    checkBeginIndex(CLASS, index);
-    this.beginIndex = index;
-  }
-
   /** Prepares `numInferenceSteps` steps of the Karras (or exponential) schedule. */
   setTimesteps(numInferenceSteps: number): void {
     if (!Number.isInteger(numInferenceSteps) || numInferenceSteps < 1) {
@@ -185,21 +161,16 @@ export class EDMDPMSolverMultistepScheduler implements Scheduler {
       });
     }
     const sigmas = this.computeSigmas(numInferenceSteps);
-    this._timesteps = Array.from(sigmas, (s) => preconditionNoise(s));
+    const timesteps = Array.from(sigmas, (s) => preconditionNoise(s));
     const out = new Float32Array(numInferenceSteps + 1);
     out.set(sigmas);
     out[numInferenceSteps] =
       this.config.final_sigmas_type === 'sigma_min' ? fround(this.config.sigma_min) : 0;
-    this._sigmas = out;
-    this.numInferenceSteps = numInferenceSteps;
-    this.modelOutputs = new Array(this.config.solver_order).fill(null);
-    this.lowerOrderNums = 0;
-    this.stepIndex = null;
-    this.beginIndex = null;
+    this.resetSchedule(timesteps, out, numInferenceSteps, this.config.solver_order);
   }
 
   /** EDM input preconditioning: `sample · c_in` with c_in = 1/√(σ² + σ_data²) at the current step. */
-  scaleModelInput(sample: Tensor, timestep: number): Tensor {
+  override scaleModelInput(sample: Tensor, timestep: number): Tensor {
     if (this.stepIndex === null)
       this.stepIndex = initialStepIndex(CLASS, this._timesteps, timestep, this.beginIndex);
     const sigma = this._sigmas[this.stepIndex]!;
@@ -236,26 +207,14 @@ export class EDMDPMSolverMultistepScheduler implements Scheduler {
     options: SchedulerStepOptions = {},
   ): SchedulerStepOutput {
     const c = this.config;
-    if (this.numInferenceSteps === null) throw notReadyError(CLASS);
-    if (this.stepIndex === null)
-      this.stepIndex = initialStepIndex(CLASS, this._timesteps, timestep, this.beginIndex);
-    const i = this.stepIndex;
+    const i = this.currentStepIndex(timestep);
     const n = this._timesteps.length;
-    if (i >= n) {
-      throw new InvalidArgumentError({
-        name: `${CLASS}.step`,
-        value: `step ${i + 1} of ${n}`,
-        expected: `at most ${n} steps`,
-        fix: 'call setTimesteps again to start a new denoising loop',
-      });
-    }
     const lowerOrderFinal =
       i === n - 1 && (c.euler_at_final || (c.lower_order_final && n < 15) || c.final_sigmas_type === 'zero');
     const lowerOrderSecond = i === n - 2 && c.lower_order_final && n < 15;
     const m = this.convertModelOutput(modelOutput, sample, i);
     const k = c.solver_order;
-    for (let j = 0; j < k - 1; j++) this.modelOutputs[j] = this.modelOutputs[j + 1]!;
-    this.modelOutputs[k - 1] = m;
+    this.pushModelOutput(m, k);
     const noise = this.dpp ? undefined : drawNoise(sample.shape, options.generator);
     const s = sample.data;
     // σ-parameterisation: α = 1, λ = −log σ.
@@ -323,13 +282,9 @@ export class EDMDPMSolverMultistepScheduler implements Scheduler {
   }
 
   /** Noises `original` to the level of `timestep`: x + σ·ε (the begin index when set). */
-  addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {
+  override addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {
     checkNoiseShapes(CLASS, original, noise);
-    const idx =
-      this.beginIndex === null
-        ? initialStepIndex(CLASS, this._timesteps, timestep, null)
-        : (this.stepIndex ?? this.beginIndex);
-    const sigma = this._sigmas[idx]!;
+    const sigma = this._sigmas[this.addNoiseIndex(timestep)]!;
     const x = original.data;
     const e = noise.data;
     const out = new Float32Array(x.length);

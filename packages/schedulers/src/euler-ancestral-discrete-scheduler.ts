@@ -2,7 +2,7 @@ import {
   NotImplementedError,
   type SchedulerStepOptions,
   type SchedulerStepOutput,
-  Tensor,
+  type Tensor,
 } from '@latentkit/core';
 import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
 import { drawNoise } from './shared/noise.js';
@@ -13,6 +13,7 @@ import {
   initNoiseSigmaFor,
   predictX0,
   SigmaScheduler,
+  scaleBySigma,
   stepOutput,
   trainingSigmas,
 } from './shared/sigma-scheduler.js';
@@ -108,12 +109,7 @@ export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
   /** Divides the sample by √(σ² + 1) for the current step (float32, as torch). */
   scaleModelInput(sample: Tensor, timestep: number): Tensor {
     this.requireSchedule('scaleModelInput');
-    const sigma = this.sigmasData[this.initStepIndex(timestep)]!;
-    const denom = f(Math.sqrt(f(f(sigma * sigma) + 1)));
-    const s = sample.data;
-    const out = new Float32Array(s.length);
-    for (let i = 0; i < out.length; i++) out[i] = s[i]! / denom;
-    return new Tensor(out, sample.shape);
+    return scaleBySigma(sample, this.sigmasData[this.initStepIndex(timestep)]!);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { type SchedulerStepOptions, type SchedulerStepOutput, Tensor } from '@latentkit/core';
+import type { SchedulerStepOptions, SchedulerStepOutput, Tensor } from '@latentkit/core';
 import { linspaceFloat32 } from './shared/betas.js';
 import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
 import { drawNoise } from './shared/noise.js';
@@ -12,18 +12,12 @@ import {
   initNoiseSigmaFor,
   predictX0,
   SigmaScheduler,
+  scaleBySigma,
   setTimestepsError,
   stepOutput,
   trainingSigmas,
 } from './shared/sigma-scheduler.js';
-import {
-  betaSigmas,
-  exponentialSigmas,
-  interpArray,
-  karrasSigmas,
-  logFloat32,
-  sigmaToT,
-} from './shared/sigmas.js';
+import { convertSigmas, interpArray, logFloat32, sigmaToT } from './shared/sigmas.js';
 import { sigmaTimesteps } from './shared/timestep-spacing.js';
 
 const f = Math.fround;
@@ -189,12 +183,7 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
       if (this.sigmaSchedule !== null) {
         const sigmaMin = c.sigma_min ?? s[s.length - 1]!;
         const sigmaMax = c.sigma_max ?? s[0]!;
-        const converted =
-          this.sigmaSchedule === 'karras'
-            ? karrasSigmas(sigmaMin, sigmaMax, n)
-            : this.sigmaSchedule === 'exponential'
-              ? exponentialSigmas(sigmaMin, sigmaMax, n)
-              : betaSigmas(sigmaMin, sigmaMax, n);
+        const converted = convertSigmas(this.sigmaSchedule, sigmaMin, sigmaMax, n);
         timesteps = Array.from(converted, (v) => sigmaToT(v, this.logSigmas));
         s = converted;
       }
@@ -218,12 +207,7 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
   /** Divides the sample by √(σ² + 1) for the current step (float32, as torch). */
   scaleModelInput(sample: Tensor, timestep: number): Tensor {
     this.requireSchedule('scaleModelInput');
-    const sigma = this.sigmasData[this.initStepIndex(timestep)]!;
-    const denom = f(Math.sqrt(f(f(sigma * sigma) + 1)));
-    const s = sample.data;
-    const out = new Float32Array(s.length);
-    for (let i = 0; i < out.length; i++) out[i] = s[i]! / denom;
-    return new Tensor(out, sample.shape);
+    return scaleBySigma(sample, this.sigmasData[this.initStepIndex(timestep)]!);
   }
 
   /**

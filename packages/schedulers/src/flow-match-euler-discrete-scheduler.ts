@@ -15,7 +15,7 @@ import {
   SigmaScheduler,
   setTimestepsError,
 } from './shared/sigma-scheduler.js';
-import { betaSigmas, exponentialSigmas, karrasSigmas } from './shared/sigmas.js';
+import { convertSigmas } from './shared/sigmas.js';
 
 const f = Math.fround;
 
@@ -185,12 +185,7 @@ export class FlowMatchEulerDiscreteScheduler extends SigmaScheduler {
     if (this.sigmaSchedule !== null) {
       const lo = sigmas[sigmas.length - 1]!;
       const hi = sigmas[0]!;
-      sigmas =
-        this.sigmaSchedule === 'karras'
-          ? karrasSigmas(lo, hi, n)
-          : this.sigmaSchedule === 'exponential'
-            ? exponentialSigmas(lo, hi, n)
-            : betaSigmas(lo, hi, n);
+      sigmas = convertSigmas(this.sigmaSchedule, lo, hi, n);
     }
     // 5–6. float32 sigmas, timesteps σ·T (unless given), final 0 (or 1 with invert_sigmas).
     let s32 = Float32Array.from(sigmas);
@@ -258,11 +253,7 @@ export class FlowMatchEulerDiscreteScheduler extends SigmaScheduler {
   override addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {
     this.requireSchedule('addNoise');
     this.checkSameShape(original, noise, 'original', 'noise');
-    let index: number;
-    if (this.beginIndexValue === null) index = this.indexForTimestep(timestep);
-    else if (this.stepIndexValue !== null) index = this.stepIndexValue;
-    else index = this.beginIndexValue;
-    const sigma = this.sigmasData[index]!;
+    const sigma = this.sigmasData[this.addNoiseIndex(timestep)]!;
     const keep = f(1 - sigma);
     const o = original.data;
     const e = noise.data;

@@ -1,4 +1,4 @@
-import { type SchedulerStepOptions, type SchedulerStepOutput, Tensor } from '@latentkit/core';
+import type { SchedulerStepOptions, SchedulerStepOutput, Tensor } from '@latentkit/core';
 import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
 import {
   alphasCumprodForConfig,
@@ -9,18 +9,12 @@ import {
   predictX0Into,
   ScratchBuffer,
   SigmaScheduler,
+  scaleBySigma,
   setTimestepsError,
   stepOutput,
   trainingSigmas,
 } from './shared/sigma-scheduler.js';
-import {
-  betaSigmas,
-  exponentialSigmas,
-  interpArray,
-  karrasSigmas,
-  logFloat32,
-  sigmaToT,
-} from './shared/sigmas.js';
+import { convertSigmas, interpArray, logFloat32, sigmaToT } from './shared/sigmas.js';
 import { sigmaTimesteps } from './shared/timestep-spacing.js';
 
 const f = Math.fround;
@@ -134,12 +128,7 @@ export class HeunDiscreteScheduler extends SigmaScheduler {
     if (this.sigmaSchedule !== null) {
       const lo = s[s.length - 1]!;
       const hi = s[0]!;
-      s =
-        this.sigmaSchedule === 'karras'
-          ? karrasSigmas(lo, hi, n)
-          : this.sigmaSchedule === 'exponential'
-            ? exponentialSigmas(lo, hi, n)
-            : betaSigmas(lo, hi, n);
+      s = convertSigmas(this.sigmaSchedule, lo, hi, n);
       timesteps = Array.from(s, (v) => sigmaToT(v, this.logSigmas));
     }
     // sigmas: [σ0, σ1, σ1, …, σ_{n−1}, σ_{n−1}, 0]; timesteps: [t0, t1, t1, …, t_{n−1}, t_{n−1}].
@@ -165,12 +154,7 @@ export class HeunDiscreteScheduler extends SigmaScheduler {
   /** Divides the sample by √(σ² + 1) for the current step (float32, as torch). */
   scaleModelInput(sample: Tensor, timestep: number): Tensor {
     this.requireSchedule('scaleModelInput');
-    const sigma = this.sigmasData[this.initStepIndex(timestep)]!;
-    const denom = f(Math.sqrt(f(f(sigma * sigma) + 1)));
-    const s = sample.data;
-    const out = new Float32Array(s.length);
-    for (let i = 0; i < out.length; i++) out[i] = s[i]! / denom;
-    return new Tensor(out, sample.shape);
+    return scaleBySigma(sample, this.sigmasData[this.initStepIndex(timestep)]!);
   }
 
   /**

@@ -23,6 +23,7 @@ export * from './pndm-scheduler.js';
 export * from './registry.js';
 export * from './shared/betas.js';
 export * from './shared/config.js';
+export { DPMFamilyScheduler } from './shared/dpm-family-scheduler.js';
 export * from './shared/numpy.js';
 export {
   type CustomScheduleOptions,

@@ -2,9 +2,9 @@ import {
   NotImplementedError,
   type SchedulerStepOptions,
   type SchedulerStepOutput,
-  Tensor,
+  type Tensor,
 } from '@latentkit/core';
-import { kdpm2BaseSchedule, logMidpoint } from './k-dpm2-discrete-scheduler.js';
+import { KDPM2_DISCRETE_DEFAULTS, kdpm2BaseSchedule, logMidpoint } from './k-dpm2-discrete-scheduler.js';
 import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
 import { drawNoise } from './shared/noise.js';
 import {
@@ -14,8 +14,10 @@ import {
   initNoiseSigmaFor,
   predictX0,
   predictX0Into,
+  repeatInterleaveInner,
   ScratchBuffer,
   SigmaScheduler,
+  scaleBySigma,
   stepOutput,
   trainingSigmas,
 } from './shared/sigma-scheduler.js';
@@ -24,34 +26,10 @@ import { logFloat32, sigmaToT } from './shared/sigmas.js';
 const f = Math.fround;
 
 /** The config keys of {@link KDPM2AncestralDiscreteScheduler}, with diffusers' defaults. */
-export const KDPM2_ANCESTRAL_DISCRETE_DEFAULTS = {
-  num_train_timesteps: 1000,
-  beta_start: 0.00085,
-  beta_end: 0.012,
-  beta_schedule: 'linear',
-  trained_betas: null as number[] | null,
-  use_karras_sigmas: false,
-  use_exponential_sigmas: false,
-  use_beta_sigmas: false,
-  prediction_type: 'epsilon',
-  timestep_spacing: 'linspace',
-  steps_offset: 0,
-};
+export const KDPM2_ANCESTRAL_DISCRETE_DEFAULTS = { ...KDPM2_DISCRETE_DEFAULTS };
 
 /** The config of {@link KDPM2AncestralDiscreteScheduler}: diffusers' keys and `_class_name`. */
 export type KDPM2AncestralDiscreteSchedulerConfig = ResolvedConfig<typeof KDPM2_ANCESTRAL_DISCRETE_DEFAULTS>;
-
-/** cat([x[:1], x[1:].repeat_interleave(2), x[-1:]]) */
-function expand(x: Float32Array): Float32Array {
-  const out = new Float32Array(2 * x.length);
-  out[0] = x[0]!;
-  for (let i = 1; i < x.length; i++) {
-    out[2 * i - 1] = x[i]!;
-    out[2 * i] = x[i]!;
-  }
-  out[out.length - 1] = x[x.length - 1]!;
-  return out;
-}
 
 /**
  * diffusers' `KDPM2AncestralDiscreteScheduler` ("DPM2 a"): DPM-Solver-2 to σ_down with ancestral noise
@@ -132,10 +110,10 @@ export class KDPM2AncestralDiscreteScheduler extends SigmaScheduler {
       down[i] = i === len - 1 ? 0 : Math.sqrt(f(n2 - f(up[i]! * up[i]!)));
       interpol[i] = i >= len - 2 ? 0 : logMidpoint(s[i]!, down[i]!);
     }
-    this.sigmasData = expand(s);
-    this.sigmasInterpol = expand(interpol);
-    this.sigmasUp = expand(up);
-    this.sigmasDown = expand(down);
+    this.sigmasData = repeatInterleaveInner(s);
+    this.sigmasInterpol = repeatInterleaveInner(interpol);
+    this.sigmasUp = repeatInterleaveInner(up);
+    this.sigmasDown = repeatInterleaveInner(down);
     const cast = base.float64Timesteps ? (v: number) => v : f;
     const ts: number[] = [cast(base.timesteps[0]!)];
     // timesteps_interpol[:-2] interleaved with timesteps[1:].
@@ -154,11 +132,7 @@ export class KDPM2AncestralDiscreteScheduler extends SigmaScheduler {
     this.requireSchedule('scaleModelInput');
     const index = this.initStepIndex(timestep);
     const sigma = this.stateInFirstOrder ? this.sigmasData[index]! : this.sigmasInterpol[index - 1]!;
-    const denom = f(Math.sqrt(f(f(sigma * sigma) + 1)));
-    const s = sample.data;
-    const out = new Float32Array(s.length);
-    for (let i = 0; i < out.length; i++) out[i] = s[i]! / denom;
-    return new Tensor(out, sample.shape);
+    return scaleBySigma(sample, sigma);
   }
 
   /**

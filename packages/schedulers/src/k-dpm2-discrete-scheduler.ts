@@ -2,7 +2,7 @@ import {
   NotImplementedError,
   type SchedulerStepOptions,
   type SchedulerStepOutput,
-  Tensor,
+  type Tensor,
 } from '@latentkit/core';
 import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
 import { roundHalfEven } from './shared/numpy.js';
@@ -13,19 +13,14 @@ import {
   initNoiseSigmaFor,
   predictX0,
   predictX0Into,
+  repeatInterleaveInner,
   ScratchBuffer,
   SigmaScheduler,
+  scaleBySigma,
   stepOutput,
   trainingSigmas,
 } from './shared/sigma-scheduler.js';
-import {
-  betaSigmas,
-  exponentialSigmas,
-  interpArray,
-  karrasSigmas,
-  logFloat32,
-  sigmaToT,
-} from './shared/sigmas.js';
+import { convertSigmas, interpArray, logFloat32, sigmaToT } from './shared/sigmas.js';
 import { sigmaTimesteps } from './shared/timestep-spacing.js';
 
 const f = Math.fround;
@@ -72,12 +67,7 @@ export function kdpm2BaseSchedule(
   if (sigmaSchedule !== null) {
     const lo = s[s.length - 1]!;
     const hi = s[0]!;
-    s =
-      sigmaSchedule === 'karras'
-        ? karrasSigmas(lo, hi, n)
-        : sigmaSchedule === 'exponential'
-          ? exponentialSigmas(lo, hi, n)
-          : betaSigmas(lo, hi, n);
+    s = convertSigmas(sigmaSchedule, lo, hi, n);
     timesteps = Array.from(s, (v) => sigmaToT(v, logSigmas));
     // Only the Karras branch rounds (np.round: half to even).
     if (sigmaSchedule === 'karras') timesteps = timesteps.map(roundHalfEven);
@@ -164,19 +154,8 @@ export class KDPM2DiscreteScheduler extends SigmaScheduler {
     // sigmas_interpol[i] = log-midpoint of σ_i and σ_{i−1} (roll(1)); index 0 is NaN in diffusers and unused.
     const interpol = new Float32Array(len);
     for (let i = 0; i < len; i++) interpol[i] = logMidpoint(s[i]!, s[(i - 1 + len) % len]!);
-    // cat([x[:1], x[1:].repeat_interleave(2), x[-1:]])
-    const expand = (x: Float32Array): Float32Array => {
-      const out = new Float32Array(2 * x.length);
-      out[0] = x[0]!;
-      for (let i = 1; i < x.length; i++) {
-        out[2 * i - 1] = x[i]!;
-        out[2 * i] = x[i]!;
-      }
-      out[out.length - 1] = x[x.length - 1]!;
-      return out;
-    };
-    this.sigmasData = expand(s);
-    this.sigmasInterpol = expand(interpol);
+    this.sigmasData = repeatInterleaveInner(s);
+    this.sigmasInterpol = repeatInterleaveInner(interpol);
     const cast = base.float64Timesteps ? (v: number) => v : f;
     const ts: number[] = [cast(base.timesteps[0]!)];
     for (let i = 1; i < n; i++) {
@@ -194,11 +173,7 @@ export class KDPM2DiscreteScheduler extends SigmaScheduler {
     this.requireSchedule('scaleModelInput');
     const index = this.initStepIndex(timestep);
     const sigma = this.stateInFirstOrder ? this.sigmasData[index]! : this.sigmasInterpol[index]!;
-    const denom = f(Math.sqrt(f(f(sigma * sigma) + 1)));
-    const s = sample.data;
-    const out = new Float32Array(s.length);
-    for (let i = 0; i < out.length; i++) out[i] = s[i]! / denom;
-    return new Tensor(out, sample.shape);
+    return scaleBySigma(sample, sigma);
   }
 
   /**

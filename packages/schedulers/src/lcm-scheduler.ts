@@ -26,6 +26,7 @@ import {
   predictOriginal,
   type X0Clipping,
 } from './shared/prediction.js';
+import { indexForTimestep } from './shared/sigmas.js';
 import { TIMESTEP_SPACINGS } from './shared/timestep-spacing.js';
 
 const CLASS_NAME = 'LCMScheduler';
@@ -233,11 +234,8 @@ export class LCMScheduler implements Scheduler {
 
   private indexForTimestep(timestep: number): number {
     // diffusers takes the second match when a timestep repeats, so img2img never skips a step.
-    const matches: number[] = [];
-    this._timesteps.forEach((t, i) => {
-      if (t === timestep) matches.push(i);
-    });
-    if (matches.length === 0) throw notInScheduleError(CLASS_NAME, timestep, this._timesteps);
-    return matches.length > 1 ? matches[1]! : matches[0]!;
+    const index = indexForTimestep(this._timesteps, timestep);
+    if (index < 0) throw notInScheduleError(CLASS_NAME, timestep, this._timesteps);
+    return index;
   }
 }

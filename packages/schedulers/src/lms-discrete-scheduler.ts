@@ -2,7 +2,7 @@ import {
   InvalidArgumentError,
   type SchedulerStepOptions,
   type SchedulerStepOutput,
-  Tensor,
+  type Tensor,
 } from '@latentkit/core';
 import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
 import {
@@ -14,17 +14,11 @@ import {
   predictX0Into,
   ScratchBuffer,
   SigmaScheduler,
+  scaleBySigma,
   stepOutput,
   trainingSigmas,
 } from './shared/sigma-scheduler.js';
-import {
-  betaSigmas,
-  exponentialSigmas,
-  interpArray,
-  karrasSigmas,
-  logFloat32,
-  sigmaToT,
-} from './shared/sigmas.js';
+import { convertSigmas, interpArray, logFloat32, sigmaToT } from './shared/sigmas.js';
 import { sigmaTimesteps } from './shared/timestep-spacing.js';
 
 const f = Math.fround;
@@ -150,12 +144,7 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
     if (this.sigmaSchedule !== null) {
       const lo = s[s.length - 1]!;
       const hi = s[0]!;
-      s =
-        this.sigmaSchedule === 'karras'
-          ? karrasSigmas(lo, hi, n)
-          : this.sigmaSchedule === 'exponential'
-            ? exponentialSigmas(lo, hi, n)
-            : betaSigmas(lo, hi, n);
+      s = convertSigmas(this.sigmaSchedule, lo, hi, n);
       timesteps = Array.from(s, (v) => sigmaToT(v, this.logSigmas));
     }
     const sigmas = new Float32Array(s.length + 1);
@@ -171,12 +160,7 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
   /** Divides the sample by √(σ² + 1) for the current step (float32, as torch). */
   scaleModelInput(sample: Tensor, timestep: number): Tensor {
     this.requireSchedule('scaleModelInput');
-    const sigma = this.sigmasData[this.initStepIndex(timestep)]!;
-    const denom = f(Math.sqrt(f(f(sigma * sigma) + 1)));
-    const s = sample.data;
-    const out = new Float32Array(s.length);
-    for (let i = 0; i < out.length; i++) out[i] = s[i]! / denom;
-    return new Tensor(out, sample.shape);
+    return scaleBySigma(sample, this.sigmasData[this.initStepIndex(timestep)]!);
   }
 
   /**

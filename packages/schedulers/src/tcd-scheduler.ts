@@ -25,6 +25,7 @@ import {
   type PredictionType,
   predictOriginal,
 } from './shared/prediction.js';
+import { indexForTimestep } from './shared/sigmas.js';
 import { TIMESTEP_SPACINGS } from './shared/timestep-spacing.js';
 
 const CLASS_NAME = 'TCDScheduler';
@@ -241,11 +242,9 @@ export class TCDScheduler implements Scheduler {
   }
 
   private indexForTimestep(timestep: number): number {
-    const matches: number[] = [];
-    this._timesteps.forEach((t, i) => {
-      if (t === timestep) matches.push(i);
-    });
-    if (matches.length === 0) throw notInScheduleError(CLASS_NAME, timestep, this._timesteps);
-    return matches.length > 1 ? matches[1]! : matches[0]!;
+    // diffusers takes the second match when a timestep repeats, so img2img never skips a step.
+    const index = indexForTimestep(this._timesteps, timestep);
+    if (index < 0) throw notInScheduleError(CLASS_NAME, timestep, this._timesteps);
+    return index;
   }
 }

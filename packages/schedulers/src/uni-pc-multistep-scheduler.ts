@@ -1,33 +1,29 @@
 import {
   InvalidArgumentError,
   NotImplementedError,
-  type Scheduler,
   type SchedulerStepOptions,
   type SchedulerStepOutput,
   Tensor,
 } from '@latentkit/core';
 import { checkStepCount, oneOf, resolveConfig } from './shared/config.js';
 import {
-  addNoiseIndex,
-  addNoiseVp,
   alphaSigma,
-  checkBeginIndex,
   checkOneSigmaSchedule,
   checkStepShapes,
   configBool,
   configInt,
-  initialStepIndex,
+  convertVpModelOutput,
   lambdaOf,
-  notReadyError,
   rejectUnsupported,
   solveFloat32,
-  toInt64,
+  timestepsForSigmas,
+  VP_SOLVER_DEFAULTS,
   type VpSchedule,
   vpSchedule,
+  vpThreshold,
 } from './shared/dpm-common.js';
-import { roundHalfEven } from './shared/numpy.js';
-import { betaSigmas, exponentialSigmas, interpArray, karrasSigmas, sigmaToT } from './shared/sigmas.js';
-import { thresholdSampleInPlace } from './shared/thresholding.js';
+import { DPMFamilyScheduler } from './shared/dpm-family-scheduler.js';
+import { convertSigmas, interpArray } from './shared/sigmas.js';
 import { dpmSolverTimesteps } from './shared/timestep-spacing.js';
 
 const fround = Math.fround;
@@ -66,16 +62,7 @@ export interface UniPCMultistepConfig {
 }
 
 const DEFAULTS = {
-  num_train_timesteps: 1000,
-  beta_start: 0.0001,
-  beta_end: 0.02,
-  beta_schedule: 'linear',
-  trained_betas: null,
-  solver_order: 2,
-  prediction_type: 'epsilon',
-  thresholding: false,
-  dynamic_thresholding_ratio: 0.995,
-  sample_max_value: 1.0,
+  ...VP_SOLVER_DEFAULTS,
   predict_x0: true,
   solver_type: 'bh2',
   lower_order_final: true,
@@ -100,7 +87,7 @@ const DEFAULTS = {
  * `solver_type` picks B(h) = h ("bh1") or eʰ − 1 ("bh2"). A port of diffusers'
  * `UniPCMultistepScheduler` that reproduces its float32 numbers, including the small linear solves.
  */
-export class UniPCMultistepScheduler implements Scheduler {
+export class UniPCMultistepScheduler extends DPMFamilyScheduler {
   /** The diffusers config, defaults filled in (`midpoint` / `heun` / `logrho` read as `bh2`, as in diffusers). */
   readonly config: Readonly<UniPCMultistepConfig>;
   /** Model evaluations per step: 1. */
@@ -109,17 +96,11 @@ export class UniPCMultistepScheduler implements Scheduler {
   readonly initNoiseSigma = 1;
 
   private readonly schedule: VpSchedule;
-  private _timesteps: number[];
-  private _sigmas: Float32Array;
-  private numInferenceSteps: number | null = null;
-  private modelOutputs: (Float32Array | null)[];
-  private lowerOrderNums = 0;
   private lastSample: Float32Array | null = null;
   private thisOrder = 1;
-  private stepIndex: number | null = null;
-  private beginIndex: number | null = null;
 
   constructor(config: Readonly<Record<string, unknown>> = {}) {
+    super(CLASS);
     const c = resolveConfig(CLASS, DEFAULTS, config) as UniPCMultistepConfig;
     c.num_train_timesteps = configInt(CLASS, 'num_train_timesteps', c.num_train_timesteps, 1);
     c.solver_order = configInt(CLASS, 'solver_order', c.solver_order, 1);
@@ -170,22 +151,6 @@ export class UniPCMultistepScheduler implements Scheduler {
     return new UniPCMultistepScheduler(config);
   }
 
-  /** The integer timesteps of the current schedule. */
-  get timesteps(): readonly number[] {
-    return this._timesteps;
-  }
-
-  /** The step sigmas (float32), one more than the timesteps. */
-  get sigmas(): Float32Array {
-    return this._sigmas;
-  }
-
-  /** Starts the schedule at `index` (img2img). */
-  setBeginIndex(index: number): void {
-    checkBeginIndex(CLASS, index);
-    this.beginIndex = index;
-  }
-
   /** Prepares `numInferenceSteps` steps spaced by `timestep_spacing` (or the Karras / exponential / beta schedule). */
   setTimesteps(numInferenceSteps: number): void {
     const c = this.config;
@@ -196,60 +161,41 @@ export class UniPCMultistepScheduler implements Scheduler {
     const train = this.schedule.sigmas;
     const logSigmas = this.schedule.logSigmas;
     const out = new Float32Array(n + 1);
-    if (c.use_karras_sigmas || c.use_exponential_sigmas || c.use_beta_sigmas) {
-      const min = train[0]!;
-      const max = train[numTrain - 1]!;
-      const sigmas = c.use_karras_sigmas
-        ? karrasSigmas(min, max, n)
-        : c.use_exponential_sigmas
-          ? exponentialSigmas(min, max, n)
-          : betaSigmas(min, max, n);
-      timesteps = Array.from(sigmas, (s) =>
-        toInt64(c.use_karras_sigmas ? roundHalfEven(sigmaToT(s, logSigmas)) : sigmaToT(s, logSigmas)),
-      );
+    const kind = c.use_karras_sigmas
+      ? 'karras'
+      : c.use_exponential_sigmas
+        ? 'exponential'
+        : c.use_beta_sigmas
+          ? 'beta'
+          : null;
+    if (kind !== null) {
+      const sigmas = convertSigmas(kind, train[0]!, train[numTrain - 1]!, n);
+      timesteps = timestepsForSigmas(sigmas, logSigmas, kind === 'karras');
       out.set(sigmas, 0);
       out[n] = c.final_sigmas_type === 'sigma_min' ? sigmas[n - 1]! : 0;
     } else {
       out.set(interpArray(timesteps, train), 0);
       out[n] = c.final_sigmas_type === 'sigma_min' ? train[0]! : 0;
     }
-    this._sigmas = out;
-    this._timesteps = timesteps;
-    this.numInferenceSteps = n;
-    this.modelOutputs = new Array(c.solver_order).fill(null);
-    this.lowerOrderNums = 0;
+    this.resetSchedule(timesteps, out, n, c.solver_order);
     this.lastSample = null;
-    this.stepIndex = null;
-    this.beginIndex = null;
-  }
-
-  /** Identity: UniPC needs no input scaling. */
-  scaleModelInput(sample: Tensor, _timestep: number): Tensor {
-    return sample;
   }
 
   /** x₀ (`predict_x0`, thresholded if configured) or ε from the model output at the current sigma. */
   private convertModelOutput(modelOutput: Tensor, sample: Tensor, index: number): Float32Array {
     const c = this.config;
     checkStepShapes(CLASS, modelOutput, sample);
-    const mo = modelOutput.data;
-    const s = sample.data;
-    const [alpha, sigmaT] = alphaSigma(this._sigmas[index]!);
-    const out = new Float32Array(s.length);
-    if (c.predict_x0) {
-      if (c.prediction_type === 'epsilon') {
-        for (let i = 0; i < out.length; i++) out[i] = fround(s[i]! - fround(sigmaT * mo[i]!)) / alpha;
-      } else if (c.prediction_type === 'sample') out.set(mo);
-      else for (let i = 0; i < out.length; i++) out[i] = fround(alpha * s[i]!) - fround(sigmaT * mo[i]!);
-      if (c.thresholding)
-        thresholdSampleInPlace(out, sample.shape[0]!, c.dynamic_thresholding_ratio, c.sample_max_value);
-      return out;
-    }
-    if (c.prediction_type === 'epsilon') out.set(mo);
-    else if (c.prediction_type === 'sample') {
-      for (let i = 0; i < out.length; i++) out[i] = fround(s[i]! - fround(alpha * mo[i]!)) / sigmaT;
-    } else for (let i = 0; i < out.length; i++) out[i] = fround(alpha * mo[i]!) + fround(sigmaT * s[i]!);
-    return out;
+    // diffusers' UniPC thresholds only the x₀ prediction.
+    const threshold = c.predict_x0 ? vpThreshold(c, sample) : null;
+    const sigma = this._sigmas[index]!;
+    return convertVpModelOutput(
+      c.prediction_type,
+      c.predict_x0,
+      sample.data,
+      modelOutput.data,
+      sigma,
+      threshold,
+    );
   }
 
   /**
@@ -424,26 +370,14 @@ export class UniPCMultistepScheduler implements Scheduler {
     _options: SchedulerStepOptions = {},
   ): SchedulerStepOutput {
     const c = this.config;
-    if (this.numInferenceSteps === null) throw notReadyError(CLASS);
-    if (this.stepIndex === null)
-      this.stepIndex = initialStepIndex(CLASS, this._timesteps, timestep, this.beginIndex);
-    const i = this.stepIndex;
+    const i = this.currentStepIndex(timestep);
     const n = this._timesteps.length;
-    if (i >= n) {
-      throw new InvalidArgumentError({
-        name: `${CLASS}.step`,
-        value: `step ${i + 1} of ${n}`,
-        expected: `at most ${n} steps`,
-        fix: 'call setTimesteps again to start a new denoising loop',
-      });
-    }
     const useCorrector = i > 0 && !c.disable_corrector.includes(i - 1) && this.lastSample !== null;
     const converted = this.convertModelOutput(modelOutput, sample, i);
     let x = sample.data;
     if (useCorrector) x = this.corrector(converted, this.lastSample!, this.thisOrder, i);
     const k = c.solver_order;
-    for (let j = 0; j < k - 1; j++) this.modelOutputs[j] = this.modelOutputs[j + 1]!;
-    this.modelOutputs[k - 1] = converted;
+    this.pushModelOutput(converted, k);
     const order = c.lower_order_final ? Math.min(k, n - i) : k;
     this.thisOrder = Math.min(order, this.lowerOrderNums + 1);
     this.lastSample = x;
@@ -451,11 +385,5 @@ export class UniPCMultistepScheduler implements Scheduler {
     if (this.lowerOrderNums < k) this.lowerOrderNums++;
     this.stepIndex = i + 1;
     return { prevSample: new Tensor(prev, sample.shape) };
-  }
-
-  /** Noises `original` to the level of `timestep`: α_t·x + σ_t·ε (the begin index when set). */
-  addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {
-    const idx = addNoiseIndex(CLASS, this._timesteps, timestep, this.beginIndex, this.stepIndex);
-    return new Tensor(addNoiseVp(original, noise, this._sigmas[idx]!, CLASS), original.shape);
   }
 }

@@ -9,8 +9,28 @@
 import { InvalidArgumentError, NotImplementedError, ShapeMismatchError, type Tensor } from '@latentkit/core';
 import { alphasCumprodFromBetas, betasFromConfig, checkBetaConfig, rescaleZeroTerminalSnr } from './betas.js';
 import type { SchedulerConfig } from './config.js';
+import { roundHalfEven } from './numpy.js';
+import { sigmaToT } from './sigmas.js';
+import { thresholdSampleInPlace } from './thresholding.js';
 
 const fround = Math.fround;
+
+/**
+ * The config keys (and diffusers' defaults) that DPMSolverMultistep, DPMSolverSinglestep, DEIS and UniPC
+ * all start with: the beta schedule, the solver order, the prediction type and dynamic thresholding.
+ */
+export const VP_SOLVER_DEFAULTS = {
+  num_train_timesteps: 1000,
+  beta_start: 0.0001,
+  beta_end: 0.02,
+  beta_schedule: 'linear',
+  trained_betas: null,
+  solver_order: 2,
+  prediction_type: 'epsilon',
+  thresholding: false,
+  dynamic_thresholding_ratio: 0.995,
+  sample_max_value: 1.0,
+};
 
 /**
  * Reads a numeric config value. Accepts numbers and the strings Python's `json` writes for
@@ -309,6 +329,107 @@ export function firstChannels(
   const out = new Float32Array(b! * k * inner);
   for (let i = 0; i < b!; i++) {
     out.set(modelOutput.data.subarray(i * ch * inner, (i * ch + k) * inner), i * k * inner);
+  }
+  return out;
+}
+
+/**
+ * The integer timesteps of converted (Karras / exponential / beta / Lu-λ) sigmas: `_sigma_to_t` of each,
+ * rounded half to even where `round` (diffusers rounds only some branches), then cast to int64.
+ */
+export function timestepsForSigmas(
+  sigmas: ArrayLike<number>,
+  logSigmas: Float32Array,
+  round: boolean,
+): number[] {
+  return Array.from(sigmas, (s) =>
+    toInt64(round ? roundHalfEven(sigmaToT(s, logSigmas)) : sigmaToT(s, logSigmas)),
+  );
+}
+
+/** Dynamic thresholding settings of a DPM-family config, with the batch size of the sample. */
+export interface VpThreshold {
+  /** The batch size (first dimension), for per-item thresholding. */
+  readonly batch: number;
+  /** `dynamic_thresholding_ratio`. */
+  readonly ratio: number;
+  /** `sample_max_value`. */
+  readonly maxValue: number;
+}
+
+/** The thresholding a DPM-family config asks for (`thresholding: true`), or null. */
+export function vpThreshold(config: SchedulerConfig, sample: Tensor): VpThreshold | null {
+  if (config.thresholding !== true) return null;
+  return {
+    batch: sample.shape[0]!,
+    ratio: config.dynamic_thresholding_ratio as number,
+    maxValue: config.sample_max_value as number,
+  };
+}
+
+/** x₀ from the sample `s` and model output `mo` at (α_t, σ_t), per prediction type, into `out` (float32 per op). */
+export function vpDataPrediction(
+  predictionType: unknown,
+  s: Float32Array,
+  mo: Float32Array,
+  alpha: number,
+  sigmaT: number,
+  out: Float32Array,
+): Float32Array {
+  if (predictionType === 'epsilon') {
+    for (let i = 0; i < out.length; i++) out[i] = fround(s[i]! - fround(sigmaT * mo[i]!)) / alpha;
+  } else if (predictionType === 'sample') {
+    out.set(mo);
+  } else {
+    for (let i = 0; i < out.length; i++) out[i] = fround(alpha * s[i]!) - fround(sigmaT * mo[i]!);
+  }
+  return out;
+}
+
+/** ε = (x − α_t·x₀)/σ_t from a data prediction `x0`, into `out` (may be `x0` itself). */
+export function noiseFromData(
+  s: Float32Array,
+  x0: Float32Array,
+  alpha: number,
+  sigmaT: number,
+  out: Float32Array,
+): Float32Array {
+  for (let i = 0; i < out.length; i++) out[i] = fround(s[i]! - fround(alpha * x0[i]!)) / sigmaT;
+  return out;
+}
+
+/**
+ * diffusers' `convert_model_output` of the VP DPM family at the step's sigma: the x₀ prediction
+ * (`predictX0`, thresholded if `threshold` is given) or the ε prediction (with `threshold`, the implied
+ * x₀ is thresholded and turned back into ε).
+ */
+export function convertVpModelOutput(
+  predictionType: unknown,
+  predictX0: boolean,
+  s: Float32Array,
+  mo: Float32Array,
+  sigma: number,
+  threshold: VpThreshold | null,
+): Float32Array {
+  const [alpha, sigmaT] = alphaSigma(sigma);
+  const out = new Float32Array(s.length);
+  if (predictX0) {
+    vpDataPrediction(predictionType, s, mo, alpha, sigmaT, out);
+    if (threshold) thresholdSampleInPlace(out, threshold.batch, threshold.ratio, threshold.maxValue);
+    return out;
+  }
+  if (predictionType === 'epsilon') out.set(mo);
+  else if (predictionType === 'sample') {
+    for (let i = 0; i < out.length; i++) out[i] = fround(s[i]! - fround(alpha * mo[i]!)) / sigmaT;
+  } else {
+    for (let i = 0; i < out.length; i++) out[i] = fround(alpha * mo[i]!) + fround(sigmaT * s[i]!);
+  }
+  if (threshold) {
+    // Threshold the implied x₀, then turn it back into ε.
+    const x0 = new Float32Array(out.length);
+    for (let i = 0; i < out.length; i++) x0[i] = fround(s[i]! - fround(sigmaT * out[i]!)) / alpha;
+    thresholdSampleInPlace(x0, threshold.batch, threshold.ratio, threshold.maxValue);
+    noiseFromData(s, x0, alpha, sigmaT, out);
   }
   return out;
 }

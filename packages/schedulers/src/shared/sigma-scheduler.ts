@@ -144,6 +144,15 @@ export abstract class SigmaScheduler implements Scheduler {
   }
 
   /**
+   * The schedule index `add_noise` uses: the timestep's index (no begin index), the current step index
+   * (inpainting, after the first step), or the begin index (img2img, before the first step).
+   */
+  protected addNoiseIndex(timestep: number): number {
+    if (this.beginIndexValue === null) return this.indexForTimestep(timestep);
+    return this.stepIndexValue ?? this.beginIndexValue;
+  }
+
+  /**
    * diffusers' `add_noise` for sigma schedulers: `original + noise · σ`, with σ at the timestep's
    * index (no begin index), the current step index (inpainting, after the first step), or the begin
    * index (img2img, before the first step). float32 per op, as torch.
@@ -151,11 +160,7 @@ export abstract class SigmaScheduler implements Scheduler {
   addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {
     this.requireSchedule('addNoise');
     this.checkSameShape(original, noise, 'original', 'noise');
-    let index: number;
-    if (this.beginIndexValue === null) index = this.indexForTimestep(timestep);
-    else if (this.stepIndexValue !== null) index = this.stepIndexValue;
-    else index = this.beginIndexValue;
-    const sigma = this.sigmasData[index]!;
+    const sigma = this.sigmasData[this.addNoiseIndex(timestep)]!;
     const o = original.data;
     const n = noise.data;
     const out = new Float32Array(o.length);
@@ -321,4 +326,26 @@ export class ScratchBuffer {
     if (this.buffer.length < n) this.buffer = new Float32Array(n);
     return this.buffer.length === n ? this.buffer : this.buffer.subarray(0, n);
   }
+}
+
+/** The k-diffusion input scaling `sample / √(σ² + 1)`, float32 per op as torch computes it. */
+export function scaleBySigma(sample: Tensor, sigma: number): Tensor {
+  const f = Math.fround;
+  const denom = f(Math.sqrt(f(f(sigma * sigma) + 1)));
+  const s = sample.data;
+  const out = new Float32Array(s.length);
+  for (let i = 0; i < out.length; i++) out[i] = s[i]! / denom;
+  return new Tensor(out, sample.shape);
+}
+
+/** `cat([x[:1], x[1:].repeat_interleave(2), x[-1:]])`: the interleaved schedule of the KDPM2 schedulers. */
+export function repeatInterleaveInner(x: Float32Array): Float32Array {
+  const out = new Float32Array(2 * x.length);
+  out[0] = x[0]!;
+  for (let i = 1; i < x.length; i++) {
+    out[2 * i - 1] = x[i]!;
+    out[2 * i] = x[i]!;
+  }
+  out[out.length - 1] = x[x.length - 1]!;
+  return out;
 }

@@ -132,6 +132,24 @@ export function exponentialSigmas(sigmaMin: number, sigmaMax: number, num: numbe
   return logs.map((v) => Math.exp(v));
 }
 
+/** A sigma schedule that diffusers' `use_karras_sigmas` / `use_exponential_sigmas` / `use_beta_sigmas` selects. */
+export type SigmaScheduleKind = 'karras' | 'exponential' | 'beta';
+
+/**
+ * `num` sigmas of the Karras, exponential or beta schedule between `sigmaMin` and `sigmaMax` (descending,
+ * float64): {@link karrasSigmas}, {@link exponentialSigmas} or {@link betaSigmas}.
+ */
+export function convertSigmas(
+  kind: SigmaScheduleKind,
+  sigmaMin: number,
+  sigmaMax: number,
+  num: number,
+): Float64Array {
+  if (kind === 'karras') return karrasSigmas(sigmaMin, sigmaMax, num);
+  if (kind === 'exponential') return exponentialSigmas(sigmaMin, sigmaMax, num);
+  return betaSigmas(sigmaMin, sigmaMax, num);
+}
+
 /**
  * The beta schedule of "Beta Sampling is All You Need" (Lee et al. 2024), as diffusers'
  * `_convert_to_beta`: `σmin + ppf(1 − linspace(0, 1, num)[i]; α, β) · (σmax − σmin)`, float64.
