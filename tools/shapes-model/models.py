@@ -13,7 +13,8 @@ import torch.nn.functional as F
 # ------------------------------------------------------------------ config
 TEXT_CFG = dict(hidden_size=64, num_hidden_layers=3, num_attention_heads=4, intermediate_size=256, max_position_embeddings=77)
 UNET_CFG = dict(block_out_channels=(32, 64), layers_per_block=1, heads=2, norm_num_groups=8, cross_attention_dim=64)
-VAE_CFG = dict(block_out_channels=(16, 32, 64, 64), latent_channels=4, norm_num_groups=8)
+VAE_CFG = dict(block_out_channels=(16, 32, 64), latent_channels=4, norm_num_groups=8)
+VAE_DOWNSCALE = 2 ** (len(VAE_CFG["block_out_channels"]) - 1)
 
 
 def quick_gelu(x):

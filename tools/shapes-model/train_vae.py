@@ -43,6 +43,10 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--kl", type=float, default=1e-4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--resume", default=None, help="continue from this state dict (second stage with a fresh LR cosine)")
+    ap.add_argument("--decoder_only", action="store_true",
+                    help="freeze the encoder (so pre-encoded latents and the UNet stay valid) and only fine-tune the decoder, like SD's ft-MSE VAE")
+    ap.add_argument("--out", default=".work/vae.pt")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -53,8 +57,14 @@ def main():
     x_val = to_tensor(val_imgs)
 
     vae = VAE(**VAE_CFG)
+    if args.resume:
+        vae.load_state_dict(torch.load(args.resume))
     print("vae params", n_params(vae), "encoder", n_params(vae.encoder), "decoder", n_params(vae.decoder), flush=True)
-    opt = torch.optim.Adam(vae.parameters(), lr=args.lr)
+    if args.decoder_only:
+        vae.encoder.requires_grad_(False).eval()
+        with torch.no_grad():
+            ml_all = torch.cat([vae.encoder(x_all[i : i + 256]) for i in range(0, len(x_all), 256)])
+    opt = torch.optim.Adam(vae.decoder.parameters() if args.decoder_only else vae.parameters(), lr=args.lr)
     budget = args.minutes * 60
     t0 = time.time()
     last_ckpt = t0
@@ -65,8 +75,9 @@ def main():
             break
         for g in opt.param_groups:
             g["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
-        x = x_all[rng.integers(0, len(x_all), args.batch)]
-        ml = vae.encoder(x)
+        idx = rng.integers(0, len(x_all), args.batch)
+        x = x_all[idx]
+        ml = ml_all[idx] if args.decoder_only else vae.encoder(x)
         mean, logvar = ml[:, :4], ml[:, 4:].clamp(-30, 20)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
         y = vae.decoder(z)
@@ -79,11 +90,17 @@ def main():
         if step % 100 == 0:
             print(f"step {step} t {time.time()-t0:.0f}s loss {loss.item():.4f} kl {kl.item():.2f} val_psnr {psnr(vae, x_val[:64]):.2f}", flush=True)
         if time.time() - last_ckpt > 120:
-            torch.save(vae.state_dict(), ".work/vae.pt")
+            torch.save(vae.state_dict(), args.out)
             last_ckpt = time.time()
     train_s = time.time() - t0
-    torch.save(vae.state_dict(), ".work/vae.pt")
+    torch.save(vae.state_dict(), args.out)
     vae.eval()
+    if args.decoder_only:
+        stats = {"steps": step, "train_seconds": round(train_s), "batch": args.batch,
+                 "val_psnr_heldout_triples": round(psnr(vae, x_val), 2), "train_psnr": round(psnr(vae, x_all[:256]), 2)}
+        json.dump(stats, open(".work/vae_decoder_ft_stats.json", "w"), indent=2)
+        print(stats, flush=True)
+        return
 
     # Pre-encode the training set for the UNet (store posterior mean and std,
     # so train_unet samples z like diffusers' latent_dist.sample()).

@@ -1,0 +1,45 @@
+// Compares onnxruntime-node outputs of the exported model folder with the
+// torch outputs dumped by export.py (there is no Python onnxruntime here).
+// Usage: NODE_PATH=/tmp/ortcheck/node_modules node verify_ort.cjs <modelDir> <vectorsDir>
+const fs = require("fs");
+const path = require("path");
+const ort = require("onnxruntime-node");
+
+const [modelDir, vecDir] = process.argv.slice(2);
+const TYPED = { float32: Float32Array, int32: Int32Array };
+
+function toTensor(j) {
+  const T = TYPED[j.dtype];
+  if (!T) throw new Error(`unsupported dtype ${j.dtype}`);
+  return new ort.Tensor(j.dtype, T.from(j.data), j.dims);
+}
+
+async function main() {
+  let worst = 0;
+  for (const name of ["text_encoder", "unet", "vae_decoder", "vae_encoder"]) {
+    const sess = await ort.InferenceSession.create(path.join(modelDir, name, "model.onnx"));
+    const io = `${sess.inputNames.join(",")} -> ${sess.outputNames.join(",")}`;
+    const cases = JSON.parse(fs.readFileSync(path.join(vecDir, `${name}.json`), "utf8"));
+    for (const c of cases) {
+      const feeds = {};
+      for (const [k, v] of Object.entries(c.inputs)) feeds[k] = toTensor(v);
+      const out = await sess.run(feeds);
+      for (const [k, ref] of Object.entries(c.outputs)) {
+        const got = out[k];
+        if (JSON.stringify(got.dims) !== JSON.stringify(ref.dims)) throw new Error(`${name}.${k} dims ${got.dims} != ${ref.dims}`);
+        let maxAbs = 0;
+        for (let i = 0; i < ref.data.length; i++) maxAbs = Math.max(maxAbs, Math.abs(got.data[i] - ref.data[i]));
+        worst = Math.max(worst, maxAbs);
+        const shapes = Object.entries(c.inputs).map(([k2, v]) => `${k2}${JSON.stringify(v.dims)}:${v.dtype}`).join(" ");
+        console.log(`${name} [${io}] ${shapes} -> ${k}${JSON.stringify(got.dims)}:${got.type} max|onnx-torch|=${maxAbs.toExponential(2)}`);
+      }
+    }
+  }
+  console.log(`WORST max|onnx-torch| = ${worst.toExponential(3)}`);
+  if (worst > 1e-4) process.exit(1);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
