@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { shapesModelFiles, shapesModelPath } from './index.js';
@@ -15,15 +15,11 @@ describe('@latentkit/model-shapes', () => {
     expect(shapesModelPath.split(sep).slice(-2)).toEqual(['model-shapes', 'model']);
   });
 
-  // The model is trained and exported by tools/shapes-model; until then the folder is empty.
-  it.runIf(existsSync(join(shapesModelPath, 'model_index.json')))(
-    'lists exactly the files of the folder',
-    () => {
-      const onDisk = walk(shapesModelPath)
-        .map((f) => relative(shapesModelPath, f).split(sep).join('/'))
-        .filter((f) => !f.split('/').some((part) => part.startsWith('.')))
-        .sort();
-      expect([...shapesModelFiles].sort()).toEqual(onDisk);
-    },
-  );
+  it('lists exactly the files of the folder', () => {
+    const onDisk = walk(shapesModelPath)
+      .map((f) => relative(shapesModelPath, f).split(sep).join('/'))
+      .filter((f) => !f.split('/').some((part) => part.startsWith('.')))
+      .sort();
+    expect([...shapesModelFiles].sort()).toEqual(onDisk);
+  });
 });

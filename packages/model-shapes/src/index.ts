@@ -1,10 +1,16 @@
 /**
  * @packageDocumentation
  * `@latentkit/model-shapes`: the model latentkit ships as its default — a tiny Stable Diffusion–style
- * model trained on coloured shapes ("a red circle on a blue background"), 64×64 images, in the
+ * model trained on coloured shapes ("a red circle on a blue background"), 32×32 images, in the
  * diffusers ONNX layout. Node loads it from {@link shapesModelPath}; a browser app serves the folder
  * and fetches {@link shapesModelFiles} relative to its URL. How it was made: `tools/shapes-model/`.
  */
+
+/**
+ * The settings the model card recommends (DDIM is the model's own scheduler): the CLI uses them when
+ * it runs the shipped model without `--steps` / `--guidance`.
+ */
+export const shapesModelDefaults = { numInferenceSteps: 50, guidanceScale: 5 } as const;
 
 /** The model's name, as written in the `Model:` field of generated images' parameters. */
 export const shapesModelName = 'shapes';

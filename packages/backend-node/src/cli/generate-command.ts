@@ -8,7 +8,7 @@ import {
   StableDiffusionPipeline,
   TorchGenerator,
 } from '@latentkit/core';
-import { shapesModelName, shapesModelPath } from '@latentkit/model-shapes';
+import { shapesModelDefaults, shapesModelName, shapesModelPath } from '@latentkit/model-shapes';
 import { createScheduler } from '@latentkit/schedulers';
 import type { ExecutionProviderName } from '../execution-providers.js';
 import type { GenerationParameters } from '../generation-parameters.js';
@@ -24,8 +24,8 @@ import { requireShippedModel } from './shipped-model.js';
 export interface GenerateFlags {
   model?: string;
   negative?: string;
-  steps: number;
-  guidance: number;
+  steps?: number;
+  guidance?: number;
   scheduler?: string;
   seed?: number | bigint;
   width?: number;
@@ -77,6 +77,9 @@ function addToSeed(seed: number | bigint, i: number): number | bigint {
   return typeof seed === 'bigint' ? seed + BigInt(i) : seed + i;
 }
 
+/** Steps and guidance when neither the flags nor the shipped model's card say otherwise. */
+const OTHER_MODEL_DEFAULTS = { numInferenceSteps: 20, guidanceScale: 7.5 } as const;
+
 /** `latentkit generate "<prompt>" …`: generates images and writes PNGs with their parameters. */
 export async function runGenerate(
   prompt: string,
@@ -100,6 +103,10 @@ export async function runGenerate(
   if (flags.scheduler) createScheduler(flags.scheduler);
 
   const modelDir = flags.model ?? shapesModelPath;
+  // The shipped model's card recommends its own settings; other models get A1111-like defaults.
+  const defaults = flags.model === undefined ? shapesModelDefaults : OTHER_MODEL_DEFAULTS;
+  const steps = flags.steps ?? defaults.numInferenceSteps;
+  const guidance = flags.guidance ?? defaults.guidanceScale;
   const parts = await nodeBackend.load(modelDir, {
     providers: flags.provider,
     // Text-to-image never encodes an image: skip the VAE encoder's session (memory, load time).
@@ -122,8 +129,8 @@ export async function runGenerate(
     const { images } = await pipeline.generate({
       prompt,
       negativePrompt: flags.negative ?? '',
-      numInferenceSteps: flags.steps,
-      guidanceScale: flags.guidance,
+      numInferenceSteps: steps,
+      guidanceScale: guidance,
       numImagesPerPrompt: flags.n,
       generator,
       ...(flags.width !== undefined ? { width: flags.width } : {}),
@@ -145,9 +152,9 @@ export async function runGenerate(
       const parameters: GenerationParameters = {
         prompt,
         negativePrompt: flags.negative ?? '',
-        steps: flags.steps,
+        steps,
         sampler: scheduler,
-        cfgScale: flags.guidance,
+        cfgScale: guidance,
         seed: seeds[i]!,
         width: img.width,
         height: img.height,
@@ -166,8 +173,8 @@ export async function runGenerate(
       negativePrompt: flags.negative ?? '',
       width: first.width,
       height: first.height,
-      steps: flags.steps,
-      guidance: flags.guidance,
+      steps,
+      guidance,
       scheduler,
       model: resolve(modelDir),
       providers: { ...parts.providers },

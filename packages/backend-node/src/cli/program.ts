@@ -34,8 +34,12 @@ export function createProgram(io: CommandIo): Command {
     .argument('<prompt>', 'what to draw')
     .option('-m, --model <dir>', 'diffusers ONNX model folder (default: the shipped "shapes" model)')
     .option('--negative <text>', 'negative prompt')
-    .option('--steps <n>', 'denoising steps', integerAtLeast(1), 20)
-    .option('--guidance <g>', 'classifier-free guidance scale (≤ 1 turns guidance off)', numberIn(0), 7.5)
+    .option('--steps <n>', 'denoising steps (default: 50 for the shipped model, else 20)', integerAtLeast(1))
+    .option(
+      '--guidance <g>',
+      'classifier-free guidance scale, ≤ 1 turns it off (default: 5 for the shipped model, else 7.5)',
+      numberIn(0),
+    )
     .option(
       '--scheduler <name>',
       'scheduler, e.g. "DPM++ 2M Karras" (see `latentkit schedulers`; default: the model\'s)',
