@@ -1,0 +1,221 @@
+/**
+ * The latentkit browser demo: loads a diffusers ONNX model in a Web Worker (the shipped "shapes" model
+ * by default) and generates with the settings on the page. Query parameters preset the form —
+ * `?model=<url>&provider=wasm&threads=2&autoload=1` — which is also how the browser tests drive it.
+ */
+
+import {
+  clearModelCache,
+  createGenerationWorker,
+  drawImage,
+  type GenerationWorker,
+  listCachedModels,
+  toPngBlob,
+  type WebExecutionProvider,
+} from '@latentkit/backend-web';
+import type { RgbaImage } from '@latentkit/core';
+import { listSchedulerNames } from '@latentkit/schedulers';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const ui = {
+  modelUrl: $<HTMLInputElement>('model-url'),
+  provider: $<HTMLSelectElement>('provider'),
+  threads: $<HTMLInputElement>('threads'),
+  load: $<HTMLButtonElement>('load'),
+  downloadProgress: $<HTMLProgressElement>('download-progress'),
+  modelStatus: $<HTMLParagraphElement>('model-status'),
+  cachedModels: $<HTMLUListElement>('cached-models'),
+  clearCache: $<HTMLButtonElement>('clear-cache'),
+  prompt: $<HTMLTextAreaElement>('prompt'),
+  negativePrompt: $<HTMLTextAreaElement>('negative-prompt'),
+  steps: $<HTMLInputElement>('steps'),
+  guidance: $<HTMLInputElement>('guidance'),
+  seed: $<HTMLInputElement>('seed'),
+  randomSeed: $<HTMLButtonElement>('random-seed'),
+  scheduler: $<HTMLSelectElement>('scheduler'),
+  width: $<HTMLSelectElement>('width'),
+  height: $<HTMLSelectElement>('height'),
+  previews: $<HTMLInputElement>('previews'),
+  generate: $<HTMLButtonElement>('generate'),
+  cancel: $<HTMLButtonElement>('cancel'),
+  stepProgress: $<HTMLProgressElement>('step-progress'),
+  status: $<HTMLParagraphElement>('status'),
+  preview: $<HTMLCanvasElement>('preview'),
+  result: $<HTMLCanvasElement>('result'),
+  download: $<HTMLButtonElement>('download'),
+};
+
+function setStatus(el: HTMLElement, state: string, text: string): void {
+  el.dataset['state'] = state;
+  el.textContent = text;
+}
+
+/** latentkit's errors carry a stable `code` (class names do not survive minification). */
+function describeError(error: unknown): string {
+  const e = error as Error & { code?: string };
+  return `${e.code ?? e.name}: ${e.message}`;
+}
+
+function fillSizes(size: number): void {
+  for (const select of [ui.width, ui.height]) {
+    select.replaceChildren();
+    for (const s of [size / 2, size, size * 1.5, size * 2].filter((v) => v >= 8 && v % 8 === 0)) {
+      select.add(new Option(`${s}`, `${s}`, s === size, s === size));
+    }
+  }
+}
+
+const params = new URLSearchParams(location.search);
+for (const [key, input] of [
+  ['model', ui.modelUrl],
+  ['provider', ui.provider],
+  ['threads', ui.threads],
+  ['steps', ui.steps],
+  ['seed', ui.seed],
+  ['guidance', ui.guidance],
+  ['prompt', ui.prompt],
+] as const) {
+  const value = params.get(key);
+  if (value !== null) input.value = value;
+}
+
+const schedulers = listSchedulerNames();
+for (const name of schedulers) ui.scheduler.add(new Option(name, name));
+fillSizes(64);
+
+let worker: GenerationWorker | undefined;
+let workerKey = '';
+let lastImage: RgbaImage | undefined;
+let pngUrl: string | undefined;
+
+function providers(): WebExecutionProvider[] {
+  const choice = ui.provider.value;
+  return choice === 'auto' ? ['webgpu', 'wasm'] : [choice as WebExecutionProvider];
+}
+
+async function refreshCache(): Promise<void> {
+  const models = await listCachedModels();
+  ui.cachedModels.replaceChildren(
+    ...models.map((m) => {
+      const li = document.createElement('li');
+      li.textContent = `${m.url} — ${m.files.length} files, ${(m.totalBytes / 1e6).toFixed(1)} MB`;
+      return li;
+    }),
+  );
+}
+
+async function load(): Promise<void> {
+  ui.generate.disabled = true;
+  ui.load.disabled = true;
+  const threads = ui.threads.value === '' ? undefined : Number(ui.threads.value);
+  // onnxruntime-web fixes its thread count when it starts: a new thread count needs a new worker.
+  const key = `${threads}`;
+  if (!worker || key !== workerKey) {
+    worker?.terminate();
+    worker = createGenerationWorker(
+      new Worker(new URL('./generation.worker.ts', import.meta.url), { type: 'module' }),
+    );
+    workerKey = key;
+  }
+  setStatus(ui.modelStatus, 'loading', 'Loading…');
+  ui.downloadProgress.value = 0;
+  const warnings: string[] = [];
+  try {
+    const result = await worker.load(ui.modelUrl.value, {
+      providers: providers(),
+      ...(threads !== undefined ? { numThreads: threads } : {}),
+      logLevel: 'error',
+      onProgress: (p) => {
+        ui.downloadProgress.value = p.totalBytes > 0 ? p.totalLoaded / p.totalBytes : 0;
+        setStatus(ui.modelStatus, 'loading', `Loading ${p.file} (${(p.totalLoaded / 1e6).toFixed(1)} MB)…`);
+      },
+      onWarning: (m) => warnings.push(m),
+    });
+    ui.downloadProgress.value = 1;
+    const on = [...new Set(Object.values(result.providers))].join(' + ');
+    setStatus(
+      ui.modelStatus,
+      'ready',
+      `Loaded in ${Math.round(result.loadMs)} ms on ${on} (${result.numThreads} wasm thread${result.numThreads === 1 ? '' : 's'}).` +
+        (warnings.length ? ` ${warnings.join(' ')}` : ''),
+    );
+    ui.modelStatus.dataset['providers'] = JSON.stringify(result.providers);
+    ui.modelStatus.dataset['threads'] = String(result.numThreads);
+    ui.scheduler.value = result.scheduler;
+    if (result.imageSize) fillSizes(result.imageSize);
+    ui.generate.disabled = false;
+  } catch (error) {
+    setStatus(ui.modelStatus, 'error', describeError(error));
+  } finally {
+    ui.load.disabled = false;
+    void refreshCache();
+  }
+}
+
+async function generate(): Promise<void> {
+  if (!worker) return;
+  ui.generate.disabled = true;
+  ui.cancel.disabled = false;
+  ui.download.hidden = true;
+  ui.stepProgress.value = 0;
+  setStatus(ui.status, 'running', 'Generating…');
+  try {
+    const result = await worker.generate({
+      prompt: ui.prompt.value,
+      negativePrompt: ui.negativePrompt.value,
+      numInferenceSteps: Number(ui.steps.value),
+      guidanceScale: Number(ui.guidance.value),
+      seed: Number(ui.seed.value),
+      scheduler: ui.scheduler.value,
+      width: Number(ui.width.value),
+      height: Number(ui.height.value),
+      ...(ui.previews.checked ? { preview: { every: 1, mode: 'decode' as const } } : {}),
+      onStep: (s) => {
+        ui.stepProgress.value = (s.step + 1) / s.totalSteps;
+        setStatus(ui.status, 'running', `Step ${s.step + 1} of ${s.totalSteps}…`);
+        const preview = s.previews?.[0];
+        if (preview) drawImage(preview, ui.preview);
+      },
+    });
+    lastImage = result.images[0]!;
+    drawImage(lastImage, ui.result);
+    drawImage(lastImage, ui.preview);
+    if (pngUrl) URL.revokeObjectURL(pngUrl);
+    pngUrl = URL.createObjectURL(await toPngBlob(lastImage));
+    ui.download.hidden = false;
+    ui.status.dataset['ms'] = String(result.totalMs - result.previewMs);
+    setStatus(
+      ui.status,
+      'done',
+      `Done in ${Math.round(result.totalMs)} ms` +
+        (result.previewMs > 0 ? ` (${Math.round(result.previewMs)} ms of it previews)` : '') +
+        '.',
+    );
+  } catch (error) {
+    const cancelled = (error as Error).name === 'AbortError';
+    setStatus(ui.status, cancelled ? 'cancelled' : 'error', cancelled ? 'Cancelled.' : describeError(error));
+  } finally {
+    ui.generate.disabled = false;
+    ui.cancel.disabled = true;
+  }
+}
+
+ui.load.addEventListener('click', () => void load());
+ui.download.addEventListener('click', () => {
+  if (!pngUrl) return;
+  const link = document.createElement('a');
+  link.href = pngUrl;
+  link.download = `latentkit-${ui.seed.value}.png`;
+  link.click();
+});
+ui.generate.addEventListener('click', () => void generate());
+ui.cancel.addEventListener('click', () => worker?.cancel());
+ui.randomSeed.addEventListener('click', () => {
+  ui.seed.value = String(Math.floor(Math.random() * 2 ** 32));
+});
+ui.clearCache.addEventListener('click', async () => {
+  await clearModelCache();
+  await refreshCache();
+});
+void refreshCache();
+if (params.get('autoload') !== '0') void load();

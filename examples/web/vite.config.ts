@@ -1,0 +1,83 @@
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { cp } from 'node:fs/promises';
+import { extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin } from 'vite';
+
+// The demo runs from the packages' sources: no `npm run build` needed first.
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+const source = (name: string) => join(repo, 'packages', name, 'src', 'index.ts');
+const shapesModel = join(repo, 'packages', 'model-shapes', 'model');
+
+// WebAssembly threads need SharedArrayBuffer, which browsers give only cross-origin isolated pages.
+const isolation = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
+/**
+ * Serves the shipped model (packages/model-shapes/model) at /models/shapes/ in `vite dev` and
+ * `vite preview`, and copies it into the build, so the page works with no model URL typed in.
+ */
+function shippedModel(): Plugin {
+  const serve = (server: { middlewares: { use: (fn: Connect) => void } }) => {
+    server.middlewares.use((req, res, next) => {
+      const path = decodeURIComponent((req.url ?? '').split('?')[0] ?? '');
+      if (!path.startsWith('/models/shapes/')) return next();
+      const file = normalize(join(shapesModel, path.slice('/models/shapes/'.length)));
+      if (!file.startsWith(shapesModel + sep) || !existsSync(file) || !statSync(file).isFile()) {
+        res.statusCode = 404;
+        res.end();
+        return;
+      }
+      res.setHeader('Content-Length', String(statSync(file).size));
+      res.setHeader(
+        'Content-Type',
+        extname(file) === '.json' ? 'application/json' : 'application/octet-stream',
+      );
+      for (const [k, v] of Object.entries(isolation)) res.setHeader(k, v);
+      if (req.method === 'HEAD') res.end();
+      else createReadStream(file).pipe(res);
+    });
+  };
+  let outDir = '';
+  return {
+    name: 'latentkit-shipped-model',
+    configureServer: serve,
+    configurePreviewServer: serve,
+    configResolved(config) {
+      outDir = config.build.outDir;
+    },
+    async closeBundle() {
+      if (existsSync(join(shapesModel, 'model_index.json'))) {
+        await cp(shapesModel, join(outDir, 'models', 'shapes'), { recursive: true });
+      }
+    },
+  };
+}
+
+type Connect = (
+  req: { url?: string; method?: string },
+  res: { statusCode: number; setHeader(k: string, v: string): void; end(): void } & NodeJS.WritableStream,
+  next: () => void,
+) => void;
+
+export default defineConfig({
+  root: fileURLToPath(new URL('.', import.meta.url)),
+  base: './',
+  resolve: {
+    alias: {
+      '@latentkit/core': source('core'),
+      '@latentkit/schedulers': source('schedulers'),
+      '@latentkit/onnx': source('onnx'),
+      '@latentkit/backend-web': source('backend-web'),
+    },
+  },
+  // onnxruntime-web finds its .wasm beside its own script; Vite's dependency pre-bundling would move it.
+  optimizeDeps: { exclude: ['onnxruntime-web'] },
+  worker: { format: 'es' },
+  server: { headers: isolation },
+  preview: { headers: isolation },
+  build: { target: 'es2022', outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 2048 },
+  plugins: [shippedModel()],
+});

@@ -1,0 +1,69 @@
+/**
+ * Renders the README gallery: the shipped model, several prompts × schedulers, one seed, as one PNG grid
+ * (each 32×32 image scaled ×4, nearest neighbour, with a 4-pixel gap). Also prints the time of one image
+ * at the model's recommended settings (median of 5). Run: `npx tsx scripts/make-gallery.ts`.
+ * The model's captions say "a orange", not "an orange": its vocabulary has no "an".
+ */
+import { nodeBackend, writePng } from '@latentkit/backend-node';
+import { type RgbaImage, StableDiffusionPipeline } from '@latentkit/core';
+import { shapesModelDefaults, shapesModelPath } from '@latentkit/model-shapes';
+import { createScheduler } from '@latentkit/schedulers';
+
+const prompts = [
+  'a red circle on a blue background',
+  'a large yellow square on a black background',
+  'a small white triangle at the top left on a green background',
+  'a small orange circle at the bottom right on a purple background',
+  'green triangle, white background',
+  'a large purple square on a orange background',
+];
+const schedulers = ['DDIM', 'Euler a', 'DPM++ 2M Karras', 'UniPC'];
+const seed = 3;
+const scale = 4;
+const gap = 4;
+const out = process.argv[2] ?? 'docs/images/gallery.png';
+
+const pipe = await StableDiffusionPipeline.fromPretrained(shapesModelPath, { backend: nodeBackend });
+const baseConfig = pipe.scheduler.config;
+const cells: RgbaImage[][] = [];
+for (const prompt of prompts) {
+  const row: RgbaImage[] = [];
+  for (const name of schedulers) {
+    pipe.scheduler = createScheduler(name, baseConfig);
+    const { images } = await pipe.generate({ prompt, seed, ...shapesModelDefaults });
+    row.push(images[0]!);
+  }
+  cells.push(row);
+}
+
+const side = cells[0]![0]!.width * scale;
+const width = schedulers.length * (side + gap) + gap;
+const height = prompts.length * (side + gap) + gap;
+const data = new Uint8ClampedArray(width * height * 4).fill(255);
+cells.forEach((row, r) => {
+  row.forEach((img, c) => {
+    for (let y = 0; y < side; y++) {
+      for (let x = 0; x < side; x++) {
+        const src = (Math.floor(y / scale) * img.width + Math.floor(x / scale)) * 4;
+        const dst = ((gap + r * (side + gap) + y) * width + gap + c * (side + gap) + x) * 4;
+        data.set(img.data.subarray(src, src + 4), dst);
+      }
+    }
+  });
+});
+await writePng(out, { width, height, data });
+console.log(`wrote ${out}: rows = prompts, columns = ${schedulers.join(' | ')}; seed ${seed}`);
+
+pipe.scheduler = createScheduler('DDIM', baseConfig);
+const times: number[] = [];
+for (let i = 0; i < 5; i++) {
+  const t0 = performance.now();
+  await pipe.generate({ prompt: prompts[0]!, seed, ...shapesModelDefaults });
+  times.push(performance.now() - t0);
+}
+times.sort((a, b) => a - b);
+console.log(
+  `one 32×32 image, DDIM ${shapesModelDefaults.numInferenceSteps} steps, guidance ` +
+    `${shapesModelDefaults.guidanceScale}: median ${times[2]!.toFixed(0)} ms of 5 runs`,
+);
+await pipe.dispose();

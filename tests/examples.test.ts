@@ -1,0 +1,249 @@
+/**
+ * Runs every example in examples/ against the shipped model, as a user runs it (`npx tsx examples/X.ts`:
+ * a child process through tsx, from the repository root, so `@latentkit/*` resolve to the sources through
+ * the root tsconfig), and checks what each wrote: the files, their size, and relations between the images
+ * that hold only if the example did what it says (custom conditioning changes the image, the remote
+ * denoiser reproduces it exactly, img2img keeps more of the source at low strength, inpainting keeps the
+ * unmasked part).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type DecodedPng, readPng } from '@latentkit/backend-node';
+import { shapesModelPath } from '@latentkit/model-shapes';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+/** The shipped model makes 32×32 images (latents 8×8, a VAE that downscales 4×; see its MODEL_CARD.md). */
+const SIZE = 32;
+const TIMEOUT = 180_000;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function runExample(name: string, outDir: string): Promise<Run> {
+  // Neither the model nor the output folder may come from the caller's environment.
+  const env: NodeJS.ProcessEnv = { ...process.env, TSX_TSCONFIG_PATH: join(root, 'tsconfig.json') };
+  delete env['LATENTKIT_MODEL'];
+  delete env['LATENTKIT_EXAMPLES_OUT'];
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', tsx, join(root, 'examples', `${name}.ts`), outDir],
+      { cwd: root, env, timeout: TIMEOUT },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Mean absolute difference of the RGB bytes of two images inside a rectangle (default: all of it). */
+function meanDiff(a: DecodedPng, b: DecodedPng, x0 = 0, y0 = 0, x1 = a.width, y1 = a.height): number {
+  expect([b.width, b.height]).toEqual([a.width, a.height]);
+  let sum = 0;
+  let n = 0;
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0; x < x1; x++) {
+      for (let c = 0; c < 3; c++) {
+        const i = (y * a.width + x) * 4 + c;
+        sum += Math.abs(a.data[i]! - b.data[i]!);
+        n++;
+      }
+    }
+  }
+  return sum / n;
+}
+
+function maxDiff(a: DecodedPng, b: DecodedPng): number {
+  let max = 0;
+  for (let i = 0; i < a.data.length; i++) max = Math.max(max, Math.abs(a.data[i]! - b.data[i]!));
+  return max;
+}
+
+let out: string;
+const read = (file: string): Promise<DecodedPng> => readPng(join(out, file));
+
+/** Runs an example and checks that it succeeded and wrote exactly `files`, each SIZE×SIZE. */
+async function expectExample(name: string, files: string[]): Promise<Run> {
+  const before = new Set(await readdir(out));
+  const run = await runExample(name, out);
+  expect(run.code, `${name} failed:\n${run.stderr}`).toBe(0);
+  expect(run.stdout).toMatch(new RegExp(`^${name}: `, 'm'));
+  const written = (await readdir(out)).filter((f) => !before.has(f)).sort();
+  expect(written).toEqual([...files].sort());
+  for (const file of files) {
+    const png = await read(file);
+    expect([png.width, png.height], file).toEqual([SIZE, SIZE]);
+  }
+  return run;
+}
+
+beforeAll(async () => {
+  out = await mkdtemp(join(tmpdir(), 'latentkit-examples-'));
+});
+afterAll(async () => {
+  await rm(out, { recursive: true, force: true });
+});
+
+// Not skipped when the model is missing: the examples are documented to run on it, so its absence fails here.
+describe('examples/ against the shipped model', () => {
+  it('has the shipped model to run on', () => {
+    expect(
+      existsSync(join(shapesModelPath, 'model_index.json')),
+      `the shipped model is missing: ${shapesModelPath} has no model_index.json (built by tools/shapes-model)`,
+    ).toBe(true);
+  });
+
+  it(
+    'basic.ts writes basic.png with its generation parameters',
+    async () => {
+      await expectExample('basic', ['basic.png']);
+      const png = await read('basic.png');
+      expect(png.text['parameters']).toMatch(/^a red circle on a blue background\n/);
+      expect(png.text['parameters']).toMatch(/Steps: 20, .*CFG scale: 5.0, Seed: 42, Size: 32x32/);
+      // Not a flat image: the model drew something.
+      const red = Array.from({ length: SIZE * SIZE }, (_, p) => png.data[p * 4]!);
+      expect(Math.max(...red) - Math.min(...red)).toBeGreaterThan(50);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'swap-scheduler.ts writes one image per scheduler, and the schedulers differ',
+    async () => {
+      const names = ['default', 'dpm-solver', 'euler-a', 'dpm-2m-karras'];
+      const run = await expectExample(
+        'swap-scheduler',
+        names.map((n) => `scheduler-${n}.png`),
+      );
+      expect(run.stdout).toMatch(/DPMSolverMultistepScheduler \(dpm-solver\)/);
+      expect(run.stdout).toMatch(/EulerAncestralDiscreteScheduler \(euler-a\)/);
+      // Euler a is stochastic and takes other steps than the default: the images cannot be equal.
+      const a = await read('scheduler-default.png');
+      const b = await read('scheduler-euler-a.png');
+      expect(maxDiff(a, b)).toBeGreaterThan(0);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "custom-conditioning.ts: blending changes the image, and 0 % blend is basic's image",
+    async () => {
+      await expectExample('custom-conditioning', [
+        'blend-0.png',
+        'blend-50.png',
+        'blend-100.png',
+        'style.png',
+      ]);
+      const basic = await read('basic.png');
+      const blend0 = await read('blend-0.png');
+      const blend50 = await read('blend-50.png');
+      const blend100 = await read('blend-100.png');
+      // 1 × A + 0 × B is A exactly in float32; the encoder batch differs (it also encodes B), which may move
+      // the text encoder's output by an ulp, so allow a rounding step.
+      expect(maxDiff(basic, blend0)).toBeLessThanOrEqual(2);
+      // "a yellow triangle on a purple background" instead of "a red circle on a blue background"; here
+      // (onnxruntime-node 1.30, CPU) the mean differences are about 62, 32 and 63.
+      expect(meanDiff(basic, blend100)).toBeGreaterThan(20);
+      expect(meanDiff(basic, blend50)).toBeGreaterThan(10);
+      expect(meanDiff(basic, await read('style.png'))).toBeGreaterThan(10);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "custom-denoiser.ts: the UNet and VAE over HTTP reproduce basic's image exactly",
+    async () => {
+      const run = await expectExample('custom-denoiser', ['custom-denoiser.png']);
+      expect(run.stdout).toMatch(/\d+ denoiser calls, [\d.]+ ms each/);
+      // Float32 values travel losslessly and the same sessions compute them: not one byte may differ.
+      expect(maxDiff(await read('basic.png'), await read('custom-denoiser.png'))).toBe(0);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'img2img.ts keeps more of the source at low strength than at high strength',
+    async () => {
+      await expectExample('img2img', [
+        'img2img-source.png',
+        'img2img-30.png',
+        'img2img-60.png',
+        'img2img-90.png',
+      ]);
+      const source = await read('img2img-source.png');
+      // The source is basic's prompt, seed and settings: the same image as basic.
+      expect(maxDiff(source, await read('basic.png'))).toBe(0);
+      const d30 = meanDiff(source, await read('img2img-30.png'));
+      const d90 = meanDiff(source, await read('img2img-90.png'));
+      expect(d30).toBeGreaterThan(0);
+      expect(d30).toBeLessThan(d90);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'inpaint.ts repaints the masked quarter and keeps the rest',
+    async () => {
+      await expectExample('inpaint', ['inpaint-source.png', 'inpaint-mask.png', 'inpaint.png']);
+      const source = await read('inpaint-source.png');
+      const result = await read('inpaint.png');
+      const mask = await read('inpaint-mask.png');
+      expect(mask.data[0]).toBe(0); // top left: keep
+      expect(mask.data[(SIZE * SIZE - 1) * 4]).toBe(255); // bottom right: repaint
+      const half = SIZE / 2;
+      // Kept: the top quarter of the image, away from the mask's edge (the VAE decoder sees across it),
+      // comes back as the VAE's reconstruction of the source.
+      const kept = meanDiff(source, result, 0, 0, SIZE, half / 2);
+      // Repainted: the blue circle at the bottom right becomes a red one.
+      const repainted = meanDiff(source, result, half, half, SIZE, SIZE);
+      // Here about 2.5 (the VAE's reconstruction error) and 45.
+      expect(kept).toBeLessThan(6);
+      expect(repainted).toBeGreaterThan(kept + 20);
+    },
+    TIMEOUT,
+  );
+});
+
+// The guides promise that their TypeScript is known to run: every ```ts block must be copied verbatim
+// from an example above.
+describe('docs/ code blocks', () => {
+  const guides = [
+    'getting-started.md',
+    'model-folders.md',
+    'prompts.md',
+    'img2img-and-inpainting.md',
+    'custom-conditioning.md',
+    'custom-parts.md',
+    'performance.md',
+    'errors.md',
+  ];
+
+  it('every TypeScript block in the guides is copied from an example file', async () => {
+    const dir = join(root, 'examples');
+    const names = (await readdir(dir)).filter((f) => f.endsWith('.ts'));
+    const sources = await Promise.all(names.map((f) => readFile(join(dir, f), 'utf8')));
+    let blocks = 0;
+    for (const guide of guides) {
+      const text = await readFile(join(root, 'docs', guide), 'utf8');
+      for (const match of text.matchAll(/```ts\n([\s\S]*?)```/g)) {
+        blocks++;
+        const code = match[1]!;
+        expect(
+          sources.some((source) => source.includes(code)),
+          `${guide}: this block is not in any examples/*.ts file:\n${code}`,
+        ).toBe(true);
+      }
+    }
+    expect(blocks).toBeGreaterThan(10);
+  });
+});
