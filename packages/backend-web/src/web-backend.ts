@@ -1,0 +1,74 @@
+import { type Backend, type LoadedPipelineParts, StableDiffusionPipeline } from '@latentkit/core';
+import { loadOnnxPipeline, type OnnxPipelineOptions } from '@latentkit/onnx';
+import { HttpModelSource, type HttpModelSourceOptions } from './http-model-source.js';
+import {
+  type WebProviderAssignment,
+  WebSessionFactory,
+  type WebSessionOptions,
+} from './web-session-factory.js';
+
+/** Options of {@link webBackend}: downloading and caching, how sessions are made, and the ONNX loader's. */
+export interface WebBackendOptions extends HttpModelSourceOptions, WebSessionOptions, OnnxPipelineOptions {}
+
+/** Pipeline parts loaded by {@link webBackend}, with the provider each component ended up on. */
+export interface WebLoadedPipelineParts extends LoadedPipelineParts {
+  /** Which execution provider each component's session runs on (after any fallback). */
+  readonly providers: Readonly<WebProviderAssignment>;
+  /** The wasm threads onnxruntime-web runs with. */
+  readonly numThreads: number;
+  /** Releases every onnxruntime-web session of the model. */
+  dispose(): Promise<void>;
+}
+
+/** The {@link Backend} of onnxruntime-web; `load` also tells which provider each component got. */
+export interface WebBackend extends Backend<WebBackendOptions> {
+  /** Loads a diffusers ONNX folder served over HTTP. */
+  load(url: string, options?: WebBackendOptions): Promise<WebLoadedPipelineParts>;
+}
+
+/**
+ * The onnxruntime-web backend: loads a diffusers ONNX folder from a URL (a plain base URL or a Hugging
+ * Face repository), caches it in Cache Storage, runs it on WebGPU with a WebAssembly fallback.
+ *
+ * ```ts
+ * import { StableDiffusionPipeline } from '@latentkit/core';
+ * import { webBackend } from '@latentkit/backend-web';
+ * const pipe = await StableDiffusionPipeline.fromPretrained('/models/shapes/', {
+ *   backend: webBackend,
+ *   providers: ['webgpu', 'wasm'],
+ *   onProgress: (p) => console.log(`${p.totalLoaded} / ${p.totalBytes} bytes`),
+ * });
+ * ```
+ */
+export const webBackend: WebBackend = {
+  name: 'onnxruntime-web',
+  async load(url: string, options: WebBackendOptions = {}): Promise<WebLoadedPipelineParts> {
+    const source = new HttpModelSource(url, options);
+    const sessions = new WebSessionFactory(options);
+    let parts: LoadedPipelineParts;
+    try {
+      parts = await loadOnnxPipeline(source, sessions, options);
+    } catch (error) {
+      // Sessions made before a later component failed to load would otherwise leak.
+      await sessions.releaseAll();
+      throw error;
+    }
+    return {
+      ...parts,
+      providers: sessions.assignment,
+      numThreads: sessions.numThreads,
+      async dispose() {
+        await parts.dispose?.();
+        await sessions.releaseAll();
+      },
+    };
+  },
+};
+
+/**
+ * Loads a pipeline on onnxruntime-web: `StableDiffusionPipeline.fromPretrained(url, { backend: webBackend,
+ * ...options })`.
+ */
+export function loadPipeline(url: string, options: WebBackendOptions = {}): Promise<StableDiffusionPipeline> {
+  return StableDiffusionPipeline.fromPretrained(url, { ...options, backend: webBackend });
+}

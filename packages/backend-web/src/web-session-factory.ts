@@ -1,0 +1,252 @@
+import { InvalidArgumentError, ModelInvalidError } from '@latentkit/core';
+import {
+  createWithFallback,
+  type OrtFeedData,
+  ProviderSkipped,
+  readOnnxModelInfo,
+  type SessionFactory,
+  type SessionRequest,
+} from '@latentkit/onnx';
+import * as ort from 'onnxruntime-web';
+import { probeWebGpu } from './webgpu-adapter.js';
+
+/**
+ * The execution providers of onnxruntime-web latentkit uses: `webgpu` (the GPU, through WebGPU) and
+ * `wasm` (the CPU, through WebAssembly; multi-threaded on cross-origin isolated pages).
+ */
+export const WEB_EXECUTION_PROVIDERS = ['webgpu', 'wasm'] as const;
+
+/** One of {@link WEB_EXECUTION_PROVIDERS}. */
+export type WebExecutionProvider = (typeof WEB_EXECUTION_PROVIDERS)[number];
+
+/** onnxruntime's graph optimisation levels. */
+export type WebGraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+/** How sessions are made on onnxruntime-web. */
+export interface WebSessionOptions {
+  /**
+   * Execution providers in order of preference (default `['webgpu', 'wasm']`). When one cannot run a
+   * component — no WebGPU, or a float16 model on an adapter without `shader-f16` — the next is tried and
+   * `onWarning` is told why.
+   */
+  providers?: readonly WebExecutionProvider[];
+  /** Per-component providers, by folder name, e.g. `{ vae_decoder: ['wasm'] }`; they replace `providers`. */
+  componentProviders?: Readonly<Record<string, readonly WebExecutionProvider[]>>;
+  /**
+   * WebAssembly threads (`ort.env.wasm.numThreads`). Default: up to 4 (half the cores) on cross-origin
+   * isolated pages, else 1 — threads need `SharedArrayBuffer`, which browsers only give pages served with
+   * `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`.
+   * onnxruntime-web reads it once, when the first session is created.
+   */
+  numThreads?: number;
+  /**
+   * Where onnxruntime-web's `.wasm`/`.mjs` files are served (`ort.env.wasm.wasmPaths`): a URL prefix, or
+   * `{ wasm, mjs }` file URLs. Default: beside onnxruntime-web's own script, which bundlers such as Vite
+   * copy for you.
+   */
+  wasmPaths?: string | { wasm?: string; mjs?: string };
+  /** onnxruntime's graph optimisation level. Default `'all'`. */
+  graphOptimizationLevel?: WebGraphOptimizationLevel;
+  /**
+   * onnxruntime-web's log level (`ort.env.logLevel`, for the whole page or worker). Its default,
+   * `warning`, logs a line per session about nodes placed on the CPU; `error` keeps the console quiet.
+   */
+  logLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+  /** Receives fallback warnings. Default `console.warn`. */
+  onWarning?: (message: string) => void;
+  /** Any other onnxruntime session options, merged last (advanced). */
+  sessionOptions?: Omit<ort.InferenceSession.SessionOptions, 'executionProviders' | 'externalData'>;
+}
+
+/** Which provider each component's session runs on, once created. */
+export type WebProviderAssignment = Record<string, WebExecutionProvider>;
+
+const LEVELS: readonly WebGraphOptimizationLevel[] = ['disabled', 'basic', 'extended', 'all'];
+
+function checkProviders(value: readonly string[], name: string): void {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new InvalidArgumentError({
+      name,
+      value,
+      expected: `a non-empty list of ${WEB_EXECUTION_PROVIDERS.join(', ')}`,
+      fix: "e.g. ['webgpu', 'wasm']",
+    });
+  }
+  for (const p of value) {
+    if (!(WEB_EXECUTION_PROVIDERS as readonly string[]).includes(p)) {
+      throw new InvalidArgumentError({
+        name,
+        value: p,
+        expected: `one of ${WEB_EXECUTION_PROVIDERS.join(', ')}`,
+        fix: "list providers in order of preference, e.g. ['webgpu', 'wasm']",
+      });
+    }
+  }
+}
+
+/** Pages without cross-origin isolation have no SharedArrayBuffer, hence no wasm threads. Node has them. */
+function crossOriginIsolated(): boolean {
+  return (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false;
+}
+
+function defaultThreads(): number {
+  if (!crossOriginIsolated()) return 1;
+  const cores =
+    (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency ?? 2;
+  return Math.max(1, Math.min(4, Math.ceil(cores / 2)));
+}
+
+// onnxruntime-web reads its wasm settings once, at its first session: remember what we set then.
+let runtimeThreads: number | undefined;
+let webGpuAdapterSet = false;
+
+/**
+ * The {@link SessionFactory} over onnxruntime-web: sessions from model bytes (external weight files are
+ * fetched from the same {@link ModelSource} and handed over as `externalData`), WebGPU with a WASM
+ * fallback, float16 models only where the GPU can compute in float16.
+ */
+export class WebSessionFactory implements SessionFactory {
+  /** The provider each component got (after any fallback). */
+  readonly assignment: WebProviderAssignment = {};
+  /** The wasm threads onnxruntime-web runs with (fixed by the first session of the page or worker). */
+  readonly numThreads: number;
+  private readonly sessions: ort.InferenceSession[] = [];
+  private readonly options: WebSessionOptions;
+  private readonly warn: (message: string) => void;
+
+  /** @param options providers, threads, wasm paths; see {@link WebSessionOptions}. */
+  constructor(options: WebSessionOptions = {}) {
+    if (options.providers) checkProviders(options.providers, 'providers');
+    for (const [component, list] of Object.entries(options.componentProviders ?? {})) {
+      checkProviders(list, `componentProviders.${component}`);
+    }
+    if (options.graphOptimizationLevel !== undefined && !LEVELS.includes(options.graphOptimizationLevel)) {
+      throw new InvalidArgumentError({
+        name: 'graphOptimizationLevel',
+        value: options.graphOptimizationLevel,
+        expected: `one of ${LEVELS.join(', ')}`,
+      });
+    }
+    const threads = options.numThreads;
+    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
+      throw new InvalidArgumentError({ name: 'numThreads', value: threads, expected: 'an integer ≥ 1' });
+    }
+    this.options = options;
+    this.warn = options.onWarning ?? ((message) => console.warn(message));
+    this.numThreads = this.configureRuntime();
+  }
+
+  private configureRuntime(): number {
+    if (this.options.logLevel !== undefined) ort.env.logLevel = this.options.logLevel;
+    let wanted = this.options.numThreads ?? defaultThreads();
+    if (wanted > 1 && !crossOriginIsolated()) {
+      this.warn(
+        `latentkit: numThreads ${wanted} needs a cross-origin isolated page (headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp); running WebAssembly on 1 thread.`,
+      );
+      wanted = 1;
+    }
+    if (runtimeThreads === undefined) {
+      runtimeThreads = wanted;
+      ort.env.wasm.numThreads = wanted;
+      if (this.options.wasmPaths !== undefined) ort.env.wasm.wasmPaths = this.options.wasmPaths;
+    } else if (runtimeThreads !== wanted && this.options.numThreads !== undefined) {
+      this.warn(
+        `latentkit: onnxruntime-web already runs with ${runtimeThreads} thread(s) in this page or worker (set at the first load); numThreads ${wanted} is ignored. Fix: load in a fresh worker.`,
+      );
+    }
+    return runtimeThreads;
+  }
+
+  /** The providers tried for a component, in order. */
+  providersFor(component: string): readonly WebExecutionProvider[] {
+    return this.options.componentProviders?.[component] ?? this.options.providers ?? WEB_EXECUTION_PROVIDERS;
+  }
+
+  /** Creates a session, trying each provider in turn (see {@link WebSessionOptions.providers}). */
+  async create(request: SessionRequest): Promise<ort.InferenceSession> {
+    const { component, modelPath, source } = request;
+    const model = await source.readBytes(modelPath);
+    const info = readOnnxModelInfo(model, modelPath);
+    const externalData = await Promise.all(
+      info.externalData.map(async (file) => ({
+        path: file.location,
+        data: await source.readBytes(file.path),
+      })),
+    );
+    const providers = this.providersFor(component);
+    const where = `${modelPath} in ${source.location}`;
+    const { value: session, provider } = await createWithFallback(
+      providers,
+      async (p) => {
+        if (p === 'webgpu') {
+          const gpu = await probeWebGpu();
+          if (!gpu.adapter) throw new ProviderSkipped(gpu.unavailable ?? 'no WebGPU adapter');
+          if (info.usesFloat16 && !gpu.shaderF16) {
+            // Without shader-f16 onnxruntime-web either refuses float16 kernels or computes garbage.
+            throw new ProviderSkipped(
+              `the model is float16 and this WebGPU adapter (${gpu.description}) lacks the "shader-f16" feature; use an fp32 export (modelFiles option) or a GPU that has it`,
+            );
+          }
+          if (!webGpuAdapterSet) {
+            ort.env.webgpu.adapter = gpu.adapter as unknown as typeof ort.env.webgpu.adapter;
+            webGpuAdapterSet = true;
+          }
+        }
+        return ort.InferenceSession.create(model, this.sessionOptions(p, externalData));
+      },
+      {
+        what: `${component} (${where})`,
+        warn: this.warn,
+        onAllFailed: (failures) => {
+          const last = failures.at(-1);
+          // WebAssembly is always there once its files load, so its failure blames the model file.
+          if (last?.provider !== 'wasm' || last.reason.includes('no available backend')) return undefined;
+          const list = failures.map((f) => `${f.provider}: ${f.reason}`).join('; ');
+          return new ModelInvalidError(`onnxruntime-web could not load ${where}: ${list}.`);
+        },
+      },
+    );
+    this.sessions.push(session);
+    this.assignment[component] = provider;
+    return session;
+  }
+
+  /** Makes an onnxruntime-web tensor (sessions only accept their runtime's own Tensor class). */
+  createTensor(feed: OrtFeedData, dims: readonly number[]): ort.Tensor {
+    switch (feed.type) {
+      case 'float32':
+        return new ort.Tensor('float32', feed.data, dims);
+      case 'float16':
+        return new ort.Tensor('float16', feed.data, dims);
+      case 'int32':
+        return new ort.Tensor('int32', feed.data, dims);
+      case 'int64':
+        return new ort.Tensor('int64', feed.data, dims);
+      default:
+        throw new InvalidArgumentError({
+          name: 'feed.type',
+          value: (feed as { type: unknown }).type,
+          expected: 'float32, float16, int32 or int64',
+        });
+    }
+  }
+
+  /** Releases every session this factory made (safe to call twice). */
+  async releaseAll(): Promise<void> {
+    const sessions = this.sessions.splice(0);
+    await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
+  }
+
+  private sessionOptions(
+    provider: WebExecutionProvider,
+    externalData: { path: string; data: Uint8Array }[],
+  ): ort.InferenceSession.SessionOptions {
+    return {
+      graphOptimizationLevel: this.options.graphOptimizationLevel ?? 'all',
+      ...this.options.sessionOptions,
+      ...(externalData.length > 0 ? { externalData } : {}),
+      // One provider per try, so a failure is ours to report and we know which one runs.
+      executionProviders: [provider],
+    };
+  }
+}

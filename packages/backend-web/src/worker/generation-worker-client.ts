@@ -1,0 +1,210 @@
+import {
+  BackendUnavailableError,
+  InferenceFailedError,
+  InvalidArgumentError,
+  LatentkitError,
+  type LatentkitErrorCode,
+  ModelInvalidError,
+  ModelMismatchError,
+  ModelNotFoundError,
+  NotImplementedError,
+  ShapeMismatchError,
+} from '@latentkit/core';
+import type { DownloadProgress } from '../http-model-source.js';
+import { resolveModelUrl } from '../model-url.js';
+import type {
+  WorkerError,
+  WorkerGenerateOptions,
+  WorkerGenerateResult,
+  WorkerLoadOptions,
+  WorkerLoadResult,
+  WorkerRequest,
+  WorkerResponse,
+  WorkerStepInfo,
+} from './messages.js';
+
+/** Options of {@link GenerationWorker.load}. */
+export interface WorkerLoadCallOptions extends WorkerLoadOptions {
+  /** Download progress (per file and totals). */
+  onProgress?: (progress: DownloadProgress) => void;
+  /** Provider fallback and thread warnings. Default `console.warn`. */
+  onWarning?: (message: string) => void;
+}
+
+/** Options of {@link GenerationWorker.generate}. */
+export interface WorkerGenerateCallOptions extends WorkerGenerateOptions {
+  /** Called after every step, with previews when `preview` asked for them. */
+  onStep?: (info: WorkerStepInfo) => void;
+  /** Aborts this generation (like {@link GenerationWorker.cancel}, for this call only). */
+  signal?: AbortSignal;
+}
+
+/** The page side of a generation worker: see {@link createGenerationWorker}. */
+export interface GenerationWorker {
+  /** The underlying Worker. */
+  readonly worker: Worker;
+  /**
+   * Loads a model (a URL, as for `webBackend`; relative URLs are resolved against the page) in the
+   * worker, replacing any loaded one.
+   */
+  load(url: string, options?: WorkerLoadCallOptions): Promise<WorkerLoadResult>;
+  /**
+   * Generates images in the worker. Calls queue: one runs at a time. Rejects with an `AbortError`
+   * `DOMException` when cancelled.
+   */
+  generate(options: WorkerGenerateCallOptions): Promise<WorkerGenerateResult>;
+  /** Cancels the running generation and every queued one (they reject with `AbortError`). */
+  cancel(): void;
+  /** Releases the model's sessions in the worker (the worker stays usable: load again). */
+  dispose(): Promise<void>;
+  /** Stops the worker at once; pending calls reject. */
+  terminate(): void;
+}
+
+interface Pending {
+  resolve: (value: never) => void;
+  reject: (error: unknown) => void;
+  kind: WorkerRequest['type'];
+  onProgress?: (progress: DownloadProgress) => void;
+  onWarning?: (message: string) => void;
+  onStep?: (info: WorkerStepInfo) => void;
+}
+
+const SIMPLE: Partial<Record<LatentkitErrorCode, new (message: string) => LatentkitError>> = {
+  INVALID_ARGUMENT: InvalidArgumentError,
+  SHAPE_MISMATCH: ShapeMismatchError,
+  NOT_IMPLEMENTED: NotImplementedError,
+  MODEL_NOT_FOUND: ModelNotFoundError,
+  MODEL_INVALID: ModelInvalidError,
+  MODEL_MISMATCH: ModelMismatchError,
+  BACKEND_UNAVAILABLE: BackendUnavailableError,
+  INFERENCE_FAILED: InferenceFailedError,
+};
+
+/** Rebuilds an error the worker flattened, keeping its class where latentkit has one, so `instanceof` works. */
+function revive(error: WorkerError): Error {
+  if (error.name === 'AbortError') return new DOMException(error.message, 'AbortError');
+  if (error.code) {
+    const code = error.code as LatentkitErrorCode;
+    const Class = SIMPLE[code];
+    const revived = Class ? new Class(error.message) : new LatentkitError(code, error.message);
+    revived.name = error.name;
+    return revived;
+  }
+  const plain = new Error(error.message);
+  plain.name = error.name;
+  return plain;
+}
+
+/**
+ * Runs generation off the main thread: the page side of a module worker that calls
+ * {@link serveGenerationWorker}. The page stays responsive while onnxruntime-web computes.
+ *
+ * ```ts
+ * const gen = createGenerationWorker(new Worker(new URL('./generation.worker.ts', import.meta.url), { type: 'module' }));
+ * await gen.load('/models/shapes/', { onProgress: (p) => bar.value = p.totalLoaded / p.totalBytes });
+ * const { images } = await gen.generate({ prompt: 'a red circle', seed: 1, onStep: (s) => … });
+ * drawImage(images[0], canvas);
+ * ```
+ *
+ * @param worker - A Worker already running {@link serveGenerationWorker}, or its script URL (started as a
+ *   module worker).
+ */
+export function createGenerationWorker(worker: Worker | URL | string): GenerationWorker {
+  const w =
+    typeof worker === 'string' || worker instanceof URL ? new Worker(worker, { type: 'module' }) : worker;
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+
+  const fail = (error: unknown) => {
+    for (const p of pending.values()) p.reject(error);
+    pending.clear();
+  };
+
+  w.addEventListener('message', (event: MessageEvent<WorkerResponse>) => {
+    const message = event.data;
+    const p = pending.get(message.id);
+    if (!p) return;
+    switch (message.type) {
+      case 'progress':
+        p.onProgress?.(message.progress);
+        break;
+      case 'warning':
+        (p.onWarning ?? ((m: string) => console.warn(m)))(message.message);
+        break;
+      case 'step':
+        p.onStep?.(message.info);
+        break;
+      case 'loaded':
+      case 'result':
+        pending.delete(message.id);
+        p.resolve(message.result as never);
+        break;
+      case 'disposed':
+        pending.delete(message.id);
+        p.resolve(undefined as never);
+        break;
+      case 'error':
+        pending.delete(message.id);
+        p.reject(revive(message.error));
+        break;
+    }
+  });
+  w.addEventListener('error', (event: ErrorEvent) => {
+    fail(new BackendUnavailableError(`The generation worker failed: ${event.message || 'script error'}.`));
+  });
+
+  function send<T>(
+    request: WorkerRequest,
+    handlers: Omit<Pending, 'resolve' | 'reject' | 'kind'> = {},
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      pending.set(request.id, {
+        resolve: resolve as (value: never) => void,
+        reject,
+        kind: request.type,
+        ...handlers,
+      });
+      w.postMessage(request);
+    });
+  }
+
+  return {
+    worker: w,
+    load(url, options = {}) {
+      const { onProgress, onWarning, ...rest } = options;
+      let absolute: string;
+      try {
+        // Relative URLs mean the page's: the worker would resolve them against its own script's URL.
+        absolute = resolveModelUrl(url, rest.revision);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return send<WorkerLoadResult>(
+        { type: 'load', id: nextId++, url: absolute, options: rest },
+        { ...(onProgress ? { onProgress } : {}), ...(onWarning ? { onWarning } : {}) },
+      );
+    },
+    generate(options) {
+      const { onStep, signal, ...rest } = options;
+      const id = nextId++;
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      signal?.addEventListener('abort', () => w.postMessage({ type: 'cancel', id } satisfies WorkerRequest), {
+        once: true,
+      });
+      return send<WorkerGenerateResult>({ type: 'generate', id, options: rest }, onStep ? { onStep } : {});
+    },
+    cancel() {
+      for (const [id, p] of pending) {
+        if (p.kind === 'generate') w.postMessage({ type: 'cancel', id } satisfies WorkerRequest);
+      }
+    },
+    dispose() {
+      return send<void>({ type: 'dispose', id: nextId++ });
+    },
+    terminate() {
+      w.terminate();
+      fail(new DOMException('The generation worker was terminated', 'AbortError'));
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import type { GenerateOptions, RgbaImage } from '@latentkit/core';
+import type { DownloadProgress } from '../http-model-source.js';
+import type { WebBackendOptions } from '../web-backend.js';
+import type { WebProviderAssignment } from '../web-session-factory.js';
+
+/**
+ * The messages between {@link createGenerationWorker} (the page) and {@link serveGenerationWorker} (the
+ * worker). Everything in them survives `postMessage`'s structured clone: no functions, no class instances.
+ */
+
+/** Load options that can cross to a worker: {@link WebBackendOptions} without its callbacks. */
+export type WorkerLoadOptions = Omit<
+  WebBackendOptions,
+  'onProgress' | 'onWarning' | 'fetch' | 'sessionOptions'
+>;
+
+/** How step previews are made in the worker. */
+export interface PreviewOptions {
+  /** A preview every this many steps (and always none for the last step: the result follows). Default 1. */
+  every?: number;
+  /**
+   * `decode` (default) runs the VAE decoder on the step's latents: exact, and as costly as decoding the
+   * result (cheap for small models, seconds for 512² SD on WebAssembly). `approximate` maps each latent
+   * pixel to RGB with a fixed 4×3 matrix (`factors`): free, at latent resolution (1/8 of the size), and
+   * only meaningful for the VAE the factors were fitted to.
+   */
+  mode?: 'decode' | 'approximate';
+  /** The latent→RGB matrix for `approximate` (4 rows of R, G, B); default SD 1.x's. */
+  factors?: readonly (readonly [number, number, number])[];
+}
+
+/** Generation options that can cross to a worker. */
+export interface WorkerGenerateOptions
+  extends Pick<
+    GenerateOptions,
+    | 'prompt'
+    | 'negativePrompt'
+    | 'width'
+    | 'height'
+    | 'numInferenceSteps'
+    | 'guidanceScale'
+    | 'guidanceRescale'
+    | 'numImagesPerPrompt'
+    | 'eta'
+    | 'seed'
+    | 'strength'
+  > {
+  /** An init image for img2img (and inpainting with `maskImage`). */
+  image?: RgbaImage;
+  /** The inpainting mask (white = repaint). */
+  maskImage?: RgbaImage;
+  /**
+   * A scheduler for this call, by diffusers class name or A1111 name (see `listSchedulerNames()`); it is
+   * built from the model's `scheduler_config.json`. Default: the model's.
+   */
+  scheduler?: string;
+  /** Step previews; none when absent. */
+  preview?: PreviewOptions;
+}
+
+/** What a load reports back. */
+export interface WorkerLoadResult {
+  /** The provider each component runs on. */
+  readonly providers: Readonly<WebProviderAssignment>;
+  /** The wasm threads onnxruntime-web runs with in the worker. */
+  readonly numThreads: number;
+  /** The model's scheduler (`_class_name` of its config). */
+  readonly scheduler: string;
+  /** The image size the model was trained at (UNet `sample_size` × VAE downscale), when known. */
+  readonly imageSize: number | undefined;
+  /** Milliseconds the load took (download, or cache read, and session creation). */
+  readonly loadMs: number;
+}
+
+/** One finished denoising step, as the worker reports it. */
+export interface WorkerStepInfo {
+  /** 0-based index of the step just completed. */
+  readonly step: number;
+  /** Steps in this call. */
+  readonly totalSteps: number;
+  /** The step's timestep. */
+  readonly timestep: number;
+  /** Preview images (one per generated image) when previews were asked for and due at this step. */
+  readonly previews?: RgbaImage[];
+}
+
+/** What a generation reports back. */
+export interface WorkerGenerateResult {
+  /** The images. */
+  readonly images: RgbaImage[];
+  /** Milliseconds from the request reaching the worker to the images being ready. */
+  readonly totalMs: number;
+  /** Milliseconds spent making previews (included in `totalMs`). */
+  readonly previewMs: number;
+}
+
+/** An error, flattened for `postMessage`. */
+export interface WorkerError {
+  /** The error's name (`AbortError`, or the class name). */
+  readonly name: string;
+  /** The error's message. */
+  readonly message: string;
+  /** A LatentkitError's code. */
+  readonly code?: string;
+}
+
+/** Page → worker. */
+export type WorkerRequest =
+  | { type: 'load'; id: number; url: string; options: WorkerLoadOptions }
+  | { type: 'generate'; id: number; options: WorkerGenerateOptions }
+  | { type: 'cancel'; id: number }
+  | { type: 'dispose'; id: number };
+
+/** Worker → page. */
+export type WorkerResponse =
+  | { type: 'progress'; id: number; progress: DownloadProgress }
+  | { type: 'warning'; id: number; message: string }
+  | { type: 'step'; id: number; info: WorkerStepInfo }
+  | { type: 'loaded'; id: number; result: WorkerLoadResult }
+  | { type: 'result'; id: number; result: WorkerGenerateResult }
+  | { type: 'disposed'; id: number }
+  | { type: 'error'; id: number; error: WorkerError };

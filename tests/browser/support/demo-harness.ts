@@ -1,0 +1,164 @@
+import { existsSync, mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import {
+  type StaticServer,
+  startStaticServer,
+} from '../../../packages/backend-web/src/test-support/static-server.js';
+
+/**
+ * Drives the demo page (examples/web) in Debian's headless Chromium: builds it with Vite, serves it with
+ * the COOP/COEP headers WebAssembly threads need, and fills in and reads back its form. Shared by the
+ * browser tests and bench/browser.bench.ts.
+ */
+
+export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+export const artifactsDir = join(repoRoot, 'test-artifacts');
+export const fixtureModels = join(repoRoot, 'tests', 'fixtures', 'models');
+export const shapesModelDir = join(repoRoot, 'packages', 'model-shapes', 'model');
+
+/** The Chromium binary: `LATENTKIT_CHROMIUM`, else Debian's. */
+export const chromiumPath = process.env['LATENTKIT_CHROMIUM'] ?? '/usr/bin/chromium';
+
+/** Why the browser tests cannot run here, or undefined when they can. */
+export function chromiumMissing(): string | undefined {
+  if (existsSync(chromiumPath)) return undefined;
+  return `Chromium not found at ${chromiumPath}. The browser tests need it: install it with \`apt-get install -y chromium\` (Debian), or point LATENTKIT_CHROMIUM at a Chromium binary. To skip these tests locally, set LATENTKIT_SKIP_BROWSER_TESTS=1.`;
+}
+
+/** Builds the demo page into `outDir` (a production build, as users would deploy it). */
+export async function buildDemo(outDir: string): Promise<void> {
+  const { build } = await import('vite');
+  await build({
+    configFile: join(repoRoot, 'examples', 'web', 'vite.config.ts'),
+    logLevel: 'warn',
+    build: { outDir, emptyOutDir: true },
+  });
+}
+
+/** Serves the built page at `/`, the shipped model at `/models/shapes/`, the fixtures at `/models/<name>/`. */
+export function serveDemo(dist: string): Promise<StaticServer> {
+  return startStaticServer({ '/': dist, '/models/shapes/': shapesModelDir, '/models/': fixtureModels });
+}
+
+/** A fresh Chromium profile (empty Cache Storage), with WebGPU on (SwiftShader where there is no GPU). */
+export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+  const profile = mkdtempSync(join(tmpdir(), 'latentkit-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--enable-unsafe-webgpu',
+    ],
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The settings the tests fill in. */
+export interface DemoSettings {
+  prompt: string;
+  negativePrompt: string;
+  steps: number;
+  guidance: number;
+  seed: number;
+  /** A scheduler name; default: the model's. */
+  scheduler?: string;
+  /** Step previews (decoded every step). */
+  previews: boolean;
+}
+
+/** What the page reports once loaded. */
+export interface LoadedState {
+  state: string;
+  text: string;
+  providers: Record<string, string>;
+  threads: number;
+}
+
+/** Opens the page with a query (`model=…&provider=…&threads=…`) and waits for the model to load. */
+export async function openDemo(context: BrowserContext, origin: string, query: string): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error(`[page] ${error.message}`));
+  await page.goto(`${origin}/?${query}`);
+  return page;
+}
+
+/** Waits until the model panel says `ready` or `error`. */
+export async function waitLoaded(page: Page, timeout = 120_000): Promise<LoadedState> {
+  await page.waitForFunction(
+    () => ['ready', 'error'].includes(document.getElementById('model-status')?.dataset['state'] ?? ''),
+    null,
+    { timeout },
+  );
+  return page.evaluate(() => {
+    const el = document.getElementById('model-status')!;
+    return {
+      state: el.dataset['state'] ?? '',
+      text: el.textContent ?? '',
+      providers: JSON.parse(el.dataset['providers'] ?? '{}') as Record<string, string>,
+      threads: Number(el.dataset['threads']),
+    };
+  });
+}
+
+/** Fills in the form and clicks Generate (does not wait). */
+export async function startGenerate(page: Page, s: DemoSettings): Promise<void> {
+  await page.fill('#prompt', s.prompt);
+  await page.fill('#negative-prompt', s.negativePrompt);
+  await page.fill('#steps', String(s.steps));
+  await page.fill('#guidance', String(s.guidance));
+  await page.fill('#seed', String(s.seed));
+  if (s.scheduler) await page.selectOption('#scheduler', s.scheduler);
+  await page.setChecked('#previews', s.previews);
+  await page.click('#generate');
+}
+
+/** Waits for the generation to end; returns the status, the result canvas's RGBA bytes and the time. */
+export async function finishGenerate(
+  page: Page,
+  timeout = 120_000,
+): Promise<{ state: string; text: string; width: number; height: number; rgba: Uint8Array; ms: number }> {
+  await page.waitForFunction(
+    () => ['done', 'error', 'cancelled'].includes(document.getElementById('status')?.dataset['state'] ?? ''),
+    null,
+    { timeout },
+  );
+  const out = await page.evaluate(() => {
+    const status = document.getElementById('status')!;
+    const canvas = document.getElementById('result') as HTMLCanvasElement;
+    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+    return {
+      state: status.dataset['state'] ?? '',
+      text: status.textContent ?? '',
+      width: canvas.width,
+      height: canvas.height,
+      rgba: Array.from(data),
+      ms: Number(status.dataset['ms']),
+    };
+  });
+  return { ...out, rgba: Uint8Array.from(out.rgba) };
+}
+
+/** Largest absolute difference between two byte arrays of one length. */
+export function maxDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} vs ${b.length}`);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+}
