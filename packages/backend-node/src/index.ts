@@ -11,6 +11,8 @@
  * await writePng('circle.png', images[0]!);
  * await pipe.dispose();
  * ```
+ *
+ * @module @latentkit/backend-node
  */
 
 export { writeFileAtomic } from './atomic-write.js';

@@ -11,6 +11,8 @@
  * const { images } = await pipe.generate({ prompt: 'a red circle on a blue background', seed: 42 });
  * drawImage(images[0]!, document.querySelector('canvas')!);
  * ```
+ *
+ * @module @latentkit/backend-web
  */
 
 export { type DownloadProgress, HttpModelSource, type HttpModelSourceOptions } from './http-model-source.js';

@@ -18,7 +18,7 @@ function documentBase(): string | undefined {
  *
  * @param url - The model URL, absolute or relative to the page.
  * @param revision - The branch, tag or commit for Hugging Face URLs that name none (default `main`).
- * @throws {@link InvalidArgumentError} for a URL that cannot be parsed or is not http(s).
+ * @throws {@link @latentkit/core!InvalidArgumentError} for a URL that cannot be parsed or is not http(s).
  */
 export function resolveModelUrl(url: string, revision = 'main'): string {
   let parsed: URL;

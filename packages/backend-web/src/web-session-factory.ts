@@ -102,7 +102,7 @@ let webGpuAdapterSet = false;
 
 /**
  * The {@link SessionFactory} over onnxruntime-web: sessions from model bytes (external weight files are
- * fetched from the same {@link ModelSource} and handed over as `externalData`), WebGPU with a WASM
+ * fetched from the same {@link @latentkit/onnx!ModelSource} and handed over as `externalData`), WebGPU with a WASM
  * fallback, float16 models only where the GPU can compute in float16.
  */
 export class WebSessionFactory implements SessionFactory {

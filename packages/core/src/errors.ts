@@ -60,7 +60,7 @@ export class LatentkitError extends Error {
     options?: { cause?: unknown; details?: ProblemDetails },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
+    this.name = 'LatentkitError';
     this.code = code;
     if (options?.details) this.details = options.details;
   }
@@ -68,6 +68,8 @@ export class LatentkitError extends Error {
 
 /** A value passed to an API is out of range or of the wrong kind. */
 export class InvalidArgumentError extends LatentkitError {
+  override readonly name = 'InvalidArgumentError';
+
   constructor(details: ProblemDetails | string) {
     if (typeof details === 'string') super('INVALID_ARGUMENT', details);
     else super('INVALID_ARGUMENT', describe(details), { details });
@@ -76,6 +78,8 @@ export class InvalidArgumentError extends LatentkitError {
 
 /** Tensors or embeddings whose shapes do not fit together. */
 export class ShapeMismatchError extends LatentkitError {
+  override readonly name = 'ShapeMismatchError';
+
   constructor(details: ProblemDetails | string) {
     if (typeof details === 'string') super('SHAPE_MISMATCH', details);
     else super('SHAPE_MISMATCH', describe(details), { details });
@@ -84,6 +88,8 @@ export class ShapeMismatchError extends LatentkitError {
 
 /** A feature or configuration that latentkit does not implement (yet). */
 export class NotImplementedError extends LatentkitError {
+  override readonly name = 'NotImplementedError';
+
   constructor(message: string) {
     super('NOT_IMPLEMENTED', message);
   }
@@ -91,6 +97,8 @@ export class NotImplementedError extends LatentkitError {
 
 /** A scheduler name or class that is not in the registry. */
 export class UnknownSchedulerError extends LatentkitError {
+  override readonly name = 'UnknownSchedulerError';
+
   constructor(name: string, known: readonly string[]) {
     super(
       'UNKNOWN_SCHEDULER',
@@ -102,6 +110,8 @@ export class UnknownSchedulerError extends LatentkitError {
 
 /** A model folder or URL, or a file inside it, that does not exist. */
 export class ModelNotFoundError extends LatentkitError {
+  override readonly name = 'ModelNotFoundError';
+
   constructor(message: string, options?: { cause?: unknown }) {
     super('MODEL_NOT_FOUND', message, options);
   }
@@ -109,6 +119,8 @@ export class ModelNotFoundError extends LatentkitError {
 
 /** A model file or config that exists but cannot be used (bad JSON, unexpected inputs, bad paths). */
 export class ModelInvalidError extends LatentkitError {
+  override readonly name = 'ModelInvalidError';
+
   constructor(message: string, options?: { cause?: unknown }) {
     super('MODEL_INVALID', message, options);
   }
@@ -116,6 +128,8 @@ export class ModelInvalidError extends LatentkitError {
 
 /** Components of one model that do not fit together (hidden sizes, latent channels, …). */
 export class ModelMismatchError extends LatentkitError {
+  override readonly name = 'ModelMismatchError';
+
   constructor(message: string) {
     super('MODEL_MISMATCH', message);
   }
@@ -123,6 +137,8 @@ export class ModelMismatchError extends LatentkitError {
 
 /** An execution provider or runtime that is not available here. */
 export class BackendUnavailableError extends LatentkitError {
+  override readonly name = 'BackendUnavailableError';
+
   constructor(message: string, options?: { cause?: unknown }) {
     super('BACKEND_UNAVAILABLE', message, options);
   }
@@ -130,6 +146,8 @@ export class BackendUnavailableError extends LatentkitError {
 
 /** The runtime failed while running a model. */
 export class InferenceFailedError extends LatentkitError {
+  override readonly name = 'InferenceFailedError';
+
   constructor(message: string, options?: { cause?: unknown }) {
     super('INFERENCE_FAILED', message, options);
   }

@@ -2,6 +2,8 @@
  * @packageDocumentation
  * `@latentkit/core`: tensors, a torch-compatible generator, the interfaces every part implements, and
  * the Stable Diffusion pipeline loop. No runtime dependencies.
+ *
+ * @module @latentkit/core
  */
 export * from './errors.js';
 export { denormalizeImage, normalizeImage } from './image/image-range.js';

@@ -4,6 +4,8 @@
  * model trained on coloured shapes ("a red circle on a blue background"), 32×32 images, in the
  * diffusers ONNX layout. Node loads it from {@link shapesModelPath}; a browser app serves the folder
  * and fetches {@link shapesModelFiles} relative to its URL. How it was made: `tools/shapes-model/`.
+ *
+ * @module @latentkit/model-shapes
  */
 
 /**

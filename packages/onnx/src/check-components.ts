@@ -37,7 +37,7 @@ function disagreement(readings: readonly SizeReading[]): string | undefined {
  * latents ‖ mask ‖ masked-image latents). Sizes a config or a symbolic dimension leaves open are skipped.
  *
  * @returns The agreed values (undefined where nothing fixes them).
- * @throws {@link ModelMismatchError} listing every disagreement and where each value came from.
+ * @throws {@link @latentkit/core!ModelMismatchError} listing every disagreement and where each value came from.
  */
 export function checkComponentSizes(
   sizes: ComponentSizes,

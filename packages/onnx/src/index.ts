@@ -4,6 +4,8 @@
  * configs, the CLIP tokenizer — and runs their text encoder, UNet and VAE on the `onnxruntime-common` API.
  * Backends (`@latentkit/backend-node`, `@latentkit/backend-web`) bring the runtime through a
  * {@link SessionFactory} and a {@link ModelSource} and call {@link loadOnnxPipeline}.
+ *
+ * @module @latentkit/onnx
  */
 
 export { type ComponentSizes, checkComponentSizes, type SizeReading } from './check-components.js';

@@ -84,10 +84,10 @@ async function requireFile(source: ModelSource, path: string, what: string): Pro
  *
  * Backends call this from their `load`: `StableDiffusionPipeline.fromPretrained(dir, { backend })`.
  *
- * @throws {@link ModelNotFoundError} for a missing file (named, with the folder);
- *   {@link ModelInvalidError} for a malformed file, a path leaving the folder or an export with unexpected
- *   inputs; {@link ModelMismatchError} for components that do not fit together;
- *   {@link NotImplementedError} for SDXL; `UnknownSchedulerError` for an unknown scheduler name.
+ * @throws {@link @latentkit/core!ModelNotFoundError} for a missing file (named, with the folder);
+ *   {@link @latentkit/core!ModelInvalidError} for a malformed file, a path leaving the folder or an export with unexpected
+ *   inputs; {@link @latentkit/core!ModelMismatchError} for components that do not fit together;
+ *   {@link @latentkit/core!NotImplementedError} for SDXL; `UnknownSchedulerError` for an unknown scheduler name.
  */
 export async function loadOnnxPipeline(
   source: ModelSource,

@@ -21,8 +21,8 @@ const SD_FAMILY =
 /**
  * Reads and checks `model_index.json`: it must exist and name a Stable Diffusion 1.x/2.x–family pipeline.
  *
- * @throws {@link ModelNotFoundError} when the file is missing; {@link NotImplementedError} for SDXL;
- *   {@link ModelInvalidError} for other pipelines or a malformed file.
+ * @throws {@link @latentkit/core!ModelNotFoundError} when the file is missing; {@link @latentkit/core!NotImplementedError} for SDXL;
+ *   {@link @latentkit/core!ModelInvalidError} for other pipelines or a malformed file.
  */
 export async function readModelIndex(source: ModelSource): Promise<ModelIndex> {
   if (!(await source.exists('model_index.json'))) {

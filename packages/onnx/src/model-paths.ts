@@ -9,7 +9,7 @@ import { ModelInvalidError } from '@latentkit/core';
  * @param path - The path, relative to the model folder.
  * @param what - What the path is for, for the message (e.g. `unet model file`).
  * @returns The normalised path, e.g. `unet/model.onnx`.
- * @throws {@link ModelInvalidError} when the path would leave the folder.
+ * @throws {@link @latentkit/core!ModelInvalidError} when the path would leave the folder.
  */
 export function checkModelPath(path: string, what: string): string {
   const refuse = (why: string): never => {

@@ -81,7 +81,7 @@ const utf8 = new TextDecoder();
  * @param bytes - The `.onnx` file.
  * @param modelPath - Its path in the model folder (external files are resolved beside it, and named in
  *   errors).
- * @throws {@link ModelInvalidError} when the bytes are not an ONNX model or an external path leaves the
+ * @throws {@link @latentkit/core!ModelInvalidError} when the bytes are not an ONNX model or an external path leaves the
  *   folder.
  */
 export function readOnnxModelInfo(bytes: Uint8Array, modelPath: string): OnnxModelInfo {

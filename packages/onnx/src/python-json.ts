@@ -26,7 +26,7 @@ function reviver(_key: string, value: unknown): unknown {
  *
  * @param text - The JSON text.
  * @param fileName - The file's name, for the error message.
- * @throws {@link ModelInvalidError} when the text is not valid JSON.
+ * @throws {@link @latentkit/core!ModelInvalidError} when the text is not valid JSON.
  */
 export function parsePythonJson(text: string, fileName = 'JSON'): unknown {
   let out = '';

@@ -2,6 +2,8 @@
  * @packageDocumentation
  * `@latentkit/schedulers`: diffusers' schedulers, one class per file, each numerically equal to diffusers,
  * plus a registry by diffusers class name and by A1111 sampler name.
+ *
+ * @module @latentkit/schedulers
  */
 
 export * from './ddim-scheduler.js';
