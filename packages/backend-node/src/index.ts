@@ -6,7 +6,7 @@
  *
  * ```ts
  * import { loadPipeline, writePng } from '@latentkit/backend-node';
- * const pipe = await loadPipeline(); // the shipped 64×64 "shapes" model
+ * const pipe = await loadPipeline(); // the shipped 32×32 "shapes" model
  * const { images } = await pipe.generate({ prompt: 'a red circle on a blue background', seed: 42 });
  * await writePng('circle.png', images[0]!);
  * await pipe.dispose();

@@ -65,7 +65,7 @@ export const nodeBackend: NodeBackend = {
 /**
  * Loads a pipeline on onnxruntime-node: `StableDiffusionPipeline.fromPretrained(directory, { backend:
  * nodeBackend, ...options })`. Without a directory it loads the model latentkit ships
- * (`@latentkit/model-shapes`: 64×64 coloured shapes).
+ * (`@latentkit/model-shapes`: 32×32 coloured shapes).
  */
 export function loadPipeline(
   directory?: string,
