@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { nodeBackend } from '@latentkit/backend-node';
@@ -176,33 +176,28 @@ describe.skipIf(skip)('the demo page in headless Chromium', () => {
     await auto.close();
   }, 120_000);
 
-  // The shipped model lands with the repository; until it does there is nothing to load by default.
-  it.runIf(existsSync(join(shapesModelDir, 'model_index.json')))(
-    'the shipped model, loaded by default: the pixels of onnxruntime-node',
-    async () => {
-      const page = await openDemo(browser.context, server.origin, 'provider=wasm&threads=1');
-      const loaded = await waitLoaded(page);
-      expect(loaded.state, loaded.text).toBe('ready');
-      const shapes: DemoSettings = {
-        prompt: 'a red circle on a blue background',
-        negativePrompt: '',
-        steps: 10,
-        guidance: 7.5,
-        seed: 42,
-        previews: false,
-      };
-      await startGenerate(page, shapes);
-      const out = await finishGenerate(page);
-      expect(out.state, out.text).toBe('done');
-      const reference = await nodeReference(shapesModelDir, shapes);
-      // The page picks the model's own size (UNet sample_size × VAE downscale), as diffusers does.
-      expect(out.width * out.height * 4).toBe(reference.length);
-      expect(maxDifference(out.rgba, reference)).toBeLessThanOrEqual(2);
-      await page.screenshot({ path: join(artifactsDir, 'browser-demo-shapes.png'), fullPage: true });
-      await page.close();
-    },
-    120_000,
-  );
+  it('the shipped model, loaded by default: the pixels of onnxruntime-node', async () => {
+    const page = await openDemo(browser.context, server.origin, 'provider=wasm&threads=1');
+    const loaded = await waitLoaded(page);
+    expect(loaded.state, loaded.text).toBe('ready');
+    const shapes: DemoSettings = {
+      prompt: 'a red circle on a blue background',
+      negativePrompt: '',
+      steps: 10,
+      guidance: 7.5,
+      seed: 42,
+      previews: false,
+    };
+    await startGenerate(page, shapes);
+    const out = await finishGenerate(page);
+    expect(out.state, out.text).toBe('done');
+    const reference = await nodeReference(shapesModelDir, shapes);
+    // The page picks the model's own size (UNet sample_size × VAE downscale), as diffusers does.
+    expect(out.width * out.height * 4).toBe(reference.length);
+    expect(maxDifference(out.rgba, reference)).toBeLessThanOrEqual(2);
+    await page.screenshot({ path: join(artifactsDir, 'browser-demo-shapes.png'), fullPage: true });
+    await page.close();
+  }, 120_000);
 
   it('Cancel stops a running generation; the next one runs', async () => {
     const page = await openDemo(
