@@ -54,3 +54,5 @@ export const shapesModelFiles: readonly string[] = [
   'vae_encoder/config.json',
   'vae_encoder/model.onnx',
 ];
+
+export * from './evaluation/index.js';
