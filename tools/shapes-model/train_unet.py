@@ -54,6 +54,7 @@ def main():
     ap.add_argument("--p_uncond", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resume", default=None, help="continue from a checkpoint's model/EMA weights (fresh optimiser and LR cosine)")
+    ap.add_argument("--out", default=".work/unet.pt", help="checkpoint to write (stats go next to it as <out>_stats.json, or .work/unet_stats.json for the default)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
@@ -88,7 +89,7 @@ def main():
 
     def save():
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "step": prev_steps + step, "seconds": prev_seconds + time.time() - t0,
-                    "vocab_size": len(tok.vocab)}, ".work/unet.pt")
+                    "vocab_size": len(tok.vocab)}, args.out)
 
     while True:
         frac = (time.time() - t0) / budget
@@ -127,7 +128,8 @@ def main():
     save()
     stats = {"steps": prev_steps + step, "train_seconds": round(prev_seconds + time.time() - t0), "resumed_from_step": prev_steps, "batch": args.batch, "final_loss_ema": avg,
              "text_params": n_params(model.text), "unet_params": n_params(model.unet)}
-    json.dump(stats, open(".work/unet_stats.json", "w"), indent=2)
+    stats_path = ".work/unet_stats.json" if args.out == ".work/unet.pt" else os.path.splitext(args.out)[0] + "_stats.json"
+    json.dump(stats, open(stats_path, "w"), indent=2)
     print(stats, flush=True)
 
 
