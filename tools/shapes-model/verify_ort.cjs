@@ -1,9 +1,9 @@
 // Compares onnxruntime-node outputs of the exported model folder with the
 // torch outputs dumped by export.py (there is no Python onnxruntime here).
 // Usage: NODE_PATH=/tmp/ortcheck/node_modules node verify_ort.cjs <modelDir> <vectorsDir>
-const fs = require("fs");
-const path = require("path");
-const ort = require("onnxruntime-node");
+const fs = require('node:fs');
+const path = require('node:path');
+const ort = require('onnxruntime-node');
 
 const [modelDir, vecDir] = process.argv.slice(2);
 const TYPED = { float32: Float32Array, int32: Int32Array };
@@ -16,22 +16,28 @@ function toTensor(j) {
 
 async function main() {
   let worst = 0;
-  for (const name of ["text_encoder", "unet", "vae_decoder", "vae_encoder"]) {
-    const sess = await ort.InferenceSession.create(path.join(modelDir, name, "model.onnx"));
-    const io = `${sess.inputNames.join(",")} -> ${sess.outputNames.join(",")}`;
-    const cases = JSON.parse(fs.readFileSync(path.join(vecDir, `${name}.json`), "utf8"));
+  for (const name of ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder']) {
+    const sess = await ort.InferenceSession.create(path.join(modelDir, name, 'model.onnx'));
+    const io = `${sess.inputNames.join(',')} -> ${sess.outputNames.join(',')}`;
+    const cases = JSON.parse(fs.readFileSync(path.join(vecDir, `${name}.json`), 'utf8'));
     for (const c of cases) {
       const feeds = {};
       for (const [k, v] of Object.entries(c.inputs)) feeds[k] = toTensor(v);
       const out = await sess.run(feeds);
       for (const [k, ref] of Object.entries(c.outputs)) {
         const got = out[k];
-        if (JSON.stringify(got.dims) !== JSON.stringify(ref.dims)) throw new Error(`${name}.${k} dims ${got.dims} != ${ref.dims}`);
+        if (JSON.stringify(got.dims) !== JSON.stringify(ref.dims))
+          throw new Error(`${name}.${k} dims ${got.dims} != ${ref.dims}`);
         let maxAbs = 0;
-        for (let i = 0; i < ref.data.length; i++) maxAbs = Math.max(maxAbs, Math.abs(got.data[i] - ref.data[i]));
+        for (let i = 0; i < ref.data.length; i++)
+          maxAbs = Math.max(maxAbs, Math.abs(got.data[i] - ref.data[i]));
         worst = Math.max(worst, maxAbs);
-        const shapes = Object.entries(c.inputs).map(([k2, v]) => `${k2}${JSON.stringify(v.dims)}:${v.dtype}`).join(" ");
-        console.log(`${name} [${io}] ${shapes} -> ${k}${JSON.stringify(got.dims)}:${got.type} max|onnx-torch|=${maxAbs.toExponential(2)}`);
+        const shapes = Object.entries(c.inputs)
+          .map(([k2, v]) => `${k2}${JSON.stringify(v.dims)}:${v.dtype}`)
+          .join(' ');
+        console.log(
+          `${name} [${io}] ${shapes} -> ${k}${JSON.stringify(got.dims)}:${got.type} max|onnx-torch|=${maxAbs.toExponential(2)}`,
+        );
       }
     }
   }
