@@ -4,13 +4,17 @@ import {
   type SchedulerStepOutput,
   type Tensor,
 } from '@latentkit/core';
-import { KDPM2_DISCRETE_DEFAULTS, kdpm2BaseSchedule, logMidpoint } from './k-dpm2-discrete-scheduler.js';
-import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
+import { KDPM2_DISCRETE_DEFAULTS } from './k-dpm2-discrete-scheduler.js';
+import type { ResolvedConfig } from './shared/config.js';
+import {
+  kdpm2BaseSchedule,
+  kdpm2InterleavedTimesteps,
+  kdpm2Setup,
+  logMidpoint,
+} from './shared/kdpm2-schedule.js';
 import { drawNoise } from './shared/noise.js';
 import {
-  alphasCumprodForConfig,
   checkInferenceSteps,
-  checkOneSigmaSchedule,
   initNoiseSigmaFor,
   predictX0,
   predictX0Into,
@@ -19,9 +23,7 @@ import {
   SigmaScheduler,
   scaleBySigma,
   stepOutput,
-  trainingSigmas,
 } from './shared/sigma-scheduler.js';
-import { logFloat32, sigmaToT } from './shared/sigmas.js';
 
 const f = Math.fround;
 
@@ -53,19 +55,13 @@ export class KDPM2AncestralDiscreteScheduler extends SigmaScheduler {
   /** Builds the scheduler from a diffusers config (missing keys take diffusers' defaults). */
   constructor(config: Readonly<Record<string, unknown>> = {}) {
     super();
-    const name = 'KDPM2AncestralDiscreteScheduler';
-    const c = resolveConfig(name, KDPM2_ANCESTRAL_DISCRETE_DEFAULTS, config);
-    this.predictionType = oneOf(name, 'prediction_type', c.prediction_type, [
-      'epsilon',
-      'v_prediction',
-      'sample',
-    ] as const);
-    oneOf(name, 'timestep_spacing', c.timestep_spacing, ['linspace', 'leading', 'trailing'] as const);
-    this.sigmaSchedule = checkOneSigmaSchedule(name, c);
-    this.config = Object.freeze(c);
-    this.trainSigmas = trainingSigmas(alphasCumprodForConfig(name, c));
-    this.logSigmas = logFloat32(this.trainSigmas);
-    this.build(c.num_train_timesteps);
+    const setup = kdpm2Setup('KDPM2AncestralDiscreteScheduler', KDPM2_ANCESTRAL_DISCRETE_DEFAULTS, config);
+    this.config = setup.config;
+    this.predictionType = setup.predictionType;
+    this.sigmaSchedule = setup.sigmaSchedule;
+    this.trainSigmas = setup.trainSigmas;
+    this.logSigmas = setup.logSigmas;
+    this.build(this.config.num_train_timesteps);
     this.numInferenceStepsValue = null;
   }
 
@@ -114,13 +110,8 @@ export class KDPM2AncestralDiscreteScheduler extends SigmaScheduler {
     this.sigmasInterpol = repeatInterleaveInner(interpol);
     this.sigmasUp = repeatInterleaveInner(up);
     this.sigmasDown = repeatInterleaveInner(down);
-    const cast = base.float64Timesteps ? (v: number) => v : f;
-    const ts: number[] = [cast(base.timesteps[0]!)];
-    // timesteps_interpol[:-2] interleaved with timesteps[1:].
-    for (let i = 1; i < n; i++) {
-      ts.push(cast(sigmaToT(interpol[i - 1]!, this.logSigmas, { torch: true })), cast(base.timesteps[i]!));
-    }
-    this.timestepValues = Object.freeze(ts);
+    // timesteps_interpol[:-2] interleaved with timesteps[1:]: step i's midpoint is interpol[i − 1].
+    this.timestepValues = kdpm2InterleavedTimesteps(base, interpol, this.logSigmas, n);
     this.firstSample = null;
     this.numInferenceStepsValue = n;
     this.stepIndexValue = null;

@@ -4,12 +4,15 @@ import {
   type SchedulerStepOutput,
   type Tensor,
 } from '@latentkit/core';
-import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
-import { roundHalfEven } from './shared/numpy.js';
+import type { ResolvedConfig } from './shared/config.js';
 import {
-  alphasCumprodForConfig,
+  kdpm2BaseSchedule,
+  kdpm2InterleavedTimesteps,
+  kdpm2Setup,
+  logMidpoint,
+} from './shared/kdpm2-schedule.js';
+import {
   checkInferenceSteps,
-  checkOneSigmaSchedule,
   initNoiseSigmaFor,
   predictX0,
   predictX0Into,
@@ -18,10 +21,7 @@ import {
   SigmaScheduler,
   scaleBySigma,
   stepOutput,
-  trainingSigmas,
 } from './shared/sigma-scheduler.js';
-import { convertSigmas, interpArray, logFloat32, sigmaToT } from './shared/sigmas.js';
-import { sigmaTimesteps } from './shared/timestep-spacing.js';
 
 const f = Math.fround;
 
@@ -43,47 +43,7 @@ export const KDPM2_DISCRETE_DEFAULTS = {
 /** The config of {@link KDPM2DiscreteScheduler}: diffusers' keys and `_class_name`. */
 export type KDPM2DiscreteSchedulerConfig = ResolvedConfig<typeof KDPM2_DISCRETE_DEFAULTS>;
 
-/**
- * The k-diffusion inference schedule shared by KDPM2 and KDPM2 ancestral: spaced timesteps, their
- * interpolated sigmas (optionally Karras / exponential / beta) and the float32 log training sigmas.
- * `float64Timesteps` is true where diffusers keeps the timesteps as a float64 tensor (converted sigmas).
- */
-export function kdpm2BaseSchedule(
-  config: { timestep_spacing: string; num_train_timesteps: number; steps_offset: number },
-  sigmaSchedule: 'karras' | 'exponential' | 'beta' | null,
-  trainSigmas: Float32Array,
-  logSigmas: Float32Array,
-  n: number,
-): { sigmas: Float32Array; timesteps: number[]; float64Timesteps: boolean } {
-  const spaced = sigmaTimesteps(
-    config.timestep_spacing as 'linspace',
-    config.num_train_timesteps,
-    n,
-    config.steps_offset,
-  );
-  let s: ArrayLike<number> = interpArray(spaced, trainSigmas);
-  let timesteps: number[] = Array.from(spaced);
-  let float64Timesteps = false;
-  if (sigmaSchedule !== null) {
-    const lo = s[s.length - 1]!;
-    const hi = s[0]!;
-    s = convertSigmas(sigmaSchedule, lo, hi, n);
-    timesteps = Array.from(s, (v) => sigmaToT(v, logSigmas));
-    // Only the Karras branch rounds (np.round: half to even).
-    if (sigmaSchedule === 'karras') timesteps = timesteps.map(roundHalfEven);
-    float64Timesteps = true;
-  }
-  const sigmas = new Float32Array(s.length + 1);
-  sigmas.set(s);
-  return { sigmas, timesteps, float64Timesteps };
-}
-
-/** `log(a).lerp(log(b), 0.5).exp()` in float32 as torch: `exp(lb − (lb − la) · 0.5)`. */
-export function logMidpoint(a: number, b: number): number {
-  const la = f(Math.log(a));
-  const lb = f(Math.log(b));
-  return f(Math.exp(f(lb - f(f(lb - la) * 0.5))));
-}
+export { kdpm2BaseSchedule, logMidpoint } from './shared/kdpm2-schedule.js';
 
 /**
  * diffusers' `KDPM2DiscreteScheduler` ("DPM2"): DPM-Solver-2 in k-diffusion form (Karras et al. 2022).
@@ -106,19 +66,13 @@ export class KDPM2DiscreteScheduler extends SigmaScheduler {
   /** Builds the scheduler from a diffusers config (missing keys take diffusers' defaults). */
   constructor(config: Readonly<Record<string, unknown>> = {}) {
     super();
-    const name = 'KDPM2DiscreteScheduler';
-    const c = resolveConfig(name, KDPM2_DISCRETE_DEFAULTS, config);
-    this.predictionType = oneOf(name, 'prediction_type', c.prediction_type, [
-      'epsilon',
-      'v_prediction',
-      'sample',
-    ] as const);
-    oneOf(name, 'timestep_spacing', c.timestep_spacing, ['linspace', 'leading', 'trailing'] as const);
-    this.sigmaSchedule = checkOneSigmaSchedule(name, c);
-    this.config = Object.freeze(c);
-    this.trainSigmas = trainingSigmas(alphasCumprodForConfig(name, c));
-    this.logSigmas = logFloat32(this.trainSigmas);
-    this.build(c.num_train_timesteps);
+    const setup = kdpm2Setup('KDPM2DiscreteScheduler', KDPM2_DISCRETE_DEFAULTS, config);
+    this.config = setup.config;
+    this.predictionType = setup.predictionType;
+    this.sigmaSchedule = setup.sigmaSchedule;
+    this.trainSigmas = setup.trainSigmas;
+    this.logSigmas = setup.logSigmas;
+    this.build(this.config.num_train_timesteps);
     this.numInferenceStepsValue = null;
   }
 
@@ -156,12 +110,8 @@ export class KDPM2DiscreteScheduler extends SigmaScheduler {
     for (let i = 0; i < len; i++) interpol[i] = logMidpoint(s[i]!, s[(i - 1 + len) % len]!);
     this.sigmasData = repeatInterleaveInner(s);
     this.sigmasInterpol = repeatInterleaveInner(interpol);
-    const cast = base.float64Timesteps ? (v: number) => v : f;
-    const ts: number[] = [cast(base.timesteps[0]!)];
-    for (let i = 1; i < n; i++) {
-      ts.push(cast(sigmaToT(interpol[i]!, this.logSigmas, { torch: true })), cast(base.timesteps[i]!));
-    }
-    this.timestepValues = Object.freeze(ts);
+    // Step i's midpoint is interpol[i], so the midpoint list starts at index 1.
+    this.timestepValues = kdpm2InterleavedTimesteps(base, interpol.subarray(1), this.logSigmas, n);
     this.firstSample = null;
     this.numInferenceStepsValue = n;
     this.stepIndexValue = null;

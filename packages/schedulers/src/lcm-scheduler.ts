@@ -5,29 +5,19 @@ import {
   type SchedulerStepOutput,
   Tensor,
 } from '@latentkit/core';
-import { alphaScheduleFromConfig } from './shared/alphas.js';
-import {
-  booleanKey,
-  integerKey,
-  numberKey,
-  oneOf,
-  type ResolvedConfig,
-  resolveConfig,
-} from './shared/config.js';
-import { consistencyTimesteps } from './shared/consistency-timesteps.js';
+import { type ResolvedConfig, resolveConfig } from './shared/config.js';
+import { consistencySchedule, consistencySetup } from './shared/consistency-timesteps.js';
 import { addNoiseWithAlphas, checkSameShape, drawNoise } from './shared/noise.js';
 import {
   checkTrainTimestep,
   clippingFromConfig,
   notInScheduleError,
   notReadyError,
-  PREDICTION_TYPES,
   type PredictionType,
   predictOriginal,
   type X0Clipping,
 } from './shared/prediction.js';
 import { indexForTimestep } from './shared/sigmas.js';
-import { TIMESTEP_SPACINGS } from './shared/timestep-spacing.js';
 
 const CLASS_NAME = 'LCMScheduler';
 
@@ -96,28 +86,12 @@ export class LCMScheduler implements Scheduler {
   /** Builds a scheduler from a (partial) diffusers config; see {@link LCMScheduler.fromConfig}. */
   constructor(config: Readonly<Record<string, unknown>> = {}) {
     const c = resolveConfig(CLASS_NAME, LCM_DEFAULTS, config);
-    const T = integerKey(CLASS_NAME, c, 'num_train_timesteps', 1);
-    integerKey(CLASS_NAME, c, 'original_inference_steps', 1);
-    integerKey(CLASS_NAME, c, 'steps_offset');
-    for (const key of [
-      'beta_start',
-      'beta_end',
-      'clip_sample_range',
-      'dynamic_thresholding_ratio',
-      'sample_max_value',
-      'timestep_scaling',
-    ]) {
-      numberKey(CLASS_NAME, c, key, key === 'sample_max_value' || key === 'clip_sample_range');
-    }
-    for (const key of ['clip_sample', 'set_alpha_to_one', 'thresholding', 'rescale_betas_zero_snr']) {
-      booleanKey(CLASS_NAME, c, key);
-    }
-    this.predictionType = oneOf(CLASS_NAME, 'prediction_type', c.prediction_type, PREDICTION_TYPES);
-    oneOf(CLASS_NAME, 'timestep_spacing', c.timestep_spacing, TIMESTEP_SPACINGS);
-    const schedule = alphaScheduleFromConfig(CLASS_NAME, c);
-    this.betas = schedule.betas;
-    this.alphasCumprod = schedule.alphasCumprod;
-    this.finalAlphaCumprod = c.set_alpha_to_one ? 1 : this.alphasCumprod[0]!;
+    const setup = consistencySetup(CLASS_NAME, c);
+    const T = setup.trainSteps;
+    this.predictionType = setup.predictionType;
+    this.betas = setup.betas;
+    this.alphasCumprod = setup.alphasCumprod;
+    this.finalAlphaCumprod = setup.finalAlphaCumprod;
     this.clipping = clippingFromConfig(c);
     this._timesteps = Array.from({ length: T }, (_, i) => T - 1 - i);
     this.config = Object.freeze(c);
@@ -139,17 +113,10 @@ export class LCMScheduler implements Scheduler {
    * for img2img as diffusers does.
    */
   setTimesteps(numInferenceSteps: number | undefined, options: LCMSetTimestepsOptions = {}): void {
-    const original = options.originalInferenceSteps ?? this.config.original_inference_steps;
-    const ts = consistencyTimesteps(
-      CLASS_NAME,
-      this.config.num_train_timesteps,
-      numInferenceSteps,
-      original,
-      options,
-    );
-    this.customTimesteps = options.timesteps !== undefined;
-    this.numInferenceSteps = this.customTimesteps ? options.timesteps!.length : (numInferenceSteps as number);
-    this._timesteps = ts;
+    const schedule = consistencySchedule(CLASS_NAME, this.config, numInferenceSteps, options);
+    this._timesteps = schedule.timesteps;
+    this.numInferenceSteps = schedule.numInferenceSteps;
+    this.customTimesteps = schedule.customTimesteps;
     this.stepIndex = null;
     this.beginIndex = null;
   }

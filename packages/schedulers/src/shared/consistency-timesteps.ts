@@ -1,5 +1,51 @@
 import { InvalidArgumentError } from '@latentkit/core';
+import { alphaScheduleFromConfig } from './alphas.js';
+import { booleanKey, integerKey, numberKey, oneOf, type SchedulerConfig } from './config.js';
 import { linspace } from './numpy.js';
+import { PREDICTION_TYPES, type PredictionType } from './prediction.js';
+import { TIMESTEP_SPACINGS } from './timestep-spacing.js';
+
+/** What the LCM/TCD constructors derive from their (validated) config. */
+export interface ConsistencySetup {
+  /** `num_train_timesteps`. */
+  trainSteps: number;
+  /** The validated prediction type. */
+  predictionType: PredictionType;
+  /** β_t, float32. */
+  betas: Float32Array;
+  /** ᾱ_t, float32. */
+  alphasCumprod: Float32Array;
+  /** ᾱ for a previous timestep below 0: 1 with `set_alpha_to_one`, else ᾱ_0. */
+  finalAlphaCumprod: number;
+}
+
+/**
+ * Validates the config keys LCM and TCD share (a null `original_inference_steps` passes: TCD allows it)
+ * and builds their alpha schedule.
+ */
+export function consistencySetup(className: string, c: SchedulerConfig): ConsistencySetup {
+  const trainSteps = integerKey(className, c, 'num_train_timesteps', 1);
+  if (c.original_inference_steps !== null) integerKey(className, c, 'original_inference_steps', 1);
+  integerKey(className, c, 'steps_offset');
+  for (const key of [
+    'beta_start',
+    'beta_end',
+    'clip_sample_range',
+    'dynamic_thresholding_ratio',
+    'sample_max_value',
+    'timestep_scaling',
+  ]) {
+    numberKey(className, c, key, key === 'sample_max_value' || key === 'clip_sample_range');
+  }
+  for (const key of ['clip_sample', 'set_alpha_to_one', 'thresholding', 'rescale_betas_zero_snr']) {
+    booleanKey(className, c, key);
+  }
+  const predictionType = oneOf(className, 'prediction_type', c.prediction_type, PREDICTION_TYPES);
+  oneOf(className, 'timestep_spacing', c.timestep_spacing, TIMESTEP_SPACINGS);
+  const { betas, alphasCumprod } = alphaScheduleFromConfig(className, c);
+  const finalAlphaCumprod = c.set_alpha_to_one ? 1 : alphasCumprod[0]!;
+  return { trainSteps, predictionType, betas, alphasCumprod, finalAlphaCumprod };
+}
 
 /** Options of the LCM/TCD `setTimesteps`. */
 export interface ConsistencySetTimestepsOptions {
@@ -9,6 +55,42 @@ export interface ConsistencySetTimestepsOptions {
   originalInferenceSteps?: number;
   /** img2img strength in (0, 1]: only the first `strength` of the distillation schedule is used. */
   strength?: number;
+}
+
+/** The schedule state LCM/TCD `setTimesteps` sets. */
+export interface ConsistencySchedule {
+  /** The inference timesteps, descending. */
+  timesteps: number[];
+  /** The number of inference steps (a custom list's length). */
+  numInferenceSteps: number;
+  /** Whether the schedule is a custom `timesteps` list. */
+  customTimesteps: boolean;
+}
+
+/**
+ * The whole LCM/TCD `setTimesteps`: resolves `original_inference_steps` (the option overrides the config),
+ * builds the timesteps with {@link consistencyTimesteps} and counts the steps.
+ */
+export function consistencySchedule(
+  className: string,
+  config: { num_train_timesteps: number; original_inference_steps: number | null },
+  numInferenceSteps: number | undefined,
+  options: ConsistencySetTimestepsOptions,
+): ConsistencySchedule {
+  const original = options.originalInferenceSteps ?? config.original_inference_steps;
+  const timesteps = consistencyTimesteps(
+    className,
+    config.num_train_timesteps,
+    numInferenceSteps,
+    original,
+    options,
+  );
+  const customTimesteps = options.timesteps !== undefined;
+  return {
+    timesteps,
+    numInferenceSteps: customTimesteps ? options.timesteps!.length : (numInferenceSteps as number),
+    customTimesteps,
+  };
 }
 
 /**
