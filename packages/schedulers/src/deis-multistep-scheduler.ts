@@ -13,6 +13,7 @@ import {
   timestepsForSigmas,
   VP_SOLVER_DEFAULTS,
   type VpSchedule,
+  type VpSolverConfig,
   vpSchedule,
   vpThreshold,
 } from './shared/dpm-common.js';
@@ -25,27 +26,8 @@ const fround = Math.fround;
 const CLASS = 'DEISMultistepScheduler';
 
 /** The diffusers config of {@link DEISMultistepScheduler} (snake_case, as in `scheduler_config.json`). */
-export interface DEISMultistepConfig {
-  [key: string]: unknown;
-  _class_name: string;
-  num_train_timesteps: number;
-  beta_start: number;
-  beta_end: number;
-  beta_schedule: string;
-  trained_betas: number[] | null;
-  solver_order: number;
-  prediction_type: string;
-  thresholding: boolean;
-  dynamic_thresholding_ratio: number;
-  sample_max_value: number;
+export interface DEISMultistepConfig extends VpSolverConfig {
   algorithm_type: string;
-  solver_type: string;
-  lower_order_final: boolean;
-  use_karras_sigmas: boolean;
-  use_exponential_sigmas: boolean;
-  use_beta_sigmas: boolean;
-  use_flow_sigmas: boolean;
-  flow_shift: number;
   timestep_spacing: string;
   steps_offset: number;
 }

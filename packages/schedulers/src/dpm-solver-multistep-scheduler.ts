@@ -22,6 +22,7 @@ import {
   toInt64,
   VP_SOLVER_DEFAULTS,
   type VpSchedule,
+  type VpSolverConfig,
   vpSchedule,
   vpThreshold,
 } from './shared/dpm-common.js';
@@ -36,29 +37,10 @@ const fround = Math.fround;
 const CLASS = 'DPMSolverMultistepScheduler';
 
 /** The diffusers config of {@link DPMSolverMultistepScheduler} (snake_case, as in `scheduler_config.json`). */
-export interface DPMSolverMultistepConfig {
-  [key: string]: unknown;
-  _class_name: string;
-  num_train_timesteps: number;
-  beta_start: number;
-  beta_end: number;
-  beta_schedule: string;
-  trained_betas: number[] | null;
-  solver_order: number;
-  prediction_type: string;
-  thresholding: boolean;
-  dynamic_thresholding_ratio: number;
-  sample_max_value: number;
+export interface DPMSolverMultistepConfig extends VpSolverConfig {
   algorithm_type: string;
-  solver_type: string;
-  lower_order_final: boolean;
   euler_at_final: boolean;
-  use_karras_sigmas: boolean;
-  use_exponential_sigmas: boolean;
-  use_beta_sigmas: boolean;
   use_lu_lambdas: boolean;
-  use_flow_sigmas: boolean;
-  flow_shift: number;
   final_sigmas_type: string;
   lambda_min_clipped: number;
   variance_type: string | null;

@@ -25,6 +25,7 @@ export * from './pndm-scheduler.js';
 export * from './registry.js';
 export * from './shared/betas.js';
 export * from './shared/config.js';
+export type { VpSolverConfig } from './shared/dpm-common.js';
 export { DPMFamilyScheduler } from './shared/dpm-family-scheduler.js';
 export * from './shared/numpy.js';
 export {

@@ -19,6 +19,7 @@ import {
   timestepsForSigmas,
   VP_SOLVER_DEFAULTS,
   type VpSchedule,
+  type VpSolverConfig,
   vpSchedule,
   vpThreshold,
 } from './shared/dpm-common.js';
@@ -30,29 +31,10 @@ const fround = Math.fround;
 const CLASS = 'UniPCMultistepScheduler';
 
 /** The diffusers config of {@link UniPCMultistepScheduler} (snake_case, as in `scheduler_config.json`). */
-export interface UniPCMultistepConfig {
-  [key: string]: unknown;
-  _class_name: string;
-  num_train_timesteps: number;
-  beta_start: number;
-  beta_end: number;
-  beta_schedule: string;
-  trained_betas: number[] | null;
-  solver_order: number;
-  prediction_type: string;
-  thresholding: boolean;
-  dynamic_thresholding_ratio: number;
-  sample_max_value: number;
+export interface UniPCMultistepConfig extends VpSolverConfig {
   predict_x0: boolean;
-  solver_type: string;
-  lower_order_final: boolean;
   disable_corrector: number[];
   solver_p: null;
-  use_karras_sigmas: boolean;
-  use_exponential_sigmas: boolean;
-  use_beta_sigmas: boolean;
-  use_flow_sigmas: boolean;
-  flow_shift: number;
   timestep_spacing: string;
   steps_offset: number;
   final_sigmas_type: string;

@@ -19,6 +19,32 @@ const fround = Math.fround;
  * The config keys (and diffusers' defaults) that DPMSolverMultistep, DPMSolverSinglestep, DEIS and UniPC
  * all start with: the beta schedule, the solver order, the prediction type and dynamic thresholding.
  */
+/**
+ * The config keys shared by the VP-family multistep solvers (DPM-Solver multistep and singlestep, DEIS,
+ * UniPC), as in their `scheduler_config.json`. Each class's config extends it with its own keys.
+ */
+export interface VpSolverConfig {
+  [key: string]: unknown;
+  _class_name: string;
+  num_train_timesteps: number;
+  beta_start: number;
+  beta_end: number;
+  beta_schedule: string;
+  trained_betas: number[] | null;
+  solver_order: number;
+  prediction_type: string;
+  thresholding: boolean;
+  dynamic_thresholding_ratio: number;
+  sample_max_value: number;
+  solver_type: string;
+  lower_order_final: boolean;
+  use_karras_sigmas: boolean;
+  use_exponential_sigmas: boolean;
+  use_beta_sigmas: boolean;
+  use_flow_sigmas: boolean;
+  flow_shift: number;
+}
+
 export const VP_SOLVER_DEFAULTS = {
   num_train_timesteps: 1000,
   beta_start: 0.0001,
