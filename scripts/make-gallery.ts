@@ -2,7 +2,6 @@
  * Renders the README gallery: the shipped model, several prompts × schedulers, one seed, as one PNG grid
  * (each 32×32 image scaled ×4, nearest neighbour, with a 4-pixel gap). Also prints the time of one image
  * at the model's recommended settings (median of 5). Run: `npx tsx scripts/make-gallery.ts`.
- * The model's captions say "a orange", not "an orange": its vocabulary has no "an".
  */
 import { nodeBackend, writePng } from '@latentkit/backend-node';
 import { type RgbaImage, StableDiffusionPipeline } from '@latentkit/core';
@@ -15,7 +14,7 @@ const prompts = [
   'a small white triangle at the top left on a green background',
   'a small orange circle at the bottom right on a purple background',
   'green triangle, white background',
-  'a large purple square on a orange background',
+  'a large purple square on an orange background',
 ];
 const schedulers = ['DDIM', 'Euler a', 'DPM++ 2M Karras', 'UniPC'];
 const seed = 3;

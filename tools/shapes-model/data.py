@@ -138,7 +138,9 @@ def caption_variants(color, shape, bg, size, position):
     ]
     where = "in the center" if position == "center" else f"at the {position}"
     out.append((f"a {size} {color} {shape} {where} on a {bg} background", 0.40))
-    return out
+    # English says "an orange"; people type both, so both are trained (half
+    # the weight each).  Only one of shape and background can be orange.
+    return [v for cap, w in out for v in ([(cap, w)] if "a orange" not in cap else [(cap, w / 2), (cap.replace("a orange", "an orange"), w / 2)])]
 
 
 def sample_caption(rng, attrs):
@@ -183,6 +185,7 @@ def world_json():
             "{color} {shape}, {background} background",
             "{size} {color} {shape}, {background} background",
         ],
+        "articles": 'Before a colour word "a" is used, and before "orange" both "a" and "an" (trained half each).',
         "geometry": {
             "units": "pixels at the stated resolution",
             "anchors_px": {k: [v[0] * RES / 64, v[1] * RES / 64] for k, v in ANCHORS.items()},
@@ -197,10 +200,13 @@ def world_json():
 if __name__ == "__main__":
     import argparse
 
-    ap = argparse.ArgumentParser(description="render the training set to .work/data.npz")
+    ap = argparse.ArgumentParser(description="render a training set (images + attributes) to an .npz file")
     ap.add_argument("--out", default=".work/data.npz")
+    ap.add_argument("--large", type=int, default=15, help="large centred renders per training triple")
+    ap.add_argument("--small_each", type=int, default=3, help="small renders per training triple and anchor")
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    imgs, attrs = make_dataset()
+    imgs, attrs = make_dataset(args.large, args.small_each, seed=args.seed)
     np.savez_compressed(args.out, images=imgs, attrs=np.array(attrs))
     print("images", imgs.shape, "train triples", len(train_triples()), "held out", len(heldout_triples()))
     print(json.dumps(world_json()["heldout"]))

@@ -140,13 +140,13 @@ def default_vae():
     return ".work/vae_ft.pt" if os.path.exists(".work/vae_ft.pt") else ".work/vae.pt"
 
 
-def load(unet_ckpt=".work/unet.pt", use_ema=True, vae_path=None):
+def load(unet_ckpt=".work/unet.pt", use_ema=True, vae_path=None, latents=".work/latents.pt"):
     ck = torch.load(unet_ckpt)
     model = Joint(ck["vocab_size"])
     model.load_state_dict(ck["ema" if use_ema else "model"])
     vae = VAE(**VAE_CFG)
     vae.load_state_dict(torch.load(vae_path or default_vae()))
-    scale = torch.load(".work/latents.pt")["scaling_factor"]
+    scale = torch.load(latents)["scaling_factor"]
     return model.eval(), vae.eval(), scale, ck
 
 
@@ -174,10 +174,11 @@ def main():
     ap.add_argument("--configs", default="50:5,50:7.5,20:5")
     ap.add_argument("--n_seen", type=int, default=48)
     ap.add_argument("--vae", default=None)
+    ap.add_argument("--latents", default=".work/latents.pt", help="the encoded set the UNet was trained on (for its scaling_factor)")
     ap.add_argument("--raw", action="store_true", help="use the raw (non-EMA) weights")
     ap.add_argument("--out", default=".work/eval.json")
     args = ap.parse_args()
-    model, vae, scale, ck = load(args.ckpt, use_ema=not args.raw, vae_path=args.vae)
+    model, vae, scale, ck = load(args.ckpt, use_ema=not args.raw, vae_path=args.vae, latents=args.latents)
     tok = Tokenizer.build()
     # Sanity check of the judge itself on clean renders of every test case.
     cases = make_prompts(args.n_seen)
@@ -192,7 +193,7 @@ def main():
     for cfg in args.configs.split(","):
         steps, g = cfg.split(":")
         t0 = time.time()
-        acc, _, _ = evaluate(model, vae, scale, tok, int(steps), float(g), args.n_seen, save=f".work/eval_{steps}_{g}.png")
+        acc, _, _ = evaluate(model, vae, scale, tok, int(steps), float(g), args.n_seen, save=os.path.splitext(args.out)[0] + f"_{steps}_{g}.png")
         run = {"scheduler": "DDIM", "steps": int(steps), "guidance": float(g), "accuracy": acc, "seconds": round(time.time() - t0, 1)}
         report["runs"].append(run)
         print(json.dumps(run), flush=True)

@@ -89,6 +89,7 @@ def main():
     ap.add_argument("--ckpt", default=".work/unet.pt")
     ap.add_argument("--vectors", default="/tmp/ortcheck/vectors")
     ap.add_argument("--vae", default=None)
+    ap.add_argument("--latents", default=".work/latents.pt", help="the encoded set the UNet was trained on (for its scaling_factor)")
     ap.add_argument("--recommended", default=".work/recommended.json")
     args = ap.parse_args()
     out = args.out
@@ -101,7 +102,7 @@ def main():
     vae = VAE(**VAE_CFG)
     vae.load_state_dict(torch.load(args.vae or default_vae()))
     vae.eval()
-    scale = torch.load(".work/latents.pt")["scaling_factor"]
+    scale = torch.load(args.latents)["scaling_factor"]
     tok = Tokenizer.build()
     assert tok.vocab_size if hasattr(tok, "vocab_size") else len(tok.vocab) == ck["vocab_size"]
     D = TEXT_CFG["hidden_size"]

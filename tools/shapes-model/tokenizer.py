@@ -19,7 +19,7 @@ MAX_LEN = 77
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 
 WORDS = sorted(
-    set(COLOR_NAMES + SHAPES + SIZES + " ".join(POSITIONS).split() + ["a", "on", "background", "at", "the", "in", ","])
+    set(COLOR_NAMES + SHAPES + SIZES + " ".join(POSITIONS).split() + ["a", "an", "on", "background", "at", "the", "in", ","])
 )
 
 # CLIP's pre-tokenisation regex.  CLIP uses \p{L} / \p{N} from the `regex`

@@ -53,13 +53,14 @@ def main():
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--p_uncond", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--latents", default=".work/latents.pt", help="pre-encoded training set (encode_latents.py)")
     ap.add_argument("--resume", default=None, help="continue from a checkpoint's model/EMA weights (fresh optimiser and LR cosine)")
     ap.add_argument("--out", default=".work/unet.pt", help="checkpoint to write (stats go next to it as <out>_stats.json, or .work/unet_stats.json for the default)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
 
-    lat = torch.load(".work/latents.pt")
+    lat = torch.load(args.latents)
     mean, std, scale = lat["mean"], lat["std"], lat["scaling_factor"]
     attrs = [tuple(a) for a in lat["attrs"]]
     tok = Tokenizer.build()

@@ -1,4 +1,4 @@
-"""Train the KL autoencoder (64x64x3 <-> 8x8x4), then pre-encode the dataset.
+"""Train the KL autoencoder (32x32x3 <-> 8x8x4), then pre-encode the dataset.
 
 Loss: L1 + MSE + image-gradient (edge) L1 + tiny KL.  The edge term sharpens
 shape outlines, which matters more here than texture.  The LR follows a cosine
@@ -7,6 +7,7 @@ schedule over the *wall-clock* budget so the run always ends annealed.
 import argparse
 import json
 import math
+import os
 import time
 
 import numpy as np
@@ -14,19 +15,27 @@ import torch
 import torch.nn.functional as F
 
 import data
+from encode_latents import encode, to_tensor
 from models import VAE, VAE_CFG, n_params
 
 torch.set_num_threads(1)
-
-
-def to_tensor(imgs):
-    return torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
 def grad_l1(a, b):
     dx = lambda t: t[..., :, 1:] - t[..., :, :-1]
     dy = lambda t: t[..., 1:, :] - t[..., :-1, :]
     return (dx(a) - dx(b)).abs().mean() + (dy(a) - dy(b)).abs().mean()
+
+
+def shape_weight(x, fg_weight):
+    """Per-pixel loss weight 1 + fg_weight on the shape and its 1-pixel rim.
+    A small shape covers ~6% of the image, so an unweighted loss is mostly
+    background; corners and points of small shapes are what the judge (and a
+    viewer) needs.  The top-left pixel is always background in this world."""
+    if fg_weight == 0:
+        return 1.0
+    fg = ((x - x[:, :, :1, :1]).abs().amax(1, keepdim=True) > 0.05).float()
+    return 1 + fg_weight * F.max_pool2d(fg, 3, stride=1, padding=1)
 
 
 def psnr(vae, x):
@@ -47,11 +56,13 @@ def main():
     ap.add_argument("--decoder_only", action="store_true",
                     help="freeze the encoder (so pre-encoded latents and the UNet stay valid) and only fine-tune the decoder, like SD's ft-MSE VAE")
     ap.add_argument("--out", default=".work/vae.pt")
+    ap.add_argument("--data", default=".work/data.npz", help="rendered set from data.py")
+    ap.add_argument("--fg_weight", type=float, default=0.0, help="extra loss weight on shape pixels (see shape_weight)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
 
-    d = np.load(".work/data.npz")
+    d = np.load(args.data)
     x_all = to_tensor(d["images"])
     val_imgs, _ = data.make_dataset(2, 1, seed=99, triples=data.heldout_triples())
     x_val = to_tensor(val_imgs)
@@ -82,7 +93,8 @@ def main():
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
         y = vae.decoder(z)
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
-        loss = (y - x).abs().mean() + (y - x).pow(2).mean() + grad_l1(y, x) + args.kl * kl
+        w = shape_weight(x, args.fg_weight)
+        loss = (w * (y - x).abs()).mean() + (w * (y - x).pow(2)).mean() + grad_l1(y, x) + args.kl * kl
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -98,17 +110,13 @@ def main():
     if args.decoder_only:
         stats = {"steps": step, "train_seconds": round(train_s), "batch": args.batch,
                  "val_psnr_heldout_triples": round(psnr(vae, x_val), 2), "train_psnr": round(psnr(vae, x_all[:256]), 2)}
-        json.dump(stats, open(".work/vae_decoder_ft_stats.json", "w"), indent=2)
+        json.dump(stats, open(os.path.splitext(args.out)[0] + "_decoder_ft_stats.json", "w"), indent=2)
         print(stats, flush=True)
         return
 
     # Pre-encode the training set for the UNet (store posterior mean and std,
     # so train_unet samples z like diffusers' latent_dist.sample()).
-    with torch.no_grad():
-        ml = torch.cat([vae.encoder(x_all[i : i + 256]) for i in range(0, len(x_all), 256)])
-    mean, std = ml[:, :4], torch.exp(0.5 * ml[:, 4:].clamp(-30, 20))
-    z = mean + torch.randn_like(mean) * std
-    scaling = 1.0 / z.std().item()
+    mean, std, scaling = encode(vae.encoder, x_all)
     torch.save({"mean": mean, "std": std, "attrs": d["attrs"], "scaling_factor": scaling}, ".work/latents.pt")
     stats = {
         "steps": step,

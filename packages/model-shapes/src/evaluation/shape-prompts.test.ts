@@ -105,6 +105,19 @@ describe('makeShapePrompts', () => {
     expect(byPhrasing['comma large']?.prompt).toBe('large red circle, blue background');
   });
 
+  it('writes "an" before orange, as English does', () => {
+    const t = { color: 'orange', shape: 'square', background: 'white' } as const;
+    const u = { color: 'white', shape: 'square', background: 'orange' } as const;
+    const one = (triple: typeof t | typeof u, ph: (typeof SHAPE_PHRASINGS)[number]) =>
+      makeShapePrompts({ ...world, heldout: [triple] }, { seenCount: 0, heldoutRepeats: 12 }).find(
+        (p) => p.phrasing === ph,
+      )?.prompt;
+    expect(one(t, 'plain')).toBe('an orange square on a white background');
+    expect(one(t, 'small')).toBe('a small orange square on a white background');
+    expect(one(u, 'plain')).toBe('a white square on an orange background');
+    expect(one(u, 'comma')).toBe('white square, orange background');
+  });
+
   it('is deterministic, and its prefixes mix phrasings', () => {
     expect(makeShapePrompts(world)).toEqual(prompts);
     // The seeded sample of seen triples (mulberry32, seed 7) — pinned so reports stay comparable.

@@ -53,6 +53,11 @@ export const SHAPE_PHRASINGS = [
 /** One of {@link SHAPE_PHRASINGS}. */
 export type ShapePhrasing = (typeof SHAPE_PHRASINGS)[number];
 
+/** English's indefinite article for a word: "an orange", "a red" (the model is trained on both "a orange" and "an orange"). */
+function article(word: string): 'a' | 'an' {
+  return /^[aeiou]/.test(word) ? 'an' : 'a';
+}
+
 /**
  * Writes the prompt of `phrasing` for a triple and the attributes it asks for. "Large" implies the
  * centre because the world only has centred large shapes; "small" alone leaves the position open.
@@ -63,11 +68,11 @@ export function phraseShapePrompt(
 ): { prompt: string; expected: ExpectedAttributes } {
   const { color, shape, background } = triple;
   const thing = `${color} ${shape}`;
-  const on = `on a ${background} background`;
+  const on = `on ${article(background)} ${background} background`;
   const base: ExpectedAttributes = { color, shape, background };
   switch (phrasing) {
     case 'plain':
-      return { prompt: `a ${thing} ${on}`, expected: base };
+      return { prompt: `${article(color)} ${thing} ${on}`, expected: base };
     case 'small':
       return { prompt: `a small ${thing} ${on}`, expected: { ...base, size: 'small' } };
     case 'large':
