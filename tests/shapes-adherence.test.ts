@@ -26,15 +26,16 @@ import {
   takeShapePrompts,
 } from '../packages/model-shapes/src/evaluation/index.js';
 
-// What this subset measured with the first exported model (UNet step 4189; DDIM, 50 steps, guidance 5;
-// the full evaluation then measured 59.4% seen / 46.9% held-out all-attribute), and the guards —
-// raise them when a better model is shipped. Colour and background are what a broken pipeline
+// What this subset measured with the shipped model (second model: UNet step 13,201; DDIM, 50 steps,
+// guidance 5; the full evaluation measured 94.8% seen / 69.8% held-out all-attribute), and the
+// guards — one or two images below it, so a borderline image that rounds differently on another
+// CPU does not fail CI, but a real drop does. Colour and background are what a broken pipeline
 // (latents scaling, VAE, CFG order) loses first, so they are guarded over all 24 images too.
-const MEASURED = { seen: '6/12', heldout: '4/12', color: '21/24', background: '24/24' };
-const MIN_SEEN = 0.4;
-const MIN_HELDOUT = 0.25;
-const MIN_COLOR = 0.75;
-const MIN_BACKGROUND = 0.9;
+const MEASURED = { seen: '12/12', heldout: '9/12', color: '23/24', background: '24/24' };
+const MIN_SEEN = 10 / 12;
+const MIN_HELDOUT = 7 / 12;
+const MIN_COLOR = 0.9;
+const MIN_BACKGROUND = 0.95;
 
 const missing = ['model_index.json', 'heldout.json', 'unet/model.onnx'].filter(
   (f) => !existsSync(join(shapesModelPath, f)),
@@ -48,7 +49,7 @@ describe('shapes model prompt adherence (CI subset)', () => {
     ).toEqual([]);
   });
 
-  it(`draws what 24 prompts ask for (all attributes: seen ≥ ${MIN_SEEN * 100}% (measured ${MEASURED.seen}), held-out ≥ ${MIN_HELDOUT * 100}% (measured ${MEASURED.heldout}))`, async () => {
+  it(`draws what 24 prompts ask for (all attributes: seen ≥ ${Math.round(MIN_SEEN * 100)}% (measured ${MEASURED.seen}), held-out ≥ ${Math.round(MIN_HELDOUT * 100)}% (measured ${MEASURED.heldout}))`, async () => {
     if (missing.length > 0)
       throw new Error(`shapes model missing at ${shapesModelPath}: ${missing.join(', ')}`);
     const world = parseShapesWorld(JSON.parse(readFileSync(join(shapesModelPath, 'heldout.json'), 'utf8')));

@@ -148,6 +148,16 @@ def sample_caption(rng, attrs):
     return rng.choices(caps, weights=w)[0]
 
 
+def sample_shape_only_caption(rng, attrs):
+    """A caption that names the shape but not the background (training
+    augmentation: the shape words alone must decide the shape, which is what
+    an unseen colour/background combination needs)."""
+    color, shape, _bg, size, position = attrs
+    where = "in the center" if position == "center" else f"at the {position}"
+    art = "an" if color == "orange" and rng.random() < 0.5 else "a"
+    return rng.choice([f"{art} {color} {shape}", f"a {size} {color} {shape}", f"a {size} {color} {shape} {where}", f"{size} {color} {shape}"])
+
+
 def make_dataset(per_triple_large=15, per_triple_small_each=3, seed=0, triples=None):
     """Images + attributes.  Half the images are large/centred and half small
     (spread over the five anchors) so captions without a size word are not

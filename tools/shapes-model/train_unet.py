@@ -52,6 +52,7 @@ def main():
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--p_uncond", type=float, default=0.1)
+    ap.add_argument("--p_shape_only", type=float, default=0.0, help="share of captions without the background (data.sample_shape_only_caption)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--latents", default=".work/latents.pt", help="pre-encoded training set (encode_latents.py)")
     ap.add_argument("--resume", default=None, help="continue from a checkpoint's model/EMA weights (fresh optimiser and LR cosine)")
@@ -100,7 +101,15 @@ def main():
         for g in opt.param_groups:
             g["lr"] = args.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         idx = [rng.randrange(len(attrs)) for _ in range(args.batch)]
-        caps = ["" if rng.random() < args.p_uncond else data.sample_caption(rng, attrs[i]) for i in idx]
+        def caption(a):
+            r = rng.random()
+            if r < args.p_uncond:
+                return ""
+            if r < args.p_uncond + args.p_shape_only:
+                return data.sample_shape_only_caption(rng, a)
+            return data.sample_caption(rng, a)
+
+        caps = [caption(attrs[i]) for i in idx]
         ids = torch.stack([ids_for(c) for c in caps])
         idx_t = torch.tensor(idx)
         z0 = (mean[idx_t] + torch.randn_like(mean[idx_t]) * std[idx_t]) * scale
