@@ -159,9 +159,10 @@ def sample_shape_only_caption(rng, attrs):
 
 
 def make_dataset(per_triple_large=15, per_triple_small_each=3, seed=0, triples=None):
-    """Images + attributes.  Half the images are large/centred and half small
-    (spread over the five anchors) so captions without a size word are not
-    dominated by one size."""
+    """Images + attributes: per training triple, `per_triple_large` large
+    centred renders and `per_triple_small_each` small ones at each of the five
+    anchors.  The VAE's set is 15 + 5x3 (half large, half small); the diffusion
+    model's set 100 + 5x40 (a third large), so every corner has many renders."""
     rng = random.Random(seed)
     triples = triples if triples is not None else train_triples()
     imgs, attrs = [], []

@@ -93,6 +93,14 @@ def main():
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "step": prev_steps + step, "seconds": prev_seconds + time.time() - t0,
                     "vocab_size": len(tok.vocab)}, args.out)
 
+    def caption(a):
+        r = rng.random()
+        if r < args.p_uncond:
+            return ""
+        if r < args.p_uncond + args.p_shape_only:
+            return data.sample_shape_only_caption(rng, a)
+        return data.sample_caption(rng, a)
+
     while True:
         frac = (time.time() - t0) / budget
         if frac >= 1:
@@ -101,14 +109,6 @@ def main():
         for g in opt.param_groups:
             g["lr"] = args.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         idx = [rng.randrange(len(attrs)) for _ in range(args.batch)]
-        def caption(a):
-            r = rng.random()
-            if r < args.p_uncond:
-                return ""
-            if r < args.p_uncond + args.p_shape_only:
-                return data.sample_shape_only_caption(rng, a)
-            return data.sample_caption(rng, a)
-
         caps = [caption(attrs[i]) for i in idx]
         ids = torch.stack([ids_for(c) for c in caps])
         idx_t = torch.tensor(idx)
