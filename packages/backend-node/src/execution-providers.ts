@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@latentkit/core';
+import { checkProviderList } from '@latentkit/onnx';
 
 /**
  * The execution providers latentkit asks onnxruntime-node for, by onnxruntime's names: `cuda` (NVIDIA;
@@ -15,24 +15,6 @@ export function parseExecutionProviders(
   value: string | readonly string[],
   name = 'providers',
 ): ExecutionProviderName[] {
-  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : [...value];
-  if (list.length === 0 || list.some((p) => p === '')) {
-    throw new InvalidArgumentError({
-      name,
-      value,
-      expected: `a non-empty list of ${EXECUTION_PROVIDERS.join(', ')}`,
-      fix: 'e.g. "cuda,cpu"',
-    });
-  }
-  for (const provider of list) {
-    if (!(EXECUTION_PROVIDERS as readonly string[]).includes(provider)) {
-      throw new InvalidArgumentError({
-        name,
-        value: provider,
-        expected: `one of ${EXECUTION_PROVIDERS.join(', ')}`,
-        fix: 'list providers in order of preference, e.g. "cuda,cpu"',
-      });
-    }
-  }
-  return list as ExecutionProviderName[];
+  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value;
+  return checkProviderList(list, EXECUTION_PROVIDERS, name, '"cuda,cpu"', value);
 }

@@ -1,16 +1,18 @@
 import { BackendUnavailableError, InvalidArgumentError, ModelInvalidError } from '@latentkit/core';
 import {
+  checkGraphOptimizationLevel,
+  checkProviderOptions,
   createWithFallback,
+  type GraphOptimizationLevel,
   type OrtFeedData,
   type SessionFactory,
   type SessionRequest,
 } from '@latentkit/onnx';
 import { InferenceSession, Tensor as OrtTensor, env as ortEnv } from 'onnxruntime-node';
-import { type ExecutionProviderName, parseExecutionProviders } from './execution-providers.js';
+import { EXECUTION_PROVIDERS, type ExecutionProviderName } from './execution-providers.js';
 import { FileModelSource } from './file-model-source.js';
 
-/** onnxruntime's graph optimisation levels. */
-export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+export type { GraphOptimizationLevel };
 
 /** How sessions are made on onnxruntime-node. */
 export interface NodeSessionOptions {
@@ -47,8 +49,6 @@ function checkThreads(name: string, value: number | undefined): void {
   }
 }
 
-const LEVELS: readonly GraphOptimizationLevel[] = ['disabled', 'basic', 'extended', 'all'];
-
 /**
  * The {@link SessionFactory} over onnxruntime-node. Models in a {@link FileModelSource} are loaded by
  * path, so external weight files beside them (`model.onnx_data`, `weights.pb`) are found; other sources
@@ -63,17 +63,8 @@ export class NodeSessionFactory implements SessionFactory {
 
   /** @param options providers, threads, optimisation level; see {@link NodeSessionOptions}. */
   constructor(options: NodeSessionOptions = {}) {
-    if (options.providers) parseExecutionProviders(options.providers, 'providers');
-    for (const [component, list] of Object.entries(options.componentProviders ?? {})) {
-      parseExecutionProviders(list, `componentProviders.${component}`);
-    }
-    if (options.graphOptimizationLevel !== undefined && !LEVELS.includes(options.graphOptimizationLevel)) {
-      throw new InvalidArgumentError({
-        name: 'graphOptimizationLevel',
-        value: options.graphOptimizationLevel,
-        expected: `one of ${LEVELS.join(', ')}`,
-      });
-    }
+    checkProviderOptions(options, EXECUTION_PROVIDERS, '"cuda,cpu"');
+    checkGraphOptimizationLevel(options.graphOptimizationLevel);
     checkThreads('intraOpNumThreads', options.intraOpNumThreads);
     checkThreads('interOpNumThreads', options.interOpNumThreads);
     if (options.logLevel) ortEnv.logLevel = options.logLevel;

@@ -1,6 +1,9 @@
 import { InvalidArgumentError, ModelInvalidError } from '@latentkit/core';
 import {
+  checkGraphOptimizationLevel,
+  checkProviderOptions,
   createWithFallback,
+  type GraphOptimizationLevel,
   type OrtFeedData,
   ProviderSkipped,
   readOnnxModelInfo,
@@ -19,8 +22,8 @@ export const WEB_EXECUTION_PROVIDERS = ['webgpu', 'wasm'] as const;
 /** One of {@link WEB_EXECUTION_PROVIDERS}. */
 export type WebExecutionProvider = (typeof WEB_EXECUTION_PROVIDERS)[number];
 
-/** onnxruntime's graph optimisation levels. */
-export type WebGraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+/** onnxruntime's graph optimisation levels (the same as onnxruntime-node's). */
+export type WebGraphOptimizationLevel = GraphOptimizationLevel;
 
 /** How sessions are made on onnxruntime-web. */
 export interface WebSessionOptions {
@@ -61,29 +64,6 @@ export interface WebSessionOptions {
 /** Which provider each component's session runs on, once created. */
 export type WebProviderAssignment = Record<string, WebExecutionProvider>;
 
-const LEVELS: readonly WebGraphOptimizationLevel[] = ['disabled', 'basic', 'extended', 'all'];
-
-function checkProviders(value: readonly string[], name: string): void {
-  if (!Array.isArray(value) || value.length === 0) {
-    throw new InvalidArgumentError({
-      name,
-      value,
-      expected: `a non-empty list of ${WEB_EXECUTION_PROVIDERS.join(', ')}`,
-      fix: "e.g. ['webgpu', 'wasm']",
-    });
-  }
-  for (const p of value) {
-    if (!(WEB_EXECUTION_PROVIDERS as readonly string[]).includes(p)) {
-      throw new InvalidArgumentError({
-        name,
-        value: p,
-        expected: `one of ${WEB_EXECUTION_PROVIDERS.join(', ')}`,
-        fix: "list providers in order of preference, e.g. ['webgpu', 'wasm']",
-      });
-    }
-  }
-}
-
 /** Pages without cross-origin isolation have no SharedArrayBuffer, hence no wasm threads. Node has them. */
 function crossOriginIsolated(): boolean {
   return (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false;
@@ -116,17 +96,8 @@ export class WebSessionFactory implements SessionFactory {
 
   /** @param options providers, threads, wasm paths; see {@link WebSessionOptions}. */
   constructor(options: WebSessionOptions = {}) {
-    if (options.providers) checkProviders(options.providers, 'providers');
-    for (const [component, list] of Object.entries(options.componentProviders ?? {})) {
-      checkProviders(list, `componentProviders.${component}`);
-    }
-    if (options.graphOptimizationLevel !== undefined && !LEVELS.includes(options.graphOptimizationLevel)) {
-      throw new InvalidArgumentError({
-        name: 'graphOptimizationLevel',
-        value: options.graphOptimizationLevel,
-        expected: `one of ${LEVELS.join(', ')}`,
-      });
-    }
+    checkProviderOptions(options, WEB_EXECUTION_PROVIDERS, "['webgpu', 'wasm']");
+    checkGraphOptimizationLevel(options.graphOptimizationLevel);
     const threads = options.numThreads;
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
       throw new InvalidArgumentError({ name: 'numThreads', value: threads, expected: 'an integer ≥ 1' });

@@ -28,5 +28,13 @@ export { OnnxPromptEncoder, type OnnxPromptEncoderOptions } from './onnx-prompt-
 export { OnnxTextEncoder, type OnnxTextEncoderOptions, type TextEncoderOutput } from './onnx-text-encoder.js';
 export { parsePythonJson } from './python-json.js';
 export type { OrtFeedData, SessionFactory, SessionRequest } from './session-factory.js';
+export {
+  checkGraphOptimizationLevel,
+  checkProviderList,
+  checkProviderOptions,
+  GRAPH_OPTIMIZATION_LEVELS,
+  type GraphOptimizationLevel,
+  type ProviderOptions,
+} from './session-options.js';
 export { UnetDenoiser, type UnetDenoiserOptions } from './unet-denoiser.js';
 export { samplePosterior, VaeCodec, type VaeCodecOptions, type VaeSession } from './vae-codec.js';
