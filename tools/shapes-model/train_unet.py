@@ -30,6 +30,23 @@ torch.set_num_threads(1)
 N_TRAIN_T = 1000
 
 
+def shape_region_weights(attrs, fg_weight, latent_res):
+    """Per-latent-pixel loss weight 1 + fg_weight over each image's shape box
+    (nominal anchor and size, widened by the jitter and one pixel), [N,1,L,L].
+    A small shape covers ~9 of the 64 latent pixels; its corners, which tell a
+    square from a circle, are a small part of an unweighted loss."""
+    down = data.RES / latent_res
+    centres = (torch.arange(latent_res, dtype=torch.float32) + 0.5) * down
+    w = torch.ones(len(attrs), 1, latent_res, latent_res)
+    for i, (_c, _s, _b, size, position) in enumerate(attrs):
+        cx, cy = (v * data.RES / 64 for v in data.ANCHORS[position])
+        half = (data.SIZE_PX[size] + data.SIZE_JITTER) * data.RES / 128 + (data.POS_JITTER * data.RES / 64) + 1
+        inside_x = (centres - cx).abs() <= half
+        inside_y = (centres - cy).abs() <= half
+        w[i, 0] += fg_weight * (inside_y[:, None] & inside_x[None, :]).float()
+    return w
+
+
 def alphas_cumprod():
     betas = torch.linspace(0.00085**0.5, 0.012**0.5, N_TRAIN_T, dtype=torch.float64) ** 2
     return torch.cumprod(1 - betas, 0).float()
@@ -53,6 +70,7 @@ def main():
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--p_uncond", type=float, default=0.1)
     ap.add_argument("--p_shape_only", type=float, default=0.0, help="share of captions without the background (data.sample_shape_only_caption)")
+    ap.add_argument("--fg_weight", type=float, default=0.0, help="extra loss weight on the shape's latent pixels (shape_region_weights)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--latents", default=".work/latents.pt", help="pre-encoded training set (encode_latents.py)")
     ap.add_argument("--resume", default=None, help="continue from a checkpoint's model/EMA weights (fresh optimiser and LR cosine)")
@@ -64,6 +82,7 @@ def main():
     lat = torch.load(args.latents)
     mean, std, scale = lat["mean"], lat["std"], lat["scaling_factor"]
     attrs = [tuple(a) for a in lat["attrs"]]
+    weights = shape_region_weights(attrs, args.fg_weight, mean.shape[-1]) if args.fg_weight else None
     tok = Tokenizer.build()
     cache = {}
 
@@ -117,7 +136,11 @@ def main():
         noise = torch.randn_like(z0)
         a = acp[t][:, None, None, None]
         zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
-        loss = F.mse_loss(model(zt, t, ids), noise)
+        if weights is None:
+            loss = F.mse_loss(model(zt, t, ids), noise)
+        else:
+            w = weights[idx_t]
+            loss = (w * (model(zt, t, ids) - noise).pow(2)).mean() / w.mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

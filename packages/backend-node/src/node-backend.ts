@@ -43,22 +43,9 @@ export const nodeBackend: NodeBackend = {
   async load(directory: string, options: NodeBackendOptions = {}): Promise<NodeLoadedPipelineParts> {
     const source = new FileModelSource(directory);
     const sessions = new NodeSessionFactory(options);
-    let parts: LoadedPipelineParts;
-    try {
-      parts = await loadOnnxPipeline(source, sessions, options);
-    } catch (error) {
-      // Sessions made before a later component failed to load would otherwise leak.
-      await sessions.releaseAll();
-      throw error;
-    }
-    return {
-      ...parts,
-      providers: sessions.assignment,
-      async dispose() {
-        await parts.dispose?.();
-        await sessions.releaseAll();
-      },
-    };
+    // loadOnnxPipeline releases its sessions itself: on a failed load and in the parts' dispose.
+    const parts = await loadOnnxPipeline(source, sessions, options);
+    return { ...parts, providers: sessions.assignment };
   },
 };
 

@@ -45,23 +45,9 @@ export const webBackend: WebBackend = {
   async load(url: string, options: WebBackendOptions = {}): Promise<WebLoadedPipelineParts> {
     const source = new HttpModelSource(url, options);
     const sessions = new WebSessionFactory(options);
-    let parts: LoadedPipelineParts;
-    try {
-      parts = await loadOnnxPipeline(source, sessions, options);
-    } catch (error) {
-      // Sessions made before a later component failed to load would otherwise leak.
-      await sessions.releaseAll();
-      throw error;
-    }
-    return {
-      ...parts,
-      providers: sessions.assignment,
-      numThreads: sessions.numThreads,
-      async dispose() {
-        await parts.dispose?.();
-        await sessions.releaseAll();
-      },
-    };
+    // loadOnnxPipeline releases its sessions itself: on a failed load and in the parts' dispose.
+    const parts = await loadOnnxPipeline(source, sessions, options);
+    return { ...parts, providers: sessions.assignment, numThreads: sessions.numThreads };
   },
 };
 

@@ -82,7 +82,9 @@ async function requireFile(source: ModelSource, path: string, what: string): Pro
  * {@link SessionFactory}, checks that the components fit together, and returns the prompt encoder (CLIP
  * tokenizer + text encoder), the UNet denoiser, the VAE codec and the scheduler.
  *
- * Backends call this from their `load`: `StableDiffusionPipeline.fromPretrained(dir, { backend })`.
+ * Backends call this from their `load`: `StableDiffusionPipeline.fromPretrained(dir, { backend })`. The
+ * parts own their sessions: `dispose` releases them, and a load that fails part-way releases those it
+ * had made before throwing.
  *
  * @throws {@link @latentkit/core!ModelNotFoundError} for a missing file (named, with the folder);
  *   {@link @latentkit/core!ModelInvalidError} for a malformed file, a path leaving the folder or an export with unexpected
@@ -93,7 +95,7 @@ export async function loadOnnxPipeline(
   source: ModelSource,
   sessions: SessionFactory,
   options: OnnxPipelineOptions = {},
-): Promise<LoadedPipelineParts> {
+): Promise<LoadedPipelineParts & { dispose(): Promise<void> }> {
   const wanted = checkComponents(options.components);
   await readModelIndex(source); // checks the pipeline class (SD 1.x/2.x)
 
@@ -267,7 +269,12 @@ export async function loadOnnxPipeline(
     }
     const scheduler = createScheduler(className, baseConfig);
 
-    const parts: LoadedPipelineParts = { denoiser, codec, scheduler, dispose: releaseAll };
+    const parts: LoadedPipelineParts & { dispose(): Promise<void> } = {
+      denoiser,
+      codec,
+      scheduler,
+      dispose: releaseAll,
+    };
     if (promptEncoder) parts.promptEncoder = promptEncoder;
     return parts;
   } catch (err) {
