@@ -93,6 +93,11 @@ def layouts():
 def render(color, shape, bg, size, position, rng=None, res=RES):
     """Render one image as uint8 [res, res, 3].  rng=None gives the nominal
     (un-jittered) geometry."""
+    return render_rgb(COLORS[color], shape, COLORS[bg], size, position, rng, res)
+
+
+def render_rgb(fg_rgb, shape, bg_rgb, size, position, rng=None, res=RES):
+    """render() with the shape and background colours given as RGB triples."""
     scale = res / 64.0
     cx, cy = ANCHORS[position]
     side = SIZE_PX[size]
@@ -118,8 +123,8 @@ def render(color, shape, bg, size, position, rng=None, res=RES):
     else:
         raise ValueError(shape)
     cov = mask.reshape(res, SUPERSAMPLE, res, SUPERSAMPLE).mean(axis=(1, 3))[..., None]
-    fg = np.array(COLORS[color], np.float32)
-    bgc = np.array(COLORS[bg], np.float32)
+    fg = np.array(fg_rgb, np.float32)
+    bgc = np.array(bg_rgb, np.float32)
     img = cov * fg + (1 - cov) * bgc
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
@@ -156,6 +161,49 @@ def sample_shape_only_caption(rng, attrs):
     where = "in the center" if position == "center" else f"at the {position}"
     art = "an" if color == "orange" and rng.random() < 0.5 else "a"
     return rng.choice([f"{art} {color} {shape}", f"a {size} {color} {shape}", f"a {size} {color} {shape} {where}", f"{size} {color} {shape}"])
+
+
+# Off-palette augmentation: shapes in random colours that are none of the 8
+# words, captioned without colour words.  In the palette set, some colour +
+# background pairs only ever come with one or two shapes (the third is held
+# out), so the image colours alone predict the shape; in this set they never
+# do, and only the shape word can.  Colours stay this far (RGB distance) from
+# every palette colour, so no held-out triple leaks in.
+OFF_PALETTE_MIN_DIST = 80
+OFF_PALETTE_MIN_CONTRAST = 120
+
+
+def random_off_palette_pair(rng):
+    def far(rgb):
+        return all(np.linalg.norm(np.subtract(rgb, p)) >= OFF_PALETTE_MIN_DIST for p in COLORS.values())
+
+    while True:
+        fg, bg = (tuple(rng.randrange(256) for _ in range(3)) for _ in range(2))
+        if far(fg) and far(bg) and np.linalg.norm(np.subtract(fg, bg)) >= OFF_PALETTE_MIN_CONTRAST:
+            return fg, bg
+
+
+def make_off_palette_dataset(n, seed=0):
+    """n renders in random off-palette colours, a third large-centred and the
+    rest small at the five anchors, like the palette set; attrs have "" for
+    the colours."""
+    rng = random.Random(seed)
+    lay = layouts()
+    imgs, attrs = [], []
+    for i in range(n):
+        shape = SHAPES[i % len(SHAPES)]
+        size, position = lay[0] if rng.random() < 1 / 3 else rng.choice(lay[1:])
+        fg, bg = random_off_palette_pair(rng)
+        imgs.append(render_rgb(fg, shape, bg, size, position, rng))
+        attrs.append(("", shape, "", size, position))
+    return np.stack(imgs), attrs
+
+
+def sample_colorless_caption(rng, attrs):
+    """A caption without colour words, for the off-palette set."""
+    _c, shape, _b, size, position = attrs
+    where = "in the center" if position == "center" else f"at the {position}"
+    return rng.choice([f"a {shape}", f"a {size} {shape}", f"a {size} {shape} {where}", f"{size} {shape}"])
 
 
 def make_dataset(per_triple_large=15, per_triple_small_each=3, seed=0, triples=None):
@@ -216,8 +264,12 @@ if __name__ == "__main__":
     ap.add_argument("--large", type=int, default=15, help="large centred renders per training triple")
     ap.add_argument("--small_each", type=int, default=3, help="small renders per training triple and anchor")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--off_palette", type=int, default=0, help="instead: this many off-palette renders (make_off_palette_dataset)")
     args = ap.parse_args()
-    imgs, attrs = make_dataset(args.large, args.small_each, seed=args.seed)
+    if args.off_palette:
+        imgs, attrs = make_off_palette_dataset(args.off_palette, seed=args.seed)
+    else:
+        imgs, attrs = make_dataset(args.large, args.small_each, seed=args.seed)
     np.savez_compressed(args.out, images=imgs, attrs=np.array(attrs))
     print("images", imgs.shape, "train triples", len(train_triples()), "held out", len(heldout_triples()))
     print(json.dumps(world_json()["heldout"]))

@@ -71,6 +71,8 @@ def main():
     ap.add_argument("--p_uncond", type=float, default=0.1)
     ap.add_argument("--p_shape_only", type=float, default=0.0, help="share of captions without the background (data.sample_shape_only_caption)")
     ap.add_argument("--fg_weight", type=float, default=0.0, help="extra loss weight on the shape's latent pixels (shape_region_weights)")
+    ap.add_argument("--off_palette", default=None, help="encoded off-palette set (data.py --off_palette, encode_latents.py)")
+    ap.add_argument("--p_off_palette", type=float, default=0.0, help="share of each batch drawn from --off_palette, captioned without colour words")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--latents", default=".work/latents.pt", help="pre-encoded training set (encode_latents.py)")
     ap.add_argument("--resume", default=None, help="continue from a checkpoint's model/EMA weights (fresh optimiser and LR cosine)")
@@ -82,6 +84,12 @@ def main():
     lat = torch.load(args.latents)
     mean, std, scale = lat["mean"], lat["std"], lat["scaling_factor"]
     attrs = [tuple(a) for a in lat["attrs"]]
+    n_palette = len(attrs)
+    if args.off_palette:
+        # Appended after the palette set; its own scaling_factor is ignored (same frozen encoder).
+        off = torch.load(args.off_palette)
+        mean, std = torch.cat([mean, off["mean"]]), torch.cat([std, off["std"]])
+        attrs += [tuple(a) for a in off["attrs"]]
     weights = shape_region_weights(attrs, args.fg_weight, mean.shape[-1]) if args.fg_weight else None
     tok = Tokenizer.build()
     cache = {}
@@ -116,6 +124,8 @@ def main():
         r = rng.random()
         if r < args.p_uncond:
             return ""
+        if a[0] == "":
+            return data.sample_colorless_caption(rng, a)
         if r < args.p_uncond + args.p_shape_only:
             return data.sample_shape_only_caption(rng, a)
         return data.sample_caption(rng, a)
@@ -127,7 +137,8 @@ def main():
         warm = min(1.0, (step + 1) / 200)
         for g in opt.param_groups:
             g["lr"] = args.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
-        idx = [rng.randrange(len(attrs)) for _ in range(args.batch)]
+        idx = [rng.randrange(n_palette, len(attrs)) if args.p_off_palette and rng.random() < args.p_off_palette else rng.randrange(n_palette)
+               for _ in range(args.batch)]
         caps = [caption(attrs[i]) for i in idx]
         ids = torch.stack([ids_for(c) for c in caps])
         idx_t = torch.tensor(idx)
