@@ -47,6 +47,32 @@ def shape_region_weights(attrs, fg_weight, latent_res):
     return w
 
 
+def splice_after_shape(ids, caps, attrs, shape_tokens, train_set, p, rng):
+    """Token splicing, against held-out fallbacks.  The text encoder is causal,
+    so the tokens after the shape word ("on a white background", EOS, padding)
+    encode the whole (colour, shape, background) triple; for an unseen triple
+    the UNet read the shape from them and drew the shape it had seen with that
+    colour and background.  For a share p of captions, those later tokens are
+    taken from the same caption with another shape word (only ones whose
+    triple is in training, so no held-out caption is ever encoded): only the
+    shape word's own token, whose context ("a small purple circle") is seen in
+    training for every colour-shape pair, then tells the shape.
+    Returns (ids of the donor captions, [B, L] mask of the positions to take
+    from them)."""
+    donor = ids.clone()
+    take = torch.zeros(ids.shape, dtype=torch.bool)
+    for j, (cap, (c, s, b, *_)) in enumerate(zip(caps, attrs)):
+        if not cap or rng.random() >= p:
+            continue
+        alternatives = [x for x in data.SHAPES if x != s and (c, x, b) in train_set]
+        if not alternatives:
+            continue
+        k = (ids[j] == shape_tokens[s]).nonzero()[0].item()
+        donor[j, k] = shape_tokens[rng.choice(alternatives)]
+        take[j, k + 1 :] = True
+    return donor, take
+
+
 def alphas_cumprod():
     betas = torch.linspace(0.00085**0.5, 0.012**0.5, N_TRAIN_T, dtype=torch.float64) ** 2
     return torch.cumprod(1 - betas, 0).float()
@@ -58,8 +84,11 @@ class Joint(torch.nn.Module):
         self.text = TextEncoder(vocab_size, **TEXT_CFG)
         self.unet = UNet(**UNET_CFG)
 
-    def forward(self, zt, t, ids):
-        return self.unet(zt, t.float(), self.text(ids)[0])
+    def forward(self, zt, t, ids, donor=None, take=None):
+        h = self.text(ids)[0]
+        if donor is not None:
+            h = torch.where(take[..., None], self.text(donor)[0], h)
+        return self.unet(zt, t.float(), h)
 
 
 def main():
@@ -73,6 +102,7 @@ def main():
     ap.add_argument("--fg_weight", type=float, default=0.0, help="extra loss weight on the shape's latent pixels (shape_region_weights)")
     ap.add_argument("--off_palette", default=None, help="encoded off-palette set (data.py --off_palette, encode_latents.py)")
     ap.add_argument("--p_off_palette", type=float, default=0.0, help="share of each batch drawn from --off_palette, captioned without colour words")
+    ap.add_argument("--p_splice", type=float, default=0.0, help="share of captions whose tokens after the shape word come from another shape's caption (splice_after_shape)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--latents", default=".work/latents.pt", help="pre-encoded training set (encode_latents.py)")
     ap.add_argument("--resume", default=None, help="continue from a checkpoint's model/EMA weights (fresh optimiser and LR cosine)")
@@ -92,6 +122,8 @@ def main():
         attrs += [tuple(a) for a in off["attrs"]]
     weights = shape_region_weights(attrs, args.fg_weight, mean.shape[-1]) if args.fg_weight else None
     tok = Tokenizer.build()
+    shape_tokens = {x: tok.encode(x)[1] for x in data.SHAPES}
+    train_set = set(data.train_triples())
     cache = {}
 
     def ids_for(text):
@@ -141,6 +173,7 @@ def main():
                for _ in range(args.batch)]
         caps = [caption(attrs[i]) for i in idx]
         ids = torch.stack([ids_for(c) for c in caps])
+        splice = splice_after_shape(ids, caps, [attrs[i] for i in idx], shape_tokens, train_set, args.p_splice, rng) if args.p_splice else (None, None)
         idx_t = torch.tensor(idx)
         z0 = (mean[idx_t] + torch.randn_like(mean[idx_t]) * std[idx_t]) * scale
         t = torch.randint(0, N_TRAIN_T, (args.batch,))
@@ -148,10 +181,10 @@ def main():
         a = acp[t][:, None, None, None]
         zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
         if weights is None:
-            loss = F.mse_loss(model(zt, t, ids), noise)
+            loss = F.mse_loss(model(zt, t, ids, *splice), noise)
         else:
             w = weights[idx_t]
-            loss = (w * (model(zt, t, ids) - noise).pow(2)).mean() / w.mean()
+            loss = (w * (model(zt, t, ids, *splice) - noise).pow(2)).mean() / w.mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
