@@ -105,7 +105,7 @@ export class EDMEulerScheduler extends SigmaScheduler {
   }
 
   /** EDM's c_in: multiplies the sample by 1/√(σ² + σ_data²) (float32). */
-  scaleModelInput(sample: Tensor, timestep: number): Tensor {
+  override scaleModelInput(sample: Tensor, timestep: number): Tensor {
     this.requireSchedule('scaleModelInput');
     const sigma = this.sigmasData[this.initStepIndex(timestep)]!;
     const sd = this.config.sigma_data;

@@ -13,7 +13,6 @@ import {
   initNoiseSigmaFor,
   predictX0,
   SigmaScheduler,
-  scaleBySigma,
   stepOutput,
   trainingSigmas,
 } from './shared/sigma-scheduler.js';
@@ -101,15 +100,7 @@ export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
     sigmas.set(s);
     this.sigmasData = sigmas;
     this.timestepValues = Object.freeze(Array.from(timesteps));
-    this.numInferenceStepsValue = numInferenceSteps;
-    this.stepIndexValue = null;
-    this.beginIndexValue = null;
-  }
-
-  /** Divides the sample by √(σ² + 1) for the current step (float32, as torch). */
-  scaleModelInput(sample: Tensor, timestep: number): Tensor {
-    this.requireSchedule('scaleModelInput');
-    return scaleBySigma(sample, this.sigmasData[this.initStepIndex(timestep)]!);
+    this.startSchedule(numInferenceSteps);
   }
 
   /**

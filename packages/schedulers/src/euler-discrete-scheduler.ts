@@ -12,7 +12,6 @@ import {
   initNoiseSigmaFor,
   predictX0,
   SigmaScheduler,
-  scaleBySigma,
   setTimestepsError,
   stepOutput,
   trainingSigmas,
@@ -199,15 +198,7 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
         ? this.logTimesteps(sigmas, sigmas.length - 1)
         : Array.from(timesteps, (t) => f(t)),
     );
-    this.numInferenceStepsValue = n;
-    this.stepIndexValue = null;
-    this.beginIndexValue = null;
-  }
-
-  /** Divides the sample by √(σ² + 1) for the current step (float32, as torch). */
-  scaleModelInput(sample: Tensor, timestep: number): Tensor {
-    this.requireSchedule('scaleModelInput');
-    return scaleBySigma(sample, this.sigmasData[this.initStepIndex(timestep)]!);
+    this.startSchedule(n);
   }
 
   /**

@@ -199,13 +199,11 @@ export class FlowMatchEulerDiscreteScheduler extends SigmaScheduler {
     out[s32.length] = c.invert_sigmas ? 1 : 0;
     this.sigmasData = out;
     this.timestepValues = Object.freeze(Array.from(timesteps));
-    this.numInferenceStepsValue = n;
-    this.stepIndexValue = null;
-    this.beginIndexValue = null;
+    this.startSchedule(n);
   }
 
   /** Identity: flow-matching models take the sample unscaled (diffusers has no `scale_model_input` here). */
-  scaleModelInput(sample: Tensor, timestep: number): Tensor {
+  override scaleModelInput(sample: Tensor, timestep: number): Tensor {
     this.requireSchedule('scaleModelInput');
     this.initStepIndex(timestep);
     return sample;

@@ -9,7 +9,6 @@ import {
   predictX0Into,
   ScratchBuffer,
   SigmaScheduler,
-  scaleBySigma,
   setTimestepsError,
   stepOutput,
   trainingSigmas,
@@ -146,15 +145,7 @@ export class HeunDiscreteScheduler extends SigmaScheduler {
     this.prevDerivative = null;
     this.dt = null;
     this.firstSample = null;
-    this.numInferenceStepsValue = n;
-    this.stepIndexValue = null;
-    this.beginIndexValue = null;
-  }
-
-  /** Divides the sample by √(σ² + 1) for the current step (float32, as torch). */
-  scaleModelInput(sample: Tensor, timestep: number): Tensor {
-    this.requireSchedule('scaleModelInput');
-    return scaleBySigma(sample, this.sigmasData[this.initStepIndex(timestep)]!);
+    this.startSchedule(n);
   }
 
   /**

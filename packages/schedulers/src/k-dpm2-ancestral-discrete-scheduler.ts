@@ -113,13 +113,11 @@ export class KDPM2AncestralDiscreteScheduler extends SigmaScheduler {
     // timesteps_interpol[:-2] interleaved with timesteps[1:]: step i's midpoint is interpol[i − 1].
     this.timestepValues = kdpm2InterleavedTimesteps(base, interpol, this.logSigmas, n);
     this.firstSample = null;
-    this.numInferenceStepsValue = n;
-    this.stepIndexValue = null;
-    this.beginIndexValue = null;
+    this.startSchedule(n);
   }
 
   /** Divides the sample by √(σ² + 1), σ being the step's sigma or, on the second call, its midpoint. */
-  scaleModelInput(sample: Tensor, timestep: number): Tensor {
+  override scaleModelInput(sample: Tensor, timestep: number): Tensor {
     this.requireSchedule('scaleModelInput');
     const index = this.initStepIndex(timestep);
     const sigma = this.stateInFirstOrder ? this.sigmasData[index]! : this.sigmasInterpol[index - 1]!;

@@ -14,7 +14,6 @@ import {
   predictX0Into,
   ScratchBuffer,
   SigmaScheduler,
-  scaleBySigma,
   stepOutput,
   trainingSigmas,
 } from './shared/sigma-scheduler.js';
@@ -152,15 +151,7 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
     this.sigmasData = sigmas;
     this.timestepValues = Object.freeze(Array.from(timesteps, (t) => f(t)));
     this.derivatives = [];
-    this.numInferenceStepsValue = n;
-    this.stepIndexValue = null;
-    this.beginIndexValue = null;
-  }
-
-  /** Divides the sample by √(σ² + 1) for the current step (float32, as torch). */
-  scaleModelInput(sample: Tensor, timestep: number): Tensor {
-    this.requireSchedule('scaleModelInput');
-    return scaleBySigma(sample, this.sigmasData[this.initStepIndex(timestep)]!);
+    this.startSchedule(n);
   }
 
   /**

@@ -32,8 +32,16 @@ export abstract class SigmaScheduler implements Scheduler {
   ): SchedulerStepOutput;
   /** Prepares the schedule for `numInferenceSteps` steps. */
   abstract setTimesteps(numInferenceSteps: number): void;
-  /** Scales the denoiser input for the current timestep. */
-  abstract scaleModelInput(sample: Tensor, timestep: number): Tensor;
+
+  /**
+   * Scales the denoiser input for the current timestep: by default the k-diffusion scaling
+   * `sample / √(σ² + 1)` (float32, as torch) that diffusers' Euler, Euler a, Heun and LMS share;
+   * EDM, flow matching and KDPM2 override it.
+   */
+  scaleModelInput(sample: Tensor, timestep: number): Tensor {
+    this.requireSchedule('scaleModelInput');
+    return scaleBySigma(sample, this.sigmasData[this.initStepIndex(timestep)]!);
+  }
 
   /** The sigma of each schedule entry, float32 as diffusers holds them (one more than `timesteps` or so). */
   protected sigmasData: Float32Array = new Float32Array(0);
@@ -84,6 +92,13 @@ export abstract class SigmaScheduler implements Scheduler {
       });
     }
     this.beginIndexValue = beginIndex;
+  }
+
+  /** Ends `setTimesteps`: records the step count and clears the step and begin indices, as diffusers does. */
+  protected startSchedule(numInferenceSteps: number): void {
+    this.numInferenceStepsValue = numInferenceSteps;
+    this.stepIndexValue = null;
+    this.beginIndexValue = null;
   }
 
   /** Throws unless `setTimesteps` has run. */
