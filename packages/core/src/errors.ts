@@ -14,7 +14,10 @@ export type LatentkitErrorCode =
   | 'MODEL_INVALID'
   | 'MODEL_MISMATCH'
   | 'BACKEND_UNAVAILABLE'
-  | 'INFERENCE_FAILED';
+  | 'INFERENCE_FAILED'
+  | 'NON_FINITE_OUTPUT'
+  | 'LIMIT_EXCEEDED'
+  | 'DOWNLOAD_FAILED';
 
 /** What went wrong with one value: used to build a consistent message. */
 export interface ProblemDetails {
@@ -150,5 +153,47 @@ export class InferenceFailedError extends LatentkitError {
 
   constructor(message: string, options?: { cause?: unknown }) {
     super('INFERENCE_FAILED', message, options);
+  }
+}
+
+/**
+ * A computation produced NaN or ±Infinity (a model, a config or inputs that overflow float32). latentkit
+ * checks the latents before decoding and never turns non-finite numbers into an image.
+ */
+export class NonFiniteOutputError extends LatentkitError {
+  override readonly name = 'NonFiniteOutputError';
+  /** The 0-based denoising step after which non-finite values first appeared, when known. */
+  readonly step: number | undefined;
+
+  constructor(message: string, options?: { step?: number; cause?: unknown }) {
+    super('NON_FINITE_OUTPUT', message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.step = options?.step;
+  }
+}
+
+/**
+ * A request over one of latentkit's documented limits (pixels per call, images per call, prompt chunks,
+ * download size, …), caught before anything is allocated. The message names the limit and how to raise it.
+ */
+export class LimitExceededError extends LatentkitError {
+  override readonly name = 'LimitExceededError';
+
+  constructor(details: ProblemDetails) {
+    super('LIMIT_EXCEEDED', describe(details), { details });
+  }
+}
+
+/**
+ * A download that failed or could not be verified: a network or stream error, a body shorter or longer
+ * than announced, a hash that does not match, or a URL outside the model's base URL. Nothing is cached.
+ */
+export class DownloadFailedError extends LatentkitError {
+  override readonly name = 'DownloadFailedError';
+  /** The URL that was fetched (without credentials). */
+  readonly url: string;
+
+  constructor(url: string, message: string, options?: { cause?: unknown }) {
+    super('DOWNLOAD_FAILED', message, options);
+    this.url = url;
   }
 }

@@ -23,7 +23,9 @@ export type {
   GeneratedImages,
   GenerateOptions,
   GenerateResult,
+  ImageParameters,
   OutputType,
+  ResolvedParameters,
   StepInfo,
 } from './pipeline/generate-options.js';
 export { GeneratorList } from './pipeline/generator-list.js';

@@ -19,6 +19,12 @@ export interface Denoiser {
   readonly inChannels: number;
   /** The latent size the model was trained at (`unet.config.sample_size`), if known: sets the default image size. */
   readonly sampleSize?: number;
+  /**
+   * Latent height and width must be multiples of this: 2^(number of down-sampling stages), i.e.
+   * `2 ** (block_out_channels.length - 1)` for diffusers' UNet2DConditionModel (8 for SD 1.5, so images
+   * are multiples of 64 px). Default 1 (any size).
+   */
+  readonly sizeMultiple?: number;
   /** Predicts the model output (ε, v or x₀ as the scheduler's `prediction_type` says) `[B, 4, h, w]`. */
   predict(input: DenoiserInput): Promise<Tensor>;
 }

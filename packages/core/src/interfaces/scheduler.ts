@@ -45,4 +45,10 @@ export interface Scheduler {
   addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor;
   /** Starts the schedule part-way (img2img): the index of the first timestep that will be used. */
   setBeginIndex?(index: number): void;
+  /**
+   * A new scheduler of the same class and config, with no schedule or step state. The pipeline runs each
+   * `generate()` call on its own clone, so concurrent calls on one pipeline do not share state. A scheduler
+   * without `clone` is used as is, and calls that use it run one at a time.
+   */
+  clone?(): Scheduler;
 }

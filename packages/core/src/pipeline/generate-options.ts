@@ -15,10 +15,58 @@ export type OutputType = 'image' | 'tensor' | 'latent';
 /** The type of `images` for an {@link OutputType}: `RgbaImage[]` for `'image'`, a `Tensor` otherwise. */
 export type GeneratedImages<O extends OutputType> = O extends 'image' ? RgbaImage[] : Tensor;
 
+/** What one generated image was made with, beyond the settings shared by the whole call. */
+export interface ImageParameters {
+  /** The prompt of this image; undefined when the call passed `promptEmbeds`. */
+  prompt?: string;
+  /** The negative prompt of this image (`''` by default under guidance); undefined with embeddings or without guidance. */
+  negativePrompt?: string;
+  /**
+   * The seed of the generator that made this image: the call's `seed` (or the random seed chosen for it),
+   * or the initial seed of this image's `TorchGenerator`; undefined for other generators.
+   */
+  seed?: number | bigint;
+  /**
+   * The image's position among the images drawn from the same generator (0 with one generator per image):
+   * the same seed and batch index give the same image again.
+   */
+  batchIndex: number;
+}
+
+/** The settings a call resolved (defaults filled in): enough to write A1111 parameters or repeat the call. */
+export interface ResolvedParameters {
+  /** `txt2img`, `img2img` or `inpaint`. */
+  mode: 'txt2img' | 'img2img' | 'inpaint';
+  /** Output width in pixels. */
+  width: number;
+  /** Output height in pixels. */
+  height: number;
+  /** `numInferenceSteps` as resolved. */
+  numInferenceSteps: number;
+  /** `guidanceScale` as resolved. */
+  guidanceScale: number;
+  /** `guidanceRescale` as resolved. */
+  guidanceRescale: number;
+  /** DDIM's η as resolved. */
+  eta: number;
+  /** img2img / inpainting strength; undefined for txt2img. */
+  strength?: number;
+  /** `clipSkip`, when given. */
+  clipSkip?: number;
+  /** The scheduler's diffusers class name (`config._class_name`, e.g. `DDIMScheduler`). */
+  scheduler: string;
+  /** The scheduler's config as used (snake_case keys), to tell e.g. Karras sigmas apart. */
+  schedulerConfig: Readonly<Record<string, unknown>>;
+  /** One entry per generated image, in the order of `images`. */
+  images: ImageParameters[];
+}
+
 /** The result of {@link StableDiffusionPipeline.generate}. */
 export interface GenerateResult<O extends OutputType = 'image'> {
   /** The images, typed by `outputType`: see {@link OutputType}. */
   images: GeneratedImages<O>;
+  /** The resolved settings of the call, and each image's prompt and seed. */
+  parameters: ResolvedParameters;
 }
 
 /** What {@link GenerateOptions.onStep} receives after each scheduler step. */
