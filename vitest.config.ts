@@ -17,6 +17,8 @@ export default defineConfig({
   },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'tests/**/*.test.ts'],
+    // The browser tests need Chromium: they run with `npm run test:browser` (vitest.browser.config.ts).
+    exclude: ['tests/browser/**', '**/node_modules/**'],
     testTimeout: 60_000,
     pool: 'forks',
   },
