@@ -7,6 +7,12 @@
  */
 export * from './errors.js';
 export { denormalizeImage, normalizeImage } from './image/image-range.js';
+export {
+  approximateLatentsToRgb,
+  decodeLatentsToRgb,
+  type LatentRgbFactors,
+  SD1_LATENT_RGB_FACTORS,
+} from './image/latent-preview.js';
 export * from './image/rgba-image.js';
 export type * from './interfaces/backend.js';
 export type * from './interfaces/conditioning.js';

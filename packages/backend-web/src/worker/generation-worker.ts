@@ -1,15 +1,14 @@
 import {
-  denormalizeImage,
+  approximateLatentsToRgb,
+  decodeLatentsToRgb,
   InvalidArgumentError,
   LatentkitError,
   type RgbaImage,
   StableDiffusionPipeline,
   type StepInfo,
-  tensorToRgba,
 } from '@latentkit/core';
 import { createScheduler } from '@latentkit/schedulers';
 import { webBackend } from '../web-backend.js';
-import { approximateLatentsToRgb } from './latent-preview.js';
 import type {
   WorkerError,
   WorkerGenerateOptions,
@@ -132,7 +131,7 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
         const previews =
           preview.mode === 'approximate'
             ? approximateLatentsToRgb(info.latents, preview.factors)
-            : tensorToRgba(denormalizeImage(await model.codec.decode(info.latents)));
+            : await decodeLatentsToRgb(model.codec, info.latents);
         previewMs += performance.now() - t0;
         post({ type: 'step', id, info: { ...step, previews } }, transfers(previews));
         return;

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
 import { denormalizeImage, normalizeImage } from '../image/image-range.js';
-import { type RgbaImage, tensorToRgba } from '../image/rgba-image.js';
+import { tensorToRgba } from '../image/rgba-image.js';
 import type { Backend, PipelineParts } from '../interfaces/backend.js';
 import type { Conditioning } from '../interfaces/conditioning.js';
 import type { Denoiser } from '../interfaces/denoiser.js';
@@ -21,7 +21,10 @@ import type { GenerateOptions, GenerateResult, OutputType } from './generate-opt
 import { GeneratorList } from './generator-list.js';
 import { strengthSchedule } from './img2img.js';
 import { binarizeMask, blendKnownLatents, maskedImage, resizeNearest } from './inpaint-mask.js';
+import { checkDecodedImage, checkInitialLatents, checkStepLatents } from './non-finite.js';
 import { checkLatents, encodeImages, expandBatch, initialLatents } from './prepare-latents.js';
+import { resolveParameters } from './resolved-parameters.js';
+import { leaseScheduler } from './scheduler-lease.js';
 import { checkNegativeMatches, type ValidatedOptions, validateGenerateOptions } from './validate-options.js';
 
 /** What the denoising loop starts from. */
@@ -87,6 +90,22 @@ export class StableDiffusionPipeline {
     source: string,
     options: { backend: Backend<O> } & O,
   ): Promise<StableDiffusionPipeline> {
+    if (typeof source !== 'string' || source === '') {
+      throw new InvalidArgumentError({
+        name: 'source',
+        value: source,
+        expected: 'a model folder path or URL (a non-empty string)',
+        fix: "pass e.g. StableDiffusionPipeline.fromPretrained('./model', { backend: nodeBackend })",
+      });
+    }
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError({
+        name: 'options',
+        value: options,
+        expected: 'an options object with a backend, e.g. { backend: nodeBackend }',
+        fix: "pass { backend: nodeBackend } from '@latentkit/backend-node' (Node) or { backend: webBackend } from '@latentkit/backend-web' (browser)",
+      });
+    }
     const { backend, ...rest } = options;
     if (typeof backend?.load !== 'function') {
       throw new InvalidArgumentError({
@@ -111,32 +130,71 @@ export class StableDiffusionPipeline {
 
   /**
    * Generates images. Every option is checked before any work; see {@link GenerateOptions}. The type of
-   * `images` follows `outputType`: `RgbaImage[]` by default, a `Tensor` for `'tensor'` and `'latent'`.
+   * `images` follows `outputType`: `RgbaImage[]` by default, a `Tensor` for `'tensor'` and `'latent'`;
+   * `parameters` holds the resolved settings and each image's prompt and seed.
+   *
+   * Calls may run at the same time on one pipeline: each runs on its own `scheduler.clone()`, so it gives
+   * exactly the images it gives alone (a scheduler without `clone` is shared, and the calls using it run
+   * their denoising loops one at a time). The latents are checked after every step and the decoded image
+   * before conversion: NaN or ±Infinity rejects with a `NonFiniteOutputError` naming the step.
    */
   generate<O extends OutputType = 'image'>(
     options: GenerateOptions & { outputType?: O },
   ): Promise<GenerateResult<O>>;
-  async generate(options: GenerateOptions): Promise<{ images: RgbaImage[] | Tensor }> {
+  async generate(options: GenerateOptions): Promise<GenerateResult<OutputType>> {
     const v = validateGenerateOptions(options, this);
-    const scheduler = this.scheduler;
+    // The scheduler of this call is the one set when it starts; swapping `pipe.scheduler` later affects
+    // later calls only.
+    const shared = this.scheduler;
     const signal = v.signal;
     signal?.throwIfAborted();
+    const seed = v.generator || v.generators ? undefined : (v.seed ?? randomSeed());
     // diffusers' randn_tensor with a list of generators: item i from generator i, in every draw.
     const generator: Generator = v.generators
       ? new GeneratorList(v.generators)
-      : (v.generator ?? new TorchGenerator(v.seed ?? randomSeed()));
-    const encodeGenerator: Generator | readonly Generator[] = v.generators ?? generator;
+      : (v.generator ?? new TorchGenerator(seed!));
+    const parameters = resolveParameters(v, shared, seed);
 
     const conditioning = await this.#conditioning(v);
     signal?.throwIfAborted();
 
+    // Each call runs on a scheduler state of its own (a clone), or waits its turn for a clone-less one.
+    const lease = await leaseScheduler(shared, signal);
+    let latents: Tensor;
+    try {
+      latents = await this.#denoise(v, lease.scheduler, generator, conditioning);
+    } finally {
+      lease.release();
+    }
+
+    if (v.outputType === 'latent') return { images: latents, parameters };
+    signal?.throwIfAborted();
+    const decoded = await this.codec.decode(latents);
+    const image = denormalizeImage(
+      checkDecodedImage(checkLatents('codec.decode output', decoded, [v.totalImages, 3, v.height, v.width])),
+    );
+    return { images: v.outputType === 'tensor' ? image : tensorToRgba(image), parameters };
+  }
+
+  /**
+   * The denoising loop on the call's own scheduler: the starting latents, then per timestep one denoiser
+   * call (CFG-batched), guidance, the scheduler step and a check that the latents stayed finite.
+   */
+  async #denoise(
+    v: ValidatedOptions,
+    scheduler: Scheduler,
+    generator: Generator,
+    conditioning: Conditioning,
+  ): Promise<Tensor> {
+    const signal = v.signal;
+    const encodeGenerator: Generator | readonly Generator[] = v.generators ?? generator;
     scheduler.setTimesteps(v.numInferenceSteps);
     const start =
       v.mode === 'txt2img'
         ? this.#startText(v, scheduler, generator)
         : await this.#startFromImage(v, scheduler, generator, encodeGenerator);
 
-    let latents = start.latents;
+    let latents = checkInitialLatents(start.latents);
     const { timesteps } = start;
     const latentShape = [v.totalImages, this.codec.latentChannels, v.latentHeight, v.latentWidth];
     const batchIn = v.doClassifierFreeGuidance ? 2 * v.totalImages : v.totalImages;
@@ -163,16 +221,10 @@ export class StableDiffusionPipeline {
             : imageLatents;
         latents = blendKnownLatents(known, latents, mask);
       }
+      checkStepLatents(latents, i, timesteps.length, t, v.guidanceScale);
       await v.onStep?.({ step: i, totalSteps: timesteps.length, timestep: t, latents });
     }
-
-    if (v.outputType === 'latent') return { images: latents };
-    signal?.throwIfAborted();
-    const decoded = await this.codec.decode(latents);
-    const image = denormalizeImage(
-      checkLatents('codec.decode output', decoded, [v.totalImages, 3, v.height, v.width]),
-    );
-    return { images: v.outputType === 'tensor' ? image : tensorToRgba(image) };
+    return latents;
   }
 
   /**
