@@ -86,3 +86,32 @@ describe('parsePromptWeights (A1111 attention syntax)', () => {
     expect(() => parsePromptWeights('(a:1.2.3)')).toThrow(InvalidArgumentError);
   });
 });
+
+describe('parsePromptWeights: bounds keep ordinary prompts as they were', () => {
+  it('small nesting is exact, as A1111 computes it', () => {
+    expect(pairs('((((x))))')).toEqual([['x', 1.4641000000000006]]);
+    expect(pairs('[[[[x]]]]')).toEqual([['x', 1 / 1.1 / 1.1 / 1.1 / 1.1]]);
+  });
+
+  it('48 nested "(" (1.1^48 ≈ 97) and explicit weights of ±100 are accepted', () => {
+    const [f] = parsePromptWeights(`${'('.repeat(48)}x`);
+    expect(f!.weight).toBeCloseTo(97.017, 3);
+    expect(pairs('(x:100) (y:-100) (z:0)')).toEqual([
+      ['x', 100],
+      [' ', 1],
+      ['y', -100],
+      [' ', 1],
+      ['z', 0],
+    ]);
+  });
+
+  it('100 brackets open at once are accepted; deep "[" nesting only makes a weight small', () => {
+    const [f] = parsePromptWeights(`${'['.repeat(100)}x`);
+    expect(f!.weight).toBeGreaterThan(0);
+    expect(f!.weight).toBeLessThan(1e-4);
+  });
+
+  it('(a red circle:1e39) is text, as in A1111: exponents are not part of the weight syntax (issue 14 §2)', () => {
+    expect(pairs('(a red circle:1e39)')).toEqual([['a red circle:1e39', 1.1]]);
+  });
+});
