@@ -1,3 +1,4 @@
+import type { PipelineLimits } from '../pipeline/pipeline-limits.js';
 import type { Denoiser } from './denoiser.js';
 import type { LatentCodec } from './latent-codec.js';
 import type { PromptEncoder } from './prompt-encoder.js';
@@ -13,6 +14,11 @@ export interface PipelineParts {
   codec: LatentCodec;
   /** The scheduler the pipeline starts with. */
   scheduler: Scheduler;
+  /**
+   * Upper bounds checked before each `generate()` allocates anything (image size, images and pixels per
+   * call); missing ones take the defaults. Backends may set them from the machine's memory.
+   */
+  limits?: Partial<PipelineLimits>;
 }
 
 /** Parts loaded from a model, with a way to release what holds memory (runtime sessions). */

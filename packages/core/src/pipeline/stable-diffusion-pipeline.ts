@@ -23,6 +23,7 @@ import { strengthSchedule } from './img2img.js';
 import { binarizeMask, blendKnownLatents, maskedImage, resizeNearest } from './inpaint-mask.js';
 import { checkDecodedImage, checkInitialLatents, checkStepLatents } from './non-finite.js';
 import { checkLatents, encodeImages, expandBatch, initialLatents } from './prepare-latents.js';
+import { type PipelineLimits, resolvePipelineLimits } from './pipeline-limits.js';
 import { resolveParameters } from './resolved-parameters.js';
 import { leaseScheduler } from './scheduler-lease.js';
 import { checkNegativeMatches, type ValidatedOptions, validateGenerateOptions } from './validate-options.js';
@@ -60,6 +61,8 @@ export class StableDiffusionPipeline {
   readonly codec: LatentCodec;
   /** The scheduler; swappable between calls (e.g. `DPMSolverMultistepScheduler.fromConfig(pipe.scheduler.config)`). */
   scheduler: Scheduler;
+  /** Upper bounds checked before each call allocates anything; assign to raise them (docs/performance.md). */
+  limits: PipelineLimits;
   #disposeParts: (() => Promise<void>) | undefined;
   #disposed = false;
 
@@ -79,6 +82,7 @@ export class StableDiffusionPipeline {
     this.denoiser = parts.denoiser;
     this.codec = parts.codec;
     this.scheduler = parts.scheduler;
+    this.limits = resolvePipelineLimits(parts.limits);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
+import { InvalidArgumentError, LimitExceededError, ShapeMismatchError } from '../errors.js';
 import { isRgbaImage, rgbaToTensor } from '../image/rgba-image.js';
 import type { Conditioning } from '../interfaces/conditioning.js';
 import type { Denoiser } from '../interfaces/denoiser.js';
@@ -9,12 +9,16 @@ import { Tensor } from '../tensor.js';
 import type { GenerateOptions, OutputType, StepInfo } from './generate-options.js';
 import { zeroStepsError } from './img2img.js';
 import { rgbaToMask } from './inpaint-mask.js';
+import { checkKnownKeys } from './option-keys.js';
+import { type PipelineLimits, resolvePipelineLimits } from './pipeline-limits.js';
 
 /** The parts validation needs to know about. */
 export interface ValidationParts {
   promptEncoder?: PromptEncoder | undefined;
   denoiser: Denoiser;
   codec: LatentCodec;
+  /** Upper bounds of a call; missing ones take {@link DEFAULT_PIPELINE_LIMITS}. */
+  limits?: Partial<PipelineLimits> | undefined;
 }
 
 /** Which loop a call runs. */
@@ -60,14 +64,83 @@ export interface ValidatedOptions {
 
 const OUTPUT_TYPES: readonly OutputType[] = ['image', 'tensor', 'latent'];
 
+/** One entry per key of {@link GenerateOptions}: tsc fails here when an option is added but not listed. */
+const OPTION_KEYS: Record<keyof GenerateOptions, true> = {
+  prompt: true,
+  negativePrompt: true,
+  promptEmbeds: true,
+  negativePromptEmbeds: true,
+  clipSkip: true,
+  width: true,
+  height: true,
+  numInferenceSteps: true,
+  guidanceScale: true,
+  guidanceRescale: true,
+  numImagesPerPrompt: true,
+  eta: true,
+  seed: true,
+  generator: true,
+  latents: true,
+  image: true,
+  strength: true,
+  maskImage: true,
+  onStep: true,
+  signal: true,
+  outputType: true,
+};
+
+/** The option names `generate()` accepts; any other key is rejected with a "did you mean". */
+export const GENERATE_OPTION_KEYS: readonly (keyof GenerateOptions)[] = Object.freeze(
+  Object.keys(OPTION_KEYS) as (keyof GenerateOptions)[],
+);
+
+/**
+ * The largest |guidanceScale| accepted. diffusers users use 1–30; far larger scales only amplify the
+ * difference of the two predictions until float32 overflows (1e30 gives an image of NaN).
+ */
+export const MAX_GUIDANCE_SCALE = 100;
+
 function isFiniteNumber(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
-function nearestMultiples(value: number, multiple: number): string {
+/** The sizes a model can run: multiples of `multiple` px, for the reason `why`. */
+interface SizeRule {
+  multiple: number;
+  why: string;
+  max: number;
+}
+
+function sizeRule(codec: LatentCodec, denoiser: Denoiser, limits: PipelineLimits): SizeRule {
+  const downscale = codec.downscale;
+  const sm = denoiser.sizeMultiple;
+  const factor = typeof sm === 'number' && Number.isInteger(sm) && sm > 1 ? sm : 1;
+  const why =
+    factor === 1
+      ? "the codec's downscale"
+      : `the codec's downscale ${downscale} × the denoiser's size multiple ${factor}, as the UNet down-samples the latent by ${factor}`;
+  return { multiple: downscale * factor, why, max: limits.maxImageSize };
+}
+
+/** The two multiples of the rule nearest to `value` that are within the size limit, as "a or b". */
+function nearestMultiples(value: number, rule: SizeRule): string {
+  const { multiple, max } = rule;
   const below = Math.floor(value / multiple) * multiple;
   const above = below + multiple;
-  return below >= multiple ? `${below} or ${above}` : `${above}`;
+  const sizes = [below, above].filter((v) => v >= multiple && v <= max);
+  return sizes.length > 0 ? sizes.join(' or ') : `${multiple}`;
+}
+
+/** Width and height must be at most `limits.maxImageSize`: checked before anything is allocated. */
+function checkSideLimit(name: string, value: number, limits: PipelineLimits): void {
+  if (value > limits.maxImageSize) {
+    throw new LimitExceededError({
+      name,
+      value,
+      expected: `at most ${limits.maxImageSize} pixels (limits.maxImageSize)`,
+      fix: `use a smaller size, or raise the limit: new StableDiffusionPipeline({ ...parts, limits: { maxImageSize: ${value} } }) or fromPretrained(…, { limits: { maxImageSize: ${value} } })`,
+    });
+  }
 }
 
 function checkPositiveInteger(name: string, value: unknown, fix: string): number {
@@ -82,6 +155,33 @@ function checkTensor(name: string, value: unknown): Tensor {
     throw new InvalidArgumentError({ name, value, expected: 'a Tensor', fix: `pass a Tensor as ${name}` });
   }
   return value;
+}
+
+/** Rejects a tensor that holds NaN or ±Infinity, naming the first such element. */
+function checkFinite(name: string, t: Tensor, fix: string): void {
+  const data = t.data;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v - v !== 0) {
+      throw new InvalidArgumentError({
+        name: `${name}[${flatIndexToString(i, t.shape)}]`,
+        value: v,
+        expected: 'finite numbers only (no NaN or ±Infinity)',
+        fix,
+      });
+    }
+  }
+}
+
+function flatIndexToString(index: number, shape: readonly number[]): string {
+  const out: number[] = [];
+  let rest = index;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const size = shape[d]!;
+    out.unshift(size > 0 ? rest % size : 0);
+    rest = size > 0 ? Math.floor(rest / size) : 0;
+  }
+  return out.join(', ');
 }
 
 function checkUnitRange(name: string, t: Tensor, fix: string): void {
@@ -118,10 +218,13 @@ function checkConditioning(name: string, c: Conditioning): number {
     });
   }
   const batch = ehs.shape[0]!;
+  const finiteFix = 'compute the embeddings again; values that overflow float32 become ±Infinity';
+  checkFinite(`${name}.encoderHiddenStates`, ehs, finiteFix);
   for (const key of ['textEmbeds', 'timeIds'] as const) {
     const t = c[key];
     if (t === undefined) continue;
     checkTensor(`${name}.${key}`, t);
+    checkFinite(`${name}.${key}`, t, finiteFix);
     if (t.shape.length !== 2 || t.shape[0] !== batch) {
       throw new ShapeMismatchError({
         name: `${name}.${key}`,
@@ -198,7 +301,13 @@ function toPromptList(name: string, value: unknown): string[] {
   });
 }
 
-function checkImage(value: unknown, downscale: number): Tensor {
+function checkImage(value: unknown, rule: SizeRule, limits: PipelineLimits, totalImages: number): Tensor {
+  if (isRgbaImage(value)) {
+    // Before the image is converted (which allocates 3 floats per pixel).
+    checkSideLimit('image width', value.width, limits);
+    checkSideLimit('image height', value.height, limits);
+    checkPixelBudget(totalImages, value.width, value.height, limits);
+  }
   const image = isRgbaImage(value) ? rgbaToTensor(value, 'image') : checkTensor('image', value);
   if (image.shape.length !== 4 || image.shape[1] !== 3 || image.shape[0]! < 1) {
     throw new ShapeMismatchError({
@@ -208,18 +317,21 @@ function checkImage(value: unknown, downscale: number): Tensor {
       fix: 'pass an RgbaImage, or a Tensor [1, 3, H, W] with values in [0, 1]',
     });
   }
-  checkUnitRange('image', image, 'scale the image to [0, 1] (bytes / 255); [-1, 1] tensors are not accepted');
   const [, , h, w] = image.shape as [number, number, number, number];
+  checkSideLimit('image width', w, limits);
+  checkSideLimit('image height', h, limits);
+  checkFinite('image', image, 'replace NaN and ±Infinity in the image with values in [0, 1]');
+  checkUnitRange('image', image, 'scale the image to [0, 1] (bytes / 255); [-1, 1] tensors are not accepted');
   for (const [name, size] of [
     ['image width', w],
     ['image height', h],
   ] as const) {
-    if (size % downscale !== 0) {
+    if (size % rule.multiple !== 0) {
       throw new InvalidArgumentError({
         name,
         value: size,
-        expected: `a multiple of ${downscale} (the codec's downscale)`,
-        fix: `resize or crop the image to ${nearestMultiples(size, downscale)} pixels`,
+        expected: `a multiple of ${rule.multiple} (${rule.why})`,
+        fix: `resize or crop the image to ${nearestMultiples(size, rule)} pixels`,
       });
     }
   }
@@ -254,8 +366,34 @@ function checkMask(value: unknown, image: Tensor): Tensor {
       fix: 'pass one mask for all images, or one per image',
     });
   }
+  checkFinite('maskImage', mask, 'replace NaN and ±Infinity in the mask with values in [0, 1]');
   checkUnitRange('maskImage', mask, 'scale the mask to [0, 1] (1 = repaint)');
   return mask;
+}
+
+/** The number of images of one call must be at most `limits.maxImagesPerCall`. */
+function checkImageCount(name: string, count: number, limits: PipelineLimits): void {
+  if (count > limits.maxImagesPerCall) {
+    throw new LimitExceededError({
+      name,
+      value: count,
+      expected: `at most ${limits.maxImagesPerCall} images per call (limits.maxImagesPerCall)`,
+      fix: `generate in several calls, or raise the limit: limits: { maxImagesPerCall: ${count} } (pipeline constructor or fromPretrained option, or pipe.limits)`,
+    });
+  }
+}
+
+/** images × width × height must be within `limits.maxPixelsPerCall`, a stand-in for activation memory. */
+function checkPixelBudget(images: number, width: number, height: number, limits: PipelineLimits): void {
+  const pixels = images * width * height;
+  if (pixels > limits.maxPixelsPerCall) {
+    throw new LimitExceededError({
+      name: `pixels per call (${images} image(s) × ${width} × ${height})`,
+      value: pixels,
+      expected: `at most ${limits.maxPixelsPerCall} pixels per call (limits.maxPixelsPerCall, an estimate of the activation memory the machine can hold)`,
+      fix: `make fewer or smaller images per call, or, with the memory to spare, raise the limit: limits: { maxPixelsPerCall: ${pixels} } (pipeline constructor or fromPretrained option, or pipe.limits)`,
+    });
+  }
 }
 
 /**
@@ -267,7 +405,10 @@ export function validateGenerateOptions(options: GenerateOptions, parts: Validat
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError({ name: 'options', value: options, expected: 'an options object' });
   }
+  checkKnownKeys('generate() options', options, GENERATE_OPTION_KEYS);
   const { denoiser, codec, promptEncoder } = parts;
+  const limits = resolvePipelineLimits(parts.limits);
+  const rule = sizeRule(codec, denoiser, limits);
   const downscale = codec.downscale;
   const latentChannels = codec.latentChannels;
 
@@ -287,12 +428,12 @@ export function validateGenerateOptions(options: GenerateOptions, parts: Validat
     'use a whole number of steps such as 20 or 50',
   );
   const guidanceScale = options.guidanceScale ?? 7.5;
-  if (!isFiniteNumber(guidanceScale)) {
+  if (!isFiniteNumber(guidanceScale) || Math.abs(guidanceScale) > MAX_GUIDANCE_SCALE) {
     throw new InvalidArgumentError({
       name: 'guidanceScale',
       value: guidanceScale,
-      expected: 'a finite number (guidance runs when it is > 1)',
-      fix: 'use e.g. 7.5, or 1 to turn guidance off',
+      expected: `a finite number in [-${MAX_GUIDANCE_SCALE}, ${MAX_GUIDANCE_SCALE}] (guidance runs when it is > 1)`,
+      fix: 'use e.g. 7.5 (1–30 is the useful range), or 1 to turn guidance off',
     });
   }
   const guidanceRescale = options.guidanceRescale ?? 0;
@@ -312,13 +453,15 @@ export function validateGenerateOptions(options: GenerateOptions, parts: Validat
     options.numImagesPerPrompt ?? 1,
     'use 1 or more images per prompt',
   );
+  checkImageCount('numImagesPerPrompt', numImagesPerPrompt, limits);
   const eta = options.eta ?? 0;
-  if (!isFiniteNumber(eta) || eta < 0) {
+  if (!isFiniteNumber(eta) || eta < 0 || eta > 1) {
+    // DDIM's variance term is √(1 − ᾱₜ₋₁ − σₜ²) with σₜ = η·…: η > 1 can make it the root of a negative.
     throw new InvalidArgumentError({
       name: 'eta',
       value: eta,
-      expected: 'a finite number ≥ 0',
-      fix: 'use 0 (DDIM) to 1 (DDPM-like)',
+      expected: 'a number in [0, 1]',
+      fix: 'use 0 (deterministic DDIM) to 1 (DDPM-like)',
     });
   }
   const doClassifierFreeGuidance = guidanceScale > 1;
@@ -412,6 +555,11 @@ export function validateGenerateOptions(options: GenerateOptions, parts: Validat
     }
   }
   const totalImages = batchSize * numImagesPerPrompt;
+  checkImageCount(
+    `images per call (${batchSize} prompt(s) × numImagesPerPrompt ${numImagesPerPrompt})`,
+    totalImages,
+    limits,
+  );
 
   // --- randomness ---
   if (options.seed !== undefined && options.generator !== undefined) {
@@ -464,7 +612,7 @@ export function validateGenerateOptions(options: GenerateOptions, parts: Validat
   // --- image, mask, mode ---
   let image: Tensor | undefined;
   let mask: Tensor | undefined;
-  if (options.image !== undefined) image = checkImage(options.image, downscale);
+  if (options.image !== undefined) image = checkImage(options.image, rule, limits, totalImages);
   if (options.maskImage !== undefined) {
     if (!image) {
       throw new InvalidArgumentError({
@@ -518,23 +666,25 @@ export function validateGenerateOptions(options: GenerateOptions, parts: Validat
     ['width', width],
     ['height', height],
   ] as const) {
+    if (typeof value === 'number' && Number.isInteger(value)) checkSideLimit(name, value, limits);
     if (
       typeof value !== 'number' ||
       !Number.isInteger(value) ||
-      value < downscale ||
-      value % downscale !== 0
+      value < rule.multiple ||
+      value % rule.multiple !== 0
     ) {
       throw new InvalidArgumentError({
         name,
         value,
-        expected: `a positive multiple of ${downscale} (the codec's downscale)`,
+        expected: `a positive multiple of ${rule.multiple} (${rule.why})`,
         fix:
           typeof value === 'number' && value > 0
-            ? `use ${nearestMultiples(value, downscale)}`
-            : `use e.g. 512`,
+            ? `use ${nearestMultiples(value, rule)}`
+            : `use e.g. ${Math.max(rule.multiple, Math.round(512 / rule.multiple) * rule.multiple)}`,
       });
     }
   }
+  checkPixelBudget(totalImages, width, height, limits);
   if (image && (width !== image.shape[3] || height !== image.shape[2])) {
     throw new ShapeMismatchError({
       name: 'width×height',
@@ -589,6 +739,11 @@ export function validateGenerateOptions(options: GenerateOptions, parts: Validat
         fix: 'draw latents of that shape, or match width, height and numImagesPerPrompt to them',
       });
     }
+    checkFinite(
+      'latents',
+      latents,
+      'draw the latents again (e.g. with a TorchGenerator); they must be finite',
+    );
   }
 
   if (options.onStep !== undefined && typeof options.onStep !== 'function') {
