@@ -73,19 +73,33 @@ export function encodeTextChunk(keyword: string, text: string): Uint8Array {
 }
 
 /**
- * Inserts text chunks into an encoded PNG, just before IEND (where PIL writes them too). Keywords must
- * be 1–79 Latin-1 characters (the PNG rule).
+ * Inserts text chunks into an encoded PNG, just before the first IDAT (the image data). The PNG spec
+ * allows text anywhere between IHDR and IEND, but readers that stop at the image data — PIL's
+ * `Image.open().info`, many image browsers — only see text written before it. Keywords must be 1–79
+ * Latin-1 characters (the PNG rule).
  */
 export function insertTextChunks(png: Uint8Array, text: Readonly<Record<string, string>>): Uint8Array {
   const entries = Object.entries(text);
   if (entries.length === 0) return png;
-  const iend = findChunk(png, 'IEND');
-  if (iend < 0) throw new Error('encoded PNG has no IEND chunk');
+  const idat = findChunk(png, 'IDAT');
+  if (idat < 0) throw new Error('encoded PNG has no IDAT chunk');
   return concat([
-    png.subarray(0, iend),
+    png.subarray(0, idat),
     ...entries.map(([k, v]) => encodeTextChunk(k, v)),
-    png.subarray(iend),
+    png.subarray(idat),
   ]);
+}
+
+/** The chunk types of a PNG in file order (e.g. `['IHDR', 'tEXt', 'IDAT', 'IEND']`). */
+export function listChunkTypes(png: Uint8Array): string[] {
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  const types: string[] = [];
+  let at = 8;
+  while (at + 8 <= png.length) {
+    types.push(latin1.decode(png.subarray(at + 4, at + 8)));
+    at += 12 + view.getUint32(at);
+  }
+  return types;
 }
 
 function findChunk(png: Uint8Array, type: string): number {

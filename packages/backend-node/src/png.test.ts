@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidArgumentError, type RgbaImage } from '@latentkit/core';
+import { InvalidArgumentError, type ResolvedParameters, type RgbaImage } from '@latentkit/core';
 import { encode } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseGenerationParameters } from './generation-parameters.js';
 import { decodePng, encodePng, readPng, writePng } from './png.js';
-import { readTextChunks } from './png-text-chunks.js';
+import { listChunkTypes, readTextChunks } from './png-text-chunks.js';
 
 function gradient(width: number, height: number): RgbaImage {
   const data = new Uint8ClampedArray(width * height * 4);
@@ -75,12 +75,83 @@ describe('PNG round trip', () => {
       }
       return found;
     };
-    expect(types(latin)).toEqual(['IHDR', 'IDAT', 'tEXt', 'IEND']);
-    expect(types(other)).toEqual(['IHDR', 'IDAT', 'iTXt', 'IEND']);
+    // Text before the image data, where readers that stop at IDAT (PIL's Image.open().info) see it.
+    expect(types(latin)).toEqual(['IHDR', 'tEXt', 'IDAT', 'IEND']);
+    expect(types(other)).toEqual(['IHDR', 'iTXt', 'IDAT', 'IEND']);
+    expect(listChunkTypes(latin)).toEqual(types(latin));
     expect(parseGenerationParameters(decodePng(latin).text['parameters']!).prompt).toBe('café');
     expect(parseGenerationParameters(decodePng(other).text['parameters']!).prompt).toBe('赤い円 🔴');
     // fast-png (the pixel codec) must still accept our inserted chunks, CRCs included.
     expect(readTextChunks(other)['parameters']).toContain('Seed: 42');
+  });
+});
+
+describe('text chunks before the image data', () => {
+  /** What a reader that stops at the first IDAT (as PIL's Image.open does) sees. */
+  function textBeforeImageData(png: Uint8Array): Record<string, string> {
+    const types = listChunkTypes(png);
+    const view = new DataView(png.buffer, png.byteOffset);
+    let at = 8;
+    for (const type of types) {
+      if (type === 'IDAT') break;
+      at += 12 + view.getUint32(at);
+    }
+    // Cut the file at the first IDAT and end it there, as such a reader sees it.
+    const head = new Uint8Array(at + 12);
+    head.set(png.subarray(0, at));
+    head.set([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82], at);
+    return readTextChunks(head);
+  }
+
+  it('writes IHDR, every text chunk, then IDAT and IEND', () => {
+    const png = encodePng(gradient(4, 4), {
+      parameters: PARAMS,
+      text: { Software: 'latentkit', Comment: 'größe 🔴' },
+    });
+    expect(listChunkTypes(png)).toEqual(['IHDR', 'tEXt', 'tEXt', 'iTXt', 'IDAT', 'IEND']);
+    expect(textBeforeImageData(png)).toEqual({
+      parameters: expect.stringContaining('Sampler: DPM++ 2M Karras'),
+      Software: 'latentkit',
+      Comment: 'größe 🔴',
+    });
+    expect(Array.from(decodePng(png).data)).toEqual(Array.from(gradient(4, 4).data));
+  });
+});
+
+describe('writePng with the parameters generate() returns', () => {
+  const resolved: ResolvedParameters = {
+    mode: 'txt2img',
+    width: 4,
+    height: 4,
+    numInferenceSteps: 25,
+    guidanceScale: 7,
+    guidanceRescale: 0,
+    eta: 0,
+    scheduler: 'DPMSolverMultistepScheduler',
+    schedulerConfig: { _class_name: 'DPMSolverMultistepScheduler', use_karras_sigmas: true },
+    images: [
+      { prompt: 'a red circle', negativePrompt: 'blurry', seed: 42, batchIndex: 0 },
+      { prompt: 'a red circle', negativePrompt: 'blurry', seed: 43, batchIndex: 0 },
+    ],
+  };
+
+  it("writes A1111 infotext with the A1111 sampler name and the image's own seed", async () => {
+    const path = join(dir, 'resolved.png');
+    await writePng(path, gradient(4, 4), { parameters: resolved, imageIndex: 1, model: 'shapes' });
+    expect((await readPng(path)).text['parameters']).toBe(
+      'a red circle\nNegative prompt: blurry\n' +
+        'Steps: 25, Sampler: DPM++ 2M Karras, CFG scale: 7.0, Seed: 43, Size: 4x4, Model: shapes',
+    );
+  });
+
+  it('writes img2img strength, and refuses an image index the call did not make', () => {
+    const png = encodePng(gradient(4, 4), {
+      parameters: { ...resolved, mode: 'img2img', strength: 0.5, images: resolved.images.slice(0, 1) },
+    });
+    expect(decodePng(png).text['parameters']).toMatch(/Seed: 42, Size: 4x4, Denoising strength: 0\.5$/);
+    expect(() => encodePng(gradient(4, 4), { parameters: resolved, imageIndex: 2 })).toThrow(
+      /imageIndex = 2 is invalid: expected an integer in \[0, 1\]/,
+    );
   });
 });
 
@@ -156,7 +227,8 @@ describe('colour types → RGBA 8-bit', () => {
 describe('errors', () => {
   it('refuses bytes that are not a PNG, naming what it got', () => {
     expect(() => decodePng(new TextEncoder().encode('GIF89a……'))).toThrow(InvalidArgumentError);
-    expect(() => decodePng(new TextEncoder().encode('GIF89a……'))).toThrow(/47 49 46 38/);
+    expect(() => decodePng(new TextEncoder().encode('GIF89a……'))).toThrow(/a GIF image.*PNG only/);
+    expect(() => decodePng(new TextEncoder().encode('not an image'))).toThrow(/6e 6f 74 20/);
   });
 
   it('names a missing file', async () => {

@@ -1,8 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { InvalidArgumentError, type RgbaImage } from '@latentkit/core';
+import { InvalidArgumentError, type ResolvedParameters, type RgbaImage } from '@latentkit/core';
 import { decode, encode, type DecodedPng as FastPngImage } from 'fast-png';
 import { writeFileAtomic } from './atomic-write.js';
-import { formatGenerationParameters, type GenerationParameters } from './generation-parameters.js';
+import {
+  formatGenerationParameters,
+  type GenerationParameters,
+  generationParametersFrom,
+  isResolvedParameters,
+} from './generation-parameters.js';
+import { detectImageFormat } from './image-format.js';
 import { hasPngSignature, insertTextChunks, readTextChunks } from './png-text-chunks.js';
 
 /** A decoded PNG: its pixels as 8-bit RGBA, and its text chunks. */
@@ -13,8 +19,17 @@ export interface DecodedPng extends RgbaImage {
 
 /** Options for {@link encodePng} and {@link writePng}. */
 export interface PngWriteOptions {
-  /** Written as A1111 infotext in the `parameters` text chunk. */
-  parameters?: GenerationParameters;
+  /**
+   * Written as A1111 infotext in the `parameters` text chunk, before the image data: either
+   * {@link GenerationParameters}, or the `parameters` of a `generate()` result as they are (then
+   * `imageIndex` picks the image, and the sampler is written by its A1111 name; see
+   * {@link generationParametersFrom}).
+   */
+  parameters?: GenerationParameters | ResolvedParameters;
+  /** With a `generate()` result's `parameters`: which of its images this is. Default 0. */
+  imageIndex?: number;
+  /** With a `generate()` result's `parameters`: the model name written as `Model:`. */
+  model?: string;
   /** More text chunks, `{ keyword: text }` (keywords: 1–79 Latin-1 characters). */
   text?: Readonly<Record<string, string>>;
 }
@@ -26,11 +41,16 @@ export interface PngWriteOptions {
  */
 export function decodePng(bytes: Uint8Array): DecodedPng {
   if (!hasPngSignature(bytes)) {
+    const format = detectImageFormat(bytes);
     throw new InvalidArgumentError({
       name: 'PNG bytes',
-      value: `${bytes.length} bytes starting ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')}`,
-      expected: 'a PNG file (signature 89 50 4e 47)',
-      fix: 'convert the image to PNG first',
+      value: format
+        ? `a ${format} image (${bytes.length} bytes)`
+        : `${bytes.length} bytes starting ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')}`,
+      expected: 'a PNG file (signature 89 50 4e 47): latentkit reads PNG only',
+      fix: format
+        ? `convert the ${format} image to PNG first (e.g. \`convert in.${format === 'JPEG' ? 'jpg' : format.toLowerCase()} in.png\` with ImageMagick)`
+        : 'convert the image to PNG first',
     });
   }
   let png: FastPngImage;
@@ -71,7 +91,11 @@ export async function readPng(source: string | Uint8Array): Promise<DecodedPng> 
   }
 }
 
-/** Encodes an RGBA image as an 8-bit RGBA PNG, with the generation parameters and text chunks given. */
+/**
+ * Encodes an RGBA image as an 8-bit RGBA PNG, with the generation parameters and text chunks given. The
+ * chunks are in the order IHDR, tEXt/iTXt…, IDAT, IEND: text before the image data, where readers that
+ * stop at IDAT (PIL's `Image.open().info`) find it.
+ */
 export function encodePng(image: RgbaImage, options: PngWriteOptions = {}): Uint8Array {
   if (image.data.length !== image.width * image.height * 4) {
     throw new InvalidArgumentError({
@@ -81,7 +105,15 @@ export function encodePng(image: RgbaImage, options: PngWriteOptions = {}): Uint
     });
   }
   const text: Record<string, string> = {};
-  if (options.parameters) text['parameters'] = formatGenerationParameters(options.parameters);
+  if (options.parameters) {
+    const parameters = isResolvedParameters(options.parameters)
+      ? generationParametersFrom(options.parameters, {
+          ...(options.imageIndex !== undefined ? { imageIndex: options.imageIndex } : {}),
+          ...(options.model !== undefined ? { model: options.model } : {}),
+        })
+      : options.parameters;
+    text['parameters'] = formatGenerationParameters(parameters);
+  }
   Object.assign(text, options.text);
   for (const keyword of Object.keys(text)) {
     if (keyword.length < 1 || keyword.length > 79 || /[^\u0020-\u007e\u00a1-\u00ff]/.test(keyword)) {

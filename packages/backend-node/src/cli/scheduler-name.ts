@@ -1,36 +1,13 @@
 import type { Scheduler } from '@latentkit/core';
-
-// diffusers class → the sampler name A1111 writes in its infotext (for the model's own scheduler).
-const A1111_NAMES: Readonly<Record<string, string>> = {
-  DDIMScheduler: 'DDIM',
-  PNDMScheduler: 'PLMS',
-  LMSDiscreteScheduler: 'LMS',
-  EulerDiscreteScheduler: 'Euler',
-  EulerAncestralDiscreteScheduler: 'Euler a',
-  HeunDiscreteScheduler: 'Heun',
-  KDPM2DiscreteScheduler: 'DPM2',
-  KDPM2AncestralDiscreteScheduler: 'DPM2 a',
-  DPMSolverMultistepScheduler: 'DPM++ 2M',
-  UniPCMultistepScheduler: 'UniPC',
-  LCMScheduler: 'LCM',
-};
+import { a1111SamplerName } from '../sampler-name.js';
 
 /**
- * A scheduler's name for the `Sampler:` field: the A1111 name of its class (plus ` Karras` with Karras
- * sigmas, ` SDE` for the SDE variant of DPM++ 2M), else the diffusers class name.
+ * A scheduler's name for the `Sampler:` field: the A1111 name of its class and config (`DPM++ 2M Karras`),
+ * else the diffusers class name; see {@link a1111SamplerName}.
  */
 export function schedulerDisplayName(scheduler: Scheduler): string {
   const config = scheduler.config;
   const className =
     typeof config['_class_name'] === 'string' ? config['_class_name'] : scheduler.constructor.name;
-  let name = A1111_NAMES[className];
-  if (!name) return className;
-  if (
-    className === 'DPMSolverMultistepScheduler' &&
-    String(config['algorithm_type'] ?? '').startsWith('sde-')
-  ) {
-    name += ' SDE';
-  }
-  if (config['use_karras_sigmas'] === true) name += ' Karras';
-  return name;
+  return a1111SamplerName(className, config);
 }
