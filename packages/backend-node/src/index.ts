@@ -23,12 +23,16 @@ export {
 } from './execution-providers.js';
 export { FileModelSource } from './file-model-source.js';
 export {
+  type FromResolvedOptions,
   formatGenerationParameters,
   type GenerationParameters,
+  generationParametersFrom,
+  isResolvedParameters,
   type ParsedGenerationParameters,
   parseGenerationParameters,
   quoteInfotextValue,
 } from './generation-parameters.js';
+export { detectImageFormat, type ImageFormat } from './image-format.js';
 export {
   loadPipeline,
   type NodeBackend,
@@ -43,5 +47,6 @@ export {
   type ProviderAssignment,
 } from './node-session-factory.js';
 export { type DecodedPng, decodePng, encodePng, type PngWriteOptions, readPng, writePng } from './png.js';
-export { readTextChunks } from './png-text-chunks.js';
+export { listChunkTypes, readTextChunks } from './png-text-chunks.js';
 export { listExecutionProviders, type ProviderAvailability } from './provider-availability.js';
+export { a1111SamplerName } from './sampler-name.js';
