@@ -470,3 +470,133 @@ describe('StableDiffusionPipeline.fromPretrained / dispose', () => {
     expect(denoiser.calls).toHaveLength(2);
   });
 });
+
+describe('StableDiffusionPipeline.generate: parameters (the resolved settings, per image prompt and seed)', () => {
+  it('txt2img with seed: defaults filled in, one generator → seed for all, batchIndex 0..N-1', async () => {
+    const { pipe } = setup();
+    const { parameters } = await pipe.generate({
+      prompt: 'a cat',
+      seed: 42,
+      numInferenceSteps: 3,
+      numImagesPerPrompt: 2,
+    });
+    expect(parameters).toEqual({
+      mode: 'txt2img',
+      width: 16,
+      height: 16,
+      numInferenceSteps: 3,
+      guidanceScale: 7.5,
+      guidanceRescale: 0,
+      eta: 0,
+      scheduler: 'FakeScheduler',
+      schedulerConfig: { num_train_timesteps: 1000 },
+      images: [
+        { prompt: 'a cat', negativePrompt: '', seed: 42, batchIndex: 0 },
+        { prompt: 'a cat', negativePrompt: '', seed: 42, batchIndex: 1 },
+      ],
+    });
+  });
+
+  it('no seed: the random seed chosen is reported, and passing it back gives the same images', async () => {
+    const { pipe } = setup();
+    const first = await pipe.generate({ prompt: 'a', numInferenceSteps: 2, outputType: 'latent' });
+    const seed = first.parameters.images[0]!.seed;
+    expect(Number.isSafeInteger(seed)).toBe(true);
+    const again = await pipe.generate({
+      prompt: 'a',
+      numInferenceSteps: 2,
+      outputType: 'latent',
+      seed: seed!,
+    });
+    expect(Array.from(again.images.data)).toEqual(Array.from(first.images.data));
+  });
+
+  it('numImagesPerPrompt 2 with 2 prompts and 2 negative prompts: images in order [A, A, B, B]', async () => {
+    const { pipe } = setup();
+    const { parameters, images } = await pipe.generate({
+      prompt: ['A', 'B'],
+      negativePrompt: ['nA', 'nB'],
+      numImagesPerPrompt: 2,
+      seed: 7n,
+      numInferenceSteps: 1,
+      clipSkip: 2,
+    });
+    expect(images).toHaveLength(4);
+    expect(parameters.clipSkip).toBe(2);
+    expect(parameters.images).toEqual([
+      { prompt: 'A', negativePrompt: 'nA', seed: 7n, batchIndex: 0 },
+      { prompt: 'A', negativePrompt: 'nA', seed: 7n, batchIndex: 1 },
+      { prompt: 'B', negativePrompt: 'nB', seed: 7n, batchIndex: 2 },
+      { prompt: 'B', negativePrompt: 'nB', seed: 7n, batchIndex: 3 },
+    ]);
+  });
+
+  it('a generator list of TorchGenerators: each image has its generator’s initial seed, batchIndex 0', async () => {
+    const { pipe } = setup();
+    const { parameters } = await pipe.generate({
+      prompt: 'a',
+      numImagesPerPrompt: 3,
+      guidanceScale: 1,
+      numInferenceSteps: 1,
+      generator: [new TorchGenerator(11), new TorchGenerator(2n ** 60n), new TorchGenerator(-1)],
+    });
+    expect(parameters.guidanceScale).toBe(1);
+    // Seeds up to 2^53 come back as numbers; larger ones (and -1, which torch stores as 2^64 − 1) as bigints.
+    expect(parameters.images).toEqual([
+      { prompt: 'a', seed: 11, batchIndex: 0 },
+      { prompt: 'a', seed: 2n ** 60n, batchIndex: 0 },
+      { prompt: 'a', seed: 2n ** 64n - 1n, batchIndex: 0 },
+    ]);
+  });
+
+  it('one generator: a TorchGenerator reports its initial seed; another generator reports no seed', async () => {
+    const { pipe } = setup();
+    const torch = await pipe.generate({
+      prompt: 'a',
+      numInferenceSteps: 1,
+      generator: new TorchGenerator(9),
+    });
+    expect(torch.parameters.images).toEqual([{ prompt: 'a', negativePrompt: '', seed: 9, batchIndex: 0 }]);
+    const custom = {
+      randn: (shape: readonly number[]) => Tensor.full(shape, 0),
+      rand: (shape: readonly number[]) => Tensor.full(shape, 0),
+    };
+    const other = await pipe.generate({ prompt: 'a', numInferenceSteps: 1, generator: custom });
+    expect(other.parameters.images).toEqual([{ prompt: 'a', negativePrompt: '', batchIndex: 0 }]);
+  });
+
+  it('img2img: mode, strength and the image size; promptEmbeds: no prompt text', async () => {
+    const { pipe } = setup();
+    const { parameters } = await pipe.generate({
+      promptEmbeds: constantConditioning([1]),
+      negativePromptEmbeds: constantConditioning([-1]),
+      image: testImage(24),
+      strength: 0.5,
+      numInferenceSteps: 4,
+      seed: 3,
+    });
+    expect(parameters.mode).toBe('img2img');
+    expect(parameters.strength).toBe(0.5);
+    expect([parameters.width, parameters.height]).toEqual([24, 24]);
+    expect(parameters.images).toEqual([{ seed: 3, batchIndex: 0 }]);
+  });
+
+  it('inpainting: mode inpaint, default strength 1; the scheduler name comes from config._class_name', async () => {
+    const { pipe } = setup();
+    const named = new FakeScheduler();
+    (named as { config: Record<string, unknown> }).config = { _class_name: 'DDIMScheduler', steps_offset: 1 };
+    pipe.scheduler = named;
+    const mask = Tensor.full([1, 1, 16, 16], 1);
+    const { parameters } = await pipe.generate({
+      prompt: 'a',
+      image: testImage(16),
+      maskImage: mask,
+      numInferenceSteps: 2,
+      seed: 1,
+    });
+    expect(parameters.mode).toBe('inpaint');
+    expect(parameters.strength).toBe(1);
+    expect(parameters.scheduler).toBe('DDIMScheduler');
+    expect(parameters.schedulerConfig).toEqual({ _class_name: 'DDIMScheduler', steps_offset: 1 });
+  });
+});
