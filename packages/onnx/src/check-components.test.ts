@@ -7,7 +7,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { checkComponentSizes } from './check-components.js';
 import { loadOnnxPipeline } from './load-onnx-pipeline.js';
-import { vaeSettings } from './model-configs.js';
+import { checkModelConfigs } from './model-config-checks.js';
 import { readModelIndex } from './model-index.js';
 import { checkModelPath } from './model-paths.js';
 import { type FakeValue, fakeFactory, fakeSession, memorySource } from './test-support/fake-session.js';
@@ -74,22 +74,38 @@ describe('checkModelPath', () => {
   });
 });
 
-describe('vaeSettings', () => {
+describe('checkModelConfigs: the VAE values', () => {
+  const vae = (c: object) => {
+    const { scalingFactor, shiftFactor, latentChannels, downscale } = checkModelConfigs(c, '/m');
+    return { scalingFactor, shiftFactor, latentChannels, downscale };
+  };
   it('defaults to 0.18215 / 0 / 8, and reads scaling, shift and downscale', () => {
-    expect(vaeSettings(undefined)).toEqual({
+    expect(vae({})).toEqual({
       scalingFactor: 0.18215,
       shiftFactor: 0,
       latentChannels: undefined,
       downscale: 8,
     });
     expect(
-      vaeSettings({
-        scaling_factor: 0.13025,
-        shift_factor: 0.0609,
-        latent_channels: 16,
-        block_out_channels: [1, 2, 3],
+      vae({
+        vaeDecoder: {
+          scaling_factor: 0.13025,
+          shift_factor: 0.0609,
+          latent_channels: 16,
+          block_out_channels: [1, 2, 3],
+        },
       }),
     ).toEqual({ scalingFactor: 0.13025, shiftFactor: 0.0609, latentChannels: 16, downscale: 4 });
+  });
+
+  it('takes the decoder config first, then the encoder, then vae/', () => {
+    expect(vae({ vaeEncoder: { scaling_factor: 0.5 }, vae: { block_out_channels: [1, 2] } })).toEqual({
+      scalingFactor: 0.5,
+      shiftFactor: 0,
+      latentChannels: undefined,
+      downscale: 8,
+    });
+    expect(vae({ vae: { block_out_channels: [1, 2], latent_channels: 4 } }).downscale).toBe(2);
   });
 });
 

@@ -19,12 +19,23 @@ export {
 } from './execution-provider-fallback.js';
 export { float16ToFloat32, float32ToFloat16, fromFloat16Bits, toFloat16Bits } from './float16.js';
 export { loadOnnxPipeline, type OnnxComponentName, type OnnxPipelineOptions } from './load-onnx-pipeline.js';
+export {
+  type CheckedModelConfigs,
+  checkModelConfigs,
+  MAX_BLOCKS,
+  MAX_SAMPLE_SIZE,
+  type RawModelConfigs,
+} from './model-config-checks.js';
 export { type ModelIndex, readModelIndex } from './model-index.js';
 export { checkModelPath } from './model-paths.js';
 export type { ModelSource } from './model-source.js';
 export { type OnnxWeight, readOnnxWeights } from './onnx-initializers.js';
 export { type ExternalDataFile, type OnnxModelInfo, readOnnxModelInfo } from './onnx-model-info.js';
-export { OnnxPromptEncoder, type OnnxPromptEncoderOptions } from './onnx-prompt-encoder.js';
+export {
+  DEFAULT_MAX_PROMPT_CHUNKS,
+  OnnxPromptEncoder,
+  type OnnxPromptEncoderOptions,
+} from './onnx-prompt-encoder.js';
 export { OnnxTextEncoder, type OnnxTextEncoderOptions, type TextEncoderOutput } from './onnx-text-encoder.js';
 export { parsePythonJson } from './python-json.js';
 export type { OrtFeedData, SessionFactory, SessionRequest } from './session-factory.js';
@@ -36,5 +47,5 @@ export {
   type GraphOptimizationLevel,
   type ProviderOptions,
 } from './session-options.js';
-export { UnetDenoiser, type UnetDenoiserOptions } from './unet-denoiser.js';
+export { UnetDenoiser, type UnetDenoiserOptions, unetSizeMultiple } from './unet-denoiser.js';
 export { samplePosterior, VaeCodec, type VaeCodecOptions, type VaeSession } from './vae-codec.js';

@@ -1,14 +1,18 @@
 import {
   InvalidArgumentError,
+  LatentkitError,
   type LoadedPipelineParts,
+  ModelInvalidError,
   ModelNotFoundError,
   type PromptEncoder,
+  type Scheduler,
 } from '@latentkit/core';
 import { createScheduler } from '@latentkit/schedulers';
 import type { InferenceSession } from 'onnxruntime-common';
 import { checkComponentSizes } from './check-components.js';
 import { ClipTokenizer } from './clip-tokenizer.js';
-import { type ConfigObject, configNumber, readOptionalConfig, vaeSettings } from './model-configs.js';
+import { checkModelConfigs } from './model-config-checks.js';
+import { type ConfigObject, readOptionalConfig } from './model-configs.js';
 import { readModelIndex } from './model-index.js';
 import { checkModelPath } from './model-paths.js';
 import type { ModelSource } from './model-source.js';
@@ -16,7 +20,7 @@ import { OnnxPromptEncoder } from './onnx-prompt-encoder.js';
 import { OnnxTextEncoder } from './onnx-text-encoder.js';
 import { findInput, findOutput, fixedDim } from './ort-io.js';
 import type { SessionFactory, SessionRequest } from './session-factory.js';
-import { UnetDenoiser } from './unet-denoiser.js';
+import { UnetDenoiser, unetSizeMultiple } from './unet-denoiser.js';
 import { VaeCodec } from './vae-codec.js';
 
 /** The ONNX components of an SD 1.x/2.x model folder. */
@@ -45,6 +49,11 @@ export interface OnnxPipelineOptions {
   clipSkip?: number;
   /** Parse A1111 attention syntax in prompts (default true). */
   promptWeighting?: boolean;
+  /**
+   * The most 75-token chunks one prompt may take (default 32 = 2,400 CLIP tokens; each `BREAK` starts a
+   * chunk). A longer prompt is refused with a `LimitExceededError` before the text encoder runs.
+   */
+  maxPromptChunks?: number;
 }
 
 function checkComponents(components: readonly OnnxComponentName[] | undefined): Set<OnnxComponentName> {
@@ -70,6 +79,37 @@ function checkComponents(components: readonly OnnxComponentName[] | undefined): 
   return new Set(components);
 }
 
+/**
+ * The scheduler from `scheduler_config.json` and the options. The scheduler class checks its config and
+ * throws typed errors; anything else it throws (a RangeError from a config it did not foresee) becomes a
+ * ModelInvalidError naming the file.
+ */
+function makeScheduler(
+  fileConfig: ConfigObject | undefined,
+  options: OnnxPipelineOptions,
+  location: string,
+): Scheduler {
+  const baseConfig = { ...fileConfig, ...options.schedulerConfig };
+  const className = options.scheduler ?? baseConfig['_class_name'];
+  if (typeof className !== 'string') {
+    throw new InvalidArgumentError({
+      name: 'scheduler/scheduler_config.json _class_name',
+      value: className,
+      expected: 'a scheduler class name such as "PNDMScheduler"',
+      fix: 'pass options.scheduler',
+    });
+  }
+  try {
+    return createScheduler(className, baseConfig);
+  } catch (err) {
+    if (err instanceof LatentkitError) throw err;
+    throw new ModelInvalidError(
+      `scheduler/scheduler_config.json in ${location} cannot make a ${className}: ${(err as Error)?.message ?? String(err)}. Fix: correct the file (compare it with the scheduler config of the model the export came from).`,
+      { cause: err },
+    );
+  }
+}
+
 async function requireFile(source: ModelSource, path: string, what: string): Promise<void> {
   if (!(await source.exists(path))) {
     throw new ModelNotFoundError(`${path} (${what}) not found in the model folder ${source.location}.`);
@@ -86,9 +126,12 @@ async function requireFile(source: ModelSource, path: string, what: string): Pro
  * parts own their sessions: `dispose` releases them, and a load that fails part-way releases those it
  * had made before throwing.
  *
+ * Every number read from the component configs is checked against a sane range (see
+ * {@link checkModelConfigs}) and the scheduler is made from its config before any session is created.
+ *
  * @throws {@link @latentkit/core!ModelNotFoundError} for a missing file (named, with the folder);
- *   {@link @latentkit/core!ModelInvalidError} for a malformed file, a path leaving the folder or an export with unexpected
- *   inputs; {@link @latentkit/core!ModelMismatchError} for components that do not fit together;
+ *   {@link @latentkit/core!ModelInvalidError} for a malformed file, a config value out of range (naming the
+ *   file, key, value, range and fix), a path leaving the folder or an export with unexpected inputs; {@link @latentkit/core!ModelMismatchError} for components that do not fit together;
  *   {@link @latentkit/core!NotImplementedError} for SDXL; `UnknownSchedulerError` for an unknown scheduler name.
  */
 export async function loadOnnxPipeline(
@@ -128,28 +171,35 @@ export async function loadOnnxPipeline(
       readOptionalConfig(source, 'vae_encoder/config.json'),
       readOptionalConfig(source, 'vae/config.json'),
     ]);
-  const vae: ConfigObject | undefined = vaeDecoderConfig ?? vaeEncoderConfig ?? vaeConfig;
-  const vaeValues = vaeSettings(vae);
-  const crossDim = unetConfig?.['cross_attention_dim'];
-  const configSizes = {
-    textHidden: configNumber(textConfig, 'hidden_size', 'text_encoder/config.json'),
-    cross: typeof crossDim === 'number' ? crossDim : undefined,
-    unetIn: configNumber(unetConfig, 'in_channels', 'unet/config.json'),
-    unetOut: configNumber(unetConfig, 'out_channels', 'unet/config.json'),
-  };
-  // Configs alone can show a mismatch before any (slow, large) session is created.
-  checkComponentSizes(
+  // Every config number in range, before anything is allocated (a scaling factor of 0 made NaN images,
+  // a sample_size of 1e6 a RangeError).
+  const config = checkModelConfigs(
     {
-      textHiddenSize: [{ from: 'text_encoder/config.json hidden_size', value: configSizes.textHidden }],
-      unetCrossAttentionDim: [{ from: 'unet/config.json cross_attention_dim', value: configSizes.cross }],
-      latentChannels: [
-        { from: 'VAE config.json latent_channels', value: vaeValues.latentChannels },
-        { from: 'unet/config.json out_channels', value: configSizes.unetOut },
-      ],
-      unetInChannels: [{ from: 'unet/config.json in_channels', value: configSizes.unetIn }],
+      unet: unetConfig,
+      textEncoder: textConfig,
+      vaeDecoder: vaeDecoderConfig,
+      vaeEncoder: vaeEncoderConfig,
+      vae: vaeConfig,
     },
     source.location,
   );
+  // Configs alone can show a mismatch before any (slow, large) session is created.
+  checkComponentSizes(
+    {
+      textHiddenSize: [{ from: 'text_encoder/config.json hidden_size', value: config.textHiddenSize }],
+      unetCrossAttentionDim: [
+        { from: 'unet/config.json cross_attention_dim', value: config.unetCrossAttentionDim },
+      ],
+      latentChannels: [
+        { from: 'VAE config.json latent_channels', value: config.latentChannels },
+        { from: 'unet/config.json out_channels', value: config.unetOutChannels },
+      ],
+      unetInChannels: [{ from: 'unet/config.json in_channels', value: config.unetInChannels }],
+    },
+    source.location,
+  );
+  // The scheduler too: its class checks its config (num_train_timesteps: 3e8 used to abort V8 here).
+  const scheduler = makeScheduler(schedulerConfig, options, source.location);
 
   const request = (component: OnnxComponentName): SessionRequest => ({
     component,
@@ -190,22 +240,22 @@ export async function loadOnnxPipeline(
     const agreed = checkComponentSizes(
       {
         textHiddenSize: [
-          { from: 'text_encoder/config.json hidden_size', value: configSizes.textHidden },
+          { from: 'text_encoder/config.json hidden_size', value: config.textHiddenSize },
           {
             from: `${files.text_encoder} output last_hidden_state`,
             value: textSession ? fixedDim(findOutput(textSession, 'last_hidden_state'), 2) : undefined,
           },
         ],
         unetCrossAttentionDim: [
-          { from: 'unet/config.json cross_attention_dim', value: configSizes.cross },
+          { from: 'unet/config.json cross_attention_dim', value: config.unetCrossAttentionDim },
           {
             from: `${files.unet} input encoder_hidden_states`,
             value: fixedDim(findInput(unetSession, 'encoder_hidden_states'), 2),
           },
         ],
         latentChannels: [
-          { from: 'VAE config.json latent_channels', value: vaeValues.latentChannels },
-          { from: 'unet/config.json out_channels', value: configSizes.unetOut },
+          { from: 'VAE config.json latent_channels', value: config.latentChannels },
+          { from: 'unet/config.json out_channels', value: config.unetOutChannels },
           {
             from: `${files.unet} output out_sample`,
             value: fixedDim(findOutput(unetSession, 'out_sample'), 1),
@@ -221,32 +271,33 @@ export async function loadOnnxPipeline(
           },
         ],
         unetInChannels: [
-          { from: 'unet/config.json in_channels', value: configSizes.unetIn },
+          { from: 'unet/config.json in_channels', value: config.unetInChannels },
           { from: `${files.unet} input sample`, value: fixedDim(unetSample, 1) },
         ],
       },
       source.location,
     );
 
-    const sampleSize = configNumber(unetConfig, 'sample_size', 'unet/config.json');
+    const sampleSize = config.unetSampleSize;
     const denoiser = new UnetDenoiser(unetSession, sessions, {
       request: request('unet'),
       ...(agreed.inChannels !== undefined ? { inChannels: agreed.inChannels } : {}),
       ...(sampleSize !== undefined ? { sampleSize } : {}),
       ...(agreed.hiddenSize !== undefined ? { crossAttentionDim: agreed.hiddenSize } : {}),
+      sizeMultiple: unetSizeMultiple(unetConfig) ?? 1,
     });
     const codec = new VaeCodec(sessions, {
       decoder: { session: decoderSession, request: request('vae_decoder') },
       ...(encoderSession ? { encoder: { session: encoderSession, request: request('vae_encoder') } } : {}),
-      scalingFactor: vaeValues.scalingFactor,
-      shiftFactor: vaeValues.shiftFactor,
+      scalingFactor: config.scalingFactor,
+      shiftFactor: config.shiftFactor,
       latentChannels: agreed.latentChannels ?? 4,
-      downscale: vaeValues.downscale,
+      downscale: config.downscale,
     });
 
     let promptEncoder: PromptEncoder | undefined;
     if (textSession && tokenizer) {
-      const eps = configNumber(textConfig, 'layer_norm_eps', 'text_encoder/config.json');
+      const eps = config.layerNormEps;
       const textEncoder = new OnnxTextEncoder(textSession, sessions, {
         request: request('text_encoder'),
         ...(eps !== undefined ? { layerNormEps: eps } : {}),
@@ -254,20 +305,9 @@ export async function loadOnnxPipeline(
       promptEncoder = new OnnxPromptEncoder(tokenizer, textEncoder, {
         ...(options.clipSkip !== undefined ? { clipSkip: options.clipSkip } : {}),
         ...(options.promptWeighting !== undefined ? { promptWeighting: options.promptWeighting } : {}),
+        ...(options.maxPromptChunks !== undefined ? { maxChunks: options.maxPromptChunks } : {}),
       });
     }
-
-    const baseConfig = { ...schedulerConfig, ...options.schedulerConfig };
-    const className = options.scheduler ?? baseConfig['_class_name'];
-    if (typeof className !== 'string') {
-      throw new InvalidArgumentError({
-        name: 'scheduler/scheduler_config.json _class_name',
-        value: className,
-        expected: 'a scheduler class name such as "PNDMScheduler"',
-        fix: 'pass options.scheduler',
-      });
-    }
-    const scheduler = createScheduler(className, baseConfig);
 
     const parts: LoadedPipelineParts & { dispose(): Promise<void> } = {
       denoiser,

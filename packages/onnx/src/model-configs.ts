@@ -29,35 +29,3 @@ export async function readOptionalConfig(
   }
   return value as ConfigObject;
 }
-
-/** A number from a config, or undefined when absent; any other type is a {@link ModelInvalidError}. */
-export function configNumber(
-  config: ConfigObject | undefined,
-  key: string,
-  file: string,
-): number | undefined {
-  const value = config?.[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new ModelInvalidError(`${file}: "${key}" is ${JSON.stringify(value)}; expected a number.`);
-  }
-  return value;
-}
-
-/** The VAE's values the codec needs: `scaling_factor` (0.18215), `shift_factor` (0), latent channels, downscale. */
-export function vaeSettings(vae: ConfigObject | undefined): {
-  scalingFactor: number;
-  shiftFactor: number;
-  latentChannels: number | undefined;
-  downscale: number;
-} {
-  const file = 'VAE config.json';
-  const blocks = vae?.['block_out_channels'];
-  const downscale = Array.isArray(blocks) && blocks.length > 0 ? 2 ** (blocks.length - 1) : 8;
-  return {
-    scalingFactor: configNumber(vae, 'scaling_factor', file) ?? 0.18215,
-    shiftFactor: configNumber(vae, 'shift_factor', file) ?? 0,
-    latentChannels: configNumber(vae, 'latent_channels', file),
-    downscale,
-  };
-}

@@ -1,6 +1,7 @@
 import {
   type Conditioning,
   InvalidArgumentError,
+  LimitExceededError,
   type PromptEncodeOptions,
   type PromptEncoder,
   parsePromptWeights,
@@ -20,7 +21,19 @@ export interface OnnxPromptEncoderOptions {
    * tokens of its end, the words after the comma move to the next chunk. A1111's default is 20; 0 turns it off.
    */
   commaPaddingBacktrack?: number;
+  /**
+   * The most 75-token chunks one prompt may take (default {@link DEFAULT_MAX_PROMPT_CHUNKS} = 32, i.e.
+   * 2,400 tokens; each `BREAK` starts a chunk). The text encoder runs once per chunk, so a longer prompt is
+   * refused with a `LimitExceededError` before the encoder runs. Raise it for models and prompts that need it.
+   */
+  maxChunks?: number;
 }
+
+/**
+ * The default cap on 75-token chunks per prompt: 32 chunks = 2,400 CLIP tokens, far beyond what a prompt
+ * needs (each chunk is one text-encoder run and 77 more tokens of cross-attention in every UNet step).
+ */
+export const DEFAULT_MAX_PROMPT_CHUNKS = 32;
 
 /** One 77-token text encoder input: BOS, 75 prompt tokens or padding, EOS (as A1111's PromptChunk). */
 interface PromptChunk {
@@ -54,6 +67,7 @@ export class OnnxPromptEncoder implements PromptEncoder {
   readonly #weighting: boolean;
   readonly #backtrack: number;
   readonly #comma: number | undefined;
+  readonly #maxChunks: number;
 
   /**
    * @param tokenizer - The model's CLIP tokenizer.
@@ -79,9 +93,20 @@ export class OnnxPromptEncoder implements PromptEncoder {
     }
     this.#backtrack = backtrack;
     this.#comma = tokenizer.tokenToId(',</w>');
+    this.#maxChunks = checkMaxChunks(options.maxChunks ?? DEFAULT_MAX_PROMPT_CHUNKS);
   }
 
-  /** The prompt split into 77-token chunks with per-token weights (exposed for tests and tools). */
+  /** The most 75-token chunks one prompt may take (see {@link OnnxPromptEncoderOptions.maxChunks}). */
+  get maxChunks(): number {
+    return this.#maxChunks;
+  }
+
+  /**
+   * The prompt split into 77-token chunks with per-token weights (exposed for tests and tools).
+   *
+   * @throws {@link @latentkit/core!LimitExceededError} as soon as the prompt needs more than
+   *   {@link OnnxPromptEncoderOptions.maxChunks} chunks (the rest of the prompt is not tokenized).
+   */
   chunks(prompt: string): { tokens: number[]; weights: number[] }[] {
     const { bosTokenId: bos, eosTokenId: eos, padTokenId: pad } = this.#tokenizer;
     const fragments = this.#weighting ? parsePromptWeights(prompt) : [{ text: prompt, weight: 1 }];
@@ -95,6 +120,7 @@ export class OnnxPromptEncoder implements PromptEncoder {
       while (tokens.length < CHUNK + 2) tokens.push(pad === eos ? eos : pad);
       const weights = [1, ...chunk.weights, ...new Array<number>(CHUNK + 1 - n).fill(1)];
       chunks.push({ tokens, weights });
+      if (chunks.length > this.#maxChunks) throw tooManyChunks(prompt, this.#maxChunks);
       chunk = { tokens: [], weights: [] };
       lastComma = -1;
     };
@@ -165,6 +191,27 @@ export class OnnxPromptEncoder implements PromptEncoder {
   }
 }
 
+function checkMaxChunks(value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new InvalidArgumentError({
+      name: 'maxChunks',
+      value,
+      expected: `an integer ≥ 1 (the default is ${DEFAULT_MAX_PROMPT_CHUNKS} chunks of 75 tokens)`,
+    });
+  }
+  return value;
+}
+
+function tooManyChunks(prompt: string, max: number): LimitExceededError {
+  const shown = prompt.length > 40 ? `${prompt.slice(0, 40)}…` : prompt;
+  return new LimitExceededError({
+    name: `the prompt ${JSON.stringify(shown)}`,
+    value: `more than ${max} chunks`,
+    expected: `at most ${max} chunks of 75 CLIP tokens (${max * CHUNK} tokens; each BREAK starts a new chunk)`,
+    fix: `shorten the prompt or use fewer BREAKs, or raise the limit when loading: fromPretrained(folder, { backend, maxPromptChunks: ${max * 2} })`,
+  });
+}
+
 function checkClipSkip(value: number): number {
   if (!Number.isInteger(value) || value < 1) {
     throw new InvalidArgumentError({
@@ -186,5 +233,15 @@ function applyWeights(z: Tensor, weights: readonly number[]): Tensor {
   const originalMean = Math.fround(z.mean());
   const scaled = z.map((v, i) => v * Math.fround(weights[Math.floor(i / d)]!));
   const newMean = Math.fround(scaled.mean());
-  return scaled.mul(Math.fround(originalMean / newMean));
+  const factor = Math.fround(originalMean / newMean);
+  if (!Number.isFinite(factor)) {
+    // weights that cancel the chunk's mean (e.g. negative ones) cannot be rescaled: 0/0 or x/0 is not a number
+    throw new InvalidArgumentError({
+      name: 'prompt weights',
+      value: [...new Set(weights)],
+      expected: `weights that keep the mean of the chunk's hidden states away from 0 (the rescale factor ${originalMean} / ${newMean} is not finite)`,
+      fix: 'use positive weights, or smaller negative ones',
+    });
+  }
+  return scaled.mul(factor);
 }
