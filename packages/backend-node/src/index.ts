@@ -21,7 +21,7 @@ export {
   type ExecutionProviderName,
   parseExecutionProviders,
 } from './execution-providers.js';
-export { FileModelSource } from './file-model-source.js';
+export { FileModelSource, type FileModelSourceOptions } from './file-model-source.js';
 export {
   type FromResolvedOptions,
   formatGenerationParameters,
@@ -39,6 +39,7 @@ export {
   type NodeBackendOptions,
   type NodeLoadedPipelineParts,
   nodeBackend,
+  nodeDefaultLimits,
 } from './node-backend.js';
 export {
   type GraphOptimizationLevel,

@@ -1,7 +1,15 @@
-import { type Backend, type LoadedPipelineParts, StableDiffusionPipeline } from '@latentkit/core';
+import { totalmem } from 'node:os';
+import {
+  type Backend,
+  type LoadedPipelineParts,
+  maxPixelsForMemory,
+  type PipelineLimits,
+  resolvePipelineLimits,
+  StableDiffusionPipeline,
+} from '@latentkit/core';
 import { shapesModelPath } from '@latentkit/model-shapes';
 import { loadOnnxPipeline, type OnnxPipelineOptions } from '@latentkit/onnx';
-import { FileModelSource } from './file-model-source.js';
+import { FileModelSource, type FileModelSourceOptions } from './file-model-source.js';
 import {
   NodeSessionFactory,
   type NodeSessionOptions,
@@ -9,7 +17,22 @@ import {
 } from './node-session-factory.js';
 
 /** Options of {@link nodeBackend}: how sessions are made, plus the ONNX loader's own options. */
-export interface NodeBackendOptions extends NodeSessionOptions, OnnxPipelineOptions {}
+export interface NodeBackendOptions extends NodeSessionOptions, OnnxPipelineOptions, FileModelSourceOptions {
+  /**
+   * The pipeline's limits (docs/performance.md, "Limits"); those not given take the defaults, with
+   * `maxPixelsPerCall` from this machine's memory ({@link nodeDefaultLimits}).
+   */
+  limits?: Partial<PipelineLimits>;
+}
+
+/**
+ * The limits a pipeline loaded on Node starts with: core's defaults, with the pixel budget derived from
+ * `os.totalmem()` by `maxPixelsForMemory` (half the memory, at an estimated 16 KiB of activations per
+ * output pixel: 786,432 pixels on a 24 GiB machine, 2,097,152 on 64 GiB).
+ */
+export function nodeDefaultLimits(totalMemoryBytes: number = totalmem()): PipelineLimits {
+  return resolvePipelineLimits({ maxPixelsPerCall: maxPixelsForMemory(totalMemoryBytes) });
+}
 
 /** Pipeline parts loaded by {@link nodeBackend}, with the provider each component ended up on. */
 export interface NodeLoadedPipelineParts extends LoadedPipelineParts {
@@ -41,11 +64,17 @@ export interface NodeBackend extends Backend<NodeBackendOptions> {
 export const nodeBackend: NodeBackend = {
   name: 'onnxruntime-node',
   async load(directory: string, options: NodeBackendOptions = {}): Promise<NodeLoadedPipelineParts> {
-    const source = new FileModelSource(directory);
+    // Checked before anything is loaded, so a typo in a limit costs no session.
+    if (options.limits !== undefined) resolvePipelineLimits(options.limits);
+    const given = Object.entries(options.limits ?? {}).filter(([, v]) => v !== undefined);
+    const limits = resolvePipelineLimits({ ...nodeDefaultLimits(), ...Object.fromEntries(given) });
+    const source = new FileModelSource(directory, {
+      allowSymlinksOutside: options.allowSymlinksOutside ?? false,
+    });
     const sessions = new NodeSessionFactory(options);
     // loadOnnxPipeline releases its sessions itself: on a failed load and in the parts' dispose.
     const parts = await loadOnnxPipeline(source, sessions, options);
-    return { ...parts, providers: sessions.assignment };
+    return { ...parts, providers: sessions.assignment, limits };
   },
 };
 

@@ -33,6 +33,43 @@ export interface UnetDenoiserOptions {
   sampleSize?: number;
   /** `cross_attention_dim`: the hidden size the model expects; default from the model's metadata. */
   crossAttentionDim?: number;
+  /**
+   * Latent height and width must be multiples of this (see {@link unetSizeMultiple}); default 1 (no
+   * constraint known).
+   */
+  sizeMultiple?: number;
+}
+
+/** The most down-sampling stages accepted from a config (SD 1.x–SDXL have 3 or 4 block levels). */
+const MAX_UNET_LEVELS = 8;
+
+/**
+ * The size multiple of a diffusers `UNet2DConditionModel` from its `unet/config.json`: the UNet halves the
+ * latent once per block level but the last (`len(block_out_channels) − 1` times) and its exported
+ * up-sampling doubles it back with a fixed ×2, so latent sizes must be multiples of
+ * `2 ** (block_out_channels.length − 1)` — 8 for SD 1.5 (images in multiples of 64 px), 2 for the shipped
+ * shapes model. Returns undefined when the config has no `block_out_channels`.
+ *
+ * @throws {@link @latentkit/core!ModelInvalidError} when `block_out_channels` is not a list of 1 to 8
+ *   positive integers.
+ */
+export function unetSizeMultiple(
+  config: Readonly<Record<string, unknown>> | undefined,
+  file = 'unet/config.json',
+): number | undefined {
+  const blocks = config?.['block_out_channels'];
+  if (blocks === undefined || blocks === null) return undefined;
+  if (
+    !Array.isArray(blocks) ||
+    blocks.length < 1 ||
+    blocks.length > MAX_UNET_LEVELS ||
+    !blocks.every((b) => typeof b === 'number' && Number.isInteger(b) && b > 0)
+  ) {
+    throw new ModelInvalidError(
+      `${file}: "block_out_channels" is ${JSON.stringify(blocks)}; expected a list of 1 to ${MAX_UNET_LEVELS} positive integers (e.g. [320, 640, 1280, 1280]).`,
+    );
+  }
+  return 2 ** (blocks.length - 1);
 }
 
 /**
@@ -48,6 +85,8 @@ export class UnetDenoiser implements Denoiser {
   readonly sampleSize?: number;
   /** The hidden size of `encoder_hidden_states`, if known. */
   readonly crossAttentionDim: number | undefined;
+  /** Latent height and width must be multiples of this: `2 ** (len(block_out_channels) − 1)`, or 1 if unknown. */
+  readonly sizeMultiple: number;
   readonly #session: InferenceSession;
   readonly #factory: SessionFactory;
   readonly #request: SessionRequest;
@@ -82,6 +121,16 @@ export class UnetDenoiser implements Denoiser {
     this.inChannels = options.inChannels ?? fixedDim(this.#sample, 1) ?? 4;
     if (options.sampleSize !== undefined) this.sampleSize = options.sampleSize;
     this.crossAttentionDim = options.crossAttentionDim ?? fixedDim(this.#hidden, 2);
+    const multiple = options.sizeMultiple ?? 1;
+    if (!Number.isInteger(multiple) || multiple < 1) {
+      throw new InvalidArgumentError({
+        name: 'sizeMultiple',
+        value: multiple,
+        expected: 'an integer ≥ 1',
+        fix: 'pass unetSizeMultiple(unet config), or leave it out',
+      });
+    }
+    this.sizeMultiple = multiple;
   }
 
   /** Runs the UNet once on the whole batch. */
@@ -94,6 +143,16 @@ export class UnetDenoiser implements Denoiser {
         name: 'sample',
         value: sample.shape,
         expected: `[B, ${this.inChannels}, h, w] for this UNet (in_channels ${this.inChannels})`,
+      });
+    }
+    const [, , h, w] = sample.shape as [number, number, number, number];
+    if (h % this.sizeMultiple !== 0 || w % this.sizeMultiple !== 0) {
+      // Caught here rather than as onnxruntime's "Concat … mismatched dimensions" deep inside the graph.
+      throw new ShapeMismatchError({
+        name: 'sample latent size (h×w)',
+        value: [h, w],
+        expected: `multiples of ${this.sizeMultiple} (the UNet down-samples the latent by ${this.sizeMultiple})`,
+        fix: `use image sizes that are multiples of ${this.sizeMultiple} × the VAE's downscale`,
       });
     }
     if (hidden.shape.length !== 3 || hidden.shape[0] !== batch) {
