@@ -1,4 +1,4 @@
-import { ModelNotFoundError } from '@latentkit/core';
+import { DownloadFailedError, ModelNotFoundError } from '@latentkit/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type DownloadProgress, HttpModelSource } from './http-model-source.js';
 import { clearCachedModel, clearModelCache, listCachedModels } from './model-cache.js';
@@ -75,7 +75,7 @@ describe('HttpModelSource', () => {
     expect(events.at(-1)).toMatchObject({ loaded: 100_000, total: 100_000, done: true });
   });
 
-  it('a second source for the same URL makes no request: files and absences come from the cache', async () => {
+  it('a second source for the same URL downloads nothing: files come from the cache, absences are asked again', async () => {
     const log: string[] = [];
     const first = new HttpModelSource(BASE, { fetch: fakeFetch(log) });
     expect(await first.exists('unet/model.onnx')).toBe(true);
@@ -96,7 +96,8 @@ describe('HttpModelSource', () => {
     expect(await second.exists('unet/model.onnx')).toBe(true);
     expect(await second.exists('unet/config.json')).toBe(false);
     expect(await second.readBytes('unet/model.onnx')).toEqual(FILES['unet/model.onnx']);
-    expect(log).toEqual([]);
+    // A 404 is not remembered across loads: the file may have appeared since.
+    expect(log).toEqual([`HEAD ${BASE}unet/config.json`]);
     expect(events).toEqual([
       expect.objectContaining({ file: 'unet/model.onnx', loaded: 100_000, fromCache: true, done: true }),
     ]);
@@ -145,13 +146,15 @@ describe('HttpModelSource', () => {
     await expect(source.readText('unet/config.json')).rejects.toThrow(/answered with an HTML page/);
   });
 
-  it('a network failure is a ModelNotFoundError that says so', async () => {
+  it('a network failure is a DownloadFailedError that says so', async () => {
     const source = new HttpModelSource(BASE, {
       fetch: (async () => {
         throw new TypeError('Failed to fetch');
       }) as typeof fetch,
     });
-    await expect(source.exists('model_index.json')).rejects.toThrow(/Could not fetch .*Failed to fetch/);
+    const error = await source.exists('model_index.json').catch((e) => e);
+    expect(error).toBeInstanceOf(DownloadFailedError);
+    expect(error.message).toMatch(/Could not fetch .*Failed to fetch/);
   });
 
   it('refuses paths that leave the model folder', async () => {

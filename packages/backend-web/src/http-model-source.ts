@@ -1,4 +1,4 @@
-import { ModelNotFoundError } from '@latentkit/core';
+import { DownloadFailedError, ModelNotFoundError } from '@latentkit/core';
 import { checkModelPath, type ModelSource } from '@latentkit/onnx';
 import {
   cacheStorage,
@@ -7,7 +7,13 @@ import {
   readManifest,
   writeManifest,
 } from './model-cache.js';
-import { resolveModelUrl } from './model-url.js';
+import { checkUnderBase, modelFileUrl, resolveModelUrl } from './model-url.js';
+import {
+  checkMaxFileBytes,
+  checkSha256,
+  DEFAULT_MAX_FILE_BYTES,
+  readVerifiedBody,
+} from './verified-download.js';
 
 /** One download progress report. */
 export interface DownloadProgress {
@@ -46,6 +52,17 @@ export interface HttpModelSourceOptions {
   requestInit?: RequestInit;
   /** The fetch function (default `globalThis.fetch`); for tests and custom transports. */
   fetch?: typeof fetch;
+  /**
+   * The largest file downloaded, in bytes (default {@link DEFAULT_MAX_FILE_BYTES}, 4 GiB). A larger
+   * `Content-Length`, or a body that grows past it, is a `LimitExceededError` before anything is allocated.
+   */
+  maxFileBytes?: number;
+  /**
+   * Expected SHA-256 digests (64 hex digits) by file path, e.g. `{ 'unet/model.onnx_data': '3f…' }`: a
+   * downloaded file that does not match is a `DownloadFailedError` and is not cached. Files without an
+   * entry are checked against Hugging Face's `X-Linked-ETag` when the response carries it.
+   */
+  sha256?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -84,6 +101,11 @@ export class HttpModelSource implements ModelSource {
   #manifestWrite: Promise<void> = Promise.resolve();
   readonly #reads = new Map<string, Promise<Uint8Array>>();
   readonly #progress = new Map<string, FileState>();
+  readonly #maxFileBytes: number;
+  readonly #sha256 = new Map<string, string>();
+  readonly #downloaded = new Set<string>();
+  // Files this source saw missing: asked again by the next source (a 404 is not remembered across loads).
+  readonly #missing = new Set<string>();
 
   /**
    * @param url - The model URL (see {@link resolveModelUrl}).
@@ -96,20 +118,57 @@ export class HttpModelSource implements ModelSource {
     this.#fetch = (input, init) => f(input, init);
     const cache = options.cache ?? true;
     this.#cacheName = cache === false ? undefined : cache === true ? DEFAULT_MODEL_CACHE : cache;
+    this.#maxFileBytes =
+      options.maxFileBytes === undefined ? DEFAULT_MAX_FILE_BYTES : checkMaxFileBytes(options.maxFileBytes);
+    for (const [file, digest] of Object.entries(options.sha256 ?? {})) {
+      this.#sha256.set(checkModelPath(file, 'sha256 option key'), checkSha256(`sha256["${file}"]`, digest));
+    }
   }
 
-  /** The absolute URL of a file in the model folder. */
+  /**
+   * The absolute URL of a file in the model folder. Paths that would leave the base URL (`..`, `%2e%2e`,
+   * control characters, another origin, …) are refused: see {@link modelFileUrl}.
+   */
   urlOf(path: string): string {
-    return new URL(checkModelPath(path, 'model file'), this.location).href;
+    return modelFileUrl(this.location, path);
   }
 
-  /** Whether a file exists: from the cache's manifest when known, else a `HEAD` request. */
+  /**
+   * Removes from Cache Storage every file this source downloaded (the web backend calls it when a load
+   * fails with `MODEL_INVALID`, so a damaged download is fetched afresh next time).
+   *
+   * @returns How many files were removed.
+   */
+  async discardDownloads(): Promise<number> {
+    const cache = await this.#openCache();
+    const files = [...this.#downloaded];
+    this.#downloaded.clear();
+    if (!cache || files.length === 0) return 0;
+    let removed = 0;
+    for (const file of files) if (await cache.delete(this.urlOf(file))) removed++;
+    await this.#updateManifest((m) => {
+      for (const file of files) delete m.files[file];
+    });
+    return removed;
+  }
+
+  /**
+   * Whether a file exists: true for a file in the cache; else a `HEAD` request. A 404 is never remembered
+   * across loads (a file that appears on the server later is found); only when the server cannot be
+   * reached does the cache's record of a file found missing before answer, so cached models load offline.
+   */
   async exists(path: string): Promise<boolean> {
     const file = checkModelPath(path, 'model file');
     const manifest = await this.#loadManifest();
     if (manifest?.files[file] !== undefined) return true;
-    if (manifest?.missing.includes(file)) return false;
-    const response = await this.#request(file, 'HEAD');
+    if (this.#missing.has(file)) return false;
+    let response: Response;
+    try {
+      response = await this.#request(file, 'HEAD');
+    } catch (error) {
+      if (error instanceof DownloadFailedError && manifest?.missing.includes(file)) return false;
+      throw error;
+    }
     if (response.ok && !isHtmlFallback(file, response)) return true;
     if (response.status === 405 || response.status === 501) {
       // Servers without HEAD: a GET tells, and the bytes are cached for the read that follows.
@@ -117,14 +176,12 @@ export class HttpModelSource implements ModelSource {
         await this.readBytes(file);
         return true;
       } catch (error) {
-        if (error instanceof ModelNotFoundError && (await this.#knownMissing(file))) return false;
+        if (error instanceof ModelNotFoundError && this.#missing.has(file)) return false;
         throw error;
       }
     }
     if (response.status === 404 || isHtmlFallback(file, response)) {
-      await this.#updateManifest((m) => {
-        if (!m.missing.includes(file)) m.missing.push(file);
-      });
+      await this.#markMissing(file);
       return false;
     }
     throw this.#httpError(file, response);
@@ -158,13 +215,24 @@ export class HttpModelSource implements ModelSource {
     }
     const response = await this.#request(file, 'GET');
     if (response.status === 404 || isHtmlFallback(file, response)) {
-      await this.#updateManifest((m) => {
-        if (!m.missing.includes(file)) m.missing.push(file);
-      });
+      await response.body?.cancel().catch(() => undefined);
+      await this.#markMissing(file);
       throw this.#httpError(file, response);
     }
-    if (!response.ok) throw this.#httpError(file, response);
-    const bytes = await this.#readBody(file, response);
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => undefined);
+      throw this.#httpError(file, response);
+    }
+    // Verified (length, size cap, hash, stream errors) before anything is cached.
+    const bytes = await readVerifiedBody(response, {
+      file,
+      url,
+      maxBytes: this.#maxFileBytes,
+      sha256: this.#sha256.get(file),
+      onProgress: (loaded, total) => this.#report(file, loaded, total, false, false),
+    });
+    this.#report(file, bytes.length, bytes.length, false, true);
+    this.#missing.delete(file);
     if (cache) {
       await cache.put(
         url,
@@ -175,6 +243,7 @@ export class HttpModelSource implements ModelSource {
           },
         }),
       );
+      this.#downloaded.add(file);
       await this.#updateManifest((m) => {
         m.files[file] = bytes.length;
         m.missing = m.missing.filter((f) => f !== file);
@@ -183,40 +252,12 @@ export class HttpModelSource implements ModelSource {
     return bytes;
   }
 
-  async #readBody(file: string, response: Response): Promise<Uint8Array<ArrayBuffer>> {
-    const header = response.headers.get('content-length');
-    // A compressed response's Content-Length counts compressed bytes: no use as the size of what we read.
-    const encoded = (response.headers.get('content-encoding') ?? 'identity') !== 'identity';
-    const length = header !== null && !encoded ? Number(header) : Number.NaN;
-    const total = Number.isFinite(length) && length >= 0 ? length : undefined;
-    this.#report(file, 0, total, false, false);
-    if (!response.body) {
-      const bytes = new Uint8Array(await response.arrayBuffer());
-      this.#report(file, bytes.length, bytes.length, false, true);
-      return bytes;
-    }
-    const reader = response.body.getReader();
-    let out: Uint8Array<ArrayBuffer> = new Uint8Array(total ?? 1 << 16);
-    let loaded = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (loaded + value.length > out.length) {
-        const grown = new Uint8Array(Math.max(out.length * 2, loaded + value.length));
-        grown.set(out.subarray(0, loaded));
-        out = grown;
-      }
-      out.set(value, loaded);
-      loaded += value.length;
-      this.#report(file, loaded, total, false, false);
-    }
-    if (total !== undefined && loaded !== total) {
-      throw new ModelNotFoundError(
-        `Download of ${this.urlOf(file)} ended after ${loaded} of ${total} bytes. Fix: check the connection and load again.`,
-      );
-    }
-    this.#report(file, loaded, loaded, false, true);
-    return loaded === out.length ? out : out.slice(0, loaded);
+  async #markMissing(file: string): Promise<void> {
+    this.#missing.add(file);
+    // Kept in the manifest only for offline loads (see exists); online, a missing file is asked again.
+    await this.#updateManifest((m) => {
+      if (!m.missing.includes(file)) m.missing.push(file);
+    });
   }
 
   #report(file: string, loaded: number, total: number | undefined, fromCache: boolean, done: boolean): void {
@@ -234,36 +275,40 @@ export class HttpModelSource implements ModelSource {
 
   async #request(file: string, method: 'GET' | 'HEAD'): Promise<Response> {
     const url = this.urlOf(file);
+    // requestInit may carry credentials: it goes to URLs under the base URL only.
+    checkUnderBase(this.location, url);
     try {
       return await this.#fetch(url, { ...this.#options.requestInit, method });
     } catch (error) {
-      throw new ModelNotFoundError(
+      throw new DownloadFailedError(
+        url,
         `Could not fetch ${url} (${(error as Error)?.message ?? String(error)}). Fix: check the URL, that the server allows this origin (CORS), and the network; models load offline only once cached.`,
         { cause: error },
       );
     }
   }
 
-  #httpError(file: string, response: Response): ModelNotFoundError {
+  #httpError(file: string, response: Response): ModelNotFoundError | DownloadFailedError {
     const url = this.urlOf(file);
     if (isHtmlFallback(file, response)) {
       return new ModelNotFoundError(
         `Model file "${file}" not found at ${url}: the server answered with an HTML page (a single-page-app fallback). Fix: check that ${this.location} is a complete diffusers ONNX export (it holds model_index.json).`,
       );
     }
+    const status = `HTTP ${response.status} ${response.statusText}`.trim();
+    if (response.status === 404 || response.status === 410) {
+      return new ModelNotFoundError(
+        `Model file "${file}" could not be downloaded from ${url}: ${status}. Fix: check that ${this.location} is a complete diffusers ONNX export (it holds model_index.json).`,
+      );
+    }
     const fix =
-      response.status === 404
-        ? `check that ${this.location} is a complete diffusers ONNX export (it holds model_index.json)`
-        : response.status === 401 || response.status === 403
-          ? 'the server refused access; for a gated Hugging Face repository pass requestInit: { headers: { Authorization: "Bearer <token>" } }'
-          : 'try again later';
-    return new ModelNotFoundError(
-      `Model file "${file}" could not be downloaded from ${url}: HTTP ${response.status} ${response.statusText}. Fix: ${fix}.`,
+      response.status === 401 || response.status === 403
+        ? 'the server refused access; for a gated Hugging Face repository pass requestInit: { headers: { Authorization: "Bearer <token>" } }'
+        : 'try again later';
+    return new DownloadFailedError(
+      url,
+      `Model file "${file}" could not be downloaded from ${url}: ${status}. Fix: ${fix}.`,
     );
-  }
-
-  async #knownMissing(file: string): Promise<boolean> {
-    return (await this.#loadManifest())?.missing.includes(file) ?? false;
   }
 
   #openCache(): Promise<Cache | undefined> {

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@latentkit/core';
 import { describe, expect, it } from 'vitest';
-import { resolveModelUrl } from './model-url.js';
+import { modelFileUrl, resolveModelUrl } from './model-url.js';
 
 describe('resolveModelUrl', () => {
   it('keeps a plain folder URL, adding the trailing slash and dropping query and hash', () => {
@@ -26,5 +26,22 @@ describe('resolveModelUrl', () => {
   it('refuses non-http URLs and relative URLs where there is no page to resolve them against', () => {
     expect(() => resolveModelUrl('file:///models/sd')).toThrow(InvalidArgumentError);
     expect(() => resolveModelUrl('/models/sd')).toThrow(/relative to the page/);
+  });
+});
+
+describe('modelFileUrl', () => {
+  it('resolves ordinary paths under the base, including names with spaces and encoded characters', () => {
+    const base = 'https://huggingface.co/org/repo/resolve/main/onnx/';
+    expect(modelFileUrl(base, 'unet/model.onnx')).toBe(`${base}unet/model.onnx`);
+    expect(modelFileUrl(base, 'unet/weights 1.bin')).toBe(`${base}unet/weights%201.bin`);
+    expect(modelFileUrl(base, 'unet/model%2Bdata.bin')).toBe(`${base}unet/model%2Bdata.bin`);
+    expect(modelFileUrl(base, './unet//model.onnx')).toBe(`${base}unet/model.onnx`);
+  });
+
+  it('keeps a Hugging Face file inside its repository and revision', () => {
+    const base = 'https://huggingface.co/org/repo/resolve/main/';
+    expect(() => modelFileUrl(base, '%2e%2e/%2e%2e/other-repo/resolve/main/model.onnx')).toThrow(
+      /percent-decoded .*Every file of a model must come from under https:\/\/huggingface.co\/org\/repo\/resolve\/main\//,
+    );
   });
 });

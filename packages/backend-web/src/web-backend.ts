@@ -1,4 +1,9 @@
-import { type Backend, type LoadedPipelineParts, StableDiffusionPipeline } from '@latentkit/core';
+import {
+  type Backend,
+  type LoadedPipelineParts,
+  ModelInvalidError,
+  StableDiffusionPipeline,
+} from '@latentkit/core';
 import { loadOnnxPipeline, type OnnxPipelineOptions } from '@latentkit/onnx';
 import { HttpModelSource, type HttpModelSourceOptions } from './http-model-source.js';
 import {
@@ -46,7 +51,15 @@ export const webBackend: WebBackend = {
     const source = new HttpModelSource(url, options);
     const sessions = new WebSessionFactory(options);
     // loadOnnxPipeline releases its sessions itself: on a failed load and in the parts' dispose.
-    const parts = await loadOnnxPipeline(source, sessions, options);
+    let parts: Awaited<ReturnType<typeof loadOnnxPipeline>>;
+    try {
+      parts = await loadOnnxPipeline(source, sessions, options);
+    } catch (error) {
+      // A file that does not parse may be a damaged download that no check could catch (a truncated gzip
+      // body): drop what this load downloaded, so the next load fetches it afresh instead of failing again.
+      if (error instanceof ModelInvalidError) await source.discardDownloads().catch(() => undefined);
+      throw error;
+    }
     return { ...parts, providers: sessions.assignment, numThreads: sessions.numThreads };
   },
 };
