@@ -95,12 +95,12 @@ function checkSegments(path: string, base: string): void {
       );
     }
     for (const segment of text.split('/')) {
-      if (segment === '..' || segment === '.') {
+      if (segment === '..' || (segment === '.' && round > 0)) {
         refusePath(
           path,
           base,
           round === 0
-            ? 'holds a "." or ".." segment'
+            ? 'holds a ".." segment'
             : 'holds a "." or ".." segment once percent-decoded (e.g. %2e%2e)',
         );
       }
