@@ -1,7 +1,8 @@
+import { totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { ModelNotFoundError, StableDiffusionPipeline } from '@latentkit/core';
+import { ModelNotFoundError, maxPixelsForMemory, StableDiffusionPipeline } from '@latentkit/core';
 import { describe, expect, it } from 'vitest';
-import { nodeBackend } from './node-backend.js';
+import { nodeBackend, nodeDefaultLimits } from './node-backend.js';
 
 const fixture = (name: string) =>
   fileURLToPath(new URL(`../../../tests/fixtures/models/${name}`, import.meta.url));
@@ -64,5 +65,26 @@ describe('nodeBackend', () => {
 
   it('fails on a missing folder with ModelNotFoundError', async () => {
     await expect(nodeBackend.load(fixture('no-such-model'))).rejects.toThrow(ModelNotFoundError);
+  });
+
+  it('derives the pixel budget from the machine memory; limits given to fromPretrained override it', async () => {
+    const GiB = 1024 ** 3;
+    // half the memory at 16 KiB per pixel
+    expect(nodeDefaultLimits(24 * GiB).maxPixelsPerCall).toBe(786_432);
+    expect(nodeDefaultLimits(64 * GiB).maxPixelsPerCall).toBe(2_097_152);
+    expect(nodeDefaultLimits(1 * GiB).maxPixelsPerCall).toBe(512 * 512); // never below one 512×512 image
+    const pipe = await StableDiffusionPipeline.fromPretrained(fixture('sd1'), {
+      backend: nodeBackend,
+      limits: { maxImagesPerCall: 3 },
+    });
+    expect(pipe.limits).toEqual({
+      maxImageSize: 8192,
+      maxImagesPerCall: 3,
+      maxPixelsPerCall: maxPixelsForMemory(totalmem()),
+    });
+    await expect(
+      pipe.generate({ prompt: 'a', numImagesPerPrompt: 4, numInferenceSteps: 1, width: 32, height: 32 }),
+    ).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED', message: expect.stringContaining('at most 3 images') });
+    await pipe.dispose();
   });
 });

@@ -2,7 +2,7 @@ import { InferenceFailedError, InvalidArgumentError, ShapeMismatchError, Tensor 
 import { describe, expect, it } from 'vitest';
 import { fromFloat16Bits } from './float16.js';
 import { type FakeTensor, fakeFactory, fakeSession, memorySource } from './test-support/fake-session.js';
-import { UnetDenoiser } from './unet-denoiser.js';
+import { UnetDenoiser, unetSizeMultiple } from './unet-denoiser.js';
 
 const request = { component: 'unet', modelPath: 'unet/model.onnx', source: memorySource({}) };
 
@@ -112,5 +112,22 @@ describe('UnetDenoiser', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InferenceFailedError);
     expect(String(err)).toMatch(/unet.*sample: float32\[2, 4, 2, 2\].*out of memory/);
+  });
+
+  it('sizeMultiple: 2^(len(block_out_channels) − 1) from the config, checked before the session runs', async () => {
+    expect(unetSizeMultiple({ block_out_channels: [320, 640, 1280, 1280] })).toBe(8); // SD 1.5
+    expect(unetSizeMultiple({ block_out_channels: [32, 64] })).toBe(2); // the shipped model
+    expect(unetSizeMultiple({ block_out_channels: [64] })).toBe(1);
+    expect(unetSizeMultiple({})).toBeUndefined();
+    expect(unetSizeMultiple(undefined)).toBeUndefined();
+    const session = unet(['float32', ['batch']]);
+    expect(new UnetDenoiser(session, fakeFactory({}), { request }).sizeMultiple).toBe(1);
+    const d = new UnetDenoiser(session, fakeFactory({}), { request, sizeMultiple: 4 });
+    expect(d.sizeMultiple).toBe(4);
+    // latent 2×2 is not a multiple of 4
+    await expect(d.predict(input())).rejects.toThrow(ShapeMismatchError);
+    expect(session.calls).toHaveLength(0);
+    await new UnetDenoiser(session, fakeFactory({}), { request, sizeMultiple: 2 }).predict(input());
+    expect(session.calls).toHaveLength(1);
   });
 });

@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../errors.js';
+import { maxPixelsForMemory, resolvePipelineLimits } from './pipeline-limits.js';
+
+describe('bad limits', () => {
+  it.each([
+    ['a string', 'big'],
+    ['null', null],
+  ])('limits that are %s', (_, limits) => {
+    expect(() => resolvePipelineLimits(limits as never)).toThrow(InvalidArgumentError);
+  });
+  it.each([0, -1, 2.5, Number.NaN, '64'])('maxImagesPerCall %s', (value) => {
+    expect(() => resolvePipelineLimits({ maxImagesPerCall: value as number })).toThrow(
+      /limits\.maxImagesPerCall .*integer ≥ 1, or Infinity/,
+    );
+  });
+  it.each([0, -1, Number.NaN, Infinity])('memory of %s bytes', (bytes) => {
+    expect(() => maxPixelsForMemory(bytes)).toThrow(InvalidArgumentError);
+  });
+});
