@@ -26,21 +26,66 @@ import {
 } from '@latentkit/onnx';
 import type { InferenceSession } from 'onnxruntime-node';
 
-const { values } = parseArgs({
-  options: {
-    model: { type: 'string' },
-    size: { type: 'string', default: '512' },
-    steps: { type: 'string', default: '20' },
-    runs: { type: 'string', default: '3' },
-    guidance: { type: 'string', default: '7.5' },
-    provider: { type: 'string', default: 'cpu' },
-    threads: { type: 'string' },
-    prompt: { type: 'string', default: 'a red circle on a blue background' },
-  },
-});
-if (!values.model) {
-  process.stderr.write('usage: npm run bench -- --model DIR [--size 512] [--steps 20] [--runs 3]\n');
+const USAGE = `Pipeline benchmark: where the time of one generation goes (medians over the runs).
+
+Usage: npm run bench -- --model DIR [options]
+
+Options:
+  --model DIR        diffusers ONNX model folder to benchmark (required)
+  --size PX          width and height in pixels (default 512)
+  --steps N          denoising steps (default 20)
+  --runs N           runs, each loads the model, generates one image and releases it (at least 3; default 3)
+  --guidance G       classifier-free guidance scale (default 7.5)
+  --provider LIST    execution providers in order of preference, e.g. cuda,cpu (default cpu)
+  --threads N        onnxruntime intra-op threads (default: onnxruntime's)
+  --prompt TEXT      the prompt (default "a red circle on a blue background")
+  -h, --help         print this help
+
+Example: npm run bench -- --model packages/model-shapes/model --size 32 --steps 50
+`;
+
+function usageError(message: string): never {
+  process.stderr.write(`bench: ${message}\n\n${USAGE}`);
   process.exit(2);
+}
+
+let values: {
+  model?: string;
+  size: string;
+  steps: string;
+  runs: string;
+  guidance: string;
+  provider: string;
+  threads?: string;
+  prompt: string;
+  help?: boolean;
+};
+try {
+  ({ values } = parseArgs({
+    options: {
+      model: { type: 'string' },
+      size: { type: 'string', default: '512' },
+      steps: { type: 'string', default: '20' },
+      runs: { type: 'string', default: '3' },
+      guidance: { type: 'string', default: '7.5' },
+      provider: { type: 'string', default: 'cpu' },
+      threads: { type: 'string' },
+      prompt: { type: 'string', default: 'a red circle on a blue background' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }));
+} catch (error) {
+  usageError((error as Error).message);
+}
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+if (!values.model) usageError('--model DIR is required.');
+for (const key of ['size', 'steps', 'runs', 'guidance', 'threads'] as const) {
+  const raw = values[key];
+  if (raw !== undefined && !Number.isFinite(Number(raw)))
+    usageError(`--${key} ${JSON.stringify(raw)} is not a number.`);
 }
 const size = Number(values.size);
 const steps = Number(values.steps);

@@ -21,6 +21,7 @@ const USAGE_CODES: ReadonlySet<LatentkitErrorCode> = new Set([
   'MODEL_INVALID',
   'MODEL_MISMATCH',
   'NOT_IMPLEMENTED',
+  'LIMIT_EXCEEDED',
 ]);
 
 /** A CLI usage error raised by the CLI itself (not by the library). */
@@ -40,7 +41,11 @@ export class InterruptedError extends Error {
   }
 }
 
-/** The exit code for an error: 2 for bad input, 130 for Ctrl-C, 1 for everything else. */
+/**
+ * The exit code for an error: 2 for bad input (a usage error, or a library error about the input: invalid
+ * argument, shape mismatch, unknown scheduler, missing/invalid/mismatched model, not implemented, over a
+ * limit), 130 for Ctrl-C, 1 for everything else (inference failures, non-finite output, I/O).
+ */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof InterruptedError) return ExitCode.interrupted;
   if (error instanceof UsageError) return ExitCode.usage;

@@ -2,7 +2,11 @@ import { randomInt } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import {
-  type Generator,
+  approximateLatentsToRgb,
+  decodeLatentsToRgb,
+  type GenerateResult,
+  InvalidArgumentError,
+  LimitExceededError,
   ModelNotFoundError,
   type RgbaImage,
   StableDiffusionPipeline,
@@ -11,19 +15,25 @@ import {
 import { shapesModelDefaults, shapesModelName, shapesModelPath } from '@latentkit/model-shapes';
 import { createScheduler } from '@latentkit/schedulers';
 import type { ExecutionProviderName } from '../execution-providers.js';
-import type { GenerationParameters } from '../generation-parameters.js';
+import { generationParametersFrom } from '../generation-parameters.js';
 import { nodeBackend } from '../node-backend.js';
 import { readPng, writePng } from '../png.js';
 import { InterruptedError, UsageError } from './cli-error.js';
-import { outputPaths } from './output-paths.js';
+import { MAX_IMAGES_PER_RUN } from './cli-limits.js';
+import { checkOutputPaths, outputPaths } from './output-paths.js';
 import { createStepProgress } from './progress.js';
+import { readPromptInput } from './prompt-input.js';
+import { checkSchedulerName } from './scheduler-choice.js';
 import { schedulerDisplayName } from './scheduler-name.js';
 import { requireShippedModel } from './shipped-model.js';
+import { fewStepsWarning } from './step-minimums.js';
 
 /** The flags of `latentkit generate`, as commander parsed them. */
 export interface GenerateFlags {
   model?: string;
   negative?: string;
+  negativeFile?: string;
+  promptFile?: string;
   steps?: number;
   guidance?: number;
   scheduler?: string;
@@ -35,19 +45,25 @@ export interface GenerateFlags {
   strength?: number;
   mask?: string;
   out?: string;
+  preview?: string;
+  previewApprox?: boolean;
   provider: ExecutionProviderName[];
   json?: boolean;
 }
 
-/** Where the command writes: stdout for results, stderr for progress and warnings. */
+/** Where the command reads and writes: stdout for results, stderr for progress and warnings, stdin for `-`. */
 export interface CommandIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Read when the prompt is `-`. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
 /** What `--json` prints. */
 export interface GenerateSummary {
+  /** The files written, in order (on Ctrl-C: those finished before it). */
   files: string[];
+  /** The seed of each file. */
   seeds: string[];
   prompt: string;
   negativePrompt: string;
@@ -58,8 +74,13 @@ export interface GenerateSummary {
   scheduler: string;
   model: string;
   providers: Record<string, string>;
+  /** True when Ctrl-C stopped the run before all `--n` images were made. */
+  interrupted: boolean;
   timings: { loadMs: number; generateMs: number; writeMs: number; totalMs: number };
 }
+
+/** Steps and guidance when neither the flags nor the shipped model's card say otherwise. */
+const OTHER_MODEL_DEFAULTS = { numInferenceSteps: 20, guidanceScale: 7.5 } as const;
 
 async function requireFolder(path: string): Promise<void> {
   const isFolder = await stat(path).then(
@@ -74,39 +95,119 @@ async function requireFolder(path: string): Promise<void> {
 }
 
 function addToSeed(seed: number | bigint, i: number): number | bigint {
-  return typeof seed === 'bigint' ? seed + BigInt(i) : seed + i;
+  if (typeof seed === 'bigint') return seed + BigInt(i);
+  const next = seed + i;
+  return Number.isSafeInteger(next) ? next : BigInt(seed) + BigInt(i);
 }
 
-/** Steps and guidance when neither the flags nor the shipped model's card say otherwise. */
-const OTHER_MODEL_DEFAULTS = { numInferenceSteps: 20, guidanceScale: 7.5 } as const;
+const MAX_SEED = 2n ** 64n - 1n;
 
-/** `latentkit generate "<prompt>" …`: generates images and writes PNGs with their parameters. */
+/** The last image's seed (seed + n − 1) must still be a torch seed. */
+function checkSeedRange(seed: number | bigint, n: number): void {
+  if (BigInt(seed) + BigInt(n - 1) > MAX_SEED) {
+    throw new InvalidArgumentError({
+      name: '--seed',
+      value: String(seed),
+      expected: `a seed with seed + ${n - 1} ≤ 2^64 − 1 (image i uses seed + i − 1)`,
+      fix: `use --seed ${MAX_SEED - BigInt(n - 1)} or less`,
+    });
+  }
+}
+
+function checkImageCount(n: number): void {
+  if (n > MAX_IMAGES_PER_RUN) {
+    throw new LimitExceededError({
+      name: '--n',
+      value: n,
+      expected: `at most ${MAX_IMAGES_PER_RUN} images per run`,
+      fix: `run the command several times, the next with --seed <seed + ${MAX_IMAGES_PER_RUN}>`,
+    });
+  }
+}
+
+/** The img2img strength must leave at least one step: diffusers' floor(steps · strength) ≥ 1. */
+function checkStrength(strength: number | undefined, steps: number): void {
+  if (strength === undefined) return;
+  if (Math.min(Math.floor(steps * strength), steps) < 1) {
+    throw new InvalidArgumentError({
+      name: '--strength',
+      value: strength,
+      expected: `a strength in (0, 1] that leaves at least one of the ${steps} steps (floor(steps · strength) ≥ 1)`,
+      fix:
+        strength > 0
+          ? `use --strength ${1 / steps} or more, or --steps ${Math.ceil(1 / strength)} or more`
+          : `use --strength ${1 / steps} or more (strength 0 would return --image unchanged)`,
+    });
+  }
+}
+
+/** `latentkit generate "<prompt>" …`: generates images one at a time and writes each PNG as it finishes. */
 export async function runGenerate(
-  prompt: string,
+  promptArgument: string | undefined,
   flags: GenerateFlags,
   io: CommandIo,
 ): Promise<GenerateSummary> {
   const started = performance.now();
+  // Everything the user gave is checked before the model is loaded.
   if (flags.mask && !flags.image) throw new UsageError('--mask needs --image (the picture to inpaint).');
   if (flags.strength !== undefined && !flags.image)
     throw new UsageError('--strength needs --image (img2img).');
+  if (flags.previewApprox && !flags.preview) throw new UsageError('--preview-approx needs --preview FILE.');
+  if (promptArgument === '-' && flags.negative === '-') {
+    throw new UsageError('the prompt and --negative cannot both be "-" (stdin): use --negative-file FILE.');
+  }
+  const prompt = await readPromptInput({
+    argument: promptArgument,
+    file: flags.promptFile,
+    fileFlag: '--prompt-file',
+    what: 'prompt',
+    stdin: io.stdin,
+  });
+  if (prompt === undefined) {
+    throw new UsageError(
+      'no prompt: pass it as an argument, "-" to read it from stdin, or --prompt-file FILE.',
+    );
+  }
+  const negativePrompt =
+    (await readPromptInput({
+      argument: flags.negative,
+      file: flags.negativeFile,
+      fileFlag: '--negative-file',
+      what: 'negative prompt',
+      stdin: io.stdin,
+    })) ?? '';
+  checkImageCount(flags.n);
   if (flags.model === undefined) await requireShippedModel();
   else await requireFolder(flags.model);
-
-  // A1111's random seed range; printed (and written into the PNG) so the image can be made again.
-  const seed = flags.seed ?? randomInt(0, 4294967294);
-  const seeds = Array.from({ length: flags.n }, (_, i) => addToSeed(seed, i));
-  const image: RgbaImage | undefined = flags.image ? await readPng(flags.image) : undefined;
-  const mask: RgbaImage | undefined = flags.mask ? await readPng(flags.mask) : undefined;
-
-  // An unknown scheduler name fails here, before minutes of model loading.
-  if (flags.scheduler) createScheduler(flags.scheduler);
 
   const modelDir = flags.model ?? shapesModelPath;
   // The shipped model's card recommends its own settings; other models get A1111-like defaults.
   const defaults = flags.model === undefined ? shapesModelDefaults : OTHER_MODEL_DEFAULTS;
   const steps = flags.steps ?? defaults.numInferenceSteps;
   const guidance = flags.guidance ?? defaults.guidanceScale;
+  checkStrength(flags.strength, steps);
+
+  // A1111's random seed range; printed (and written into the PNG) so the image can be made again.
+  const seed = flags.seed ?? randomInt(0, 4294967294);
+  checkSeedRange(seed, flags.n);
+  const files = outputPaths(flags.out, flags.n, seed);
+  checkOutputPaths(files);
+  if (flags.preview !== undefined) {
+    checkOutputPaths([flags.preview], '--preview');
+    if (files.some((f) => resolve(f) === resolve(flags.preview!))) {
+      throw new InvalidArgumentError({
+        name: '--preview',
+        value: flags.preview,
+        expected: 'a file other than the output images (each step overwrites it)',
+        fix: 'pass another file name, e.g. preview.png',
+      });
+    }
+  }
+  const image: RgbaImage | undefined = flags.image ? await readPng(flags.image) : undefined;
+  const mask: RgbaImage | undefined = flags.mask ? await readPng(flags.mask) : undefined;
+  // An unknown scheduler name fails here, before model loading, with a "did you mean".
+  if (flags.scheduler) checkSchedulerName(flags.scheduler);
+
   const parts = await nodeBackend.load(modelDir, {
     providers: flags.provider,
     // Text-to-image never encodes an image: skip the VAE encoder's session (memory, load time).
@@ -119,70 +220,102 @@ export async function runGenerate(
   const loaded = performance.now();
   const progress = createStepProgress(io.stderr, Boolean(io.stderr.isTTY) && !flags.json);
   const abort = new AbortController();
-  const onSigint = () => abort.abort(new InterruptedError());
-  process.once('SIGINT', onSigint);
+  // Ctrl-C: stop the image being made, keep those already written. A second Ctrl-C exits at once.
+  const onSigint = () => {
+    if (abort.signal.aborted) process.exit(130);
+    abort.abort(new InterruptedError());
+  };
+  process.on('SIGINT', onSigint);
+  const written: string[] = [];
+  let generateMs = 0;
+  let writeMs = 0;
   try {
     if (flags.scheduler) pipeline.scheduler = createScheduler(flags.scheduler, pipeline.scheduler.config);
-    // One generator per image, seeded seed, seed+1, … (as A1111 numbers a batch): image i is the
-    // image a single run with seed+i gives.
-    const generator: Generator[] = seeds.map((s) => new TorchGenerator(s));
-    const { images } = await pipeline.generate({
-      prompt,
-      negativePrompt: flags.negative ?? '',
-      numInferenceSteps: steps,
-      guidanceScale: guidance,
-      numImagesPerPrompt: flags.n,
-      generator,
-      ...(flags.width !== undefined ? { width: flags.width } : {}),
-      ...(flags.height !== undefined ? { height: flags.height } : {}),
-      ...(image ? { image } : {}),
-      ...(mask ? { maskImage: mask } : {}),
-      ...(flags.strength !== undefined ? { strength: flags.strength } : {}),
-      onStep: ({ step, totalSteps }) => progress.update(step + 1, totalSteps),
-      signal: abort.signal,
-    });
-    progress.stop();
-    const generated = performance.now();
-
-    const files = outputPaths(flags.out, images.length, seed);
-    const scheduler = flags.scheduler ?? schedulerDisplayName(pipeline.scheduler);
-    const model = flags.model === undefined ? shapesModelName : basename(resolve(flags.model));
-    for (let i = 0; i < images.length; i++) {
-      const img = images[i]!;
-      const parameters: GenerationParameters = {
-        prompt,
-        negativePrompt: flags.negative ?? '',
-        steps,
-        sampler: scheduler,
-        cfgScale: guidance,
-        seed: seeds[i]!,
-        width: img.width,
-        height: img.height,
-        model,
-        ...(image ? { denoisingStrength: flags.strength ?? (mask ? 1 : 0.8) } : {}),
-      };
-      await mkdir(dirname(resolve(files[i]!)), { recursive: true });
-      await writePng(files[i]!, img, { parameters });
+    const scheduler = schedulerDisplayName(pipeline.scheduler);
+    if (flags.model === undefined) {
+      const className = String(pipeline.scheduler.config['_class_name'] ?? '');
+      const warning = fewStepsWarning(className, scheduler, steps);
+      if (warning) io.stderr.write(`${warning}\n`);
     }
-    const written = performance.now();
-    const first = images[0]!;
+    const model = flags.model === undefined ? shapesModelName : basename(resolve(flags.model));
+    let width = 0;
+    let height = 0;
+    let interrupted = false;
+    for (let i = 0; i < flags.n; i++) {
+      // Image i is made alone from a generator seeded seed + i (as A1111 numbers a batch): it is the
+      // image a single run with --seed seed+i gives. Generators are made one at a time, as needed.
+      const imageSeed = addToSeed(seed, i);
+      const t0 = performance.now();
+      let result: GenerateResult;
+      try {
+        result = await pipeline.generate({
+          prompt,
+          negativePrompt,
+          numInferenceSteps: steps,
+          guidanceScale: guidance,
+          generator: new TorchGenerator(imageSeed),
+          ...(flags.width !== undefined ? { width: flags.width } : {}),
+          ...(flags.height !== undefined ? { height: flags.height } : {}),
+          ...(image ? { image } : {}),
+          ...(mask ? { maskImage: mask } : {}),
+          ...(flags.strength !== undefined ? { strength: flags.strength } : {}),
+          onStep: async ({ step, totalSteps, latents }) => {
+            progress.update(step + 1, totalSteps);
+            if (flags.preview === undefined || abort.signal.aborted) return;
+            const [preview] = flags.previewApprox
+              ? approximateLatentsToRgb(latents)
+              : await decodeLatentsToRgb(parts.codec, latents);
+            await writePng(flags.preview, preview!, { text: { Step: `${step + 1}/${totalSteps}` } });
+          },
+          signal: abort.signal,
+        });
+      } catch (error) {
+        if (abort.signal.aborted) {
+          interrupted = true;
+          break;
+        }
+        throw error;
+      }
+      progress.stop();
+      const t1 = performance.now();
+      generateMs += t1 - t0;
+      const png = result.images[0]!;
+      width = png.width;
+      height = png.height;
+      await mkdir(dirname(resolve(files[i]!)), { recursive: true });
+      await writePng(files[i]!, png, { parameters: generationParametersFrom(result.parameters, { model }) });
+      written.push(files[i]!);
+      writeMs += performance.now() - t1;
+      if (!flags.json) io.stdout.write(`${files[i]}  (seed ${imageSeed})\n`);
+      if (abort.signal.aborted) {
+        interrupted = i + 1 < flags.n;
+        break;
+      }
+    }
+    const finished = performance.now();
+    if (interrupted) {
+      io.stderr.write(
+        `latentkit: interrupted: wrote ${written.length} of ${flags.n} image(s)${written.length > 0 ? ` (${written.join(', ')})` : ''}.\n`,
+      );
+    }
     return {
-      files,
-      seeds: seeds.map(String),
+      files: written,
+      seeds: written.map((_, i) => String(addToSeed(seed, i))),
       prompt,
-      negativePrompt: flags.negative ?? '',
-      width: first.width,
-      height: first.height,
+      negativePrompt,
+      width,
+      height,
       steps,
       guidance,
       scheduler,
       model: resolve(modelDir),
       providers: { ...parts.providers },
+      interrupted,
       timings: {
         loadMs: Math.round(loaded - started),
-        generateMs: Math.round(generated - loaded),
-        writeMs: Math.round(written - generated),
-        totalMs: Math.round(written - started),
+        generateMs: Math.round(generateMs),
+        writeMs: Math.round(writeMs),
+        totalMs: Math.round(finished - started),
       },
     };
   } finally {

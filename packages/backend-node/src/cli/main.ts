@@ -6,6 +6,10 @@
  */
 import { runCli } from './program.js';
 
-void runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then((code) => {
+void runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+}).then((code) => {
   process.exitCode = code;
 });

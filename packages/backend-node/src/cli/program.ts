@@ -1,6 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { EXECUTION_PROVIDERS, parseExecutionProviders } from '../execution-providers.js';
 import { ExitCode, exitCodeFor, formatCliError } from './cli-error.js';
+import { MAX_IMAGES_PER_RUN } from './cli-limits.js';
+import { checkCommandLineLength } from './command-line-limit.js';
 import type { CommandIo, GenerateFlags } from './generate-command.js';
 import { integerAtLeast, numberIn, parseSeed } from './parse-values.js';
 
@@ -14,8 +16,13 @@ function json(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2);
 }
 
+/** What a command run leaves for {@link runCli}: its exit code when it is not 0. */
+interface RunState {
+  exitCode: number;
+}
+
 /** Builds the `latentkit` command line (commander), writing to `io`. */
-export function createProgram(io: CommandIo): Command {
+export function createProgram(io: CommandIo, state: RunState = { exitCode: ExitCode.ok }): Command {
   const program = new Command('latentkit')
     .description('Stable Diffusion–family models from their ONNX exports, on onnxruntime-node.')
     .version(VERSION)
@@ -30,15 +37,19 @@ export function createProgram(io: CommandIo): Command {
 
   program
     .command('generate')
-    .description('Generate images from a prompt and write them as PNGs (with A1111-style parameters).')
-    .argument('<prompt>', 'what to draw')
+    .description(
+      'Generate images from a prompt and write them as PNGs (with A1111-style parameters), each as it finishes.',
+    )
+    .argument('[prompt]', 'what to draw; "-" reads it from stdin (for long prompts, or use --prompt-file)')
+    .option('--prompt-file <file>', 'read the prompt from a UTF-8 text file (instead of the argument)')
     .option('-m, --model <dir>', 'diffusers ONNX model folder (default: the shipped "shapes" model)')
-    .option('--negative <text>', 'negative prompt')
+    .option('--negative <text>', 'negative prompt ("-": read it from stdin)')
+    .option('--negative-file <file>', 'read the negative prompt from a UTF-8 text file')
     .option('--steps <n>', 'denoising steps (default: 50 for the shipped model, else 20)', integerAtLeast(1))
     .option(
       '--guidance <g>',
-      'classifier-free guidance scale, ≤ 1 turns it off (default: 5 for the shipped model, else 7.5)',
-      numberIn(0),
+      'classifier-free guidance scale, any number; ≤ 1 turns guidance off (default: 5 for the shipped model, else 7.5)',
+      numberIn(),
     )
     .option(
       '--scheduler <name>',
@@ -51,17 +62,30 @@ export function createProgram(io: CommandIo): Command {
       integerAtLeast(8),
     )
     .option('--height <px>', 'height, a multiple of 8', integerAtLeast(8))
-    .option('--n <count>', 'number of images; image i uses seed + i − 1', integerAtLeast(1), 1)
-    .option('--image <png>', 'init image for img2img / inpainting')
+    .option(
+      '--n <count>',
+      `number of images (at most ${MAX_IMAGES_PER_RUN}); image i uses seed + i − 1 and is written as soon as it is made`,
+      integerAtLeast(1),
+      1,
+    )
+    .option('--image <png>', 'init image for img2img / inpainting (PNG only: convert JPEG/WebP first)')
     .option(
       '--strength <s>',
-      'how much to change --image, in [0, 1] (default 0.8; 1 with --mask)',
+      'how much to change --image, in (0, 1], at least 1/steps (default 0.8; 1 with --mask)',
       numberIn(0, 1),
     )
-    .option('--mask <png>', 'inpainting mask: white = repaint, black = keep (needs --image)')
+    .option('--mask <png>', 'inpainting mask, PNG: white = repaint, black = keep (needs --image)')
     .option(
       '-o, --out <path>',
       'output PNG (default latentkit-<seed>.png); with --n > 1: <name>-1.png, <name>-2.png, …',
+    )
+    .option(
+      '--preview <file>',
+      'after each step, write the current image (the latents decoded by the VAE) to this PNG',
+    )
+    .option(
+      '--preview-approx',
+      'with --preview: a cheap latent→RGB approximation at latent size instead of a VAE decode per step (SD 1.x/2.x colours)',
     )
     .addOption(
       new Option(
@@ -72,14 +96,19 @@ export function createProgram(io: CommandIo): Command {
         .default(['cpu'], 'cpu'),
     )
     .option('--json', 'print a JSON summary (files, seeds, timings) on stdout; no progress bar')
-    .action(async (prompt: string, flags: GenerateFlags) => {
+    .addHelpText(
+      'after',
+      '\nCtrl-C stops the image being made and keeps those already written (exit 130).\n' +
+        'Long prompts: the command line must stay under 24,000 bytes (onnxruntime-node crashes past ~29,000):\n' +
+        '  latentkit generate --prompt-file prompt.txt    or    cat prompt.txt | latentkit generate -',
+    )
+    .action(async (prompt: string | undefined, flags: GenerateFlags) => {
       // Commands load their modules when run, so `--help` and usage errors answer at once.
       const { runGenerate } = await import('./generate-command.js');
       const summary = await runGenerate(prompt, flags, io);
+      if (summary.interrupted) state.exitCode = ExitCode.interrupted;
       if (flags.json) io.stdout.write(`${json(summary)}\n`);
-      else {
-        for (const [i, file] of summary.files.entries())
-          io.stdout.write(`${file}  (seed ${summary.seeds[i]})\n`);
+      else if (summary.files.length > 0) {
         io.stderr.write(
           `latentkit: ${summary.files.length} image(s) ${summary.width}x${summary.height}, ${summary.steps} steps, ` +
             `${summary.scheduler}, seed ${summary.seeds[0]}, ${(summary.timings.totalMs / 1000).toFixed(1)} s\n`,
@@ -119,14 +148,17 @@ export function createProgram(io: CommandIo): Command {
  * unless `LATENTKIT_DEBUG` is set.
  */
 export async function runCli(argv: readonly string[], io: CommandIo): Promise<number> {
-  const program = createProgram(io);
+  const state: RunState = { exitCode: ExitCode.ok };
+  const program = createProgram(io, state);
   try {
     if (argv.length === 0) {
       program.outputHelp({ error: true });
       return ExitCode.usage;
     }
+    // A command line this long crashes onnxruntime-node (SIGSEGV): refuse it before it is loaded.
+    checkCommandLineLength([process.execPath, ...process.execArgv, process.argv[1] ?? '', ...argv]);
     await program.parseAsync([...argv], { from: 'user' });
-    return ExitCode.ok;
+    return state.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return ExitCode.ok; // --help, --version

@@ -4,7 +4,7 @@ import { SingleBar } from 'cli-progress';
 export interface StepProgress {
   /** Called after each step with 1-based `done` of `total`. */
   update(done: number, total: number): void;
-  /** Clears the bar. */
+  /** Clears the bar; the next {@link StepProgress.update} starts a new one (the next image). */
   stop(): void;
 }
 
@@ -29,6 +29,7 @@ export function createStepProgress(stream: NodeJS.WritableStream, enabled: boole
     },
     stop() {
       bar?.stop();
+      bar = undefined;
     },
   };
 }
