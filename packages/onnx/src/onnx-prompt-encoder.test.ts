@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ClipTokenizer, type ClipTokenizerFiles } from './clip-tokenizer.js';
-import { OnnxPromptEncoder } from './onnx-prompt-encoder.js';
+import { DEFAULT_MAX_PROMPT_CHUNKS, OnnxPromptEncoder } from './onnx-prompt-encoder.js';
 import { OnnxTextEncoder } from './onnx-text-encoder.js';
 import { type FakeTensor, fakeFactory, fakeSession, memorySource } from './test-support/fake-session.js';
 
@@ -148,5 +148,21 @@ describe('OnnxPromptEncoder', () => {
     );
     await expect(pe.encode([])).rejects.toThrow(/non-empty array/);
     await expect(pe.encode(['a'], { clipSkip: 0 })).rejects.toThrow(/clipSkip/);
+  });
+});
+
+describe('OnnxPromptEncoder chunk limit', () => {
+  it('takes 32 chunks by default and no more; maxChunks raises it', async () => {
+    const { session, encoder } = textEncoder();
+    const pe = new OnnxPromptEncoder(tokenizer, encoder);
+    expect(pe.maxChunks).toBe(DEFAULT_MAX_PROMPT_CHUNKS);
+    expect(DEFAULT_MAX_PROMPT_CHUNKS).toBe(32);
+    expect(pe.chunks(`${'red BREAK '.repeat(31)}red`)).toHaveLength(32);
+    expect(() => pe.chunks(`${'red BREAK '.repeat(32)}red`)).toThrow(/more than 32 chunks/);
+    const out = await pe.encode([`${'red BREAK '.repeat(31)}red`]);
+    expect(out.encoderHiddenStates.shape).toEqual([1, 32 * 77, D]);
+    expect(session.calls).toHaveLength(32);
+    const raised = new OnnxPromptEncoder(tokenizer, encoder, { maxChunks: 40 });
+    expect(raised.chunks(`${'red BREAK '.repeat(39)}red`)).toHaveLength(40);
   });
 });
