@@ -20,6 +20,8 @@ import {
 // at load with a typed error naming the file, the key and the value — before any onnxruntime session is
 // created (the counting factory is the real onnxruntime-node one).
 type Break = (dir: string) => void;
+/** An error class (their constructors take different arguments). */
+type ErrorClass = new (...args: never[]) => LatentkitError;
 const json =
   (file: string, changes: Record<string, unknown>): Break =>
   (dir) =>
@@ -34,7 +36,7 @@ const invalid = (file: string, key: string, value: string) =>
     `^${file.replace(/[/.]/g, '\\$&')} in .*: "${key}" = ${value} is invalid: expected .*\\. Fix: correct the file \\(the usual value is`,
   );
 
-const configCases: [string, Break, typeof LatentkitError, RegExp][] = [
+const configCases: [string, Break, ErrorClass, RegExp][] = [
   // issue 14 §2: a scaling factor of 0 gave NaN images
   [
     'vae_decoder scaling_factor 0 (issue 14 §2)',
@@ -274,7 +276,7 @@ describe('prompt chunk limits (the shipped model)', () => {
     expect(sessions.runs['text_encoder'] ?? 0).toBe(before); // the text encoder never ran
   });
 
-  const weightCases: [string, string, typeof LatentkitError][] = [
+  const weightCases: [string, string, ErrorClass][] = [
     // issue 14 §2: both gave all-NaN images
     ["'(' × 930 + 'a red circle' (issue 14 §2)", `${'('.repeat(930)}a red circle`, LimitExceededError],
     [
