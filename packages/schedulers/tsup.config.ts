@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'es2022',
+  // esbuild renames classes with static members (`_DDIMScheduler`); users read `constructor.name`.
+  keepNames: true,
 });

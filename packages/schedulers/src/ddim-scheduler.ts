@@ -15,6 +15,7 @@ import {
   oneOf,
   type ResolvedConfig,
   resolveConfig,
+  withOverrides,
 } from './shared/config.js';
 import { addNoiseWithAlphas, checkSameShape, drawNoise } from './shared/noise.js';
 import {
@@ -26,6 +27,8 @@ import {
   predictOriginal,
   type X0Clipping,
 } from './shared/prediction.js';
+import { checkTimestepsFit } from './shared/schedule-fit.js';
+import { SchedulerBase } from './shared/scheduler-base.js';
 import { discreteTimesteps, TIMESTEP_SPACINGS, type TimestepSpacing } from './shared/timestep-spacing.js';
 
 const CLASS_NAME = 'DDIMScheduler';
@@ -58,7 +61,7 @@ export type DDIMSchedulerConfig = ResolvedConfig<typeof DDIM_DEFAULTS>;
  *
  * Note, as in diffusers: the previous timestep is always `t − T // n`, whatever the spacing.
  */
-export class DDIMScheduler implements Scheduler {
+export class DDIMScheduler extends SchedulerBase implements Scheduler {
   /** The config: diffusers' keys (snake_case), defaults filled in, plus `_class_name`. */
   readonly config: Readonly<DDIMSchedulerConfig>;
   /** DDIM takes one model evaluation per step. */
@@ -80,6 +83,7 @@ export class DDIMScheduler implements Scheduler {
 
   /** Builds a scheduler from a (partial) diffusers config; see {@link DDIMScheduler.fromConfig}. */
   constructor(config: Readonly<Record<string, unknown>> = {}) {
+    super();
     const c = resolveConfig(CLASS_NAME, DDIM_DEFAULTS, config);
     const T = integerKey(CLASS_NAME, c, 'num_train_timesteps', 1);
     integerKey(CLASS_NAME, c, 'steps_offset');
@@ -102,9 +106,12 @@ export class DDIMScheduler implements Scheduler {
     this.config = Object.freeze(c);
   }
 
-  /** Builds a DDIMScheduler from any diffusers `scheduler_config.json` object (unknown keys are ignored). */
-  static fromConfig(config: Readonly<Record<string, unknown>>): DDIMScheduler {
-    return new DDIMScheduler(config);
+  /** Builds a DDIMScheduler from any diffusers `scheduler_config.json` object (unknown keys are ignored). `overrides` win over `config`, as the keyword arguments of diffusers' `from_config`. */
+  static fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): DDIMScheduler {
+    return new DDIMScheduler(withOverrides('DDIMScheduler', config, overrides));
   }
 
   /** The timesteps of the current schedule (integers, descending). */
@@ -116,8 +123,11 @@ export class DDIMScheduler implements Scheduler {
   setTimesteps(numInferenceSteps: number): void {
     const T = this.config.num_train_timesteps;
     checkStepCount(CLASS_NAME, numInferenceSteps, T);
+    const timestepsFor = (n: number): number[] =>
+      discreteTimesteps(this.spacing, T, n, this.config.steps_offset);
+    checkTimestepsFit(CLASS_NAME, numInferenceSteps, this.config, timestepsFor);
     this.numInferenceSteps = numInferenceSteps;
-    this._timesteps = discreteTimesteps(this.spacing, T, numInferenceSteps, this.config.steps_offset);
+    this._timesteps = timestepsFor(numInferenceSteps);
   }
 
   /** DDIM does not scale the model input. */

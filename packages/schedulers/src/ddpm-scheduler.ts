@@ -17,6 +17,7 @@ import {
   oneOf,
   type ResolvedConfig,
   resolveConfig,
+  withOverrides,
 } from './shared/config.js';
 import { addNoiseWithAlphas, checkSameShape, drawNoise } from './shared/noise.js';
 import {
@@ -28,6 +29,8 @@ import {
   predictOriginal,
   type X0Clipping,
 } from './shared/prediction.js';
+import { checkTimestepsFit } from './shared/schedule-fit.js';
+import { SchedulerBase } from './shared/scheduler-base.js';
 import { discreteTimesteps, TIMESTEP_SPACINGS, type TimestepSpacing } from './shared/timestep-spacing.js';
 
 const CLASS_NAME = 'DDPMScheduler';
@@ -81,7 +84,7 @@ export interface DDPMSetTimestepsOptions {
  * Deviation: `fixed_large_log` uses √β_t as the standard deviation; diffusers takes the square root of
  * log β_t there, which is NaN.
  */
-export class DDPMScheduler implements Scheduler {
+export class DDPMScheduler extends SchedulerBase implements Scheduler {
   /** The config: diffusers' keys (snake_case), defaults filled in, plus `_class_name`. */
   readonly config: Readonly<DDPMSchedulerConfig>;
   /** DDPM takes one model evaluation per step. */
@@ -104,6 +107,7 @@ export class DDPMScheduler implements Scheduler {
 
   /** Builds a scheduler from a (partial) diffusers config; see {@link DDPMScheduler.fromConfig}. */
   constructor(config: Readonly<Record<string, unknown>> = {}) {
+    super();
     const c = resolveConfig(CLASS_NAME, DDPM_DEFAULTS, config);
     const T = integerKey(CLASS_NAME, c, 'num_train_timesteps', 1);
     integerKey(CLASS_NAME, c, 'steps_offset');
@@ -129,9 +133,12 @@ export class DDPMScheduler implements Scheduler {
     this.config = Object.freeze(c);
   }
 
-  /** Builds a DDPMScheduler from any diffusers `scheduler_config.json` object (unknown keys are ignored). */
-  static fromConfig(config: Readonly<Record<string, unknown>>): DDPMScheduler {
-    return new DDPMScheduler(config);
+  /** Builds a DDPMScheduler from any diffusers `scheduler_config.json` object (unknown keys are ignored). `overrides` win over `config`, as the keyword arguments of diffusers' `from_config`. */
+  static fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): DDPMScheduler {
+    return new DDPMScheduler(withOverrides('DDPMScheduler', config, overrides));
   }
 
   /** The timesteps of the current schedule (integers, descending); all training timesteps by default. */
@@ -166,14 +173,12 @@ export class DDPMScheduler implements Scheduler {
       return;
     }
     checkStepCount(CLASS_NAME, numInferenceSteps as number, T);
+    const timestepsFor = (n: number): number[] =>
+      discreteTimesteps(this.spacing, T, n, this.config.steps_offset);
+    checkTimestepsFit(CLASS_NAME, numInferenceSteps as number, this.config, timestepsFor);
     this.numInferenceSteps = numInferenceSteps as number;
     this.customTimesteps = false;
-    this._timesteps = discreteTimesteps(
-      this.spacing,
-      T,
-      numInferenceSteps as number,
-      this.config.steps_offset,
-    );
+    this._timesteps = timestepsFor(numInferenceSteps as number);
   }
 
   /** DDPM does not scale the model input. */

@@ -1,5 +1,5 @@
 import { type SchedulerStepOptions, type SchedulerStepOutput, Tensor } from '@latentkit/core';
-import { checkStepCount, oneOf, resolveConfig } from './shared/config.js';
+import { checkStepCount, oneOf, resolveConfig, withOverrides } from './shared/config.js';
 import {
   alphaSigma,
   checkOneSigmaSchedule,
@@ -19,10 +19,14 @@ import {
 } from './shared/dpm-common.js';
 import { DPMFamilyScheduler } from './shared/dpm-family-scheduler.js';
 import { weightedSum } from './shared/dpm-kernels.js';
+import { checkTimestepsFit } from './shared/schedule-fit.js';
 import { convertSigmas, interpArray } from './shared/sigmas.js';
 import { dpmSolverTimesteps } from './shared/timestep-spacing.js';
 
 const fround = Math.fround;
+/** The DPM-Solver algorithm types whose configs DEIS accepts (read as its own `deis`). */
+const DPM_SOLVER_ALGORITHMS = ['dpmsolver', 'dpmsolver++', 'sde-dpmsolver', 'sde-dpmsolver++'];
+
 const CLASS = 'DEISMultistepScheduler';
 
 /** The diffusers config of {@link DEISMultistepScheduler} (snake_case, as in `scheduler_config.json`). */
@@ -79,8 +83,10 @@ export class DEISMultistepScheduler extends DPMFamilyScheduler {
     ]) {
       c[key] = configBool(CLASS, key, c[key]);
     }
-    // diffusers maps sibling solvers' names onto DEIS, so configs swap between the classes.
-    if (c.algorithm_type === 'dpmsolver' || c.algorithm_type === 'dpmsolver++') c.algorithm_type = 'deis';
+    // diffusers maps sibling solvers' names onto DEIS, so configs swap between the classes. It maps
+    // dpmsolver / dpmsolver++ only and raises NotImplementedError for the SDE variants; here those map
+    // too, so every DPM-Solver config (e.g. "DPM++ 2M SDE") can build DEIS (a deliberate difference).
+    if (DPM_SOLVER_ALGORITHMS.includes(c.algorithm_type)) c.algorithm_type = 'deis';
     if (['midpoint', 'heun', 'bh1', 'bh2'].includes(c.solver_type)) c.solver_type = 'logrho';
     oneOf(CLASS, 'algorithm_type', c.algorithm_type, ['deis'] as const);
     oneOf(CLASS, 'solver_type', c.solver_type, ['logrho'] as const);
@@ -96,9 +102,12 @@ export class DEISMultistepScheduler extends DPMFamilyScheduler {
     this.modelOutputs = new Array(c.solver_order).fill(null);
   }
 
-  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). */
-  static fromConfig(config: Readonly<Record<string, unknown>>): DEISMultistepScheduler {
-    return new DEISMultistepScheduler(config);
+  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). `overrides` win over `config`, as the keyword arguments of diffusers' `from_config`. */
+  static fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): DEISMultistepScheduler {
+    return new DEISMultistepScheduler(withOverrides('DEISMultistepScheduler', config, overrides));
   }
 
   /** Prepares `numInferenceSteps` steps spaced by `timestep_spacing` (or the Karras / exponential / beta schedule). */
@@ -114,6 +123,12 @@ export class DEISMultistepScheduler extends DPMFamilyScheduler {
       numTrain,
       c.steps_offset,
     );
+    // Without a sigma schedule the σ come from these timesteps: they must fit (see checkTimestepsFit).
+    if (!c.use_karras_sigmas && !c.use_exponential_sigmas && !c.use_beta_sigmas) {
+      checkTimestepsFit(CLASS, numInferenceSteps, c, (k) =>
+        dpmSolverTimesteps(CLASS, c.timestep_spacing, k, numTrain, numTrain, c.steps_offset),
+      );
+    }
     const n = numInferenceSteps;
     const train = this.schedule.sigmas;
     const logSigmas = this.schedule.logSigmas;

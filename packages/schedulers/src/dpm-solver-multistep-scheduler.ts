@@ -5,11 +5,12 @@ import {
   type SchedulerStepOutput,
   Tensor,
 } from '@latentkit/core';
-import { checkStepCount, oneOf, resolveConfig } from './shared/config.js';
+import { checkStepCount, oneOf, resolveConfig, withOverrides } from './shared/config.js';
 import {
   alphaSigma,
   checkOneSigmaSchedule,
   checkStepShapes,
+  checkVarianceType,
   clippedIndex,
   configBool,
   configInt,
@@ -30,6 +31,7 @@ import { DPMFamilyScheduler } from './shared/dpm-family-scheduler.js';
 import { scaledDifference, secondOrderMultistep, weightedSum } from './shared/dpm-kernels.js';
 import { drawNoise } from './shared/noise.js';
 import { linspace } from './shared/numpy.js';
+import { checkTimestepsFit } from './shared/schedule-fit.js';
 import { convertSigmas, interpArray } from './shared/sigmas.js';
 import { dpmSolverTimesteps } from './shared/timestep-spacing.js';
 
@@ -114,9 +116,7 @@ export class DPMSolverMultistepScheduler extends DPMFamilyScheduler {
     oneOf(CLASS, 'prediction_type', c.prediction_type, ['epsilon', 'sample', 'v_prediction'] as const);
     oneOf(CLASS, 'final_sigmas_type', c.final_sigmas_type, ['zero', 'sigma_min'] as const);
     oneOf(CLASS, 'timestep_spacing', c.timestep_spacing, ['linspace', 'leading', 'trailing'] as const);
-    if (c.variance_type !== null) {
-      oneOf(CLASS, 'variance_type', c.variance_type, ['learned', 'learned_range'] as const);
-    }
+    checkVarianceType(CLASS, c.variance_type);
     rejectUnsupported(CLASS, c, ['use_flow_sigmas', 'use_dynamic_shifting']);
     checkOneSigmaSchedule(CLASS, c, ['use_beta_sigmas', 'use_exponential_sigmas', 'use_karras_sigmas']);
     if (
@@ -143,9 +143,12 @@ export class DPMSolverMultistepScheduler extends DPMFamilyScheduler {
     this.modelOutputs = new Array(c.solver_order).fill(null);
   }
 
-  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). */
-  static fromConfig(config: Readonly<Record<string, unknown>>): DPMSolverMultistepScheduler {
-    return new DPMSolverMultistepScheduler(config);
+  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). `overrides` win over `config`, as the keyword arguments of diffusers' `from_config`. */
+  static fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): DPMSolverMultistepScheduler {
+    return new DPMSolverMultistepScheduler(withOverrides('DPMSolverMultistepScheduler', config, overrides));
   }
 
   /**
@@ -171,6 +174,12 @@ export class DPMSolverMultistepScheduler extends DPMFamilyScheduler {
         last,
         c.steps_offset,
       );
+      // Without a sigma schedule the σ come from these timesteps: they must fit (see checkTimestepsFit).
+      if (!c.use_karras_sigmas && !c.use_exponential_sigmas && !c.use_beta_sigmas && !c.use_lu_lambdas) {
+        checkTimestepsFit(CLASS, numInferenceSteps!, c, (k) =>
+          dpmSolverTimesteps(CLASS, c.timestep_spacing, k, numTrain, last, c.steps_offset),
+        );
+      }
     }
     const n = timesteps.length;
     const train = this.schedule.sigmas;

@@ -5,11 +5,12 @@ import {
   type SchedulerStepOutput,
   Tensor,
 } from '@latentkit/core';
-import { checkStepCount, oneOf, resolveConfig } from './shared/config.js';
+import { checkStepCount, oneOf, resolveConfig, withOverrides } from './shared/config.js';
 import {
   alphaSigma,
   checkOneSigmaSchedule,
   checkStepShapes,
+  checkVarianceType,
   clippedIndex,
   configBool,
   configInt,
@@ -119,8 +120,7 @@ export class DPMSolverSinglestepScheduler extends DPMFamilyScheduler {
     oneOf(CLASS, 'solver_type', c.solver_type, ['midpoint', 'heun'] as const);
     oneOf(CLASS, 'prediction_type', c.prediction_type, ['epsilon', 'sample', 'v_prediction'] as const);
     oneOf(CLASS, 'final_sigmas_type', c.final_sigmas_type, ['zero', 'sigma_min'] as const);
-    if (c.variance_type !== null)
-      oneOf(CLASS, 'variance_type', c.variance_type, ['learned', 'learned_range'] as const);
+    checkVarianceType(CLASS, c.variance_type);
     rejectUnsupported(CLASS, c, ['use_flow_sigmas']);
     checkOneSigmaSchedule(CLASS, c, ['use_beta_sigmas', 'use_exponential_sigmas', 'use_karras_sigmas']);
     if (
@@ -148,9 +148,12 @@ export class DPMSolverSinglestepScheduler extends DPMFamilyScheduler {
     this.orderList = singlestepOrderList(n, c.solver_order, c.lower_order_final);
   }
 
-  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). */
-  static fromConfig(config: Readonly<Record<string, unknown>>): DPMSolverSinglestepScheduler {
-    return new DPMSolverSinglestepScheduler(config);
+  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). `overrides` win over `config`, as the keyword arguments of diffusers' `from_config`. */
+  static fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): DPMSolverSinglestepScheduler {
+    return new DPMSolverSinglestepScheduler(withOverrides('DPMSolverSinglestepScheduler', config, overrides));
   }
 
   /**

@@ -6,7 +6,7 @@ import {
   Tensor,
 } from '@latentkit/core';
 import { linspaceFloat32 } from './shared/betas.js';
-import { oneOf, resolveConfig } from './shared/config.js';
+import { oneOf, resolveConfig, withOverrides } from './shared/config.js';
 import {
   checkNoiseShapes,
   checkStepShapes,
@@ -127,9 +127,14 @@ export class EDMDPMSolverMultistepScheduler extends DPMFamilyScheduler {
     this.modelOutputs = new Array(c.solver_order).fill(null);
   }
 
-  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). */
-  static fromConfig(config: Readonly<Record<string, unknown>>): EDMDPMSolverMultistepScheduler {
-    return new EDMDPMSolverMultistepScheduler(config);
+  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). `overrides` win over `config`, as the keyword arguments of diffusers' `from_config`. */
+  static fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): EDMDPMSolverMultistepScheduler {
+    return new EDMDPMSolverMultistepScheduler(
+      withOverrides('EDMDPMSolverMultistepScheduler', config, overrides),
+    );
   }
 
   /** Karras (or exponential) sigmas over a float32 `torch.linspace(0, 1, n)` ramp, in float32 torch ops. */

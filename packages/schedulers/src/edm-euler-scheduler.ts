@@ -1,7 +1,7 @@
 import { type SchedulerStepOutput, Tensor } from '@latentkit/core';
 import type { EulerStepOptions } from './euler-discrete-scheduler.js';
 import { linspaceFloat32 } from './shared/betas.js';
-import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
+import { oneOf, type ResolvedConfig, resolveConfig, withOverrides } from './shared/config.js';
 import { drawNoise } from './shared/noise.js';
 import { linspace } from './shared/numpy.js';
 import { checkInferenceSteps, configNumber, SigmaScheduler, stepOutput } from './shared/sigma-scheduler.js';
@@ -54,9 +54,12 @@ export class EDMEulerScheduler extends SigmaScheduler {
     this.numInferenceStepsValue = null;
   }
 
-  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). */
-  static fromConfig(config: Readonly<Record<string, unknown>>): EDMEulerScheduler {
-    return new EDMEulerScheduler(config);
+  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). `overrides` win over `config`, as the keyword arguments of diffusers' `from_config`. */
+  static fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): EDMEulerScheduler {
+    return new EDMEulerScheduler(withOverrides('EDMEulerScheduler', config, overrides));
   }
 
   protected get className(): string {

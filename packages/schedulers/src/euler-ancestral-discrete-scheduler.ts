@@ -4,7 +4,7 @@ import {
   type SchedulerStepOutput,
   type Tensor,
 } from '@latentkit/core';
-import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
+import { oneOf, type ResolvedConfig, resolveConfig, withOverrides } from './shared/config.js';
 import { drawNoise } from './shared/noise.js';
 import {
   alphasCumprodForConfig,
@@ -71,9 +71,14 @@ export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
     this.timestepValues = Object.freeze(Array.from({ length: n }, (_, i) => n - 1 - i));
   }
 
-  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). */
-  static fromConfig(config: Readonly<Record<string, unknown>>): EulerAncestralDiscreteScheduler {
-    return new EulerAncestralDiscreteScheduler(config);
+  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). `overrides` win over `config`, as the keyword arguments of diffusers' `from_config`. */
+  static fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): EulerAncestralDiscreteScheduler {
+    return new EulerAncestralDiscreteScheduler(
+      withOverrides('EulerAncestralDiscreteScheduler', config, overrides),
+    );
   }
 
   protected get className(): string {

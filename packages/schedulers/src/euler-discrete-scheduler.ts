@@ -1,6 +1,6 @@
 import type { SchedulerStepOptions, SchedulerStepOutput, Tensor } from '@latentkit/core';
 import { linspaceFloat32 } from './shared/betas.js';
-import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
+import { oneOf, type ResolvedConfig, resolveConfig, withOverrides } from './shared/config.js';
 import { drawNoise } from './shared/noise.js';
 import {
   alphasCumprodForConfig,
@@ -107,9 +107,12 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
     );
   }
 
-  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). */
-  static fromConfig(config: Readonly<Record<string, unknown>>): EulerDiscreteScheduler {
-    return new EulerDiscreteScheduler(config);
+  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). `overrides` win over `config`, as the keyword arguments of diffusers' `from_config`. */
+  static fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): EulerDiscreteScheduler {
+    return new EulerDiscreteScheduler(withOverrides('EulerDiscreteScheduler', config, overrides));
   }
 
   protected get className(): string {

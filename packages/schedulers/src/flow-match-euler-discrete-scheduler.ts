@@ -4,7 +4,7 @@ import {
   type SchedulerStepOutput,
   Tensor,
 } from '@latentkit/core';
-import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
+import { oneOf, type ResolvedConfig, resolveConfig, withOverrides } from './shared/config.js';
 import { drawNoise } from './shared/noise.js';
 import { linspace } from './shared/numpy.js';
 import {
@@ -106,9 +106,14 @@ export class FlowMatchEulerDiscreteScheduler extends SigmaScheduler {
     this.sigmaMax = sigmas[0]!;
   }
 
-  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). */
-  static fromConfig(config: Readonly<Record<string, unknown>>): FlowMatchEulerDiscreteScheduler {
-    return new FlowMatchEulerDiscreteScheduler(config);
+  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). `overrides` win over `config`, as the keyword arguments of diffusers' `from_config`. */
+  static fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): FlowMatchEulerDiscreteScheduler {
+    return new FlowMatchEulerDiscreteScheduler(
+      withOverrides('FlowMatchEulerDiscreteScheduler', config, overrides),
+    );
   }
 
   protected get className(): string {

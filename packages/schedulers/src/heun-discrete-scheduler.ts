@@ -1,5 +1,5 @@
 import type { SchedulerStepOptions, SchedulerStepOutput, Tensor } from '@latentkit/core';
-import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
+import { oneOf, type ResolvedConfig, resolveConfig, withOverrides } from './shared/config.js';
 import {
   alphasCumprodForConfig,
   checkInferenceSteps,
@@ -84,9 +84,12 @@ export class HeunDiscreteScheduler extends SigmaScheduler {
     this.numInferenceStepsValue = null;
   }
 
-  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). */
-  static fromConfig(config: Readonly<Record<string, unknown>>): HeunDiscreteScheduler {
-    return new HeunDiscreteScheduler(config);
+  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). `overrides` win over `config`, as the keyword arguments of diffusers' `from_config`. */
+  static fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): HeunDiscreteScheduler {
+    return new HeunDiscreteScheduler(withOverrides('HeunDiscreteScheduler', config, overrides));
   }
 
   protected get className(): string {

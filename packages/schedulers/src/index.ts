@@ -21,13 +21,16 @@ export * from './k-dpm2-ancestral-discrete-scheduler.js';
 export * from './k-dpm2-discrete-scheduler.js';
 export * from './lcm-scheduler.js';
 export * from './lms-discrete-scheduler.js';
+export * from './min-steps.js';
 export * from './pndm-scheduler.js';
 export * from './registry.js';
 export * from './shared/betas.js';
 export * from './shared/config.js';
+export { MAX_TRAIN_TIMESTEPS } from './shared/config-ranges.js';
 export type { VpSolverConfig } from './shared/dpm-common.js';
 export { DPMFamilyScheduler } from './shared/dpm-family-scheduler.js';
 export * from './shared/numpy.js';
+export { SchedulerBase } from './shared/scheduler-base.js';
 export {
   type CustomScheduleOptions,
   SigmaScheduler,

@@ -5,7 +5,7 @@ import {
   type Tensor,
 } from '@latentkit/core';
 import { KDPM2_DISCRETE_DEFAULTS } from './k-dpm2-discrete-scheduler.js';
-import type { ResolvedConfig } from './shared/config.js';
+import { type ResolvedConfig, withOverrides } from './shared/config.js';
 import {
   kdpm2BaseSchedule,
   kdpm2InterleavedTimesteps,
@@ -65,9 +65,14 @@ export class KDPM2AncestralDiscreteScheduler extends SigmaScheduler {
     this.numInferenceStepsValue = null;
   }
 
-  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). */
-  static fromConfig(config: Readonly<Record<string, unknown>>): KDPM2AncestralDiscreteScheduler {
-    return new KDPM2AncestralDiscreteScheduler(config);
+  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). `overrides` win over `config`, as the keyword arguments of diffusers' `from_config`. */
+  static fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): KDPM2AncestralDiscreteScheduler {
+    return new KDPM2AncestralDiscreteScheduler(
+      withOverrides('KDPM2AncestralDiscreteScheduler', config, overrides),
+    );
   }
 
   protected get className(): string {

@@ -4,7 +4,7 @@ import {
   type SchedulerStepOutput,
   type Tensor,
 } from '@latentkit/core';
-import type { ResolvedConfig } from './shared/config.js';
+import { type ResolvedConfig, withOverrides } from './shared/config.js';
 import {
   kdpm2BaseSchedule,
   kdpm2InterleavedTimesteps,
@@ -76,9 +76,12 @@ export class KDPM2DiscreteScheduler extends SigmaScheduler {
     this.numInferenceStepsValue = null;
   }
 
-  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). */
-  static fromConfig(config: Readonly<Record<string, unknown>>): KDPM2DiscreteScheduler {
-    return new KDPM2DiscreteScheduler(config);
+  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). `overrides` win over `config`, as the keyword arguments of diffusers' `from_config`. */
+  static fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): KDPM2DiscreteScheduler {
+    return new KDPM2DiscreteScheduler(withOverrides('KDPM2DiscreteScheduler', config, overrides));
   }
 
   protected get className(): string {

@@ -5,7 +5,7 @@ import {
   type SchedulerStepOutput,
   Tensor,
 } from '@latentkit/core';
-import { type ResolvedConfig, resolveConfig } from './shared/config.js';
+import { type ResolvedConfig, resolveConfig, withOverrides } from './shared/config.js';
 import { consistencySchedule, consistencySetup } from './shared/consistency-timesteps.js';
 import { addNoiseWithAlphas, checkSameShape, drawNoise } from './shared/noise.js';
 import {
@@ -17,6 +17,7 @@ import {
   predictOriginal,
   type X0Clipping,
 } from './shared/prediction.js';
+import { SchedulerBase } from './shared/scheduler-base.js';
 import { indexForTimestep } from './shared/sigmas.js';
 
 const CLASS_NAME = 'LCMScheduler';
@@ -60,7 +61,7 @@ export interface LCMSetTimestepsOptions {
  * UNets and LCM-LoRA, typically 2–8 steps with guidance ≤ 2. A port of diffusers' `LCMScheduler`, float32
  * step for step; between steps it re-noises the denoised estimate with noise from `options.generator`.
  */
-export class LCMScheduler implements Scheduler {
+export class LCMScheduler extends SchedulerBase implements Scheduler {
   /** The config: diffusers' keys (snake_case), defaults filled in, plus `_class_name`. */
   readonly config: Readonly<LCMSchedulerConfig>;
   /** LCM takes one model evaluation per step. */
@@ -85,6 +86,7 @@ export class LCMScheduler implements Scheduler {
 
   /** Builds a scheduler from a (partial) diffusers config; see {@link LCMScheduler.fromConfig}. */
   constructor(config: Readonly<Record<string, unknown>> = {}) {
+    super();
     const c = resolveConfig(CLASS_NAME, LCM_DEFAULTS, config);
     const setup = consistencySetup(CLASS_NAME, c);
     const T = setup.trainSteps;
@@ -97,9 +99,12 @@ export class LCMScheduler implements Scheduler {
     this.config = Object.freeze(c);
   }
 
-  /** Builds an LCMScheduler from any diffusers `scheduler_config.json` object (unknown keys are ignored). */
-  static fromConfig(config: Readonly<Record<string, unknown>>): LCMScheduler {
-    return new LCMScheduler(config);
+  /** Builds an LCMScheduler from any diffusers `scheduler_config.json` object (unknown keys are ignored). `overrides` win over `config`, as the keyword arguments of diffusers' `from_config`. */
+  static fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): LCMScheduler {
+    return new LCMScheduler(withOverrides('LCMScheduler', config, overrides));
   }
 
   /** The timesteps of the current schedule (integers, descending). */

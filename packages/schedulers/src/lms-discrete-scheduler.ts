@@ -4,7 +4,8 @@ import {
   type SchedulerStepOutput,
   type Tensor,
 } from '@latentkit/core';
-import { oneOf, type ResolvedConfig, resolveConfig } from './shared/config.js';
+import { oneOf, type ResolvedConfig, resolveConfig, withOverrides } from './shared/config.js';
+import { checkTimestepsFit } from './shared/schedule-fit.js';
 import {
   alphasCumprodForConfig,
   checkInferenceSteps,
@@ -111,9 +112,12 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
     this.numInferenceStepsValue = null;
   }
 
-  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). */
-  static fromConfig(config: Readonly<Record<string, unknown>>): LMSDiscreteScheduler {
-    return new LMSDiscreteScheduler(config);
+  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). `overrides` win over `config`, as the keyword arguments of diffusers' `from_config`. */
+  static fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): LMSDiscreteScheduler {
+    return new LMSDiscreteScheduler(withOverrides('LMSDiscreteScheduler', config, overrides));
   }
 
   protected get className(): string {
@@ -127,6 +131,15 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
 
   /** Sets `numInferenceSteps` timesteps spaced by `timestep_spacing` (and clears the derivative history). */
   setTimesteps(numInferenceSteps: number): void {
+    checkInferenceSteps(this.className, numInferenceSteps);
+    const c = this.config;
+    // LMS's Lagrange coefficients divide by σ differences: the σ of these timesteps must not repeat, as
+    // they do once a timestep is past the last training one (σ is clamped there).
+    if (this.sigmaSchedule === null) {
+      checkTimestepsFit(this.className, numInferenceSteps, c, (k) =>
+        sigmaTimesteps(c.timestep_spacing as 'linspace', c.num_train_timesteps, k, c.steps_offset),
+      );
+    }
     this.build(numInferenceSteps);
   }
 

@@ -14,10 +14,13 @@ import {
   oneOf,
   type ResolvedConfig,
   resolveConfig,
+  withOverrides,
 } from './shared/config.js';
 import { addNoiseWithAlphas, checkSameShape } from './shared/noise.js';
 import { arange, linspace, roundHalfEven } from './shared/numpy.js';
 import { checkTrainTimestep, notReadyError } from './shared/prediction.js';
+import { checkTimestepsFit } from './shared/schedule-fit.js';
+import { SchedulerBase } from './shared/scheduler-base.js';
 import { TIMESTEP_SPACINGS, type TimestepSpacing } from './shared/timestep-spacing.js';
 
 const CLASS_NAME = 'PNDMScheduler';
@@ -51,7 +54,7 @@ const PNDM_ORDER = 4;
  * {@link PNDMScheduler.stepPrk} for the `prkTimesteps`, then {@link PNDMScheduler.stepPlms}).
  * Only `epsilon` and `v_prediction` are supported, as in diffusers.
  */
-export class PNDMScheduler implements Scheduler {
+export class PNDMScheduler extends SchedulerBase implements Scheduler {
   /** The config: diffusers' keys (snake_case), defaults filled in, plus `_class_name`. */
   readonly config: Readonly<PNDMSchedulerConfig>;
   /** diffusers reports order 1 (each entry of `timesteps` is one model evaluation). */
@@ -81,6 +84,7 @@ export class PNDMScheduler implements Scheduler {
 
   /** Builds a scheduler from a (partial) diffusers config; see {@link PNDMScheduler.fromConfig}. */
   constructor(config: Readonly<Record<string, unknown>> = {}) {
+    super();
     const c = resolveConfig(CLASS_NAME, PNDM_DEFAULTS, config);
     integerKey(CLASS_NAME, c, 'num_train_timesteps', 1);
     integerKey(CLASS_NAME, c, 'steps_offset');
@@ -100,9 +104,12 @@ export class PNDMScheduler implements Scheduler {
     this.config = Object.freeze(c);
   }
 
-  /** Builds a PNDMScheduler from any diffusers `scheduler_config.json` object (unknown keys are ignored). */
-  static fromConfig(config: Readonly<Record<string, unknown>>): PNDMScheduler {
-    return new PNDMScheduler(config);
+  /** Builds a PNDMScheduler from any diffusers `scheduler_config.json` object (unknown keys are ignored). `overrides` win over `config`, as the keyword arguments of diffusers' `from_config`. */
+  static fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): PNDMScheduler {
+    return new PNDMScheduler(withOverrides('PNDMScheduler', config, overrides));
   }
 
   /** The timesteps of the current schedule: `prkTimesteps` then `plmsTimesteps` (empty before `setTimesteps`). */
@@ -128,17 +135,15 @@ export class PNDMScheduler implements Scheduler {
         fix: 'use at least 4 steps, or set skip_prk_steps: true',
       });
     }
+    // The Runge–Kutta warm-up also visits the last base timestep + (T // n) // 2.
+    const used = (k: number): number[] => {
+      const half = Math.floor(Math.floor(T / k) / 2);
+      const ts = this.baseTimesteps(k);
+      return skipPrk || half === 0 ? ts : [...ts, Math.max(...ts.slice(-PNDM_ORDER)) + half];
+    };
+    checkTimestepsFit(CLASS_NAME, n, this.config, used);
     this.numInferenceSteps = n;
-    // The base timesteps, ascending.
-    let base: number[];
-    if (this.spacing === 'linspace') {
-      base = Array.from(linspace(0, T - 1, n), roundHalfEven);
-    } else if (this.spacing === 'leading') {
-      const ratio = Math.floor(T / n);
-      base = Array.from({ length: n }, (_, i) => i * ratio + this.config.steps_offset);
-    } else {
-      base = Array.from(arange(T, 0, -T / n).subarray(0, n), (t) => roundHalfEven(t) - 1).reverse();
-    }
+    const base = this.baseTimesteps(n);
     if (skipPrk) {
       // PLMS only: [..., t_{n−2}, t_{n−2}, t_{n−1}] reversed (the second-order start repeats a timestep).
       this.prkTimesteps = [];
@@ -158,6 +163,17 @@ export class PNDMScheduler implements Scheduler {
     this.counter = 0;
     this.curModelOutput = null;
     this.curSample = null;
+  }
+
+  /** The base timesteps of `n` steps, ascending, per `timestep_spacing` and `steps_offset`. */
+  private baseTimesteps(n: number): number[] {
+    const T = this.config.num_train_timesteps;
+    if (this.spacing === 'linspace') return Array.from(linspace(0, T - 1, n), roundHalfEven);
+    if (this.spacing === 'leading') {
+      const ratio = Math.floor(T / n);
+      return Array.from({ length: n }, (_, i) => i * ratio + this.config.steps_offset);
+    }
+    return Array.from(arange(T, 0, -T / n).subarray(0, n), (t) => roundHalfEven(t) - 1).reverse();
   }
 
   /** PNDM does not scale the model input. */

@@ -20,8 +20,16 @@ import { UniPCMultistepScheduler } from './uni-pc-multistep-scheduler.js';
 
 /** A scheduler class as the registry needs it: something with diffusers' `from_config`. */
 export interface SchedulerClass {
-  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys ignored). */
-  fromConfig(config: Readonly<Record<string, unknown>>): Scheduler;
+  /** The class name, as diffusers names it (`DDIMScheduler`; also in the built package). */
+  readonly name: string;
+  /**
+   * Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys carried along);
+   * `overrides` win over `config`, as the keyword arguments of diffusers' `from_config(config, **kwargs)`.
+   */
+  fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): Scheduler;
 }
 
 /**
@@ -136,5 +144,5 @@ export function createScheduler(
     ? schedulerClasses[a1111.className]
     : Object.entries(schedulerClasses).find(([n]) => n.toLowerCase() === wanted)?.[1];
   if (!cls) throw new UnknownSchedulerError(String(nameOrClassName), listSchedulerNames());
-  return cls.fromConfig({ ...baseConfig, ...(a1111?.overrides ?? {}) });
+  return cls.fromConfig(baseConfig, a1111?.overrides);
 }

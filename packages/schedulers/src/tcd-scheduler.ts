@@ -6,7 +6,7 @@ import {
   type SchedulerStepOutput,
   Tensor,
 } from '@latentkit/core';
-import { type ResolvedConfig, resolveConfig } from './shared/config.js';
+import { type ResolvedConfig, resolveConfig, withOverrides } from './shared/config.js';
 import { consistencySchedule, consistencySetup } from './shared/consistency-timesteps.js';
 import { addNoiseWithAlphas, checkSameShape, drawNoise } from './shared/noise.js';
 import {
@@ -16,6 +16,7 @@ import {
   type PredictionType,
   predictOriginal,
 } from './shared/prediction.js';
+import { SchedulerBase } from './shared/scheduler-base.js';
 import { indexForTimestep } from './shared/sigmas.js';
 
 const CLASS_NAME = 'TCDScheduler';
@@ -63,7 +64,7 @@ const DEFAULT_GAMMA = 0.3;
  * larger values re-noise more between steps (noise from `options.generator`). A port of diffusers'
  * `TCDScheduler`, float32 step for step. Like diffusers' TCD, x₀ is not clipped or thresholded.
  */
-export class TCDScheduler implements Scheduler {
+export class TCDScheduler extends SchedulerBase implements Scheduler {
   /** The config: diffusers' keys (snake_case), defaults filled in, plus `_class_name`. */
   readonly config: Readonly<TCDSchedulerConfig>;
   /** TCD takes one model evaluation per step. */
@@ -87,6 +88,7 @@ export class TCDScheduler implements Scheduler {
 
   /** Builds a scheduler from a (partial) diffusers config; see {@link TCDScheduler.fromConfig}. */
   constructor(config: Readonly<Record<string, unknown>> = {}) {
+    super();
     const c = resolveConfig(CLASS_NAME, TCD_DEFAULTS, config);
     // An explicit null original_inference_steps means "every training timestep" in diffusers' TCD.
     if (config.original_inference_steps === null) c.original_inference_steps = null;
@@ -100,9 +102,12 @@ export class TCDScheduler implements Scheduler {
     this.config = Object.freeze(c);
   }
 
-  /** Builds a TCDScheduler from any diffusers `scheduler_config.json` object (unknown keys are ignored). */
-  static fromConfig(config: Readonly<Record<string, unknown>>): TCDScheduler {
-    return new TCDScheduler(config);
+  /** Builds a TCDScheduler from any diffusers `scheduler_config.json` object (unknown keys are ignored). `overrides` win over `config`, as the keyword arguments of diffusers' `from_config`. */
+  static fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): TCDScheduler {
+    return new TCDScheduler(withOverrides('TCDScheduler', config, overrides));
   }
 
   /** The timesteps of the current schedule (integers, descending). */

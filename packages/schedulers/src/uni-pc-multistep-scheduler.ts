@@ -5,7 +5,7 @@ import {
   type SchedulerStepOutput,
   Tensor,
 } from '@latentkit/core';
-import { checkStepCount, oneOf, resolveConfig } from './shared/config.js';
+import { checkStepCount, oneOf, resolveConfig, withOverrides } from './shared/config.js';
 import {
   alphaSigma,
   checkOneSigmaSchedule,
@@ -24,6 +24,7 @@ import {
   vpThreshold,
 } from './shared/dpm-common.js';
 import { DPMFamilyScheduler } from './shared/dpm-family-scheduler.js';
+import { checkTimestepsFit } from './shared/schedule-fit.js';
 import { convertSigmas, interpArray } from './shared/sigmas.js';
 import { dpmSolverTimesteps } from './shared/timestep-spacing.js';
 
@@ -128,9 +129,12 @@ export class UniPCMultistepScheduler extends DPMFamilyScheduler {
     this.modelOutputs = new Array(c.solver_order).fill(null);
   }
 
-  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). */
-  static fromConfig(config: Readonly<Record<string, unknown>>): UniPCMultistepScheduler {
-    return new UniPCMultistepScheduler(config);
+  /** Builds the scheduler from a diffusers `scheduler_config.json` object (unknown keys are ignored). `overrides` win over `config`, as the keyword arguments of diffusers' `from_config`. */
+  static fromConfig(
+    config: Readonly<Record<string, unknown>>,
+    overrides?: Readonly<Record<string, unknown>>,
+  ): UniPCMultistepScheduler {
+    return new UniPCMultistepScheduler(withOverrides('UniPCMultistepScheduler', config, overrides));
   }
 
   /** Prepares `numInferenceSteps` steps spaced by `timestep_spacing` (or the Karras / exponential / beta schedule). */
@@ -140,6 +144,12 @@ export class UniPCMultistepScheduler extends DPMFamilyScheduler {
     checkStepCount(CLASS, numInferenceSteps, numTrain);
     const n = numInferenceSteps;
     let timesteps = dpmSolverTimesteps(CLASS, c.timestep_spacing, n, numTrain, numTrain, c.steps_offset);
+    // Without a sigma schedule the σ come from these timesteps: they must fit (see checkTimestepsFit).
+    if (!c.use_karras_sigmas && !c.use_exponential_sigmas && !c.use_beta_sigmas) {
+      checkTimestepsFit(CLASS, n, c, (k) =>
+        dpmSolverTimesteps(CLASS, c.timestep_spacing, k, numTrain, numTrain, c.steps_offset),
+      );
+    }
     const train = this.schedule.sigmas;
     const logSigmas = this.schedule.logSigmas;
     const out = new Float32Array(n + 1);

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '@latentkit/core';
 import type { SchedulerConfig } from './config.js';
+import { MAX_TRAIN_TIMESTEPS } from './config-ranges.js';
 
 /** Lanes of torch's float32 `Vectorized` on AVX2, the kernel torch's CPU linspace runs on x86. */
 const VEC_LANES = 8;
@@ -33,6 +34,63 @@ export function linspaceFloat32(start: number, end: number, steps: number): Floa
   }
   for (; i < steps; i++) out[i] = scalar(i);
   return out;
+}
+
+/** Whether `value` is a usable β: a finite number strictly between 0 and 1 (else ᾱ or σ is NaN/Infinity). */
+function isBeta(value: unknown): value is number {
+  return typeof value === 'number' && value > 0 && value < 1;
+}
+
+/** Reads `beta_start` / `beta_end`, which must be in (0, 1). */
+function betaKey(className: string, config: SchedulerConfig, key: 'beta_start' | 'beta_end'): number {
+  const value = config[key];
+  if (isBeta(value)) return value;
+  throw new InvalidArgumentError({
+    name: `${className} config ${key}`,
+    value,
+    expected: 'a number strictly between 0 and 1 (a β is a variance fraction)',
+    fix: "use the model's values (Stable Diffusion: beta_start 0.00085, beta_end 0.012), or null for the defaults",
+  });
+}
+
+/**
+ * Reads a `trained_betas` list: an array (or typed array) of exactly `numTrainTimesteps` numbers, each in
+ * (0, 1). diffusers takes the list's length as the schedule's and `num_train_timesteps` for the timesteps,
+ * so a list of another length silently indexes past its end; here it is an error.
+ */
+function trainedBetas(className: string, trained: unknown, numTrainTimesteps: number): Float32Array {
+  const fix = 'give one β in (0, 1) per training timestep, or null to use beta_schedule';
+  const list = Array.isArray(trained)
+    ? trained
+    : ArrayBuffer.isView(trained)
+      ? Array.from(trained as Float32Array)
+      : null;
+  if (list === null) {
+    throw new InvalidArgumentError({
+      name: `${className} config trained_betas`,
+      value: trained,
+      expected: 'a list of numbers, or null',
+      fix,
+    });
+  }
+  if (list.length !== numTrainTimesteps) {
+    throw new InvalidArgumentError({
+      name: `${className} config trained_betas`,
+      value: `a list of ${list.length} numbers`,
+      expected: `num_train_timesteps (${numTrainTimesteps}) numbers`,
+      fix,
+    });
+  }
+  const bad = list.findIndex((b) => !isBeta(b));
+  if (bad >= 0) {
+    throw new InvalidArgumentError({
+      name: `${className} config trained_betas[${bad}]`,
+      value: list[bad],
+      expected: 'a number strictly between 0 and 1',
+      fix,
+    });
+  }
+  return Float32Array.from(list as number[]);
 }
 
 /** The ᾱ(t) of the cosine schedule ("squaredcos_cap_v2") and its exponential variant, in float64. */
@@ -69,13 +127,9 @@ export function betasFromConfig(
   config: SchedulerConfig,
   schedules: readonly string[] = BETA_SCHEDULES,
 ): Float32Array {
-  const trained = config.trained_betas;
-  if (Array.isArray(trained) && trained.length > 0) return Float32Array.from(trained as number[]);
-  if (ArrayBuffer.isView(trained) && (trained as Float32Array).length > 0)
-    return Float32Array.from(trained as Float32Array);
   const n = config.num_train_timesteps as number;
-  const start = config.beta_start as number;
-  const end = config.beta_end as number;
+  const trained = config.trained_betas;
+  if (trained !== null && trained !== undefined) return trainedBetas(className, trained, n);
   const schedule = config.beta_schedule;
   if (typeof schedule !== 'string' || !schedules.includes(schedule)) {
     throw new InvalidArgumentError({
@@ -84,6 +138,8 @@ export function betasFromConfig(
       expected: `one of ${schedules.map((c) => JSON.stringify(c)).join(', ')}, or a trained_betas list`,
     });
   }
+  const start = schedule === 'squaredcos_cap_v2' ? 0 : betaKey(className, config, 'beta_start');
+  const end = schedule === 'squaredcos_cap_v2' ? 0 : betaKey(className, config, 'beta_end');
   switch (schedule) {
     case 'linear':
       return linspaceFloat32(start, end, n);
@@ -139,14 +195,15 @@ export function rescaleZeroTerminalSnr(betas: Float32Array): Float32Array {
   return out;
 }
 
-/** Checks the config keys every beta-based scheduler shares. */
+/** Checks the config keys every beta-based scheduler shares (see also `checkConfigRanges`). */
 export function checkBetaConfig(className: string, config: SchedulerConfig): void {
   const n = config.num_train_timesteps;
-  if (!Number.isInteger(n) || (n as number) < 1) {
+  if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > MAX_TRAIN_TIMESTEPS) {
     throw new InvalidArgumentError({
       name: `${className} config num_train_timesteps`,
       value: n,
-      expected: 'a positive integer',
+      expected: `an integer from 1 to ${MAX_TRAIN_TIMESTEPS}`,
+      fix: "use the model's own value (1000 for every Stable Diffusion model)",
     });
   }
 }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '@latentkit/core';
+import { checkConfigRanges } from './config-ranges.js';
 
 /** A diffusers scheduler config: snake_case keys, as in `scheduler_config.json`. */
 export type SchedulerConfig = Readonly<Record<string, unknown>>;
@@ -30,7 +31,10 @@ export type ResolvedConfig<T> = T & { _class_name: string } & { readonly [key: s
  * classes (a DPM-Solver's `final_sigmas_type` survives a trip through DEIS or Euler). For the keys the
  * scheduler knows, `null` or `undefined` means "use the default"; where the default is a number, the
  * strings "Infinity", "-Infinity" and "NaN" (how Python writes them into JSON) are read as numbers.
- * `_class_name` is set to `className`.
+ * `_class_name` is set to `className`. The numeric keys the class knows are checked against the ranges
+ * outside which the schedule would be NaN or huge (see `checkConfigRanges`), before anything is allocated.
+ *
+ * @throws InvalidArgumentError naming the key, the value, the expected range and a fix.
  */
 export function resolveConfig<T extends Record<string, unknown>>(
   className: string,
@@ -57,7 +61,46 @@ export function resolveConfig<T extends Record<string, unknown>>(
     out[key] = typeof defaults[key] === 'number' ? numberFromJson(value) : value;
   }
   out._class_name = className;
+  checkConfigRanges(className, out, Object.keys(defaults));
   return out as ResolvedConfig<T>;
+}
+
+/** Whether `value` is a plain config object (not null, not an array). */
+function isConfigObject(value: unknown): value is Readonly<Record<string, unknown>> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * `config` with `overrides` on top, as diffusers' `from_config(config, **kwargs)`: a key of `overrides`
+ * wins over the same key of `config`; an override of `undefined` is no override.
+ *
+ * @throws InvalidArgumentError when `config` or `overrides` is not an object.
+ */
+export function withOverrides(
+  className: string,
+  config: Readonly<Record<string, unknown>>,
+  overrides?: Readonly<Record<string, unknown>>,
+): Readonly<Record<string, unknown>> {
+  if (!isConfigObject(config)) {
+    throw new InvalidArgumentError({
+      name: `${className}.fromConfig config`,
+      value: config,
+      expected: 'a scheduler_config.json object',
+      fix: 'pass the parsed JSON object, e.g. pipe.scheduler.config',
+    });
+  }
+  if (overrides === undefined) return config;
+  if (!isConfigObject(overrides)) {
+    throw new InvalidArgumentError({
+      name: `${className}.fromConfig overrides`,
+      value: overrides,
+      expected: 'an object of config keys, e.g. { use_karras_sigmas: true }',
+      fix: 'pass the keys to change as an object, or leave overrides out',
+    });
+  }
+  const out: Record<string, unknown> = { ...config };
+  for (const [key, value] of Object.entries(overrides)) if (value !== undefined) out[key] = value;
+  return out;
 }
 
 /** Reads a config value that must be one of `choices`; throws a typed error naming the key otherwise. */

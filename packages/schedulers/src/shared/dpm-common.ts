@@ -110,6 +110,36 @@ export function rejectUnsupported(className: string, config: SchedulerConfig, ke
   }
 }
 
+/**
+ * Every `variance_type` a diffusers scheduler config can hold: DDPMScheduler's (the fixed ones carry over
+ * when a DDPM config builds a DPM-Solver) and the learned ones.
+ */
+const VARIANCE_TYPES = [
+  'fixed_small',
+  'fixed_small_log',
+  'fixed_large',
+  'fixed_large_log',
+  'learned',
+  'learned_range',
+] as const;
+
+/**
+ * Checks a DPM-Solver's `variance_type`. As in diffusers, only `learned` / `learned_range` change
+ * anything (the model output's extra variance channels are dropped); a DDPM config's fixed variance
+ * types are accepted and ignored, so `createScheduler('DPM++ 2M', ddpm.config)` works as diffusers'
+ * `from_config` does. Values no diffusers scheduler knows (typos) are errors.
+ */
+export function checkVarianceType(className: string, value: unknown): void {
+  if (value === null || value === undefined) return;
+  if (typeof value === 'string' && (VARIANCE_TYPES as readonly string[]).includes(value)) return;
+  throw new InvalidArgumentError({
+    name: `${className} config variance_type`,
+    value,
+    expected: `null or one of ${VARIANCE_TYPES.map((v) => JSON.stringify(v)).join(', ')}`,
+    fix: 'use null (a model without learned variance), or "learned_range" for UNets that predict the variance',
+  });
+}
+
 /** Only one of the sigma-schedule switches may be on, as diffusers requires. */
 export function checkOneSigmaSchedule(
   className: string,

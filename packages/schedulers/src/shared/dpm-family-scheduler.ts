@@ -6,6 +6,7 @@ import {
   Tensor,
 } from '@latentkit/core';
 import { addNoiseIndex, addNoiseVp, checkBeginIndex, initialStepIndex, notReadyError } from './dpm-common.js';
+import { SchedulerBase } from './scheduler-base.js';
 
 /**
  * What the DPM-Solver family (DPMSolverMultistep, DPMSolverSinglestep, DEIS, UniPC, EDMDPMSolverMultistep)
@@ -14,9 +15,9 @@ import { addNoiseIndex, addNoiseVp, checkBeginIndex, initialStepIndex, notReadyE
  * converted model outputs, and the VP `add_noise`. Each subclass owns its config, its `setTimesteps`
  * and its solver updates.
  */
-export abstract class DPMFamilyScheduler implements Scheduler {
+export abstract class DPMFamilyScheduler extends SchedulerBase implements Scheduler {
   /** The diffusers config, snake_case, defaults filled in, with `_class_name`. */
-  abstract readonly config: Readonly<Record<string, unknown>>;
+  abstract override readonly config: Readonly<Record<string, unknown>>;
   /** Model evaluations per solver step. */
   abstract readonly order: number;
   /** The standard deviation of the initial noise. */
@@ -47,7 +48,9 @@ export abstract class DPMFamilyScheduler implements Scheduler {
   protected beginIndex: number | null = null;
 
   /** @param className - the class name used in error messages. */
-  protected constructor(protected readonly className: string) {}
+  protected constructor(protected readonly className: string) {
+    super();
+  }
 
   /** The timesteps of the current schedule, as diffusers holds them. */
   get timesteps(): readonly number[] {

@@ -8,6 +8,7 @@ import {
 } from '@latentkit/core';
 import { alphasCumprodFromBetas, betasFromConfig, checkBetaConfig, rescaleZeroTerminalSnr } from './betas.js';
 import type { SchedulerConfig } from './config.js';
+import { SchedulerBase } from './scheduler-base.js';
 import { indexForTimestep, sigmasFromAlphasCumprod } from './sigmas.js';
 
 /**
@@ -16,9 +17,9 @@ import { indexForTimestep, sigmasFromAlphasCumprod } from './sigmas.js';
  * "second occurrence" rule), `add_noise`, input checks and the noise source. Each subclass owns its
  * schedule (`sigmas`, `timesteps`) and its `step`.
  */
-export abstract class SigmaScheduler implements Scheduler {
+export abstract class SigmaScheduler extends SchedulerBase implements Scheduler {
   /** The diffusers config, snake_case, defaults filled in, with `_class_name`. */
-  abstract readonly config: Readonly<Record<string, unknown>>;
+  abstract override readonly config: Readonly<Record<string, unknown>>;
   /** Model evaluations per solver step. */
   abstract readonly order: number;
   /** The standard deviation of the initial noise. */
