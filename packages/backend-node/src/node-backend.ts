@@ -3,6 +3,7 @@ import {
   type Backend,
   type LoadedPipelineParts,
   maxPixelsForMemory,
+  mergePipelineLimits,
   type PipelineLimits,
   resolvePipelineLimits,
   StableDiffusionPipeline,
@@ -65,9 +66,7 @@ export const nodeBackend: NodeBackend = {
   name: 'onnxruntime-node',
   async load(directory: string, options: NodeBackendOptions = {}): Promise<NodeLoadedPipelineParts> {
     // Checked before anything is loaded, so a typo in a limit costs no session.
-    if (options.limits !== undefined) resolvePipelineLimits(options.limits);
-    const given = Object.entries(options.limits ?? {}).filter(([, v]) => v !== undefined);
-    const limits = resolvePipelineLimits({ ...nodeDefaultLimits(), ...Object.fromEntries(given) });
+    const limits = mergePipelineLimits(nodeDefaultLimits(), options.limits);
     const source = new FileModelSource(directory, {
       allowSymlinksOutside: options.allowSymlinksOutside ?? false,
     });

@@ -118,3 +118,23 @@ export function resolvePipelineLimits(limits?: Partial<PipelineLimits>): Pipelin
   }
   return out;
 }
+
+/**
+ * `given` over `base`: the limits of `base` (e.g. a backend's memory-derived ones), replaced by each limit
+ * `given` sets (keys whose value is `undefined` are ignored), with the defaults for the rest.
+ *
+ * @throws {@link InvalidArgumentError} as {@link resolvePipelineLimits}, for either argument.
+ */
+export function mergePipelineLimits(
+  base: Partial<PipelineLimits> | undefined,
+  given: Partial<PipelineLimits> | undefined,
+): PipelineLimits {
+  const out = resolvePipelineLimits(base);
+  if (given === undefined) return out;
+  resolvePipelineLimits(given);
+  for (const key of LIMIT_KEYS) {
+    const value = given[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}

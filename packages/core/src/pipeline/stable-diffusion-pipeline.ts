@@ -22,7 +22,7 @@ import { GeneratorList } from './generator-list.js';
 import { strengthSchedule } from './img2img.js';
 import { binarizeMask, blendKnownLatents, maskedImage, resizeNearest } from './inpaint-mask.js';
 import { checkDecodedImage, checkInitialLatents, checkStepLatents } from './non-finite.js';
-import { type PipelineLimits, resolvePipelineLimits } from './pipeline-limits.js';
+import { mergePipelineLimits, type PipelineLimits, resolvePipelineLimits } from './pipeline-limits.js';
 import { checkLatents, encodeImages, expandBatch, initialLatents } from './prepare-latents.js';
 import { resolveParameters } from './resolved-parameters.js';
 import { leaseScheduler } from './scheduler-lease.js';
@@ -92,7 +92,7 @@ export class StableDiffusionPipeline {
    */
   static async fromPretrained<O extends object>(
     source: string,
-    options: { backend: Backend<O> } & O,
+    options: { backend: Backend<O>; limits?: Partial<PipelineLimits> } & O,
   ): Promise<StableDiffusionPipeline> {
     if (typeof source !== 'string' || source === '') {
       throw new InvalidArgumentError({
@@ -119,8 +119,13 @@ export class StableDiffusionPipeline {
         fix: "pass e.g. { backend: nodeBackend } from '@latentkit/backend-node'",
       });
     }
+    // A bad limit fails before the (slow) load; the limits given here win over the backend's.
+    if (options.limits !== undefined) resolvePipelineLimits(options.limits);
     const parts = await backend.load(source, rest as unknown as O);
-    const pipeline = new StableDiffusionPipeline(parts);
+    const pipeline = new StableDiffusionPipeline({
+      ...parts,
+      limits: mergePipelineLimits(parts.limits, options.limits),
+    });
     pipeline.#disposeParts = parts.dispose?.bind(parts);
     return pipeline;
   }
