@@ -1,6 +1,6 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
-import { extname, join, normalize, sep } from 'node:path';
+import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 
@@ -46,7 +46,8 @@ function shippedModel(): Plugin {
     configureServer: serve,
     configurePreviewServer: serve,
     configResolved(config) {
-      outDir = config.build.outDir;
+      // build.outDir is relative to the project root (examples/web), not to the working directory.
+      outDir = resolve(config.root, config.build.outDir);
     },
     async closeBundle() {
       if (existsSync(join(shapesModel, 'model_index.json'))) {

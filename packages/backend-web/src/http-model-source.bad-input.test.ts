@@ -57,7 +57,7 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 async function sha256(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
@@ -69,7 +69,9 @@ describe('HttpModelSource against a hostile server', () => {
 
   beforeAll(async () => {
     server = await startScriptedServer();
-    foreign = await startScriptedServer((_req, res) => res.end('private'));
+    foreign = await startScriptedServer((_req, res) => {
+      res.end('private');
+    });
   });
   afterAll(async () => {
     await server.close();
@@ -361,7 +363,9 @@ describe('HttpModelSource against a hostile server', () => {
       await expect(new HttpModelSource(base).readBytes('w.bin')).rejects.toMatchObject({
         code: 'MODEL_NOT_FOUND',
       });
-      server.handle((_req, res) => res.end(BODY));
+      server.handle((_req, res) => {
+        res.end(BODY);
+      });
       expect(same(await new HttpModelSource(base).readBytes('w.bin'), BODY)).toBe(true);
     });
 

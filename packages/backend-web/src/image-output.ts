@@ -1,4 +1,6 @@
-import { InvalidArgumentError, type RgbaImage } from '@latentkit/core';
+import { InvalidArgumentError, type ResolvedParameters, type RgbaImage } from '@latentkit/core';
+import { formatInfotext, type InfotextOptions } from './infotext.js';
+import { insertPngTextChunk } from './png-text-chunk.js';
 
 /** A canvas latentkit can draw into: a page's `<canvas>` or an `OffscreenCanvas` (also in workers). */
 export type DrawableCanvas = HTMLCanvasElement | OffscreenCanvas;
@@ -52,8 +54,17 @@ export function drawImage<C extends DrawableCanvas = OffscreenCanvas>(image: Rgb
   return target;
 }
 
-/** Encodes an image as a PNG `Blob` (works in workers too), e.g. for a download link. */
-export async function toPngBlob(image: RgbaImage): Promise<Blob> {
+/** Options of {@link toPngBlob}. */
+export interface PngBlobOptions extends InfotextOptions {
+  /**
+   * The `parameters` of the `generate()` result the image came from: written as an AUTOMATIC1111
+   * `parameters` text chunk before the image data (see {@link formatInfotext}), which A1111's PNG Info,
+   * PIL's `Image.open().info` and image browsers read. A string is written as it is.
+   */
+  parameters?: ResolvedParameters | string;
+}
+
+async function canvasPng(image: RgbaImage): Promise<Blob> {
   if (typeof OffscreenCanvas !== 'undefined') {
     return drawImage(image).convertToBlob({ type: 'image/png' });
   }
@@ -64,4 +75,31 @@ export async function toPngBlob(image: RgbaImage): Promise<Blob> {
       'image/png',
     ),
   );
+}
+
+/**
+ * Encodes an image as a PNG `Blob` (works in workers too), e.g. for a download link; with `parameters`
+ * (a `generate()` result's), the PNG carries them as A1111 infotext:
+ *
+ * ```ts
+ * const { images, parameters } = await pipe.generate({ prompt: 'a red circle', seed: 42 });
+ * const png = await toPngBlob(images[0]!, { parameters, imageIndex: 0, model: 'shapes' });
+ * ```
+ *
+ * @throws {@link @latentkit/core!InvalidArgumentError} for an image without width·height·4 bytes, or an
+ *   `imageIndex` the parameters do not have.
+ */
+export async function toPngBlob(image: RgbaImage, options: PngBlobOptions = {}): Promise<Blob> {
+  checkImage(image);
+  const { parameters } = options;
+  const text =
+    parameters === undefined
+      ? undefined
+      : typeof parameters === 'string'
+        ? parameters
+        : formatInfotext(parameters, options);
+  const blob = await canvasPng(image);
+  if (text === undefined) return blob;
+  const png = insertPngTextChunk(new Uint8Array(await blob.arrayBuffer()), 'parameters', text);
+  return new Blob([png as Uint8Array<ArrayBuffer>], { type: 'image/png' });
 }

@@ -16,7 +16,14 @@
  */
 
 export { type DownloadProgress, HttpModelSource, type HttpModelSourceOptions } from './http-model-source.js';
-export { type DrawableCanvas, drawImage, toImageData, toPngBlob } from './image-output.js';
+export {
+  type DrawableCanvas,
+  drawImage,
+  type PngBlobOptions,
+  toImageData,
+  toPngBlob,
+} from './image-output.js';
+export { formatInfotext, type InfotextOptions } from './infotext.js';
 export {
   type CachedModel,
   clearCachedModel,
@@ -24,7 +31,9 @@ export {
   DEFAULT_MODEL_CACHE,
   listCachedModels,
 } from './model-cache.js';
-export { resolveModelUrl } from './model-url.js';
+export { checkUnderBase, modelFileUrl, resolveModelUrl } from './model-url.js';
+export { insertPngTextChunk } from './png-text-chunk.js';
+export { DEFAULT_MAX_FILE_BYTES } from './verified-download.js';
 export {
   loadPipeline,
   type WebBackend,

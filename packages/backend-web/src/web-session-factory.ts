@@ -93,6 +93,7 @@ export class WebSessionFactory implements SessionFactory {
   private readonly sessions: ort.InferenceSession[] = [];
   private readonly options: WebSessionOptions;
   private readonly warn: (message: string) => void;
+  private readonly warnedSkips = new Set<string>();
 
   /** @param options providers, threads, wasm paths; see {@link WebSessionOptions}. */
   constructor(options: WebSessionOptions = {}) {
@@ -146,28 +147,42 @@ export class WebSessionFactory implements SessionFactory {
     );
     const providers = this.providersFor(component);
     const where = `${modelPath} in ${source.location}`;
+    // A provider skipped for a reason that holds for every component (no WebGPU, no shader-f16) is
+    // reported once per factory, not once per component.
+    let skipped: string | undefined;
+    const warnOnce = (message: string) => {
+      if (skipped !== undefined) {
+        if (this.warnedSkips.has(skipped)) return;
+        this.warnedSkips.add(skipped);
+      }
+      this.warn(message);
+    };
     const { value: session, provider } = await createWithFallback(
       providers,
       async (p) => {
         if (p === 'webgpu') {
           const gpu = await probeWebGpu();
-          if (!gpu.adapter) throw new ProviderSkipped(gpu.unavailable ?? 'no WebGPU adapter');
+          skipped = undefined;
+          if (!gpu.adapter) {
+            skipped = gpu.unavailable ?? 'no WebGPU adapter';
+            throw new ProviderSkipped(skipped);
+          }
           if (info.usesFloat16 && !gpu.shaderF16) {
             // Without shader-f16 onnxruntime-web either refuses float16 kernels or computes garbage.
-            throw new ProviderSkipped(
-              `the model is float16 and this WebGPU adapter (${gpu.description}) lacks the "shader-f16" feature; use an fp32 export (modelFiles option) or a GPU that has it`,
-            );
+            skipped = `the model is float16 and this WebGPU adapter (${gpu.description}) lacks the "shader-f16" feature; use an fp32 export (modelFiles option) or a GPU that has it`;
+            throw new ProviderSkipped(skipped);
           }
           if (!webGpuAdapterSet) {
             ort.env.webgpu.adapter = gpu.adapter as unknown as typeof ort.env.webgpu.adapter;
             webGpuAdapterSet = true;
           }
         }
+        skipped = undefined;
         return ort.InferenceSession.create(model, this.sessionOptions(p, externalData));
       },
       {
         what: `${component} (${where})`,
-        warn: this.warn,
+        warn: warnOnce,
         onAllFailed: (failures) => {
           const last = failures.at(-1);
           // WebAssembly is always there once its files load, so its failure blames the model file.

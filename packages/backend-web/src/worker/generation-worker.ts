@@ -138,9 +138,9 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
       }
       post({ type: 'step', id, info: step });
     };
-    const { images } = await model.generate({ ...rest, onStep, signal });
+    const { images, parameters } = await model.generate({ ...rest, onStep, signal });
     post(
-      { type: 'result', id, result: { images, totalMs: performance.now() - start, previewMs } },
+      { type: 'result', id, result: { images, parameters, totalMs: performance.now() - start, previewMs } },
       transfers(images),
     );
   }

@@ -1,4 +1,4 @@
-import type { GenerateOptions, RgbaImage } from '@latentkit/core';
+import type { GenerateOptions, ResolvedParameters, RgbaImage } from '@latentkit/core';
 import type { DownloadProgress } from '../http-model-source.js';
 import type { WebBackendOptions } from '../web-backend.js';
 import type { WebProviderAssignment } from '../web-session-factory.js';
@@ -88,6 +88,8 @@ export interface WorkerStepInfo {
 export interface WorkerGenerateResult {
   /** The images. */
   readonly images: RgbaImage[];
+  /** The call's resolved settings and each image's prompt and seed, as `generate()` returns them (for `toPngBlob`). */
+  readonly parameters: ResolvedParameters;
   /** Milliseconds from the request reaching the worker to the images being ready. */
   readonly totalMs: number;
   /** Milliseconds spent making previews (included in `totalMs`). */
