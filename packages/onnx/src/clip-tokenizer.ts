@@ -57,10 +57,23 @@ export class ClipTokenizer {
   readonly padTokenId: number;
   /** Sequence length the text encoder takes (77). */
   readonly modelMaxLength: number;
+  /** The largest id in `vocab.json`: the text encoder's `vocab_size` must exceed it. */
+  readonly maxTokenId: number;
   readonly #tokenizer: Tokenizer;
 
   constructor(files: ClipTokenizerFiles) {
     const { vocab } = files;
+    let maxId = -1;
+    for (const [token, id] of Object.entries(vocab)) {
+      // ids are fed to the text encoder as int32 indices into its embedding table
+      if (!Number.isInteger(id) || id < 0 || id > 0x7fffffff) {
+        throw new ModelInvalidError(
+          `tokenizer/vocab.json maps ${JSON.stringify(token)} to ${JSON.stringify(id)}: expected a token id, an integer from 0 to 2147483647. Fix: use the vocab.json of the model's tokenizer.`,
+        );
+      }
+      if (id > maxId) maxId = id;
+    }
+    this.maxTokenId = maxId;
     const bos = vocab[BOS];
     const eos = vocab[EOS];
     if (bos === undefined || eos === undefined) {

@@ -302,3 +302,41 @@ describe('prompt chunk limits (the shipped model)', () => {
     await expect(loadOnnxPipeline(folderSource(model.dir), other, options)).rejects.toThrow(message);
   });
 });
+
+describe('loadOnnxPipeline: a tokenizer that does not fit the text encoder (the shipped model)', () => {
+  const cases: [string, Break, ErrorClass, RegExp][] = [
+    [
+      'vocab.json ids beyond text_encoder vocab_size (a crash inside onnxruntime before)',
+      json(TEXT, { vocab_size: 500 }),
+      ModelMismatchError,
+      /tokenizer\/vocab\.json has token ids up to 602, but text_encoder\/config\.json vocab_size = 500\. Fix: use the tokenizer that belongs to the text encoder/,
+    ],
+    [
+      'a negative token id in vocab.json',
+      json('tokenizer/vocab.json', { 'red</w>': -5 }),
+      ModelInvalidError,
+      /^tokenizer\/vocab\.json maps "red<\/w>" to -5: expected a token id, an integer from 0 to 2147483647/,
+    ],
+    [
+      'a token id that is not an integer',
+      json('tokenizer/vocab.json', { 'red</w>': 1.5 }),
+      ModelInvalidError,
+      /maps "red<\/w>" to 1\.5: expected a token id/,
+    ],
+  ];
+  it.each(cases)('%s', async (_what, breakIt, kind, message) => {
+    const model = copyShippedModel();
+    try {
+      breakIt(model.dir);
+      const sessions = new CountingSessionFactory();
+      const error = await loadOnnxPipeline(folderSource(model.dir), sessions).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(kind);
+      expect((error as Error).message).toMatch(message);
+    } finally {
+      model.remove();
+    }
+  });
+});

@@ -3,6 +3,7 @@ import {
   LatentkitError,
   type LoadedPipelineParts,
   ModelInvalidError,
+  ModelMismatchError,
   ModelNotFoundError,
   type PromptEncoder,
   type Scheduler,
@@ -233,6 +234,11 @@ export async function loadOnnxPipeline(
     const encoderSession = value(settled[3]);
     const tokenizer = value(settled[4]);
 
+    if (tokenizer && config.textVocabSize !== undefined && tokenizer.maxTokenId >= config.textVocabSize) {
+      throw new ModelMismatchError(
+        `The components of ${source.location} do not fit together: tokenizer/vocab.json has token ids up to ${tokenizer.maxTokenId}, but text_encoder/config.json vocab_size = ${config.textVocabSize}. Fix: use the tokenizer that belongs to the text encoder (from the same export).`,
+      );
+    }
     const unetSample = findInput(unetSession, 'sample');
     const encoderLatent = encoderSession && findOutput(encoderSession, 'latent_sample');
     const encoderParams = encoderSession && findOutput(encoderSession, 'latent_parameters');

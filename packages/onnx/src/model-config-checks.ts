@@ -20,6 +20,8 @@ export interface RawModelConfigs {
 export interface CheckedModelConfigs {
   /** `text_encoder/config.json` `hidden_size`. */
   readonly textHiddenSize: number | undefined;
+  /** `text_encoder/config.json` `vocab_size`: the token ids of `vocab.json` must be below it. */
+  readonly textVocabSize: number | undefined;
   /** `text_encoder/config.json` `layer_norm_eps`. */
   readonly layerNormEps: number | undefined;
   /** `unet/config.json` `in_channels` (4, or 9 for inpainting). */
@@ -73,6 +75,7 @@ const SCALING_FACTOR: ConfigRange = {
   usual: '0.18215 for Stable Diffusion 1.x/2.x',
 };
 const SHIFT_FACTOR: ConfigRange = { min: -1000, max: 1000, usual: '0 (none) for Stable Diffusion 1.x/2.x' };
+const VOCAB_SIZE: ConfigRange = { integer: true, min: 1, max: 10_000_000, usual: '49408 (CLIP)' };
 const LAYER_NORM_EPS: ConfigRange = { min: 0, minExclusive: true, max: 1, usual: '1e-5' };
 
 interface VaeValues {
@@ -100,7 +103,7 @@ function vaeValues(config: ConfigObject | undefined, file: string, location: str
  * anything is allocated or a session created: the VAE's `scaling_factor` (0 made NaN images), `shift_factor`,
  * `latent_channels` and `block_out_channels`; the UNet's `in_channels`, `out_channels`, `cross_attention_dim`,
  * `sample_size` (1e6 made a RangeError) and `block_out_channels`; the text encoder's `hidden_size` and
- * `layer_norm_eps`. Every VAE config present (`vae_decoder/`, `vae_encoder/`, `vae/`) is checked, and the
+ * `vocab_size` and `layer_norm_eps`. Every VAE config present (`vae_decoder/`, `vae_encoder/`, `vae/`) is checked, and the
  * decoder's and encoder's scaling factors must agree. Scheduler configs are checked by the scheduler classes.
  *
  * @param configs - The configs as read.
@@ -130,6 +133,7 @@ export function checkModelConfigs(configs: RawModelConfigs, location: string): C
   const crossDim = configs.unet?.['cross_attention_dim'];
   return {
     textHiddenSize: rangedConfigNumber(configs.textEncoder, 'hidden_size', text, HIDDEN),
+    textVocabSize: rangedConfigNumber(configs.textEncoder, 'vocab_size', text, VOCAB_SIZE),
     layerNormEps: rangedConfigNumber(configs.textEncoder, 'layer_norm_eps', text, LAYER_NORM_EPS),
     unetInChannels: rangedConfigNumber(configs.unet, 'in_channels', unet, CHANNELS),
     unetOutChannels: rangedConfigNumber(configs.unet, 'out_channels', unet, CHANNELS),
