@@ -84,7 +84,7 @@ describe('latentkit CLI: bad input', () => {
     expectOneLineError(
       await cli(['generate', 'a cat', '--model', sd1, '--scheduler', 'DPM++ 9M']),
       2,
-      /Unknown scheduler "DPM\+\+ 9M"\. Known names: DPM\+\+ 2M, /,
+      /Unknown scheduler "DPM\+\+ 9M"\. Did you mean "DPM\+\+ 2M"\? Known names: DPM\+\+ 2M, /,
     );
   });
 
