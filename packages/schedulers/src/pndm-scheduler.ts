@@ -135,13 +135,8 @@ export class PNDMScheduler extends SchedulerBase implements Scheduler {
         fix: 'use at least 4 steps, or set skip_prk_steps: true',
       });
     }
-    // The Runge–Kutta warm-up also visits the last base timestep + (T // n) // 2.
-    const used = (k: number): number[] => {
-      const half = Math.floor(Math.floor(T / k) / 2);
-      const ts = this.baseTimesteps(k);
-      return skipPrk || half === 0 ? ts : [...ts, Math.max(...ts.slice(-PNDM_ORDER)) + half];
-    };
-    checkTimestepsFit(CLASS_NAME, n, this.config, used);
+    // ᾱ is read at the base timesteps only (the Runge–Kutta half steps are model inputs).
+    checkTimestepsFit(CLASS_NAME, n, this.config, (k) => this.baseTimesteps(k));
     this.numInferenceSteps = n;
     const base = this.baseTimesteps(n);
     if (skipPrk) {

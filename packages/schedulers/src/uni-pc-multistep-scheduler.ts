@@ -370,7 +370,11 @@ export class UniPCMultistepScheduler extends DPMFamilyScheduler {
     if (useCorrector) x = this.corrector(converted, this.lastSample!, this.thisOrder, i);
     const k = c.solver_order;
     this.pushModelOutput(converted, k);
-    const order = c.lower_order_final ? Math.min(k, n - i) : k;
+    // A deliberate difference from diffusers: a step that lands on σ = 0 (λ = ∞) is first order even
+    // without lower_order_final; diffusers' higher-order update divides by that infinite step there and
+    // returns Infinity/NaN latents (e.g. UniPC built from DPMSolverSinglestep's default config).
+    const landsOnZero = this._sigmas[i + 1] === 0;
+    const order = c.lower_order_final || landsOnZero ? Math.min(k, n - i) : k;
     this.thisOrder = Math.min(order, this.lowerOrderNums + 1);
     this.lastSample = x;
     const prev = this.predictor(x, this.thisOrder, i);
