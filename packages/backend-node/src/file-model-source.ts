@@ -70,7 +70,7 @@ export class FileModelSource implements ModelSource {
   /**
    * Whether the file exists (and is a file).
    *
-   * @throws {@link ModelInvalidError} for a path outside the folder, or a link out of it (see
+   * @throws {@link @latentkit/core!ModelInvalidError} for a path outside the folder, or a link out of it (see
    *   {@link FileModelSourceOptions.allowSymlinksOutside}).
    */
   async exists(path: string): Promise<boolean> {
