@@ -9,10 +9,18 @@ const repo = fileURLToPath(new URL('../../', import.meta.url));
 const source = (name: string) => join(repo, 'packages', name, 'src', 'index.ts');
 const shapesModel = join(repo, 'packages', 'model-shapes', 'model');
 
-// WebAssembly threads need SharedArrayBuffer, which browsers give only cross-origin isolated pages.
+// What every page that runs latentkit needs (docs/browser.md shows these lines): WebAssembly threads need
+// SharedArrayBuffer, which browsers give only cross-origin isolated pages; onnxruntime-web finds its .wasm
+// beside its own script, and Vite's dependency pre-bundling would move it.
 const isolation = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+const latentkitSettings = {
+  optimizeDeps: { exclude: ['onnxruntime-web'] },
+  worker: { format: 'es' as const },
+  server: { headers: isolation },
+  preview: { headers: isolation },
 };
 
 /**
@@ -63,8 +71,11 @@ type Connect = (
   next: () => void,
 ) => void;
 
+const root = fileURLToPath(new URL('.', import.meta.url));
+
 export default defineConfig({
-  root: fileURLToPath(new URL('.', import.meta.url)),
+  ...latentkitSettings,
+  root,
   base: './',
   resolve: {
     alias: {
@@ -72,13 +83,22 @@ export default defineConfig({
       '@latentkit/schedulers': source('schedulers'),
       '@latentkit/onnx': source('onnx'),
       '@latentkit/backend-web': source('backend-web'),
+      '@latentkit/model-shapes': source('model-shapes'),
     },
   },
-  // onnxruntime-web finds its .wasm beside its own script; Vite's dependency pre-bundling would move it.
-  optimizeDeps: { exclude: ['onnxruntime-web'] },
-  worker: { format: 'es' },
-  server: { headers: isolation },
-  preview: { headers: isolation },
-  build: { target: 'es2022', outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 2048 },
+  build: {
+    target: 'es2022',
+    outDir: 'dist',
+    emptyOutDir: true,
+    chunkSizeWarningLimit: 2048,
+    // The demo, and the two small pages docs/browser.md copies its code from.
+    rollupOptions: {
+      input: {
+        demo: join(root, 'index.html'),
+        minimal: join(root, 'minimal.html'),
+        'no-worker': join(root, 'no-worker.html'),
+      },
+    },
+  },
   plugins: [shippedModel()],
 });

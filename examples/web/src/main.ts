@@ -14,7 +14,8 @@ import {
   type WebExecutionProvider,
 } from '@latentkit/backend-web';
 import type { RgbaImage } from '@latentkit/core';
-import { listSchedulerNames } from '@latentkit/schedulers';
+import { shapesModelDefaults, shapesModelName } from '@latentkit/model-shapes';
+import { a1111Schedulers } from '@latentkit/schedulers';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
@@ -66,6 +67,8 @@ function fillSizes(size: number): void {
 }
 
 const params = new URLSearchParams(location.search);
+// Steps and guidance follow the loaded model's recommended settings unless the query or the user set them.
+const userSet = new Set<HTMLInputElement>();
 for (const [key, input] of [
   ['model', ui.modelUrl],
   ['provider', ui.provider],
@@ -76,17 +79,50 @@ for (const [key, input] of [
   ['prompt', ui.prompt],
 ] as const) {
   const value = params.get(key);
-  if (value !== null) input.value = value;
+  if (value !== null) {
+    input.value = value;
+    if (input instanceof HTMLInputElement) userSet.add(input);
+  }
+}
+for (const input of [ui.steps, ui.guidance]) input.addEventListener('input', () => userSet.add(input));
+
+// One naming: the A1111 sampler names ("DPM++ 2M Karras"), each once.
+for (const name of Object.keys(a1111Schedulers)) ui.scheduler.add(new Option(name, name));
+fillSizes(64);
+
+/** The A1111 name for a model's scheduler class (added to the list when it has none). */
+function schedulerOption(className: string): string {
+  const name = Object.entries(a1111Schedulers).find(([, entry]) => entry.className === className)?.[0];
+  if (name) return name;
+  if (![...ui.scheduler.options].some((o) => o.value === className)) {
+    ui.scheduler.add(new Option(className, className));
+  }
+  return className;
 }
 
-const schedulers = listSchedulerNames();
-for (const name of schedulers) ui.scheduler.add(new Option(name, name));
-fillSizes(64);
+/**
+ * The steps and guidance the model's card recommends: the shipped model's (DDIM, 50 steps, guidance 5),
+ * else diffusers' defaults (50 steps, guidance 7.5).
+ */
+function recommendedSettings(modelUrl: string): { numInferenceSteps: number; guidanceScale: number } {
+  const shipped = new URL('./models/shapes/', location.href).href;
+  return new URL(modelUrl, location.href).href === shipped
+    ? shapesModelDefaults
+    : { numInferenceSteps: 50, guidanceScale: 7.5 };
+}
 
 let worker: GenerationWorker | undefined;
 let workerKey = '';
 let lastImage: RgbaImage | undefined;
+let lastSeed = '';
 let pngUrl: string | undefined;
+
+/** The model's name for the PNG's `Model:` field: the shipped model's, else the URL's last folder. */
+function modelName(): string {
+  const url = new URL(ui.modelUrl.value, location.href);
+  if (url.href === new URL('./models/shapes/', location.href).href) return shapesModelName;
+  return url.pathname.split('/').filter(Boolean).at(-1) ?? url.host;
+}
 
 function providers(): WebExecutionProvider[] {
   const choice = ui.provider.value;
@@ -141,7 +177,10 @@ async function load(): Promise<void> {
     );
     ui.modelStatus.dataset['providers'] = JSON.stringify(result.providers);
     ui.modelStatus.dataset['threads'] = String(result.numThreads);
-    ui.scheduler.value = result.scheduler;
+    ui.scheduler.value = schedulerOption(result.scheduler);
+    const recommended = recommendedSettings(ui.modelUrl.value);
+    if (!userSet.has(ui.steps)) ui.steps.value = String(recommended.numInferenceSteps);
+    if (!userSet.has(ui.guidance)) ui.guidance.value = String(recommended.guidanceScale);
     if (result.imageSize) fillSizes(result.imageSize);
     ui.generate.disabled = false;
   } catch (error) {
@@ -156,7 +195,8 @@ async function generate(): Promise<void> {
   if (!worker) return;
   ui.generate.disabled = true;
   ui.cancel.disabled = false;
-  ui.download.hidden = true;
+  // The result canvas and the Download button keep showing the last image until a new one is done (an
+  // error or a cancel leaves both as they were).
   ui.stepProgress.value = 0;
   setStatus(ui.status, 'running', 'Generating…');
   try {
@@ -177,11 +217,14 @@ async function generate(): Promise<void> {
         if (preview) drawImage(preview, ui.preview);
       },
     });
-    lastImage = result.images[0]!;
+    const image = result.images[0]!;
+    const png = await toPngBlob(image, { parameters: result.parameters, model: modelName() });
+    lastImage = image;
+    lastSeed = String(result.parameters.images[0]?.seed ?? ui.seed.value);
     drawImage(lastImage, ui.result);
     drawImage(lastImage, ui.preview);
     if (pngUrl) URL.revokeObjectURL(pngUrl);
-    pngUrl = URL.createObjectURL(await toPngBlob(lastImage));
+    pngUrl = URL.createObjectURL(png);
     ui.download.hidden = false;
     ui.status.dataset['ms'] = String(result.totalMs - result.previewMs);
     setStatus(
@@ -192,6 +235,7 @@ async function generate(): Promise<void> {
         '.',
     );
   } catch (error) {
+    if (lastImage) drawImage(lastImage, ui.preview);
     const cancelled = (error as Error).name === 'AbortError';
     setStatus(ui.status, cancelled ? 'cancelled' : 'error', cancelled ? 'Cancelled.' : describeError(error));
   } finally {
@@ -205,7 +249,7 @@ ui.download.addEventListener('click', () => {
   if (!pngUrl) return;
   const link = document.createElement('a');
   link.href = pngUrl;
-  link.download = `latentkit-${ui.seed.value}.png`;
+  link.download = `latentkit-${lastSeed}.png`;
   link.click();
 });
 ui.generate.addEventListener('click', () => void generate());

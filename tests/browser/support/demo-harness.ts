@@ -44,8 +44,13 @@ export function serveDemo(dist: string): Promise<StaticServer> {
   return startStaticServer({ '/': dist, '/models/shapes/': shapesModelDir, '/models/': fixtureModels });
 }
 
-/** A fresh Chromium profile (empty Cache Storage), with WebGPU on (SwiftShader where there is no GPU). */
-export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+/**
+ * A fresh Chromium profile (empty Cache Storage), with WebGPU on (SwiftShader where there is no GPU), or
+ * off with `{ webgpu: false }` (then pages fall back to WebAssembly, as on a browser without WebGPU).
+ */
+export async function launchChromium(
+  options: { webgpu?: boolean } = {},
+): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'latentkit-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath,
@@ -58,7 +63,7 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      '--enable-unsafe-webgpu',
+      ...(options.webgpu === false ? [] : ['--enable-unsafe-webgpu']),
     ],
   });
   return {
