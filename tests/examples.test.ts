@@ -226,6 +226,7 @@ describe('docs/ code blocks', () => {
     'custom-parts.md',
     'performance.md',
     'errors.md',
+    'schedulers.md',
   ];
 
   it('every TypeScript block in the guides is copied from an example file', async () => {
