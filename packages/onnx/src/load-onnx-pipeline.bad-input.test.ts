@@ -293,13 +293,14 @@ describe('prompt chunk limits (the shipped model)', () => {
   });
 
   const optionCases: [string, OnnxPipelineOptions, RegExp][] = [
-    ['maxPromptChunks 0', { maxPromptChunks: 0 }, /maxChunks = 0 is invalid: expected an integer ≥ 1/],
-    ['maxPromptChunks 1.5', { maxPromptChunks: 1.5 }, /maxChunks = 1\.5 is invalid/],
-    ['maxPromptChunks NaN', { maxPromptChunks: Number.NaN }, /maxChunks = NaN is invalid/],
+    ['maxPromptChunks 0', { maxPromptChunks: 0 }, /^maxPromptChunks = 0 is invalid: expected an integer ≥ 1/],
+    ['maxPromptChunks 1.5', { maxPromptChunks: 1.5 }, /^maxPromptChunks = 1\.5 is invalid/],
+    ['maxPromptChunks NaN', { maxPromptChunks: Number.NaN }, /^maxPromptChunks = NaN is invalid/],
   ];
   it.each(optionCases)('loader option %s', async (_what, options, message) => {
     const other = new CountingSessionFactory();
     await expect(loadOnnxPipeline(folderSource(model.dir), other, options)).rejects.toThrow(message);
+    expect(other.created).toBe(0);
   });
 });
 

@@ -132,8 +132,10 @@ async function requireFile(source: ModelSource, path: string, what: string): Pro
  *
  * @throws {@link @latentkit/core!ModelNotFoundError} for a missing file (named, with the folder);
  *   {@link @latentkit/core!ModelInvalidError} for a malformed file, a config value out of range (naming the
- *   file, key, value, range and fix), a path leaving the folder or an export with unexpected inputs; {@link @latentkit/core!ModelMismatchError} for components that do not fit together;
- *   {@link @latentkit/core!NotImplementedError} for SDXL; `UnknownSchedulerError` for an unknown scheduler name.
+ *   file, key, value, range and fix), a path leaving the folder or an export with unexpected inputs;
+ *   {@link @latentkit/core!ModelMismatchError} for components that do not fit together;
+ *   {@link @latentkit/core!NotImplementedError} for SDXL; `UnknownSchedulerError` for an unknown scheduler
+ *   name; {@link @latentkit/core!InvalidArgumentError} for bad options.
  */
 export async function loadOnnxPipeline(
   source: ModelSource,
@@ -141,6 +143,15 @@ export async function loadOnnxPipeline(
   options: OnnxPipelineOptions = {},
 ): Promise<LoadedPipelineParts & { dispose(): Promise<void> }> {
   const wanted = checkComponents(options.components);
+  const maxChunks = options.maxPromptChunks;
+  if (maxChunks !== undefined && (!Number.isInteger(maxChunks) || maxChunks < 1)) {
+    throw new InvalidArgumentError({
+      name: 'maxPromptChunks',
+      value: maxChunks,
+      expected: 'an integer ≥ 1 (the default is 32 chunks of 75 tokens)',
+      fix: 'leave it out for the default, or pass a whole number such as 64',
+    });
+  }
   await readModelIndex(source); // checks the pipeline class (SD 1.x/2.x)
 
   const files = {} as Record<OnnxComponentName, string>;
