@@ -278,6 +278,12 @@ const CONFIG_CASES: readonly ConfigCase[] = [
     config: { shift: 'NaN' },
     message: [/shift = NaN/],
   },
+  {
+    what: 'shift_terminal 1 (flow matching: a division by 1 − shift_terminal)',
+    classes: ['FlowMatchEulerDiscreteScheduler'],
+    config: { shift_terminal: 1 },
+    message: [/shift_terminal = 1 /, /< 1/],
+  },
   // Keys a class uses, with a value no diffusers scheduler knows.
   {
     what: 'variance_type with a typo',

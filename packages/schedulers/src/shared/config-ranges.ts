@@ -59,6 +59,11 @@ const RANGES: Readonly<Record<string, NumericRange>> = {
   max_shift: { fix: "use the model's value (1.15 by default)" },
   base_image_seq_len: { integer: true, min: 1, fix: "use the model's value (256 by default)" },
   max_image_seq_len: { integer: true, min: 1, fix: "use the model's value (4096 by default)" },
+  shift_terminal: {
+    max: 1,
+    maxExclusive: true,
+    fix: "use null (no stretching) or the model's value, a number below 1",
+  },
   timestep_scaling: { fix: 'use 10, the LCM default' },
   dynamic_thresholding_ratio: {
     min: 0,
