@@ -1,4 +1,4 @@
-// The worker the page generates in: latentkit's generation worker, nothing else.
+// generation.worker.ts — the whole worker
 import { serveGenerationWorker } from '@latentkit/backend-web';
 
 serveGenerationWorker();
