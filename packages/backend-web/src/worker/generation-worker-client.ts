@@ -1,12 +1,15 @@
 import {
   BackendUnavailableError,
+  DownloadFailedError,
   InferenceFailedError,
   InvalidArgumentError,
   LatentkitError,
   type LatentkitErrorCode,
+  LimitExceededError,
   ModelInvalidError,
   ModelMismatchError,
   ModelNotFoundError,
+  NonFiniteOutputError,
   NotImplementedError,
   ShapeMismatchError,
 } from '@latentkit/core';
@@ -84,6 +87,13 @@ const SIMPLE: Partial<Record<LatentkitErrorCode, new (message: string) => Latent
 /** Rebuilds an error the worker flattened, keeping its class where latentkit has one, so `instanceof` works. */
 function revive(error: WorkerError): Error {
   if (error.name === 'AbortError') return new DOMException(error.message, 'AbortError');
+  if (error.code === 'DOWNLOAD_FAILED') {
+    return new DownloadFailedError(error.url ?? '', error.message);
+  }
+  if (error.code === 'LIMIT_EXCEEDED' && error.details) return new LimitExceededError(error.details);
+  if (error.code === 'NON_FINITE_OUTPUT') {
+    return new NonFiniteOutputError(error.message, error.step === undefined ? {} : { step: error.step });
+  }
   if (error.code) {
     const code = error.code as LatentkitErrorCode;
     const Class = SIMPLE[code];

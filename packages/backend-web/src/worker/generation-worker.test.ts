@@ -1,5 +1,10 @@
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError, type RgbaImage } from '@latentkit/core';
+import {
+  DownloadFailedError,
+  InvalidArgumentError,
+  LimitExceededError,
+  type RgbaImage,
+} from '@latentkit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StaticServer, startStaticServer } from '../test-support/static-server.js';
 import { serveGenerationWorker, type WorkerScopeLike } from './generation-worker.js';
@@ -44,6 +49,19 @@ describe('the generation worker (page and worker sides, in-process)', () => {
 
   it('generate before load is an InvalidArgumentError, revived with its class', async () => {
     await expect(gen.generate({ prompt: 'a' })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('download errors cross the worker with their class: LimitExceededError, DownloadFailedError (with its URL)', async () => {
+    const tooBig = await gen
+      .load(`${server.origin}/models/sd1/`, { providers: ['wasm'], maxFileBytes: 10 })
+      .catch((e: unknown) => e);
+    expect(tooBig).toBeInstanceOf(LimitExceededError);
+    expect((tooBig as LimitExceededError).details?.expected).toMatch(/at most maxFileBytes = 10 bytes/);
+    const gone = await startStaticServer({});
+    await gone.close();
+    const unreachable = await gen.load(`${gone.origin}/m/`, { providers: ['wasm'] }).catch((e: unknown) => e);
+    expect(unreachable).toBeInstanceOf(DownloadFailedError);
+    expect((unreachable as DownloadFailedError).url).toBe(`${gone.origin}/m/model_index.json`);
   });
 
   it('loads with progress, generates with steps and decoded previews, returns the image', async () => {
@@ -94,6 +112,12 @@ describe('the generation worker (page and worker sides, in-process)', () => {
       scheduler: 'EulerDiscreteScheduler',
     });
     expect(euler.images[0]!.data).not.toEqual(image.data);
+    // The resolved parameters cross too (for toPngBlob's A1111 text): this call's scheduler and seed.
+    expect(euler.parameters).toMatchObject({
+      scheduler: 'EulerDiscreteScheduler',
+      numInferenceSteps: 4,
+      images: [{ prompt: 'a photo of a cat', seed: 3, batchIndex: 0 }],
+    });
   });
 
   it('approximate previews are at latent size', async () => {

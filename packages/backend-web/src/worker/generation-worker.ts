@@ -25,10 +25,28 @@ export interface WorkerScopeLike {
 }
 
 function flatten(error: unknown): WorkerError {
-  if (error instanceof LatentkitError) return { name: error.name, message: error.message, code: error.code };
+  if (error instanceof LatentkitError) {
+    const extra = error as LatentkitError & { url?: string; step?: number };
+    return {
+      name: error.name,
+      message: error.message,
+      code: error.code,
+      ...(typeof extra.url === 'string' ? { url: extra.url } : {}),
+      ...(typeof extra.step === 'number' ? { step: extra.step } : {}),
+      ...(error.details ? { details: { ...error.details, value: cloneable(error.details.value) } } : {}),
+    };
+  }
   if (error instanceof Error || error instanceof DOMException)
     return { name: error.name, message: error.message };
   return { name: 'Error', message: String(error) };
+}
+
+/** A value as it can cross postMessage (functions and class instances become their description). */
+function cloneable(value: unknown): unknown {
+  if (value === null || ['string', 'number', 'boolean', 'bigint', 'undefined'].includes(typeof value)) {
+    return value;
+  }
+  return Array.isArray(value) && value.every((v) => typeof v === 'number') ? [...value] : String(value);
 }
 
 /** Resolves after one macrotask turn (a MessageChannel message: no setTimeout clamping). */

@@ -1,4 +1,4 @@
-import type { GenerateOptions, ResolvedParameters, RgbaImage } from '@latentkit/core';
+import type { GenerateOptions, ProblemDetails, ResolvedParameters, RgbaImage } from '@latentkit/core';
 import type { DownloadProgress } from '../http-model-source.js';
 import type { WebBackendOptions } from '../web-backend.js';
 import type { WebProviderAssignment } from '../web-session-factory.js';
@@ -104,6 +104,12 @@ export interface WorkerError {
   readonly message: string;
   /** A LatentkitError's code. */
   readonly code?: string;
+  /** A DownloadFailedError's URL. */
+  readonly url?: string;
+  /** A NonFiniteOutputError's step. */
+  readonly step?: number;
+  /** The offending value's details (InvalidArgumentError, LimitExceededError, …). */
+  readonly details?: ProblemDetails;
 }
 
 /** Page → worker. */
