@@ -3,7 +3,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { DownloadFailedError, LimitExceededError, ModelInvalidError } from '@latentkit/core';
+import {
+  DownloadFailedError,
+  InvalidArgumentError,
+  LimitExceededError,
+  ModelInvalidError,
+} from '@latentkit/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HttpModelSource } from './http-model-source.js';
 import { MemoryCacheStorage } from './test-support/memory-cache-storage.js';
@@ -288,6 +293,40 @@ describe('HttpModelSource against a hostile server', () => {
       expect(cachedUrls()).toContain(`${server.origin}/m/${name}/unet/model.onnx_data`);
     });
 
+    // A browser hides Content-Encoding from a cross-origin page unless the server exposes it (CORS), while
+    // Content-Length (compressed) stays visible: the body then arrives longer than Content-Length.
+    const corsFiltered: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      const headers = new Headers(response.headers);
+      headers.delete('content-encoding');
+      return new Response(response.body, { status: response.status, headers });
+    };
+
+    it('a gzip body whose Content-Encoding CORS hides is accepted whole (not mistaken for a long body)', async () => {
+      const gz = gzipSync(BODY);
+      server.handle((_req, res) => {
+        res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': gz.length });
+        res.end(gz);
+      });
+      const source = new HttpModelSource(`${server.origin}/m/x/`, { fetch: corsFiltered });
+      expect(same(await source.readBytes('w.bin'), BODY)).toBe(true);
+    });
+
+    it('…and truncated, it is still caught by the sha256 option', async () => {
+      const gz = gzipSync(BODY);
+      server.handle((_req, res) => {
+        const cut = gz.subarray(0, gz.length >> 1);
+        res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': cut.length });
+        res.end(cut);
+      });
+      const source = new HttpModelSource(`${server.origin}/m/x/`, {
+        fetch: corsFiltered,
+        sha256: { 'w.bin': await sha256(BODY) },
+      });
+      await expect(source.readBytes('w.bin')).rejects.toBeInstanceOf(DownloadFailedError);
+      expect(cachedUrls()).toEqual([]);
+    });
+
     it('a sha256 option that the body does not match: DownloadFailedError, not cached', async () => {
       const source = new HttpModelSource(`${server.origin}/m/x/`, { sha256: { 'w.bin': '0'.repeat(64) } });
       const error = await source.readBytes('w.bin').catch((e) => e);
@@ -392,6 +431,20 @@ describe('HttpModelSource against a hostile server', () => {
       expect(
         () => new HttpModelSource(`${server.origin}/m/x/`, { sha256: { 'w.bin': value as string } }),
       ).toThrow(/sha256\["w.bin"\] = .* is invalid: expected a SHA-256 digest as 64 hex digits/);
+    });
+
+    it('a model URL with a user name and password (fetch refuses them; the token belongs in requestInit)', () => {
+      const origin = server.origin.replace('http://', 'http://user:hf_token@');
+      const error = (() => {
+        try {
+          new HttpModelSource(`${origin}/m/x/`);
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error?.message).toMatch(/expected a URL without a user name or password/);
+      expect(error?.message).not.toContain('hf_token');
     });
 
     it('sha256 key outside the model folder', () => {

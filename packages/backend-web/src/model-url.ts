@@ -41,6 +41,14 @@ export function resolveModelUrl(url: string, revision = 'main'): string {
       fix: 'serve the model folder over HTTP and pass its URL',
     });
   }
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new InvalidArgumentError({
+      name: 'model URL',
+      value: `${parsed.protocol}//…@${parsed.host}${parsed.pathname}`,
+      expected: 'a URL without a user name or password (fetch refuses them)',
+      fix: 'pass credentials as requestInit: { headers: { Authorization: "Bearer <token>" } }',
+    });
+  }
   parsed.search = '';
   parsed.hash = '';
   if (HUB_HOSTS.has(parsed.hostname)) {
