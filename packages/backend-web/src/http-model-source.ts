@@ -88,7 +88,12 @@ interface FileState {
  * (`https://huggingface.co/org/repo`, read through its `…/resolve/main/…` URLs).
  *
  * Files are kept in Cache Storage (see {@link HttpModelSourceOptions.cache}) together with a manifest of
- * which files exist and which do not, so a second load makes no network request and works offline.
+ * which files exist and which do not, so a second load downloads nothing and works offline (files found
+ * missing are asked again while the server answers: a 404 is not remembered).
+ *
+ * Every URL is made by {@link modelFileUrl} (it must stay under the base URL, after percent-decoding) and
+ * every body is verified by {@link readVerifiedBody} (length, size cap, SHA-256 where known) before it is
+ * cached.
  */
 export class HttpModelSource implements ModelSource {
   /** The base URL the files are fetched under (ends in `/`). */
