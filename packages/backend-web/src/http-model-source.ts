@@ -92,7 +92,7 @@ interface FileState {
  * missing are asked again while the server answers: a 404 is not remembered).
  *
  * Every URL is made by {@link modelFileUrl} (it must stay under the base URL, after percent-decoding) and
- * every body is verified by {@link readVerifiedBody} (length, size cap, SHA-256 where known) before it is
+ * every body is verified by `readVerifiedBody` (length, size cap, SHA-256 where known) before it is
  * cached.
  */
 export class HttpModelSource implements ModelSource {
