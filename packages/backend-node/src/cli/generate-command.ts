@@ -232,11 +232,8 @@ export async function runGenerate(
   try {
     if (flags.scheduler) pipeline.scheduler = createScheduler(flags.scheduler, pipeline.scheduler.config);
     const scheduler = schedulerDisplayName(pipeline.scheduler);
-    if (flags.model === undefined) {
-      const className = String(pipeline.scheduler.config['_class_name'] ?? '');
-      const warning = fewStepsWarning(className, scheduler, steps);
-      if (warning) io.stderr.write(`${warning}\n`);
-    }
+    const warning = flags.model === undefined ? fewStepsWarning(scheduler, steps) : undefined;
+    if (warning) io.stderr.write(`${warning}\n`);
     const model = flags.model === undefined ? shapesModelName : basename(resolve(flags.model));
     let width = 0;
     let height = 0;
