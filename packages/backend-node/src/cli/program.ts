@@ -58,10 +58,10 @@ export function createProgram(io: CommandIo, state: RunState = { exitCode: ExitC
     .option('--seed <s>', 'seed, an integer in [0, 2^64 − 1] (default: random, printed)', parseSeed)
     .option(
       '--width <px>',
-      "width, a multiple of 8 (default: the model's or the --image size)",
+      "width in pixels, a size the model runs: a multiple of its VAE's and UNet's factor, e.g. 64 for SD 1.5 (default: the model's or the --image size; a bad size fails at once, naming sizes that run)",
       integerAtLeast(8),
     )
-    .option('--height <px>', 'height, a multiple of 8', integerAtLeast(8))
+    .option('--height <px>', 'height in pixels, as --width', integerAtLeast(8))
     .option(
       '--n <count>',
       `number of images (at most ${MAX_IMAGES_PER_RUN}); image i uses seed + i − 1 and is written as soon as it is made`,
