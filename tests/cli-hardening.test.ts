@@ -298,7 +298,7 @@ describe('generate: values the CLI used to refuse, PNG parameters, previews, war
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(
-      /^latentkit: warning: LMS below 40 steps gives a flat black or white image with the shipped model \(--steps 20\)/m,
+      /^latentkit: warning: LMS below 50 steps gives a flat black or white image with the shipped model \(--steps 20\)/m,
     );
   });
 });

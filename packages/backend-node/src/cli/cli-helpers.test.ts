@@ -1,5 +1,5 @@
 import { LimitExceededError } from '@latentkit/core';
-import { listSchedulerNames } from '@latentkit/schedulers';
+import { createScheduler, listSchedulerNames } from '@latentkit/schedulers';
 import { describe, expect, it } from 'vitest';
 import { checkCommandLineLength, MAX_COMMAND_LINE_BYTES } from './command-line-limit.js';
 import { closestNames, editDistance } from './did-you-mean.js';
@@ -46,11 +46,11 @@ describe('checkCommandLineLength', () => {
 });
 
 describe('fewStepsWarning', () => {
-  it('warns below the measured minimum only', () => {
-    expect(fewStepsWarning('LMS', 20)).toMatch(/LMS below 40 steps .*--steps 20\)/);
-    expect(fewStepsWarning('LMS', 40)).toBeUndefined();
-    expect(fewStepsWarning('LMS Karras', 40)).toMatch(/below 50 steps/);
-    expect(fewStepsWarning('PLMS', 49)).toMatch(/PLMS below 50 steps/);
-    expect(fewStepsWarning('DDIM', 5)).toBeUndefined();
+  it("warns below the registry's minimum sensible steps only", () => {
+    const lms = createScheduler('LMS');
+    expect(fewStepsWarning(lms, 'LMS', 20)).toMatch(/^latentkit: warning: LMS below 50 steps .*--steps 20\)/);
+    expect(fewStepsWarning(lms, 'LMS', 50)).toBeUndefined();
+    expect(fewStepsWarning(createScheduler('PLMS'), 'PLMS', 49)).toMatch(/PLMS below 50 steps/);
+    expect(fewStepsWarning(createScheduler('DDIM'), 'DDIM', 5)).toBeUndefined();
   });
 });

@@ -232,7 +232,8 @@ export async function runGenerate(
   try {
     if (flags.scheduler) pipeline.scheduler = createScheduler(flags.scheduler, pipeline.scheduler.config);
     const scheduler = schedulerDisplayName(pipeline.scheduler);
-    const warning = flags.model === undefined ? fewStepsWarning(scheduler, steps) : undefined;
+    const warning =
+      flags.model === undefined ? fewStepsWarning(pipeline.scheduler, scheduler, steps) : undefined;
     if (warning) io.stderr.write(`${warning}\n`);
     const model = flags.model === undefined ? shapesModelName : basename(resolve(flags.model));
     let width = 0;
