@@ -26,7 +26,7 @@ const pipe = await StableDiffusionPipeline.fromPretrained(modelDir, {
 try {
   await mkdir(outDir, { recursive: true });
   const prompt = 'a red circle on a blue background';
-  const { images } = await pipe.generate({
+  const { images, parameters } = await pipe.generate({
     prompt,
     numInferenceSteps: 20,
     guidanceScale: 5, // the shipped model's recommended scale; SD 1.5 likes 7.5
@@ -34,19 +34,9 @@ try {
   });
   const image = images[0]!;
   const file = join(outDir, 'basic.png');
-  // The PNG carries the settings as A1111-style "parameters" text, which image tools can show.
-  const sampler = String(pipe.scheduler.config['_class_name']);
-  await writePng(file, image, {
-    parameters: {
-      prompt,
-      steps: 20,
-      sampler,
-      cfgScale: 5,
-      seed: 42,
-      width: image.width,
-      height: image.height,
-    },
-  });
+  // The PNG carries the call's settings as A1111-style "parameters" text (Steps: 20, Sampler: DDIM,
+  // CFG scale: 5.0, Seed: 42, …), which image tools such as A1111's PNG Info can show.
+  await writePng(file, image, { parameters, model: 'shapes' });
   console.log(`basic: "${prompt}" → ${file} (${image.width}×${image.height})`);
 } finally {
   await pipe.dispose(); // releases the onnxruntime sessions
