@@ -178,8 +178,9 @@ export class NonFiniteOutputError extends LatentkitError {
 export class LimitExceededError extends LatentkitError {
   override readonly name = 'LimitExceededError';
 
-  constructor(details: ProblemDetails) {
-    super('LIMIT_EXCEEDED', describe(details), { details });
+  constructor(details: ProblemDetails | string) {
+    if (typeof details === 'string') super('LIMIT_EXCEEDED', details);
+    else super('LIMIT_EXCEEDED', describe(details), { details });
   }
 }
 
