@@ -186,7 +186,7 @@ export class LimitExceededError extends LatentkitError {
 
 /**
  * A download that failed or could not be verified: a network or stream error, a body shorter or longer
- * than announced, a hash that does not match, or a URL outside the model's base URL. Nothing is cached.
+ * than announced, or a hash that does not match. Nothing is cached.
  */
 export class DownloadFailedError extends LatentkitError {
   override readonly name = 'DownloadFailedError';
