@@ -15,6 +15,19 @@
  * @module @latentkit/backend-node
  */
 
+// A1111 infotext: one implementation in @latentkit/core, re-exported here as this package's public API
+// (generationParametersFrom names the sampler the A1111 way; see its doc comment).
+export {
+  type FromResolvedOptions,
+  formatGenerationParameters,
+  type GenerationParameters,
+  isResolvedParameters,
+  listChunkTypes,
+  type ParsedGenerationParameters,
+  parseGenerationParameters,
+  quoteInfotextValue,
+} from '@latentkit/core';
+export { a1111SamplerName } from '@latentkit/schedulers';
 export { writeFileAtomic } from './atomic-write.js';
 export {
   EXECUTION_PROVIDERS,
@@ -22,16 +35,7 @@ export {
   parseExecutionProviders,
 } from './execution-providers.js';
 export { FileModelSource, type FileModelSourceOptions } from './file-model-source.js';
-export {
-  type FromResolvedOptions,
-  formatGenerationParameters,
-  type GenerationParameters,
-  generationParametersFrom,
-  isResolvedParameters,
-  type ParsedGenerationParameters,
-  parseGenerationParameters,
-  quoteInfotextValue,
-} from './generation-parameters.js';
+export { generationParametersFrom } from './generation-parameters.js';
 export { detectImageFormat, type ImageFormat } from './image-format.js';
 export {
   loadPipeline,
@@ -47,7 +51,13 @@ export {
   type NodeSessionOptions,
   type ProviderAssignment,
 } from './node-session-factory.js';
-export { type DecodedPng, decodePng, encodePng, type PngWriteOptions, readPng, writePng } from './png.js';
-export { listChunkTypes, readTextChunks } from './png-text-chunks.js';
+export {
+  type DecodedPng,
+  decodePng,
+  encodePng,
+  type PngWriteOptions,
+  readPng,
+  readTextChunks,
+  writePng,
+} from './png.js';
 export { listExecutionProviders, type ProviderAvailability } from './provider-availability.js';
-export { a1111SamplerName } from './sampler-name.js';

@@ -1,12 +1,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidArgumentError, type ResolvedParameters, type RgbaImage } from '@latentkit/core';
+import {
+  InvalidArgumentError,
+  listChunkTypes,
+  parseGenerationParameters,
+  type ResolvedParameters,
+  type RgbaImage,
+} from '@latentkit/core';
 import { encode } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseGenerationParameters } from './generation-parameters.js';
-import { decodePng, encodePng, readPng, writePng } from './png.js';
-import { listChunkTypes, readTextChunks } from './png-text-chunks.js';
+import { decodePng, encodePng, readPng, readTextChunks, writePng } from './png.js';
 
 function gradient(width: number, height: number): RgbaImage {
   const data = new Uint8ClampedArray(width * height * 4);

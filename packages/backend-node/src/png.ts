@@ -1,15 +1,20 @@
 import { readFile } from 'node:fs/promises';
-import { InvalidArgumentError, type ResolvedParameters, type RgbaImage } from '@latentkit/core';
-import { decode, encode, type DecodedPng as FastPngImage } from 'fast-png';
-import { writeFileAtomic } from './atomic-write.js';
+import { inflateSync } from 'node:zlib';
 import {
   formatGenerationParameters,
   type GenerationParameters,
-  generationParametersFrom,
+  hasPngSignature,
+  InvalidArgumentError,
+  insertTextChunks,
   isResolvedParameters,
-} from './generation-parameters.js';
+  type ResolvedParameters,
+  type RgbaImage,
+  readTextChunks as readTextChunksWith,
+} from '@latentkit/core';
+import { decode, encode, type DecodedPng as FastPngImage } from 'fast-png';
+import { writeFileAtomic } from './atomic-write.js';
+import { generationParametersFrom } from './generation-parameters.js';
 import { detectImageFormat } from './image-format.js';
-import { hasPngSignature, insertTextChunks, readTextChunks } from './png-text-chunks.js';
 
 /** A decoded PNG: its pixels as 8-bit RGBA, and its text chunks. */
 export interface DecodedPng extends RgbaImage {
@@ -30,7 +35,7 @@ export interface PngWriteOptions {
   imageIndex?: number;
   /** With a `generate()` result's `parameters`: the model name written as `Model:`. */
   model?: string;
-  /** More text chunks, `{ keyword: text }` (keywords: 1–79 Latin-1 characters). */
+  /** More text chunks, `{ keyword: text }` (keywords: 1–79 printable Latin-1 characters, no leading or trailing space). */
   text?: Readonly<Record<string, string>>;
 }
 
@@ -65,6 +70,14 @@ export function decodePng(bytes: Uint8Array): DecodedPng {
     });
   }
   return { ...toRgba(png), text: readTextChunks(bytes) };
+}
+
+/**
+ * Reads every tEXt, zTXt and iTXt chunk of a PNG into `{ keyword: text }` (later chunks win), compressed
+ * ones too: `@latentkit/core`'s `readTextChunks` with `node:zlib`'s `inflateSync`.
+ */
+export function readTextChunks(png: Uint8Array): Record<string, string> {
+  return readTextChunksWith(png, { inflate: (data) => inflateSync(data) });
 }
 
 /** Reads a PNG file (or decodes PNG bytes) to 8-bit RGBA with its text chunks; see {@link decodePng}. */
@@ -115,15 +128,6 @@ export function encodePng(image: RgbaImage, options: PngWriteOptions = {}): Uint
     text['parameters'] = formatGenerationParameters(parameters);
   }
   Object.assign(text, options.text);
-  for (const keyword of Object.keys(text)) {
-    if (keyword.length < 1 || keyword.length > 79 || /[^\u0020-\u007e\u00a1-\u00ff]/.test(keyword)) {
-      throw new InvalidArgumentError({
-        name: 'PNG text keyword',
-        value: keyword,
-        expected: '1–79 printable Latin-1 characters',
-      });
-    }
-  }
   const pixels = encode({
     width: image.width,
     height: image.height,

@@ -1,11 +1,15 @@
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError, type ResolvedParameters, StableDiffusionPipeline } from '@latentkit/core';
+import {
+  InvalidArgumentError,
+  insertPngTextChunk,
+  type ResolvedParameters,
+  StableDiffusionPipeline,
+} from '@latentkit/core';
 import { createScheduler } from '@latentkit/schedulers';
 import { encode } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toPngBlob } from './image-output.js';
 import { formatInfotext } from './infotext.js';
-import { insertPngTextChunk } from './png-text-chunk.js';
 import { type StaticServer, startStaticServer } from './test-support/static-server.js';
 import { webBackend } from './web-backend.js';
 

@@ -1,6 +1,10 @@
-import { InvalidArgumentError, type ResolvedParameters, type RgbaImage } from '@latentkit/core';
+import {
+  InvalidArgumentError,
+  insertPngTextChunk,
+  type ResolvedParameters,
+  type RgbaImage,
+} from '@latentkit/core';
 import { formatInfotext, type InfotextOptions } from './infotext.js';
-import { insertPngTextChunk } from './png-text-chunk.js';
 
 /** A canvas latentkit can draw into: a page's `<canvas>` or an `OffscreenCanvas` (also in workers). */
 export type DrawableCanvas = HTMLCanvasElement | OffscreenCanvas;

@@ -15,6 +15,8 @@
  * @module @latentkit/backend-web
  */
 
+/** Re-exported from `@latentkit/core` (one PNG text-chunk writer for Node and the browser). */
+export { insertPngTextChunk } from '@latentkit/core';
 export { type DownloadProgress, HttpModelSource, type HttpModelSourceOptions } from './http-model-source.js';
 export {
   type DrawableCanvas,
@@ -32,7 +34,6 @@ export {
   listCachedModels,
 } from './model-cache.js';
 export { checkUnderBase, modelFileUrl, resolveModelUrl } from './model-url.js';
-export { insertPngTextChunk } from './png-text-chunk.js';
 export { DEFAULT_MAX_FILE_BYTES } from './verified-download.js';
 export {
   loadPipeline,

@@ -1,7 +1,7 @@
 /**
  * @packageDocumentation
  * `@latentkit/core`: tensors, a torch-compatible generator, the interfaces every part implements, and
- * the Stable Diffusion pipeline loop. No runtime dependencies.
+ * the Stable Diffusion pipeline loop, A1111 infotext and PNG text chunks. No runtime dependencies.
  *
  * @module @latentkit/core
  */
@@ -13,6 +13,14 @@ export {
   type LatentRgbFactors,
   SD1_LATENT_RGB_FACTORS,
 } from './image/latent-preview.js';
+export {
+  hasPngSignature,
+  insertPngTextChunk,
+  insertTextChunks,
+  listChunkTypes,
+  type ReadTextChunksOptions,
+  readTextChunks,
+} from './image/png-text-chunks.js';
 export * from './image/rgba-image.js';
 export type * from './interfaces/backend.js';
 export type * from './interfaces/conditioning.js';
@@ -20,6 +28,19 @@ export type * from './interfaces/denoiser.js';
 export type * from './interfaces/latent-codec.js';
 export type * from './interfaces/prompt-encoder.js';
 export type * from './interfaces/scheduler.js';
+export {
+  type FromResolvedOptions,
+  generationParametersFrom,
+  isResolvedParameters,
+  type SamplerNamer,
+} from './parameters/generation-parameters-from.js';
+export {
+  formatGenerationParameters,
+  type GenerationParameters,
+  type ParsedGenerationParameters,
+  parseGenerationParameters,
+  quoteInfotextValue,
+} from './parameters/infotext.js';
 export {
   applyGuidance,
   type GuidedPrediction,

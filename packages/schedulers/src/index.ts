@@ -24,6 +24,7 @@ export * from './lms-discrete-scheduler.js';
 export * from './min-steps.js';
 export * from './pndm-scheduler.js';
 export * from './registry.js';
+export * from './sampler-name.js';
 export * from './shared/betas.js';
 export * from './shared/config.js';
 export { MAX_TRAIN_TIMESTEPS } from './shared/config-ranges.js';

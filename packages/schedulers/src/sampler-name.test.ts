@@ -1,5 +1,5 @@
-import { a1111Schedulers, createScheduler } from '@latentkit/schedulers';
 import { describe, expect, it } from 'vitest';
+import { a1111Schedulers, createScheduler } from './registry.js';
 import { a1111SamplerName } from './sampler-name.js';
 
 describe('a1111SamplerName', () => {

@@ -1,4 +1,4 @@
-import { a1111Schedulers } from '@latentkit/schedulers';
+import { a1111Schedulers } from './registry.js';
 
 // The value a config key has when a scheduler config leaves it out (diffusers' defaults), for the keys
 // the A1111 names set.
@@ -16,7 +16,7 @@ function configValue(config: Readonly<Record<string, unknown>>, key: string): un
 
 /**
  * The A1111 sampler name of a scheduler — what A1111 writes after `Sampler:` in its infotext — from its
- * diffusers class name and config, by the registry of `@latentkit/schedulers` (`a1111Schedulers`):
+ * diffusers class name and config, by this package's registry ({@link a1111Schedulers}):
  * `DPMSolverMultistepScheduler` with `use_karras_sigmas: true` is `DPM++ 2M Karras`, `DDIMScheduler` is
  * `DDIM`, `PNDMScheduler` with `skip_prk_steps: true` is `PLMS`. When several names fit, the one whose
  * config keys match most wins; when none fits, the diffusers class name is returned as it is.

@@ -1,5 +1,5 @@
 import type { Scheduler } from '@latentkit/core';
-import { a1111SamplerName } from '../sampler-name.js';
+import { a1111SamplerName } from '@latentkit/schedulers';
 
 /**
  * A scheduler's name for the `Sampler:` field: the A1111 name of its class and config (`DPM++ 2M Karras`),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatGenerationParameters, parseGenerationParameters } from './generation-parameters.js';
+import { formatGenerationParameters, parseGenerationParameters } from './infotext.js';
 
 const BASE = {
   prompt: 'a red circle on a blue background',

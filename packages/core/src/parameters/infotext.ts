@@ -12,9 +12,11 @@
  * The prompt comes first, the negative prompt line only when there is one, then `key: value` pairs
  * joined by `, ` in A1111's order. A value holding `,`, `:` or a newline is written as a JSON string,
  * as A1111's `quote()` does; floats print like Python (`7.0`, not `7`).
+ *
+ * Pure string work with no dependencies, shared by `@latentkit/backend-node` (`writePng`) and
+ * `@latentkit/backend-web` (`toPngBlob`); `generationParametersFrom` makes the parameters of one image
+ * from a `generate()` result.
  */
-import { InvalidArgumentError, type ResolvedParameters } from '@latentkit/core';
-import { a1111SamplerName } from './sampler-name.js';
 
 /** What one image was made with. */
 export interface GenerationParameters {
@@ -40,71 +42,6 @@ export interface GenerationParameters {
   denoisingStrength?: number;
   /** More `key: value` pairs, written after the standard ones in insertion order. */
   extra?: Readonly<Record<string, string | number | boolean>>;
-}
-
-/** Options of {@link generationParametersFrom}. */
-export interface FromResolvedOptions {
-  /** Which of the call's images (index into `images` / `parameters.images`). Default 0. */
-  imageIndex?: number;
-  /** The model's name, written as `Model:`. */
-  model?: string;
-}
-
-/**
- * Turns what `generate()` returns in `parameters` (the call's resolved settings and each image's prompt
- * and seed) into the {@link GenerationParameters} of one image, with the scheduler by its A1111 name
- * (`DPM++ 2M Karras` for `DPMSolverMultistepScheduler` with Karras sigmas; see {@link a1111SamplerName}):
- *
- * ```ts
- * const { images, parameters } = await pipe.generate({ prompt: 'a red circle', seed: 42 });
- * await writePng('circle.png', images[0]!, { parameters: generationParametersFrom(parameters, { imageIndex: 0 }) });
- * ```
- *
- * An image made from embeddings has no prompt (written as `''`); a generator without a seed writes no
- * `Seed:` value of its own, so the seed is `-1` (A1111's "random"). A batch index other than 0 (several
- * images from one generator) is written as `Batch pos`.
- *
- * @throws InvalidArgumentError when `imageIndex` is not an index of `resolved.images`.
- */
-export function generationParametersFrom(
-  resolved: ResolvedParameters,
-  options: FromResolvedOptions = {},
-): GenerationParameters {
-  const index = options.imageIndex ?? 0;
-  const image = resolved.images[index];
-  if (!Number.isInteger(index) || image === undefined) {
-    throw new InvalidArgumentError({
-      name: 'imageIndex',
-      value: index,
-      expected: `an integer in [0, ${resolved.images.length - 1}] (the call made ${resolved.images.length} image(s))`,
-      fix: "pass the index of the image in the result's images",
-    });
-  }
-  const extra: Record<string, string | number | boolean> = {};
-  if (image.batchIndex !== 0) extra['Batch pos'] = image.batchIndex;
-  if (resolved.clipSkip !== undefined && resolved.clipSkip > 1) extra['Clip skip'] = resolved.clipSkip;
-  if (resolved.guidanceRescale !== 0) extra['CFG Rescale phi'] = resolved.guidanceRescale;
-  if (resolved.eta !== 0) extra[resolved.scheduler === 'DDIMScheduler' ? 'Eta DDIM' : 'Eta'] = resolved.eta;
-  return {
-    prompt: image.prompt ?? '',
-    ...(image.negativePrompt ? { negativePrompt: image.negativePrompt } : {}),
-    steps: resolved.numInferenceSteps,
-    sampler: a1111SamplerName(resolved.scheduler, resolved.schedulerConfig),
-    cfgScale: resolved.guidanceScale,
-    seed: image.seed ?? -1,
-    width: resolved.width,
-    height: resolved.height,
-    ...(options.model !== undefined ? { model: options.model } : {}),
-    ...(resolved.strength !== undefined ? { denoisingStrength: resolved.strength } : {}),
-    ...(Object.keys(extra).length > 0 ? { extra } : {}),
-  };
-}
-
-/** True for the `parameters` of a `generate()` result (rather than {@link GenerationParameters}). */
-export function isResolvedParameters(
-  value: GenerationParameters | ResolvedParameters,
-): value is ResolvedParameters {
-  return Array.isArray((value as Partial<ResolvedParameters>).images);
 }
 
 /** Formats a number as Python's `str(float)` would for the floats A1111 writes (7.0, 7.5, 0.75). */
