@@ -1,21 +1,24 @@
 /**
- * The `latentkit` CLI end to end, as a child process: the TypeScript entry run through tsx (what
- * `npm run generate` does in a checkout, no build needed). Fixture models: tests/fixtures/models/.
+ * The `latentkit` CLI end to end, as a child process run the way `npx latentkit` runs it: through the
+ * bin's launcher, packages/backend-node/bin/latentkit.mjs, which in a checkout runs the TypeScript
+ * sources through tsx (no build needed) and in the published package imports dist/cli/main.js (tested
+ * below on a dist/ that tsup builds from the real entry). Fixture models: tests/fixtures/models/.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { readFileSync, statSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseGenerationParameters, readPng } from '@latentkit/backend-node';
 import { judgeShapeImage, parseShapesWorld, shapesModelPath } from '@latentkit/model-shapes';
+import { build } from 'tsup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-const entry = join(root, 'packages/backend-node/src/cli/main.ts');
+const packageDir = join(root, 'packages/backend-node');
+/** The `latentkit` bin: what npm links as node_modules/.bin/latentkit and `npx latentkit` runs. */
+const launcher = join(packageDir, 'bin/latentkit.mjs');
 const sd1 = join(root, 'tests/fixtures/models/sd1');
 
 interface Run {
@@ -24,17 +27,18 @@ interface Run {
   stderr: string;
 }
 
-function cli(args: string[], cwd = root): Promise<Run> {
+/** Runs an executable file (by its shebang) and collects its exit code and output. */
+function exec(file: string, args: string[], cwd = root): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', tsx, entry, ...args],
-      { cwd, env: { ...process.env, TSX_TSCONFIG_PATH: join(root, 'tsconfig.json'), LATENTKIT_DEBUG: '' } },
-      (error, stdout, stderr) => {
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-      },
-    );
+    execFile(file, args, { cwd, env: { ...process.env, LATENTKIT_DEBUG: '' } }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
   });
+}
+
+/** `latentkit <args>` in the checkout, as `npx latentkit <args>` runs it. */
+function cli(args: string[], cwd = root): Promise<Run> {
+  return exec(launcher, args, cwd);
 }
 
 /** One line `latentkit: …`, no stack trace. */
@@ -101,19 +105,6 @@ describe('latentkit CLI: bad input', () => {
     const run = await cli([]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/Usage: latentkit/);
-  });
-});
-
-// The published bin (packages/backend-node/dist/cli/main.js); CI builds before it tests.
-const built = join(root, 'packages/backend-node/dist/cli/main.js');
-describe.runIf(existsSync(built))('the built latentkit bin', () => {
-  it('runs with its shebang and reports usage errors the same way', async () => {
-    const run = await new Promise<Run>((resolve) => {
-      execFile(built, ['generate', 'x', '--n', '0'], (error, stdout, stderr) =>
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
-      );
-    });
-    expectOneLineError(run, 2, /--n <count>.*'0' is invalid.*integer ≥ 1/);
   });
 });
 
@@ -319,5 +310,131 @@ describe('latentkit with the shipped model', () => {
     const settings = parseGenerationParameters(png.text['parameters']!).settings;
     expect(settings['Model']).toBe('shapes');
     expect(settings['CFG scale']).toBe('5.0');
+  });
+});
+
+describe('the latentkit bin in a checkout (npx latentkit after npm ci, no build)', () => {
+  it('is the committed launcher: package.json and the lock file link it, and it is published', () => {
+    const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as {
+      bin: Record<string, string>;
+      files: string[];
+    };
+    expect(manifest.bin).toEqual({ latentkit: './bin/latentkit.mjs' });
+    expect(manifest.files).toEqual(expect.arrayContaining(['bin', 'dist']));
+    // `npm ci` links bins from the lock file's copy of the manifest, not from package.json.
+    const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { bin?: Record<string, string> }>;
+    };
+    expect(lock.packages['packages/backend-node']?.bin).toEqual({ latentkit: 'bin/latentkit.mjs' });
+    expect(readFileSync(launcher, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+    expect(statSync(launcher).mode & 0o111, 'the launcher must be executable').not.toBe(0);
+  });
+
+  it('runs from another folder, writing a relative --out there (npx runs in the current folder)', async () => {
+    const run = await cli(
+      [
+        'generate',
+        'a red circle',
+        '--model',
+        sd1,
+        '--steps',
+        '1',
+        '--width',
+        '32',
+        '--height',
+        '32',
+        '--seed',
+        '5',
+        '--out',
+        'relative.png',
+      ],
+      out,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('relative.png  (seed 5)');
+    const png = await readPng(join(out, 'relative.png'));
+    expect([png.width, png.height]).toEqual([32, 32]);
+  });
+});
+
+describe('the published latentkit bin: the launcher with a dist/ that tsup builds from the real entry', () => {
+  let published: string;
+  let bare: string;
+  let artifacts: string;
+
+  beforeAll(async () => {
+    // Inside packages/backend-node (git-ignored test-artifacts/) so that the built CLI resolves the
+    // package's own dependencies (its commander is not the root's) the way an install resolves them.
+    await mkdir(join(packageDir, 'test-artifacts'), { recursive: true });
+    artifacts = await mkdtemp(join(packageDir, 'test-artifacts', 'cli-bin-'));
+    published = join(artifacts, 'published');
+    bare = join(artifacts, 'bare');
+    for (const dir of [published, bare]) {
+      await mkdir(join(dir, 'bin'), { recursive: true });
+      await copyFile(launcher, join(dir, 'bin/latentkit.mjs'));
+      await copyFile(join(packageDir, 'package.json'), join(dir, 'package.json'));
+    }
+    // The package's tsup build of the CLI entry, with the workspace packages (unbuilt in a fresh
+    // checkout) bundled from their sources through the root tsconfig's paths; other packages external.
+    await build({
+      config: false,
+      entry: { 'cli/main': join(packageDir, 'src/cli/main.ts') },
+      format: ['esm'],
+      target: 'es2022',
+      platform: 'node',
+      outDir: join(published, 'dist'),
+      tsconfig: join(root, 'tsconfig.json'),
+      dts: false,
+      silent: true,
+      esbuildOptions(options) {
+        options.packages = 'external';
+      },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await rm(artifacts, { recursive: true, force: true });
+  });
+
+  it('the built entry keeps its shebang, runs by itself and reports usage errors in one line', async () => {
+    expectOneLineError(
+      await exec(join(published, 'dist/cli/main.js'), ['generate', 'x', '--n', '0']),
+      2,
+      /--n <count>.*'0' is invalid.*integer ≥ 1/,
+    );
+  });
+
+  it('the launcher imports dist/cli/main.js when the package has no sources', async () => {
+    const bin = join(published, 'bin/latentkit.mjs');
+    const schedulers = await exec(bin, ['schedulers', '--json'], out);
+    expect(schedulers.code, schedulers.stderr).toBe(0);
+    expect(JSON.parse(schedulers.stdout)).toEqual(expect.arrayContaining(['DPM++ 2M Karras', 'Euler a']));
+    // The same image as the sources make, bit for bit.
+    const args = [
+      'generate',
+      'a red circle',
+      '--model',
+      sd1,
+      '--steps',
+      '2',
+      '--width',
+      '32',
+      '--height',
+      '32',
+    ];
+    const fromDist = await exec(bin, [...args, '--seed', '9', '--out', join(out, 'from-dist.png')], out);
+    expect(fromDist.code, fromDist.stderr).toBe(0);
+    const fromSources = await cli([...args, '--seed', '9', '--out', join(out, 'from-sources.png')], out);
+    expect(fromSources.code, fromSources.stderr).toBe(0);
+    const dist = await readPng(join(out, 'from-dist.png'));
+    expect([dist.width, dist.height]).toEqual([32, 32]);
+    expect(dist.data).toEqual((await readPng(join(out, 'from-sources.png'))).data);
+  });
+
+  it('without dist/ and without sources it says how to build, in one line, and exits 1', async () => {
+    expectOneLineError(
+      await exec(join(bare, 'bin/latentkit.mjs'), ['schedulers'], out),
+      1,
+      /the CLI is not built \(no .*dist\/cli\/main\.js\).*Fix: run `npm ci && npm run build`.*`npm run latentkit -- <command>`/,
+    );
   });
 });
