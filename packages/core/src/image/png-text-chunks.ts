@@ -89,10 +89,19 @@ export function checkTextKeyword(keyword: string): void {
 /**
  * One text chunk's bytes: tEXt when the value is Latin-1, else uncompressed UTF-8 iTXt.
  *
- * @throws InvalidArgumentError for a keyword that is not 1–79 printable Latin-1 characters.
+ * @throws InvalidArgumentError for a keyword that is not 1–79 printable Latin-1 characters, or text
+ *   that is not a string.
  */
 export function encodeTextChunk(keyword: string, text: string): Uint8Array {
   checkTextKeyword(keyword);
+  if (typeof text !== 'string') {
+    throw new InvalidArgumentError({
+      name: `PNG text "${keyword}"`,
+      value: text,
+      expected: 'a string',
+      fix: 'pass the text to write, e.g. formatGenerationParameters(…) for "parameters"',
+    });
+  }
   const key = latin1Bytes(keyword);
   if (isLatin1(text)) return chunk('tEXt', concat([key, new Uint8Array([0]), latin1Bytes(text)]));
   // iTXt: keyword \0 compression-flag compression-method language-tag \0 translated-keyword \0 text
@@ -107,7 +116,8 @@ export function encodeTextChunk(keyword: string, text: string): Uint8Array {
  * @param text - `{ keyword: text }`, written in this order; keywords must be 1–79 printable Latin-1
  *   characters with no leading or trailing space (the PNG rule).
  * @returns A new PNG (or `png` itself when `text` is empty).
- * @throws InvalidArgumentError for a bad keyword, or bytes that are not a PNG with an IDAT chunk.
+ * @throws InvalidArgumentError for a bad keyword, text that is not a string, or bytes that are not a
+ *   PNG with an IDAT chunk.
  */
 export function insertTextChunks(png: Uint8Array, text: Readonly<Record<string, string>>): Uint8Array {
   const entries = Object.entries(text);

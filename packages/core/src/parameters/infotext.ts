@@ -17,6 +17,7 @@
  * `@latentkit/backend-web` (`toPngBlob`); `generationParametersFrom` makes the parameters of one image
  * from a `generate()` result.
  */
+import { InvalidArgumentError } from '../errors.js';
 
 /** What one image was made with. */
 export interface GenerationParameters {
@@ -54,8 +55,50 @@ export function quoteInfotextValue(value: string): string {
   return /[,:\n]/.test(value) ? JSON.stringify(value) : value;
 }
 
-/** Formats parameters as A1111's infotext (see the module comment for the layout). */
+function bad(name: string, value: unknown, expected: string): InvalidArgumentError {
+  return new InvalidArgumentError({
+    name,
+    value,
+    expected,
+    fix: 'pass the GenerationParameters of the image, or generationParametersFrom(result.parameters)',
+  });
+}
+
+/** Checks the fields the settings line needs, so that no `Steps: undefined` or `Seed: NaN` is written. */
+function checkGenerationParameters(params: GenerationParameters): void {
+  if (typeof params !== 'object' || params === null) throw bad('parameters', params, 'an object');
+  if (typeof params.prompt !== 'string') throw bad('parameters.prompt', params.prompt, 'a string');
+  if (params.negativePrompt !== undefined && typeof params.negativePrompt !== 'string') {
+    throw bad('parameters.negativePrompt', params.negativePrompt, 'a string or undefined');
+  }
+  if (!Number.isInteger(params.steps) || params.steps < 1) {
+    throw bad('parameters.steps', params.steps, 'a positive integer');
+  }
+  if (typeof params.sampler !== 'string' || params.sampler.trim() === '') {
+    throw bad('parameters.sampler', params.sampler, 'a non-empty string (e.g. "DPM++ 2M Karras")');
+  }
+  if (!Number.isFinite(params.cfgScale)) throw bad('parameters.cfgScale', params.cfgScale, 'a finite number');
+  if (typeof params.seed !== 'bigint' && !Number.isInteger(params.seed)) {
+    throw bad('parameters.seed', params.seed, 'an integer or a bigint (-1 for "random")');
+  }
+  for (const key of ['width', 'height'] as const) {
+    if (!Number.isInteger(params[key]) || params[key] < 1) {
+      throw bad(`parameters.${key}`, params[key], 'a positive integer (pixels)');
+    }
+  }
+  if (params.denoisingStrength !== undefined && !Number.isFinite(params.denoisingStrength)) {
+    throw bad('parameters.denoisingStrength', params.denoisingStrength, 'a finite number or undefined');
+  }
+}
+
+/**
+ * Formats parameters as A1111's infotext (see the module comment for the layout).
+ *
+ * @throws InvalidArgumentError when a field the settings line needs is missing or not a usable value
+ *   (e.g. `steps` not a positive integer, `seed` NaN).
+ */
 export function formatGenerationParameters(params: GenerationParameters): string {
+  checkGenerationParameters(params);
   const pairs: [string, string | undefined][] = [
     ['Steps', String(params.steps)],
     ['Sampler', params.sampler],
