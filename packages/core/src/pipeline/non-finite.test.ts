@@ -47,8 +47,8 @@ describe('checkFinite / checkStepLatents', () => {
     expect(e.message).toBe(
       'Non-finite values in the latents after step 3 of 20 (0-based; timestep 801): 2 of 4 values are NaN ' +
         'or ±Infinity (the first, at flat index 1, is -Infinity). Likely causes: a guidance scale too large ' +
-        'for float32 (guidanceScale = 7.5), prompt weights that overflow float32 (e.g. "(word:1e39)" or ' +
-        'hundreds of nested parentheses), or a model or scheduler config that produces NaN (betas outside ' +
+        'for float32 (guidanceScale = 7.5), prompt weights far from 1 (e.g. "(word:90)"; the parser ' +
+        'refuses weights beyond ±100), or a model or scheduler config that produces NaN (betas outside ' +
         '(0, 1), a broken UNet export); NaN from step 0 on often means the inputs (latents, promptEmbeds) ' +
         'already held it. Fix: use a usual guidance scale (1–15) and prompt weights near 1 (e.g. ' +
         '"(word:1.3)"), and check the model\'s scheduler_config.json and UNet',

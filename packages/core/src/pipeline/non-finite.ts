@@ -57,8 +57,8 @@ export function checkStepLatents(
     where: `the latents after step ${step} of ${totalSteps} (0-based; timestep ${timestep})`,
     step,
     causes:
-      `a guidance scale too large for float32 (guidanceScale = ${guidanceScale}), prompt weights that ` +
-      'overflow float32 (e.g. "(word:1e39)" or hundreds of nested parentheses), or a model or scheduler ' +
+      `a guidance scale too large for float32 (guidanceScale = ${guidanceScale}), prompt weights far ` +
+      'from 1 (e.g. "(word:90)"; the parser refuses weights beyond ±100), or a model or scheduler ' +
       'config that produces NaN (betas outside (0, 1), a broken UNet export); NaN from step 0 on often ' +
       'means the inputs (latents, promptEmbeds) already held it',
     fix:
