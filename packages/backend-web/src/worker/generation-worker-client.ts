@@ -12,6 +12,7 @@ import {
   NonFiniteOutputError,
   NotImplementedError,
   ShapeMismatchError,
+  UnknownSchedulerError,
 } from '@latentkit/core';
 import type { DownloadProgress } from '../http-model-source.js';
 import { resolveModelUrl } from '../model-url.js';
@@ -82,28 +83,43 @@ const SIMPLE: Partial<Record<LatentkitErrorCode, new (message: string) => Latent
   MODEL_MISMATCH: ModelMismatchError,
   BACKEND_UNAVAILABLE: BackendUnavailableError,
   INFERENCE_FAILED: InferenceFailedError,
+  LIMIT_EXCEEDED: LimitExceededError,
 };
 
-/** Rebuilds an error the worker flattened, keeping its class where latentkit has one, so `instanceof` works. */
+/** A LatentkitError of the class that has `code`, with the fields its constructor takes. */
+function construct(code: LatentkitErrorCode, error: WorkerError): LatentkitError {
+  switch (code) {
+    case 'DOWNLOAD_FAILED':
+      return new DownloadFailedError(error.url ?? '', error.message);
+    case 'NON_FINITE_OUTPUT':
+      return new NonFiniteOutputError(error.message, error.step === undefined ? {} : { step: error.step });
+    case 'UNKNOWN_SCHEDULER':
+      return new UnknownSchedulerError(String(error.details?.value ?? ''), []);
+    default: {
+      const Class = SIMPLE[code];
+      return Class ? new Class(error.message) : new LatentkitError(code, error.message);
+    }
+  }
+}
+
+/**
+ * Rebuilds an error the worker flattened, keeping its class where latentkit has one (so `instanceof` and
+ * `code` work), its message exactly, and its `details`.
+ */
 function revive(error: WorkerError): Error {
   if (error.name === 'AbortError') return new DOMException(error.message, 'AbortError');
-  if (error.code === 'DOWNLOAD_FAILED') {
-    return new DownloadFailedError(error.url ?? '', error.message);
+  if (!error.code) {
+    const plain = new Error(error.message);
+    plain.name = error.name;
+    return plain;
   }
-  if (error.code === 'LIMIT_EXCEEDED' && error.details) return new LimitExceededError(error.details);
-  if (error.code === 'NON_FINITE_OUTPUT') {
-    return new NonFiniteOutputError(error.message, error.step === undefined ? {} : { step: error.step });
+  const revived = construct(error.code as LatentkitErrorCode, error);
+  // Constructors rebuild messages from their arguments; keep the worker's own text and details.
+  Object.defineProperty(revived, 'message', { value: error.message, writable: true, configurable: true });
+  if (error.details) {
+    Object.defineProperty(revived, 'details', { value: error.details, enumerable: true, configurable: true });
   }
-  if (error.code) {
-    const code = error.code as LatentkitErrorCode;
-    const Class = SIMPLE[code];
-    const revived = Class ? new Class(error.message) : new LatentkitError(code, error.message);
-    revived.name = error.name;
-    return revived;
-  }
-  const plain = new Error(error.message);
-  plain.name = error.name;
-  return plain;
+  return revived;
 }
 
 /**

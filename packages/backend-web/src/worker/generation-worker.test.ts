@@ -4,6 +4,7 @@ import {
   InvalidArgumentError,
   LimitExceededError,
   type RgbaImage,
+  UnknownSchedulerError,
 } from '@latentkit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StaticServer, startStaticServer } from '../test-support/static-server.js';
@@ -134,6 +135,18 @@ describe('the generation worker (page and worker sides, in-process)', () => {
       [8, 8],
       [8, 8],
     ]);
+  });
+
+  it('errors keep their class, message and details across the worker (UnknownScheduler, InvalidArgument)', async () => {
+    const unknown = await gen.generate({ prompt: 'a', scheduler: 'Eular a' }).catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(UnknownSchedulerError);
+    expect((unknown as UnknownSchedulerError).code).toBe('UNKNOWN_SCHEDULER');
+    expect((unknown as Error).message).toMatch(/^Unknown scheduler "Eular a"\. Known names: .*Euler a/);
+    const badSize = await gen.generate({ prompt: 'a', width: 36 }).catch((e: unknown) => e);
+    expect(badSize).toBeInstanceOf(InvalidArgumentError);
+    const details = (badSize as InvalidArgumentError).details;
+    expect([details?.name, details?.value]).toEqual(['width', 36]);
+    expect((badSize as Error).message).toMatch(/^width = 36 is invalid: expected a positive multiple of 16/);
   });
 
   it('cancel() stops a running generation with an AbortError; the next call runs', async () => {
