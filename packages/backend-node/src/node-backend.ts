@@ -1,6 +1,7 @@
 import { totalmem } from 'node:os';
 import {
   type Backend,
+  checkKnownKeys,
   type LoadedPipelineParts,
   maxPixelsForMemory,
   mergePipelineLimits,
@@ -35,6 +36,27 @@ export function nodeDefaultLimits(totalMemoryBytes: number = totalmem()): Pipeli
   return resolvePipelineLimits({ maxPixelsPerCall: maxPixelsForMemory(totalMemoryBytes) });
 }
 
+// Every option `nodeBackend.load` reads: typed so that tsc fails when an option is added without it.
+const NODE_BACKEND_OPTIONS: Readonly<Record<keyof NodeBackendOptions, true>> = {
+  providers: true,
+  componentProviders: true,
+  graphOptimizationLevel: true,
+  intraOpNumThreads: true,
+  interOpNumThreads: true,
+  logLevel: true,
+  onWarning: true,
+  sessionOptions: true,
+  scheduler: true,
+  schedulerConfig: true,
+  components: true,
+  modelFiles: true,
+  clipSkip: true,
+  promptWeighting: true,
+  maxPromptChunks: true,
+  allowSymlinksOutside: true,
+  limits: true,
+};
+
 /** Pipeline parts loaded by {@link nodeBackend}, with the provider each component ended up on. */
 export interface NodeLoadedPipelineParts extends LoadedPipelineParts {
   /** Which execution provider each component's session runs on (after any fallback). */
@@ -65,6 +87,8 @@ export interface NodeBackend extends Backend<NodeBackendOptions> {
 export const nodeBackend: NodeBackend = {
   name: 'onnxruntime-node',
   async load(directory: string, options: NodeBackendOptions = {}): Promise<NodeLoadedPipelineParts> {
+    // A misspelt option (`provider`, `max_prompt_chunks`) is an error, not a silently ignored key.
+    checkKnownKeys('nodeBackend options', options, Object.keys(NODE_BACKEND_OPTIONS));
     // Checked before anything is loaded, so a typo in a limit costs no session.
     const limits = mergePipelineLimits(nodeDefaultLimits(), options.limits);
     const source = new FileModelSource(directory, {

@@ -84,4 +84,24 @@ describe('webBackend on onnxruntime-web (wasm, in Node)', () => {
     expect(error.message).toContain('model_index.json');
     expect(error.message).toContain(`${server.origin}/models/nope/`);
   });
+
+  it('an unknown option is refused before any request, with the closest known option', async () => {
+    let requests = 0;
+    const counting: typeof fetch = (input, init) => {
+      requests++;
+      return fetch(input, init);
+    };
+    for (const [options, fix] of [
+      [{ provider: ['wasm'] }, 'did you mean providers?'],
+      [{ max_file_bytes: 10 }, 'did you mean maxFileBytes?'],
+    ] as const) {
+      const error = await webBackend
+        .load(`${server.origin}/models/sd1/`, { fetch: counting, ...(options as object) })
+        .catch((e) => e);
+      expect(error).toMatchObject({ code: 'INVALID_ARGUMENT' });
+      expect(error.message).toContain(`webBackend options key ${JSON.stringify(Object.keys(options)[0])}`);
+      expect(error.message).toContain(fix);
+    }
+    expect(requests).toBe(0);
+  });
 });

@@ -1,5 +1,6 @@
 import {
   type Backend,
+  checkKnownKeys,
   type LoadedPipelineParts,
   ModelInvalidError,
   StableDiffusionPipeline,
@@ -14,6 +15,34 @@ import {
 
 /** Options of {@link webBackend}: downloading and caching, how sessions are made, and the ONNX loader's. */
 export interface WebBackendOptions extends HttpModelSourceOptions, WebSessionOptions, OnnxPipelineOptions {}
+
+// Every option `webBackend.load` reads (typed so that tsc fails when an option is added without it), and
+// `limits`, which `StableDiffusionPipeline.fromPretrained` passes along and applies itself.
+const WEB_BACKEND_OPTIONS: Readonly<Record<keyof WebBackendOptions | 'limits', true>> = {
+  cache: true,
+  onProgress: true,
+  revision: true,
+  requestInit: true,
+  fetch: true,
+  maxFileBytes: true,
+  sha256: true,
+  providers: true,
+  componentProviders: true,
+  numThreads: true,
+  wasmPaths: true,
+  graphOptimizationLevel: true,
+  logLevel: true,
+  onWarning: true,
+  sessionOptions: true,
+  scheduler: true,
+  schedulerConfig: true,
+  components: true,
+  modelFiles: true,
+  clipSkip: true,
+  promptWeighting: true,
+  maxPromptChunks: true,
+  limits: true,
+};
 
 /** Pipeline parts loaded by {@link webBackend}, with the provider each component ended up on. */
 export interface WebLoadedPipelineParts extends LoadedPipelineParts {
@@ -48,6 +77,8 @@ export interface WebBackend extends Backend<WebBackendOptions> {
 export const webBackend: WebBackend = {
   name: 'onnxruntime-web',
   async load(url: string, options: WebBackendOptions = {}): Promise<WebLoadedPipelineParts> {
+    // A misspelt option (`provider`, `max_file_bytes`) is an error, not a silently ignored key.
+    checkKnownKeys('webBackend options', options, Object.keys(WEB_BACKEND_OPTIONS));
     const source = new HttpModelSource(url, options);
     const sessions = new WebSessionFactory(options);
     // loadOnnxPipeline releases its sessions itself: on a failed load and in the parts' dispose.

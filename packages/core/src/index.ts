@@ -58,7 +58,7 @@ export type {
 export { GeneratorList } from './pipeline/generator-list.js';
 export { type StrengthSchedule, strengthSchedule } from './pipeline/img2img.js';
 export { binarizeMask, resizeNearest, rgbaToMask } from './pipeline/inpaint-mask.js';
-export { closestName } from './pipeline/option-keys.js';
+export { checkKnownKeys, closestName } from './pipeline/option-keys.js';
 export * from './pipeline/pipeline-limits.js';
 export { StableDiffusionPipeline } from './pipeline/stable-diffusion-pipeline.js';
 export * from './prompt/prompt-weights.js';
