@@ -11,6 +11,11 @@ export interface DenoiserInput {
   conditioning: Conditioning;
   /** Guidance embedding for guidance-distilled models (LCM), `[B, D]`. */
   timestepCond?: Tensor;
+  /**
+   * Class labels `[B]` for UNets with a class embedding: the x4 upscaler's noise level, one per row
+   * (diffusers' `class_labels`).
+   */
+  classLabels?: Tensor;
 }
 
 /** The noise predictor (a UNet). */
