@@ -18,6 +18,11 @@ export interface ComponentSizes {
   readonly latentChannels: readonly SizeReading[];
   /** UNet input channels: config `in_channels`, input `sample` dim 1. */
   readonly unetInChannels: readonly SizeReading[];
+  /**
+   * What the folder is: `'upscale'` (the x4 upscaler: the UNet takes latents ‖ the noised low-res RGB image,
+   * latent channels + 3) or `'text-to-image'` (default: latent channels, or 2 · latent + 1 for inpainting).
+   */
+  readonly kind?: 'text-to-image' | 'upscale';
 }
 
 function known(readings: readonly SizeReading[]): { from: string; value: number }[] {
@@ -34,7 +39,7 @@ function disagreement(readings: readonly SizeReading[]): string | undefined {
  * Checks that a model's components fit together, so a folder mixing parts of different models fails at load
  * rather than in the middle of a run: the text hidden size equals the UNet's cross-attention size, the latent
  * channels agree between the UNet and the VAE, and the UNet takes 4 latent channels (or 9 for inpainting:
- * latents ‖ mask ‖ masked-image latents). Sizes a config or a symbolic dimension leaves open are skipped.
+ * latents ‖ mask ‖ masked-image latents; 7 for the x4 upscaler: latents ‖ noised low-res RGB). Sizes a config or a symbolic dimension leaves open are skipped.
  *
  * @returns The agreed values (undefined where nothing fixes them).
  * @throws {@link @latentkit/core!ModelMismatchError} listing every disagreement and where each value came from.
@@ -54,7 +59,13 @@ export function checkComponentSizes(
 
   const latentChannels = known(sizes.latentChannels)[0]?.value;
   const inChannels = known(sizes.unetInChannels)[0]?.value;
-  if (!inConflict && inChannels !== undefined && latentChannels !== undefined) {
+  if (!inConflict && inChannels !== undefined && latentChannels !== undefined && sizes.kind === 'upscale') {
+    if (inChannels !== latentChannels + 3) {
+      problems.push(
+        `the UNet takes ${inChannels} input channels, but the VAE has ${latentChannels} latent channels: an x4 upscaler's UNet takes ${latentChannels + 3} (latents ‖ the noised low-res RGB image)`,
+      );
+    }
+  } else if (!inConflict && inChannels !== undefined && latentChannels !== undefined) {
     if (inChannels !== latentChannels && inChannels !== 2 * latentChannels + 1) {
       problems.push(
         `the UNet takes ${inChannels} input channels, but the VAE has ${latentChannels} latent channels: expected ${latentChannels} (text-to-image) or ${2 * latentChannels + 1} (inpainting)`,

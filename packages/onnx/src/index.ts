@@ -18,7 +18,13 @@ export {
   ProviderSkipped,
 } from './execution-provider-fallback.js';
 export { float16ToFloat32, float32ToFloat16, fromFloat16Bits, toFloat16Bits } from './float16.js';
-export { loadOnnxPipeline, type OnnxComponentName, type OnnxPipelineOptions } from './load-onnx-pipeline.js';
+export {
+  DEFAULT_MAX_NOISE_LEVEL,
+  loadOnnxPipeline,
+  type OnnxComponentName,
+  type OnnxPipelineOptions,
+  type OnnxPipelineParts,
+} from './load-onnx-pipeline.js';
 export {
   type CheckedModelConfigs,
   checkModelConfigs,
@@ -49,3 +55,4 @@ export {
 } from './session-options.js';
 export { UnetDenoiser, type UnetDenoiserOptions, unetSizeMultiple } from './unet-denoiser.js';
 export { samplePosterior, VaeCodec, type VaeCodecOptions, type VaeSession } from './vae-codec.js';
+export { VaeDecoderCodec, type VaeDecoderCodecOptions } from './vae-decoder-codec.js';

@@ -12,6 +12,7 @@ import { createScheduler } from '@latentkit/schedulers';
 import type { InferenceSession } from 'onnxruntime-common';
 import { checkComponentSizes } from './check-components.js';
 import { ClipTokenizer } from './clip-tokenizer.js';
+import { configValueError } from './config-ranges.js';
 import { checkModelConfigs } from './model-config-checks.js';
 import { type ConfigObject, readOptionalConfig } from './model-configs.js';
 import { readModelIndex } from './model-index.js';
@@ -23,6 +24,7 @@ import { findInput, findOutput, fixedDim } from './ort-io.js';
 import type { SessionFactory, SessionRequest } from './session-factory.js';
 import { UnetDenoiser, unetSizeMultiple } from './unet-denoiser.js';
 import { VaeCodec } from './vae-codec.js';
+import { VaeDecoderCodec } from './vae-decoder-codec.js';
 
 /** The ONNX components of an SD 1.x/2.x model folder. */
 export type OnnxComponentName = 'text_encoder' | 'unet' | 'vae_decoder' | 'vae_encoder';
@@ -57,6 +59,25 @@ export interface OnnxPipelineOptions {
   maxPromptChunks?: number;
 }
 
+/**
+ * What {@link loadOnnxPipeline} returns: the parts of the pipeline, and for an x4 upscaler folder also its
+ * low-res scheduler and `max_noise_level` (what `StableDiffusionUpscalePipeline.fromPretrained` needs).
+ */
+export type OnnxPipelineParts = LoadedPipelineParts & {
+  /**
+   * The x4 upscaler's scheduler that noises the low-res image (`low_res_scheduler/scheduler_config.json`, a
+   * DDPM); only for an upscaler folder.
+   */
+  lowResScheduler?: Scheduler;
+  /** The x4 upscaler's `max_noise_level` from `model_index.json` (default 350); only for an upscaler folder. */
+  maxNoiseLevel?: number;
+  /** Releases every session the parts hold. */
+  dispose(): Promise<void>;
+};
+
+/** The x4 upscaler's `max_noise_level` when `model_index.json` has none (diffusers' default). */
+export const DEFAULT_MAX_NOISE_LEVEL = 350;
+
 function checkComponents(components: readonly OnnxComponentName[] | undefined): Set<OnnxComponentName> {
   if (components === undefined) return new Set(ALL_COMPONENTS);
   for (const c of components) {
@@ -87,17 +108,18 @@ function checkComponents(components: readonly OnnxComponentName[] | undefined): 
  */
 function makeScheduler(
   fileConfig: ConfigObject | undefined,
-  options: OnnxPipelineOptions,
+  options: Pick<OnnxPipelineOptions, 'scheduler' | 'schedulerConfig'>,
   location: string,
+  file = 'scheduler/scheduler_config.json',
 ): Scheduler {
   const baseConfig = { ...fileConfig, ...options.schedulerConfig };
   const className = options.scheduler ?? baseConfig['_class_name'];
   if (typeof className !== 'string') {
     throw new InvalidArgumentError({
-      name: 'scheduler/scheduler_config.json _class_name',
+      name: `${file} _class_name`,
       value: className,
       expected: 'a scheduler class name such as "PNDMScheduler"',
-      fix: 'pass options.scheduler',
+      fix: file === 'scheduler/scheduler_config.json' ? 'pass options.scheduler' : 'correct the file',
     });
   }
   try {
@@ -105,10 +127,41 @@ function makeScheduler(
   } catch (err) {
     if (err instanceof LatentkitError) throw err;
     throw new ModelInvalidError(
-      `scheduler/scheduler_config.json in ${location} cannot make a ${className}: ${(err as Error)?.message ?? String(err)}. Fix: correct the file (compare it with the scheduler config of the model the export came from).`,
+      `${file} in ${location} cannot make a ${className}: ${(err as Error)?.message ?? String(err)}. Fix: correct the file (compare it with the scheduler config of the model the export came from).`,
       { cause: err },
     );
   }
+}
+
+/**
+ * The x4 upscaler's `max_noise_level` from `model_index.json` (default 350): an integer from 0 to the
+ * low-res scheduler's `num_train_timesteps − 1` (its noise schedule is indexed by it) and below the UNet's
+ * `num_class_embeds` (the noise level is the class label).
+ */
+function maxNoiseLevelOf(
+  raw: Readonly<Record<string, unknown>>,
+  lowRes: Scheduler,
+  numClassEmbeds: number | undefined,
+  location: string,
+): number {
+  const value = raw['max_noise_level'] ?? DEFAULT_MAX_NOISE_LEVEL;
+  const trained = lowRes.config['num_train_timesteps'];
+  const steps = typeof trained === 'number' ? trained : 1000;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= steps) {
+    throw configValueError(
+      { file: 'model_index.json', location },
+      'max_noise_level',
+      value,
+      `an integer from 0 to ${steps - 1} (the low-res scheduler's num_train_timesteps − 1)`,
+      'correct the file (the x4 upscaler has 350), or re-export the model',
+    );
+  }
+  if (numClassEmbeds !== undefined && value >= numClassEmbeds) {
+    throw new ModelMismatchError(
+      `The components of ${location} do not fit together: model_index.json max_noise_level = ${value}, but unet/config.json num_class_embeds = ${numClassEmbeds} (the noise level is the UNet's class label, so it must be below num_class_embeds). Fix: use the UNet and model_index.json of one export.`,
+    );
+  }
+  return value;
 }
 
 async function requireFile(source: ModelSource, path: string, what: string): Promise<void> {
@@ -122,6 +175,12 @@ async function requireFile(source: ModelSource, path: string, what: string): Pro
  * reads `model_index.json` and the configs, creates the ONNX sessions through the backend's
  * {@link SessionFactory}, checks that the components fit together, and returns the prompt encoder (CLIP
  * tokenizer + text encoder), the UNet denoiser, the VAE codec and the scheduler.
+ *
+ * An x4 upscaler folder (`model_index.json` `_class_name: "StableDiffusionUpscalePipeline"`, see
+ * docs/model-folders.md) loads too: its parts also hold `lowResScheduler` (from
+ * `low_res_scheduler/scheduler_config.json`) and `maxNoiseLevel` (`max_noise_level`, default 350), the
+ * denoiser feeds `class_labels`, and the codec is a decode-only {@link VaeDecoderCodec} (downscale 4, from
+ * `vae_decoder/model.onnx`, or `vae/model.onnx` as diffusers' `OnnxStableDiffusionUpscalePipeline` has it).
  *
  * Backends call this from their `load`: `StableDiffusionPipeline.fromPretrained(dir, { backend })`. The
  * parts own their sessions: `dispose` releases them, and a load that fails part-way releases those it
@@ -141,7 +200,7 @@ export async function loadOnnxPipeline(
   source: ModelSource,
   sessions: SessionFactory,
   options: OnnxPipelineOptions = {},
-): Promise<LoadedPipelineParts & { dispose(): Promise<void> }> {
+): Promise<OnnxPipelineParts> {
   const wanted = checkComponents(options.components);
   const maxChunks = options.maxPromptChunks;
   if (maxChunks !== undefined && (!Number.isInteger(maxChunks) || maxChunks < 1)) {
@@ -152,14 +211,39 @@ export async function loadOnnxPipeline(
       fix: 'leave it out for the default, or pass a whole number such as 64',
     });
   }
-  await readModelIndex(source); // checks the pipeline class (SD 1.x/2.x)
+  const index = await readModelIndex(source); // checks the pipeline class (SD 1.x/2.x, x4 upscaler)
+  const upscale = index.kind === 'upscale';
+  if (upscale && options.components?.includes('vae_encoder')) {
+    throw new InvalidArgumentError({
+      name: 'components',
+      value: [...options.components],
+      expected: `a list without "vae_encoder": ${source.location} is an x4 upscaler, whose VAE only decodes`,
+      fix: 'leave "vae_encoder" out',
+    });
+  }
 
   const files = {} as Record<OnnxComponentName, string>;
   for (const c of ALL_COMPONENTS)
     files[c] = checkModelPath(options.modelFiles?.[c] ?? `${c}/model.onnx`, `${c} model file`);
+  // diffusers' OnnxStableDiffusionUpscalePipeline keeps its decoder in vae/model.onnx
+  if (
+    upscale &&
+    options.modelFiles?.vae_decoder === undefined &&
+    !(await source.exists(files.vae_decoder)) &&
+    (await source.exists('vae/model.onnx'))
+  ) {
+    files.vae_decoder = 'vae/model.onnx';
+  }
 
   // Required files first, so a missing one is reported before any session is made.
   await requireFile(source, 'scheduler/scheduler_config.json', 'the scheduler config');
+  if (upscale) {
+    await requireFile(
+      source,
+      'low_res_scheduler/scheduler_config.json',
+      "the x4 upscaler's low-res scheduler config",
+    );
+  }
   await requireFile(source, files.unet, 'the UNet');
   await requireFile(source, files.vae_decoder, 'the VAE decoder');
   const loadText = wanted.has('text_encoder');
@@ -168,21 +252,29 @@ export async function loadOnnxPipeline(
     await requireFile(source, 'tokenizer/vocab.json', 'the CLIP tokenizer vocabulary');
     await requireFile(source, 'tokenizer/merges.txt', 'the CLIP tokenizer merges');
   }
-  // The VAE encoder is optional: text-to-image works without it.
-  const loadEncoder = wanted.has('vae_encoder') && (await source.exists(files.vae_encoder));
+  // The VAE encoder is optional: text-to-image works without it; the x4 upscaler never encodes.
+  const loadEncoder = !upscale && wanted.has('vae_encoder') && (await source.exists(files.vae_encoder));
   if (options.components?.includes('vae_encoder') && !loadEncoder) {
     await requireFile(source, files.vae_encoder, 'the VAE encoder');
   }
 
-  const [schedulerConfig, unetConfig, textConfig, vaeDecoderConfig, vaeEncoderConfig, vaeConfig] =
-    await Promise.all([
-      readOptionalConfig(source, 'scheduler/scheduler_config.json'),
-      readOptionalConfig(source, 'unet/config.json'),
-      loadText ? readOptionalConfig(source, 'text_encoder/config.json') : undefined,
-      readOptionalConfig(source, 'vae_decoder/config.json'),
-      readOptionalConfig(source, 'vae_encoder/config.json'),
-      readOptionalConfig(source, 'vae/config.json'),
-    ]);
+  const [
+    schedulerConfig,
+    unetConfig,
+    textConfig,
+    vaeDecoderConfig,
+    vaeEncoderConfig,
+    vaeConfig,
+    lowResConfig,
+  ] = await Promise.all([
+    readOptionalConfig(source, 'scheduler/scheduler_config.json'),
+    readOptionalConfig(source, 'unet/config.json'),
+    loadText ? readOptionalConfig(source, 'text_encoder/config.json') : undefined,
+    readOptionalConfig(source, 'vae_decoder/config.json'),
+    readOptionalConfig(source, 'vae_encoder/config.json'),
+    readOptionalConfig(source, 'vae/config.json'),
+    upscale ? readOptionalConfig(source, 'low_res_scheduler/scheduler_config.json') : undefined,
+  ]);
   // Every config number in range, before anything is allocated (a scaling factor of 0 made NaN images,
   // a sample_size of 1e6 a RangeError).
   const config = checkModelConfigs(
@@ -207,11 +299,19 @@ export async function loadOnnxPipeline(
         { from: 'unet/config.json out_channels', value: config.unetOutChannels },
       ],
       unetInChannels: [{ from: 'unet/config.json in_channels', value: config.unetInChannels }],
+      kind: index.kind,
     },
     source.location,
   );
   // The scheduler too: its class checks its config (num_train_timesteps: 3e8 used to abort V8 here).
   const scheduler = makeScheduler(schedulerConfig, options, source.location);
+  // The upscaler's low-res scheduler (never swapped by options) and max_noise_level.
+  const lowResScheduler = upscale
+    ? makeScheduler(lowResConfig, {}, source.location, 'low_res_scheduler/scheduler_config.json')
+    : undefined;
+  const maxNoiseLevel = lowResScheduler
+    ? maxNoiseLevelOf(index.raw, lowResScheduler, config.unetNumClassEmbeds, source.location)
+    : undefined;
 
   const request = (component: OnnxComponentName): SessionRequest => ({
     component,
@@ -291,6 +391,7 @@ export async function loadOnnxPipeline(
           { from: 'unet/config.json in_channels', value: config.unetInChannels },
           { from: `${files.unet} input sample`, value: fixedDim(unetSample, 1) },
         ],
+        kind: index.kind,
       },
       source.location,
     );
@@ -302,15 +403,28 @@ export async function loadOnnxPipeline(
       ...(sampleSize !== undefined ? { sampleSize } : {}),
       ...(agreed.hiddenSize !== undefined ? { crossAttentionDim: agreed.hiddenSize } : {}),
       sizeMultiple: unetSizeMultiple(unetConfig) ?? 1,
+      ...(config.unetNumClassEmbeds !== undefined ? { numClassEmbeds: config.unetNumClassEmbeds } : {}),
     });
-    const codec = new VaeCodec(sessions, {
+    if (upscale && !denoiser.takesClassLabels) {
+      throw new ModelInvalidError(
+        `${files.unet} in ${source.location} has no input "class_labels" (its inputs: ${unetSession.inputNames.join(', ')}), but an x4 upscaler's UNet takes the noise level as class_labels. Fix: export the UNet with class_labels (docs/model-folders.md, "x4 upscaler").`,
+      );
+    }
+    const vae = {
       decoder: { session: decoderSession, request: request('vae_decoder') },
-      ...(encoderSession ? { encoder: { session: encoderSession, request: request('vae_encoder') } } : {}),
       scalingFactor: config.scalingFactor,
       shiftFactor: config.shiftFactor,
       latentChannels: agreed.latentChannels ?? 4,
       downscale: config.downscale,
-    });
+    };
+    const codec = upscale
+      ? new VaeDecoderCodec(sessions, vae)
+      : new VaeCodec(sessions, {
+          ...vae,
+          ...(encoderSession
+            ? { encoder: { session: encoderSession, request: request('vae_encoder') } }
+            : {}),
+        });
 
     let promptEncoder: PromptEncoder | undefined;
     if (textSession && tokenizer) {
@@ -326,13 +440,10 @@ export async function loadOnnxPipeline(
       });
     }
 
-    const parts: LoadedPipelineParts & { dispose(): Promise<void> } = {
-      denoiser,
-      codec,
-      scheduler,
-      dispose: releaseAll,
-    };
+    const parts: OnnxPipelineParts = { denoiser, codec, scheduler, dispose: releaseAll };
     if (promptEncoder) parts.promptEncoder = promptEncoder;
+    if (lowResScheduler) parts.lowResScheduler = lowResScheduler;
+    if (maxNoiseLevel !== undefined) parts.maxNoiseLevel = maxNoiseLevel;
     return parts;
   } catch (err) {
     await releaseAll();

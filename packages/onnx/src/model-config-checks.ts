@@ -32,6 +32,11 @@ export interface CheckedModelConfigs {
   readonly unetCrossAttentionDim: number | undefined;
   /** `unet/config.json` `sample_size`: the latent size the model was trained at. */
   readonly unetSampleSize: number | undefined;
+  /**
+   * `unet/config.json` `num_class_embeds`: the size of the UNet's class embedding (1000 for the x4 upscaler,
+   * whose class labels are the noise level); class labels must be below it.
+   */
+  readonly unetNumClassEmbeds: number | undefined;
   /** `unet/config.json` `block_out_channels`: the UNet halves the latents `length − 1` times. */
   readonly unetBlockOutChannels: readonly number[] | undefined;
   /** The VAE's `scaling_factor` (default 0.18215). */
@@ -75,6 +80,12 @@ const SCALING_FACTOR: ConfigRange = {
   usual: '0.18215 for Stable Diffusion 1.x/2.x',
 };
 const SHIFT_FACTOR: ConfigRange = { min: -1000, max: 1000, usual: '0 (none) for Stable Diffusion 1.x/2.x' };
+const CLASS_EMBEDS: ConfigRange = {
+  integer: true,
+  min: 1,
+  max: 1_000_000,
+  usual: '1000 for the x4 upscaler (class labels are noise levels 0–999)',
+};
 const VOCAB_SIZE: ConfigRange = { integer: true, min: 1, max: 10_000_000, usual: '49408 (CLIP)' };
 const LAYER_NORM_EPS: ConfigRange = { min: 0, minExclusive: true, max: 1, usual: '1e-5' };
 
@@ -102,7 +113,7 @@ function vaeValues(config: ConfigObject | undefined, file: string, location: str
  * Checks every number latentkit reads from a model folder's component configs against a sane range, before
  * anything is allocated or a session created: the VAE's `scaling_factor` (0 made NaN images), `shift_factor`,
  * `latent_channels` and `block_out_channels`; the UNet's `in_channels`, `out_channels`, `cross_attention_dim`,
- * `sample_size` (1e6 made a RangeError) and `block_out_channels`; the text encoder's `hidden_size` and
+ * `sample_size` (1e6 made a RangeError), `num_class_embeds` and `block_out_channels`; the text encoder's `hidden_size` and
  * `vocab_size` and `layer_norm_eps`. Every VAE config present (`vae_decoder/`, `vae_encoder/`, `vae/`) is checked, and the
  * decoder's and encoder's scaling factors must agree. Scheduler configs are checked by the scheduler classes.
  *
@@ -141,6 +152,7 @@ export function checkModelConfigs(configs: RawModelConfigs, location: string): C
       ? undefined
       : rangedConfigNumber(configs.unet, 'cross_attention_dim', unet, HIDDEN),
     unetSampleSize: rangedConfigNumber(configs.unet, 'sample_size', unet, SAMPLE_SIZE),
+    unetNumClassEmbeds: rangedConfigNumber(configs.unet, 'num_class_embeds', unet, CLASS_EMBEDS),
     unetBlockOutChannels: rangedConfigList(
       configs.unet,
       'block_out_channels',

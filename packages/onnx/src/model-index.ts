@@ -6,6 +6,12 @@ import { parsePythonJson } from './python-json.js';
 export interface ModelIndex {
   /** The pipeline class, e.g. `OnnxStableDiffusionPipeline`. */
   readonly className: string;
+  /**
+   * `'upscale'` for diffusers' x4 upscaler (`StableDiffusionUpscalePipeline`, `OnnxStableDiffusionUpscalePipeline`:
+   * a 7-channel UNet, a low-res scheduler, a decode-only ×4 VAE), else `'text-to-image'` (SD 1.x/2.x, whose
+   * folders also serve img2img and inpainting).
+   */
+  readonly kind: 'text-to-image' | 'upscale';
   /** Component folder → `[library, class]` (entries set to `[null, null]` are left out). */
   readonly components: Readonly<Record<string, readonly [string, string]>>;
   /** The whole file. */
@@ -17,9 +23,12 @@ export interface ModelIndex {
 // class names Optimum copies from the source model.
 const SD_FAMILY =
   /^(Onnx|ORT)?(StableDiffusion(Img2Img|Inpaint|InpaintLegacy)?|LatentConsistencyModel(Img2Img)?)(Onnx)?Pipeline$/;
+// diffusers' x4 upscaler (stabilityai/stable-diffusion-x4-upscaler) and its ONNX class.
+const UPSCALER = /^(Onnx)?StableDiffusionUpscalePipeline$/;
 
 /**
- * Reads and checks `model_index.json`: it must exist and name a Stable Diffusion 1.x/2.x–family pipeline.
+ * Reads and checks `model_index.json`: it must exist and name a Stable Diffusion 1.x/2.x–family pipeline or
+ * the x4 upscaler (`StableDiffusionUpscalePipeline`).
  *
  * @throws {@link @latentkit/core!ModelNotFoundError} when the file is missing; {@link @latentkit/core!NotImplementedError} for SDXL;
  *   {@link @latentkit/core!ModelInvalidError} for other pipelines or a malformed file.
@@ -50,10 +59,11 @@ export async function readModelIndex(source: ModelSource): Promise<ModelIndex> {
       `${source.location} is an SDXL model (${className}); SDXL is not supported yet. Use an SD 1.x or 2.x ONNX export.`,
     );
   }
-  if (!SD_FAMILY.test(className)) {
+  const upscale = UPSCALER.test(className);
+  if (!upscale && !SD_FAMILY.test(className)) {
     throw new ModelInvalidError(
-      `model_index.json in ${source.location} names the pipeline ${className}; expected a Stable Diffusion 1.x/2.x pipeline such as OnnxStableDiffusionPipeline or StableDiffusionPipeline.`,
+      `model_index.json in ${source.location} names the pipeline ${className}; expected a Stable Diffusion 1.x/2.x pipeline such as OnnxStableDiffusionPipeline or StableDiffusionPipeline, or the x4 upscaler's StableDiffusionUpscalePipeline.`,
     );
   }
-  return { className, components, raw: index };
+  return { className, kind: upscale ? 'upscale' : 'text-to-image', components, raw: index };
 }

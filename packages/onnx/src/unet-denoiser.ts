@@ -38,7 +38,14 @@ export interface UnetDenoiserOptions {
    * constraint known).
    */
   sizeMultiple?: number;
+  /**
+   * `num_class_embeds` of the UNet config (1000 for the x4 upscaler): class labels must lie in
+   * [0, numClassEmbeds). Checked only when the model takes `class_labels`.
+   */
+  numClassEmbeds?: number;
 }
+
+const CLASS_LABEL_TYPES: readonly string[] = ['int64', 'int32', 'float32', 'float16'];
 
 /** The most down-sampling stages accepted from a config (SD 1.x–SDXL have 3 or 4 block levels). */
 const MAX_UNET_LEVELS = 8;
@@ -74,9 +81,10 @@ export function unetSizeMultiple(
 
 /**
  * A UNet ONNX session (`unet/model.onnx`) as a {@link Denoiser}: `sample`, `timestep`,
- * `encoder_hidden_states` (and `timestep_cond` for LCM exports) → `out_sample`. Element types follow the
- * model's metadata: float16 or float32 latents and hidden states, and a float32, float16 or int64 timestep,
- * either a scalar, `[1]` or `[B]`.
+ * `encoder_hidden_states` (and `timestep_cond` for LCM exports, `class_labels` for UNets with a class
+ * embedding such as the x4 upscaler's) → `out_sample`. Element types follow the model's metadata: float16 or
+ * float32 latents and hidden states, a float32, float16 or int64 timestep, either a scalar, `[1]` or `[B]`,
+ * and int64, int32, float32 or float16 class labels `[B]`.
  */
 export class UnetDenoiser implements Denoiser {
   /** 4, or 9 for inpainting UNets. */
@@ -87,6 +95,10 @@ export class UnetDenoiser implements Denoiser {
   readonly crossAttentionDim: number | undefined;
   /** Latent height and width must be multiples of this: `2 ** (len(block_out_channels) − 1)`, or 1 if unknown. */
   readonly sizeMultiple: number;
+  /** Whether the model takes `class_labels` (the x4 upscaler's noise level): then `predict` needs `classLabels`. */
+  readonly takesClassLabels: boolean;
+  /** Class labels must lie in [0, numClassEmbeds) (from the UNet config), if known. */
+  readonly numClassEmbeds: number | undefined;
   readonly #session: InferenceSession;
   readonly #factory: SessionFactory;
   readonly #request: SessionRequest;
@@ -94,6 +106,7 @@ export class UnetDenoiser implements Denoiser {
   readonly #timestep: OrtValueInfo;
   readonly #hidden: OrtValueInfo;
   readonly #timestepCond: OrtValueInfo | undefined;
+  readonly #classLabels: OrtValueInfo | undefined;
   readonly #output: string;
 
   /**
@@ -110,6 +123,24 @@ export class UnetDenoiser implements Denoiser {
     this.#timestep = requireInput(session, 'timestep', path);
     this.#hidden = requireInput(session, 'encoder_hidden_states', path);
     this.#timestepCond = findInput(session, 'timestep_cond');
+    this.#classLabels = findInput(session, 'class_labels');
+    this.takesClassLabels = this.#classLabels !== undefined;
+    const labelType = this.#classLabels?.type;
+    if (labelType !== undefined && !CLASS_LABEL_TYPES.includes(labelType)) {
+      throw new ModelInvalidError(
+        `${path} input "class_labels" has element type ${labelType}; expected int64 (as diffusers exports it), int32, float32 or float16.`,
+      );
+    }
+    const classes = options.numClassEmbeds;
+    if (classes !== undefined && (!Number.isInteger(classes) || classes < 1)) {
+      throw new InvalidArgumentError({
+        name: 'numClassEmbeds',
+        value: classes,
+        expected: 'an integer ≥ 1 (num_class_embeds of the UNet config)',
+        fix: 'pass the config value, or leave it out',
+      });
+    }
+    this.numClassEmbeds = classes;
     for (const extra of ['text_embeds', 'time_ids']) {
       if (findInput(session, extra)) {
         throw new ModelInvalidError(
@@ -204,8 +235,73 @@ export class UnetDenoiser implements Denoiser {
         floatType(this.#timestepCond, 'unet input timestep_cond'),
       );
     }
+    if (this.#classLabels) {
+      feeds['class_labels'] = this.#classLabelsFeed(this.#classLabels, input.classLabels, batch);
+    } else if (input.classLabels !== undefined) {
+      throw new InvalidArgumentError({
+        name: 'classLabels',
+        value: input.classLabels.shape,
+        expected: `no class labels: ${this.#request.modelPath} has no "class_labels" input (it is not an x4 upscaler UNet)`,
+        fix: "use the x4 upscaler's UNet, or leave classLabels out",
+      });
+    }
     const results = await runSession(this.#session, feeds, this.#request.component);
     return toTensor(results[this.#output], `${this.#request.component} output ${this.#output}`);
+  }
+
+  // [B] (or a scalar / [1] where the model declares one and the labels agree), in the declared element type.
+  #classLabelsFeed(info: OrtValueInfo, labels: Tensor | undefined, batch: number): OrtTensor {
+    const path = this.#request.modelPath;
+    if (labels === undefined) {
+      throw new InvalidArgumentError({
+        name: 'classLabels',
+        value: undefined,
+        expected: `class labels [${batch}] (one per row): ${path} takes "class_labels" (the x4 upscaler's noise level)`,
+        fix: 'use StableDiffusionUpscalePipeline, or pass classLabels to predict()',
+      });
+    }
+    if (labels.shape.length !== 1 || labels.shape[0] !== batch) {
+      throw new ShapeMismatchError({
+        name: 'classLabels',
+        value: labels.shape,
+        expected: `[${batch}]: one label per row of sample`,
+      });
+    }
+    const type = info.type ?? 'int64';
+    const integer = type === 'int64' || type === 'int32';
+    const max = this.numClassEmbeds;
+    for (const v of labels.data) {
+      const bad =
+        !Number.isFinite(v) ||
+        (integer && (!Number.isInteger(v) || v < 0 || (max !== undefined && v >= max)));
+      if (bad) {
+        throw new InvalidArgumentError({
+          name: 'classLabels',
+          value: v,
+          expected: integer
+            ? `whole numbers from 0 to ${max === undefined ? 'the number of class embeddings' : max - 1}${max === undefined ? '' : ` (num_class_embeds = ${max})`}`
+            : 'finite numbers',
+          fix: 'pass the noise level (an integer from 0 to max_noise_level)',
+        });
+      }
+    }
+    const shape = info.shape;
+    let dims: number[] = [batch];
+    if (shape && (shape.length === 0 || (shape.length === 1 && shape[0] === 1)) && batch !== 1) {
+      if (labels.data.some((v) => v !== labels.data[0])) {
+        throw new InvalidArgumentError({
+          name: 'classLabels',
+          value: Array.from(labels.data),
+          expected: `one value for every row: ${path} takes a single class label`,
+        });
+      }
+    }
+    if (shape && shape.length === 0) dims = [];
+    else if (shape && shape.length === 1 && shape[0] === 1) dims = [1];
+    const n = dims.length === 0 ? 1 : dims[0]!;
+    const values = labels.data.subarray(0, n);
+    if (integer) return intFeed(this.#factory, values, dims, type as 'int64' | 'int32');
+    return floatFeed(this.#factory, Float32Array.from(values), dims, type as 'float32' | 'float16');
   }
 
   // Scalar, [1] or [B], as the model declares; int64 truncates like numpy's cast of diffusers' float timesteps.

@@ -1,0 +1,163 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileModelSource, NodeSessionFactory } from '@latentkit/backend-node';
+import { InvalidArgumentError, ShapeMismatchError, Tensor } from '@latentkit/core';
+import {
+  ClipTokenizer,
+  loadOnnxPipeline,
+  type OnnxPipelineParts,
+  UnetDenoiser,
+  VaeDecoderCodec,
+} from '@latentkit/onnx';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// The tiny random-weight x4 upscaler of tools/fixtures/make_upscaler_fixture.py, in latentkit's ONNX layout
+// of diffusers' StableDiffusionUpscalePipeline; expected.json holds what torch computed from the same weights.
+const DIR = join(import.meta.dirname, 'fixtures', 'models', 'sd-x4-upscaler');
+
+interface Strided {
+  shape: number[];
+  stride: number;
+  values: number[];
+}
+interface Wave {
+  shape: number[];
+  phase: number;
+  scale: number;
+}
+interface Expected {
+  tokenizer: Record<string, number[]>;
+  text_encoder: { prompt: string; input_ids: number[]; last_hidden_state: Strided };
+  unet: {
+    sample: Wave;
+    encoder_hidden_states: Wave;
+    timestep: number;
+    class_labels: number[];
+    out_sample: Strided;
+    out_sample_class_labels_20_20: Strided;
+  };
+  vae_decoder: { latents: Wave; scaling_factor: number; image: Strided };
+}
+const expected: Expected = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8'));
+
+/** The script's inputs: fround(sin(0.37·i + phase)·scale), row-major. */
+function wave({ shape, phase, scale }: Wave): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = Math.sin(0.37 * i + phase) * scale;
+  return new Tensor(data, shape);
+}
+
+/** max |actual − expected| over the stored (strided) values. */
+function maxDiff(actual: Tensor, ref: Strided): number {
+  expect(actual.shape).toEqual(ref.shape);
+  let worst = 0;
+  ref.values.forEach((v, j) => {
+    worst = Math.max(worst, Math.abs(actual.data[j * ref.stride]! - v));
+  });
+  return worst;
+}
+
+// The same tolerances as the other fixtures (tests/onnx-fixtures.test.ts): float32 on both sides.
+const TOL = 1e-4;
+
+let parts: OnnxPipelineParts | undefined;
+async function load(): Promise<OnnxPipelineParts> {
+  parts ??= await loadOnnxPipeline(new FileModelSource(DIR), new NodeSessionFactory());
+  return parts;
+}
+afterAll(async () => {
+  await parts?.dispose();
+});
+
+describe('x4 upscaler fixture: each graph in onnxruntime-node matches torch', () => {
+  it('tokenizer (pads with "!", as SD 2.x)', async () => {
+    const tokenizer = await ClipTokenizer.fromSource(new FileModelSource(DIR));
+    for (const [prompt, ids] of Object.entries(expected.tokenizer))
+      expect(tokenizer.encode(prompt), prompt).toEqual(ids);
+  });
+
+  it('text encoder last_hidden_state', async () => {
+    const { promptEncoder } = await load();
+    const cond = await promptEncoder!.encode([expected.text_encoder.prompt]);
+    expect(maxDiff(cond.encoderHiddenStates, expected.text_encoder.last_hidden_state)).toBeLessThanOrEqual(
+      TOL,
+    );
+  });
+
+  it('UNet: 7-channel sample, float timestep [B], int64 class_labels [B] (one noise level per row)', async () => {
+    const { denoiser } = await load();
+    const { sample, encoder_hidden_states, timestep, class_labels } = expected.unet;
+    const input = {
+      sample: wave(sample),
+      timestep,
+      conditioning: { encoderHiddenStates: wave(encoder_hidden_states) },
+    };
+    const out = await denoiser.predict({
+      ...input,
+      classLabels: new Tensor(Float32Array.from(class_labels), [class_labels.length]),
+    });
+    expect(out.shape).toEqual([2, 4, 8, 8]);
+    expect(maxDiff(out, expected.unet.out_sample)).toBeLessThanOrEqual(TOL);
+    // other labels give torch's other output: the labels reach the class embedding, row by row
+    const same = await denoiser.predict({
+      ...input,
+      classLabels: new Tensor(new Float32Array([20, 20]), [2]),
+    });
+    expect(maxDiff(same, expected.unet.out_sample_class_labels_20_20)).toBeLessThanOrEqual(TOL);
+    expect(maxDiff(same, expected.unet.out_sample)).toBeGreaterThan(1e-3);
+  });
+
+  it('VAE decoder: latents [1,4,8,8] / 0.08333 → image [1,3,32,32] (×4)', async () => {
+    const { codec } = await load();
+    const image = await codec.decode(wave(expected.vae_decoder.latents));
+    expect(image.shape).toEqual([1, 3, 32, 32]);
+    expect(maxDiff(image, expected.vae_decoder.image)).toBeLessThanOrEqual(TOL);
+  });
+});
+
+describe('x4 upscaler fixture: loadOnnxPipeline recognises the folder', () => {
+  it('low-res scheduler, max noise level, 7-channel denoiser with class labels, decode-only ×4 codec', async () => {
+    const p = await load();
+    expect(p.scheduler.constructor.name).toBe('DDIMScheduler');
+    expect(p.scheduler.config['prediction_type']).toBe('v_prediction');
+    expect(p.lowResScheduler?.constructor.name).toBe('DDPMScheduler');
+    expect(p.lowResScheduler?.config).toMatchObject({
+      beta_schedule: 'scaled_linear',
+      beta_start: 0.0001,
+      beta_end: 0.02,
+      clip_sample: true,
+      variance_type: 'fixed_small',
+    });
+    expect(p.maxNoiseLevel).toBe(350);
+    expect(p.denoiser).toBeInstanceOf(UnetDenoiser);
+    const unet = p.denoiser as UnetDenoiser;
+    expect(unet.inChannels).toBe(7);
+    expect(unet.takesClassLabels).toBe(true);
+    expect(unet.numClassEmbeds).toBe(1000);
+    expect(unet.sizeMultiple).toBe(2);
+    expect(p.codec).toBeInstanceOf(VaeDecoderCodec);
+    expect(p.codec.downscale).toBe(4);
+    expect(p.codec.latentChannels).toBe(4);
+    expect((p.codec as VaeDecoderCodec).scalingFactor).toBe(0.08333);
+    expect(p.codec.encode).toBeUndefined();
+  });
+
+  it('the UNet refuses a call without class labels, and labels outside its class embedding', async () => {
+    const { denoiser } = await load();
+    const base = {
+      sample: wave(expected.unet.sample),
+      timestep: 500,
+      conditioning: { encoderHiddenStates: wave(expected.unet.encoder_hidden_states) },
+    };
+    const err = await denoiser.predict(base).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect(String(err)).toMatch(/classLabels.*takes "class_labels"/);
+    await expect(
+      denoiser.predict({ ...base, classLabels: new Tensor(new Float32Array([20, 1000]), [2]) }),
+    ).rejects.toThrow(/num_class_embeds = 1000/);
+    await expect(
+      denoiser.predict({ ...base, classLabels: new Tensor(new Float32Array([20]), [1]) }),
+    ).rejects.toThrow(ShapeMismatchError);
+  });
+});
