@@ -202,7 +202,7 @@ describe('non-finite numbers with the real shipped model (onnxruntime-node)', ()
     const codec: LatentCodec = {
       latentChannels: pipe.codec.latentChannels,
       downscale: pipe.codec.downscale,
-      encode: (image, options) => pipe.codec.encode(image, options),
+      encode: (image, options) => pipe.codec.encode!(image, options),
       decode: (latents) => {
         decodes++;
         return pipe.codec.decode(latents);
@@ -224,7 +224,7 @@ describe('non-finite numbers with the real shipped model (onnxruntime-node)', ()
     const codec: LatentCodec = {
       latentChannels: pipe.codec.latentChannels,
       downscale: pipe.codec.downscale,
-      encode: (image, options) => pipe.codec.encode(image, options),
+      encode: (image, options) => pipe.codec.encode!(image, options),
       decode: (latents) => pipe.codec.decode(latents.mul(Number.POSITIVE_INFINITY)),
     };
     const broken = new StableDiffusionPipeline({

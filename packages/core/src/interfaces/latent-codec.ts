@@ -7,8 +7,12 @@ export interface LatentCodec {
   readonly latentChannels: number;
   /** Image pixels per latent pixel along each axis (8 for SD). */
   readonly downscale: number;
-  /** Image `[B, 3, H, W]` in [−1, 1] → latents `[B, latentChannels, H/downscale, W/downscale]`, scaled. */
-  encode(image: Tensor, options?: { generator?: Generator }): Promise<Tensor>;
+  /**
+   * Image `[B, 3, H, W]` in [−1, 1] → latents `[B, latentChannels, H/downscale, W/downscale]`, scaled.
+   * Optional: decode-only codecs (the x4 upscaler's VAE, a model shipped without `vae_encoder`) leave it
+   * out, and img2img / inpainting then fail with an `InvalidArgumentError` before any work.
+   */
+  encode?(image: Tensor, options?: { generator?: Generator }): Promise<Tensor>;
   /** Scaled latents → image `[B, 3, H, W]` in [−1, 1]. */
   decode(latents: Tensor): Promise<Tensor>;
 }

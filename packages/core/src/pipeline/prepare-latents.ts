@@ -1,4 +1,4 @@
-import { ShapeMismatchError } from '../errors.js';
+import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
 import type { LatentCodec } from '../interfaces/latent-codec.js';
 import type { Generator } from '../random/generator.js';
 import { Tensor } from '../tensor.js';
@@ -53,21 +53,39 @@ export async function encodeImages(
   images: Tensor,
   generator: Generator | readonly Generator[],
 ): Promise<Tensor> {
+  const encode = requireEncode(codec);
   const [b, , h, w] = images.shape as [number, number, number, number];
   const shape = [b, codec.latentChannels, h / codec.downscale, w / codec.downscale];
   if (!Array.isArray(generator)) {
     return checkLatents(
       'codec.encode output',
-      await codec.encode(images, { generator: generator as Generator }),
+      await encode(images, { generator: generator as Generator }),
       shape,
     );
   }
   const parts: Tensor[] = [];
   for (let i = 0; i < b; i++) {
-    const one = await codec.encode(images.slice(i, i + 1), {
+    const one = await encode(images.slice(i, i + 1), {
       generator: (generator as readonly Generator[])[i]!,
     });
     parts.push(checkLatents('codec.encode output', one, [1, ...shape.slice(1)]));
   }
   return Tensor.cat(parts);
+}
+
+/**
+ * The codec's `encode`, bound to it: img2img and inpainting need it. A decode-only codec (no `encode`)
+ * fails with an {@link InvalidArgumentError} that says so.
+ */
+export function requireEncode(codec: LatentCodec): NonNullable<LatentCodec['encode']> {
+  if (typeof codec.encode !== 'function') {
+    throw new InvalidArgumentError({
+      name: 'codec.encode',
+      value: codec.encode,
+      expected:
+        'a codec that encodes images to latents (img2img and inpainting start from the encoded image)',
+      fix: 'load the model with its vae_encoder (a decode-only codec such as the x4 upscaler VAE cannot), or drop image (and maskImage) for text-to-image',
+    });
+  }
+  return codec.encode.bind(codec);
 }

@@ -11,6 +11,7 @@ import { zeroStepsError } from './img2img.js';
 import { rgbaToMask } from './inpaint-mask.js';
 import { checkKnownKeys } from './option-keys.js';
 import { type PipelineLimits, resolvePipelineLimits } from './pipeline-limits.js';
+import { requireEncode } from './prepare-latents.js';
 
 /** The parts validation needs to know about. */
 export interface ValidationParts {
@@ -24,42 +25,79 @@ export interface ValidationParts {
 /** Which loop a call runs. */
 export type GenerationMode = 'txt2img' | 'img2img' | 'inpaint';
 
-/** {@link GenerateOptions} checked, with defaults applied and inputs normalised. */
-export interface ValidatedOptions {
-  mode: GenerationMode;
+/** The options every pipeline's `generate()` shares (prompts, guidance, batch, randomness, output), checked. */
+export interface CommonOptions {
   /** Prompts to encode (when `prompt` was given). */
   prompts?: string[];
   /** Negative prompts to encode (under guidance, when no `negativePromptEmbeds`); one per prompt. */
   negativePrompts?: string[];
   promptEmbeds?: Conditioning;
+  /** Negative conditioning, kept only under guidance. */
   negativePromptEmbeds?: Conditioning;
   /** Number of prompts (rows of conditioning before `numImagesPerPrompt`). */
   batchSize: number;
   numImagesPerPrompt: number;
   /** `batchSize · numImagesPerPrompt`. */
   totalImages: number;
-  width: number;
-  height: number;
-  latentWidth: number;
-  latentHeight: number;
   numInferenceSteps: number;
   guidanceScale: number;
   guidanceRescale: number;
   clipSkip?: number;
   doClassifierFreeGuidance: boolean;
   eta: number;
-  strength: number;
   seed?: number | bigint;
   generator?: Generator;
   generators?: Generator[];
+  outputType: OutputType;
+  onStep?: (info: StepInfo) => void | Promise<void>;
+  signal?: AbortSignal;
+  /** The pipeline's limits, resolved. */
+  limits: PipelineLimits;
+}
+
+/** {@link GenerateOptions} checked, with defaults applied and inputs normalised. */
+export interface ValidatedOptions extends CommonOptions {
+  mode: GenerationMode;
+  width: number;
+  height: number;
+  latentWidth: number;
+  latentHeight: number;
+  strength: number;
   latents?: Tensor;
   /** The init image `[B, 3, H, W]` in [0, 1]. */
   image?: Tensor;
   /** The mask `[B, 1, H, W]` in [0, 1], not yet binarised. */
   mask?: Tensor;
-  outputType: OutputType;
-  onStep?: (info: StepInfo) => void | Promise<void>;
-  signal?: AbortSignal;
+}
+
+/** The options shared by every pipeline's `generate()`, as {@link validateCommonOptions} reads them. */
+export type CommonGenerateOptions = Pick<
+  GenerateOptions,
+  | 'prompt'
+  | 'negativePrompt'
+  | 'promptEmbeds'
+  | 'negativePromptEmbeds'
+  | 'clipSkip'
+  | 'numInferenceSteps'
+  | 'guidanceScale'
+  | 'guidanceRescale'
+  | 'numImagesPerPrompt'
+  | 'eta'
+  | 'seed'
+  | 'generator'
+  | 'onStep'
+  | 'signal'
+  | 'outputType'
+>;
+
+/** What differs between pipelines in the shared checks: the accepted keys and the defaults. */
+export interface CallSpec {
+  /** The accepted option names (others are rejected with a "did you mean"). */
+  keys: readonly string[];
+  /** Default `numInferenceSteps`. */
+  defaultSteps: number;
+  /** Default `guidanceScale`. */
+  defaultGuidance: number;
 }
 
 const OUTPUT_TYPES: readonly OutputType[] = ['image', 'tensor', 'latent'];
@@ -100,12 +138,12 @@ export const GENERATE_OPTION_KEYS: readonly (keyof GenerateOptions)[] = Object.f
  */
 export const MAX_GUIDANCE_SCALE = 100;
 
-function isFiniteNumber(v: unknown): v is number {
+export function isFiniteNumber(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
 /** The sizes a model can run: multiples of `multiple` px, for the reason `why`. */
-interface SizeRule {
+export interface SizeRule {
   multiple: number;
   why: string;
   max: number;
@@ -123,7 +161,7 @@ function sizeRule(codec: LatentCodec, denoiser: Denoiser, limits: PipelineLimits
 }
 
 /** The two multiples of the rule nearest to `value` that are within the size limit, as "a or b". */
-function nearestMultiples(value: number, rule: SizeRule): string {
+export function nearestMultiples(value: number, rule: SizeRule): string {
   const { multiple, max } = rule;
   const below = Math.floor(value / multiple) * multiple;
   const above = below + multiple;
@@ -132,7 +170,7 @@ function nearestMultiples(value: number, rule: SizeRule): string {
 }
 
 /** Width and height must be at most `limits.maxImageSize`: checked before anything is allocated. */
-function checkSideLimit(name: string, value: number, limits: PipelineLimits): void {
+export function checkSideLimit(name: string, value: number, limits: PipelineLimits): void {
   if (value > limits.maxImageSize) {
     throw new LimitExceededError({
       name,
@@ -143,14 +181,14 @@ function checkSideLimit(name: string, value: number, limits: PipelineLimits): vo
   }
 }
 
-function checkPositiveInteger(name: string, value: unknown, fix: string): number {
+export function checkPositiveInteger(name: string, value: unknown, fix: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
     throw new InvalidArgumentError({ name, value, expected: 'an integer ≥ 1', fix });
   }
   return value;
 }
 
-function checkTensor(name: string, value: unknown): Tensor {
+export function checkTensor(name: string, value: unknown): Tensor {
   if (!(value instanceof Tensor)) {
     throw new InvalidArgumentError({ name, value, expected: 'a Tensor', fix: `pass a Tensor as ${name}` });
   }
@@ -158,7 +196,7 @@ function checkTensor(name: string, value: unknown): Tensor {
 }
 
 /** Rejects a tensor that holds NaN or ±Infinity, naming the first such element. */
-function checkFinite(name: string, t: Tensor, fix: string): void {
+export function checkFinite(name: string, t: Tensor, fix: string): void {
   const data = t.data;
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
@@ -301,12 +339,25 @@ function toPromptList(name: string, value: unknown): string[] {
   });
 }
 
-function checkImage(value: unknown, rule: SizeRule, limits: PipelineLimits, totalImages: number): Tensor {
+/**
+ * Checks an init image (an `RgbaImage`, or a Tensor `[B, 3, H, W]` in [0, 1]) and returns it as a Tensor:
+ * the limits on the output size (the image's size × `outputScale`; for an `RgbaImage` before it is
+ * converted), shape, finite values in [0, 1], and sides that are multiples of `rule.multiple`.
+ */
+export function checkImage(
+  value: unknown,
+  rule: SizeRule,
+  limits: PipelineLimits,
+  totalImages: number,
+  outputScale = 1,
+): Tensor {
+  const side = (name: string) =>
+    outputScale === 1 ? `image ${name}` : `output ${name} (image ${name} × ${outputScale})`;
   if (isRgbaImage(value)) {
     // Before the image is converted (which allocates 3 floats per pixel).
-    checkSideLimit('image width', value.width, limits);
-    checkSideLimit('image height', value.height, limits);
-    checkPixelBudget(totalImages, value.width, value.height, limits);
+    checkSideLimit(side('width'), value.width * outputScale, limits);
+    checkSideLimit(side('height'), value.height * outputScale, limits);
+    checkPixelBudget(totalImages, value.width * outputScale, value.height * outputScale, limits);
   }
   const image = isRgbaImage(value) ? rgbaToTensor(value, 'image') : checkTensor('image', value);
   if (image.shape.length !== 4 || image.shape[1] !== 3 || image.shape[0]! < 1) {
@@ -318,8 +369,8 @@ function checkImage(value: unknown, rule: SizeRule, limits: PipelineLimits, tota
     });
   }
   const [, , h, w] = image.shape as [number, number, number, number];
-  checkSideLimit('image width', w, limits);
-  checkSideLimit('image height', h, limits);
+  checkSideLimit(side('width'), w * outputScale, limits);
+  checkSideLimit(side('height'), h * outputScale, limits);
   checkFinite('image', image, 'replace NaN and ±Infinity in the image with values in [0, 1]');
   checkUnitRange('image', image, 'scale the image to [0, 1] (bytes / 255); [-1, 1] tensors are not accepted');
   for (const [name, size] of [
@@ -372,7 +423,7 @@ function checkMask(value: unknown, image: Tensor): Tensor {
 }
 
 /** The number of images of one call must be at most `limits.maxImagesPerCall`. */
-function checkImageCount(name: string, count: number, limits: PipelineLimits): void {
+export function checkImageCount(name: string, count: number, limits: PipelineLimits): void {
   if (count > limits.maxImagesPerCall) {
     throw new LimitExceededError({
       name,
@@ -384,7 +435,12 @@ function checkImageCount(name: string, count: number, limits: PipelineLimits): v
 }
 
 /** images × width × height must be within `limits.maxPixelsPerCall`, a stand-in for activation memory. */
-function checkPixelBudget(images: number, width: number, height: number, limits: PipelineLimits): void {
+export function checkPixelBudget(
+  images: number,
+  width: number,
+  height: number,
+  limits: PipelineLimits,
+): void {
   const pixels = images * width * height;
   if (pixels > limits.maxPixelsPerCall) {
     throw new LimitExceededError({
@@ -397,20 +453,21 @@ function checkPixelBudget(images: number, width: number, height: number, limits:
 }
 
 /**
- * Checks every option of a `generate` call against the pipeline's parts before any work, applies the
- * defaults, and normalises inputs. Each problem is a typed error naming the value, what was expected,
- * and the fix.
+ * The checks every pipeline's `generate()` shares, in order: the options object and its keys, outputType,
+ * steps, guidance, clipSkip, images per prompt, η, prompts and conditioning, seed and generators. Each
+ * problem is a typed error naming the value, what was expected, and the fix.
  */
-export function validateGenerateOptions(options: GenerateOptions, parts: ValidationParts): ValidatedOptions {
+export function validateCommonOptions(
+  options: CommonGenerateOptions,
+  parts: ValidationParts,
+  spec: CallSpec,
+): CommonOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError({ name: 'options', value: options, expected: 'an options object' });
   }
-  checkKnownKeys('generate() options', options, GENERATE_OPTION_KEYS);
-  const { denoiser, codec, promptEncoder } = parts;
+  checkKnownKeys('generate() options', options, spec.keys);
+  const { promptEncoder } = parts;
   const limits = resolvePipelineLimits(parts.limits);
-  const rule = sizeRule(codec, denoiser, limits);
-  const downscale = codec.downscale;
-  const latentChannels = codec.latentChannels;
 
   const outputType = options.outputType ?? 'image';
   if (!OUTPUT_TYPES.includes(outputType)) {
@@ -424,10 +481,10 @@ export function validateGenerateOptions(options: GenerateOptions, parts: Validat
 
   const numInferenceSteps = checkPositiveInteger(
     'numInferenceSteps',
-    options.numInferenceSteps ?? 50,
+    options.numInferenceSteps ?? spec.defaultSteps,
     'use a whole number of steps such as 20 or 50',
   );
-  const guidanceScale = options.guidanceScale ?? 7.5;
+  const guidanceScale = options.guidanceScale ?? spec.defaultGuidance;
   if (!isFiniteNumber(guidanceScale) || Math.abs(guidanceScale) > MAX_GUIDANCE_SCALE) {
     throw new InvalidArgumentError({
       name: 'guidanceScale',
@@ -609,10 +666,63 @@ export function validateGenerateOptions(options: GenerateOptions, parts: Validat
     generator = options.generator;
   }
 
+  const out: CommonOptions = {
+    batchSize,
+    numImagesPerPrompt,
+    totalImages,
+    numInferenceSteps,
+    guidanceScale,
+    guidanceRescale,
+    doClassifierFreeGuidance,
+    eta,
+    outputType,
+    limits,
+  };
+  if (prompts) out.prompts = prompts;
+  if (negativePrompts) out.negativePrompts = negativePrompts;
+  if (options.promptEmbeds) out.promptEmbeds = options.promptEmbeds;
+  if (options.negativePromptEmbeds && doClassifierFreeGuidance)
+    out.negativePromptEmbeds = options.negativePromptEmbeds;
+  if (options.clipSkip !== undefined) out.clipSkip = options.clipSkip;
+  if (options.seed !== undefined) out.seed = options.seed;
+  if (generator) out.generator = generator;
+  if (generators) out.generators = generators;
+  if (options.onStep) out.onStep = options.onStep;
+  if (options.signal) out.signal = options.signal;
+  return out;
+}
+
+/** `onStep`, when given, must be a function. */
+export function checkOnStep(onStep: unknown): void {
+  if (onStep !== undefined && typeof onStep !== 'function') {
+    throw new InvalidArgumentError({ name: 'onStep', value: onStep, expected: 'a function' });
+  }
+}
+
+/**
+ * Checks every option of a `generate` call against the pipeline's parts before any work, applies the
+ * defaults, and normalises inputs. Each problem is a typed error naming the value, what was expected,
+ * and the fix.
+ */
+export function validateGenerateOptions(options: GenerateOptions, parts: ValidationParts): ValidatedOptions {
+  const common = validateCommonOptions(options, parts, {
+    keys: GENERATE_OPTION_KEYS,
+    defaultSteps: 50,
+    defaultGuidance: 7.5,
+  });
+  const { denoiser, codec } = parts;
+  const { limits, batchSize, totalImages, numInferenceSteps } = common;
+  const rule = sizeRule(codec, denoiser, limits);
+  const downscale = codec.downscale;
+  const latentChannels = codec.latentChannels;
+
   // --- image, mask, mode ---
   let image: Tensor | undefined;
   let mask: Tensor | undefined;
-  if (options.image !== undefined) image = checkImage(options.image, rule, limits, totalImages);
+  if (options.image !== undefined) {
+    requireEncode(codec);
+    image = checkImage(options.image, rule, limits, totalImages);
+  }
   if (options.maskImage !== undefined) {
     if (!image) {
       throw new InvalidArgumentError({
@@ -746,40 +856,19 @@ export function validateGenerateOptions(options: GenerateOptions, parts: Validat
     );
   }
 
-  if (options.onStep !== undefined && typeof options.onStep !== 'function') {
-    throw new InvalidArgumentError({ name: 'onStep', value: options.onStep, expected: 'a function' });
-  }
+  checkOnStep(options.onStep);
 
   const out: ValidatedOptions = {
+    ...common,
     mode,
-    batchSize,
-    numImagesPerPrompt,
-    totalImages,
     width,
     height,
     latentWidth,
     latentHeight,
-    numInferenceSteps,
-    guidanceScale,
-    guidanceRescale,
-    doClassifierFreeGuidance,
-    eta,
     strength,
-    outputType,
   };
-  if (prompts) out.prompts = prompts;
-  if (negativePrompts) out.negativePrompts = negativePrompts;
-  if (options.promptEmbeds) out.promptEmbeds = options.promptEmbeds;
-  if (options.negativePromptEmbeds && doClassifierFreeGuidance)
-    out.negativePromptEmbeds = options.negativePromptEmbeds;
-  if (options.clipSkip !== undefined) out.clipSkip = options.clipSkip;
-  if (options.seed !== undefined) out.seed = options.seed;
-  if (generator) out.generator = generator;
-  if (generators) out.generators = generators;
   if (latents) out.latents = latents;
   if (image) out.image = image;
   if (mask) out.mask = mask;
-  if (options.onStep) out.onStep = options.onStep;
-  if (options.signal) out.signal = options.signal;
   return out;
 }

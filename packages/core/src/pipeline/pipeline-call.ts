@@ -1,0 +1,130 @@
+import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
+import { denormalizeImage } from '../image/image-range.js';
+import { tensorToRgba } from '../image/rgba-image.js';
+import type { Conditioning } from '../interfaces/conditioning.js';
+import type { LatentCodec } from '../interfaces/latent-codec.js';
+import type { PromptEncoder } from '../interfaces/prompt-encoder.js';
+import type { Scheduler } from '../interfaces/scheduler.js';
+import type { Generator } from '../random/generator.js';
+import { TorchGenerator } from '../random/torch-generator.js';
+import type { Tensor } from '../tensor.js';
+import {
+  concatConditioning,
+  conditioningBatch,
+  repeatConditioning,
+  splitConditioning,
+} from './conditioning-batch.js';
+import type { OutputType } from './generate-options.js';
+import { GeneratorList } from './generator-list.js';
+import { checkDecodedImage } from './non-finite.js';
+import { checkLatents } from './prepare-latents.js';
+import { leaseScheduler } from './scheduler-lease.js';
+import { type CommonOptions, checkNegativeMatches } from './validate-options.js';
+
+function randomSeed(): number {
+  return Math.floor(Math.random() * Number.MAX_SAFE_INTEGER);
+}
+
+/** The random source of one call, and the seed it was made from (undefined when the caller gave generators). */
+export interface CallGenerator {
+  /** One generator, or a {@link GeneratorList} that draws item i from generator i. */
+  generator: Generator;
+  /** The call's seed (given, or chosen at random) when the pipeline made the generator. */
+  seed: number | bigint | undefined;
+}
+
+/**
+ * The call's generator: the caller's generator, their list of generators (diffusers' `randn_tensor` with a
+ * list: item i from generator i, in every draw), or a fresh `TorchGenerator` seeded with `seed` (a random
+ * seed when none is given).
+ */
+export function callGenerator(v: Pick<CommonOptions, 'seed' | 'generator' | 'generators'>): CallGenerator {
+  const seed = v.generator || v.generators ? undefined : (v.seed ?? randomSeed());
+  const generator: Generator = v.generators
+    ? new GeneratorList(v.generators)
+    : (v.generator ?? new TorchGenerator(seed!));
+  return { generator, seed };
+}
+
+/**
+ * The denoiser's conditioning: each prompt's row repeated `numImagesPerPrompt` times in a row, and under
+ * guidance `[uncond; cond]`, uncond first (diffusers' `encode_prompt` + `torch.cat([neg, pos])`). Prompts
+ * and negative prompts are encoded in one encoder call.
+ */
+export async function callConditioning(
+  promptEncoder: PromptEncoder | undefined,
+  v: CommonOptions,
+): Promise<Conditioning> {
+  let cond = v.promptEmbeds;
+  let uncond = v.negativePromptEmbeds;
+  const texts = [...(v.negativePrompts ?? []), ...(v.prompts ?? [])];
+  if (texts.length > 0) {
+    // One encoder call for negative and positive prompts: a batched run, and encoders that pad
+    // long prompts pad both alike.
+    const encoded = await promptEncoder!.encode(
+      texts,
+      v.clipSkip === undefined ? undefined : { clipSkip: v.clipSkip },
+    );
+    const rows = conditioningBatch(encoded);
+    if (rows !== texts.length) {
+      throw new ShapeMismatchError({
+        name: 'promptEncoder.encode output batch',
+        value: rows,
+        expected: `${texts.length}, one row per prompt`,
+        fix: 'make the prompt encoder return one row of encoderHiddenStates per prompt',
+      });
+    }
+    const nNeg = v.negativePrompts?.length ?? 0;
+    const [neg, pos] = splitConditioning(encoded, nNeg);
+    if (v.prompts) cond = pos;
+    if (v.negativePrompts) uncond = neg;
+  }
+  if (!cond)
+    throw new InvalidArgumentError({
+      name: 'prompt',
+      value: undefined,
+      expected: 'a prompt or promptEmbeds',
+    });
+  const repeatedCond = repeatConditioning(cond, v.numImagesPerPrompt);
+  if (!v.doClassifierFreeGuidance) return repeatedCond;
+  checkNegativeMatches(cond, uncond!);
+  return concatConditioning([repeatConditioning(uncond!, v.numImagesPerPrompt), repeatedCond]);
+}
+
+/**
+ * Runs `loop` on a scheduler state of the call's own: a clone of `shared`, or `shared` itself once the
+ * earlier calls using that clone-less scheduler are done (see {@link leaseScheduler}).
+ */
+export async function withSchedulerLease<T>(
+  shared: Scheduler,
+  signal: AbortSignal | undefined,
+  loop: (scheduler: Scheduler) => Promise<T>,
+): Promise<T> {
+  const lease = await leaseScheduler(shared, signal);
+  try {
+    return await loop(lease.scheduler);
+  } finally {
+    lease.release();
+  }
+}
+
+/**
+ * The call's output from its final latents: the latents themselves for `'latent'`; else `codec.decode`,
+ * a check of the decoded shape `[N, 3, height, width]` and that it is finite, `[−1, 1] → [0, 1]`, and a
+ * `Tensor` (`'tensor'`) or `RgbaImage[]` (`'image'`).
+ */
+export async function decodeOutput(
+  codec: LatentCodec,
+  latents: Tensor,
+  outputType: OutputType,
+  expectedShape: readonly number[],
+  signal: AbortSignal | undefined,
+): Promise<Tensor | ReturnType<typeof tensorToRgba>> {
+  if (outputType === 'latent') return latents;
+  signal?.throwIfAborted();
+  const decoded = await codec.decode(latents);
+  const image = denormalizeImage(
+    checkDecodedImage(checkLatents('codec.decode output', decoded, expectedShape)),
+  );
+  return outputType === 'tensor' ? image : tensorToRgba(image);
+}
