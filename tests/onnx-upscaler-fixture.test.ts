@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileModelSource, NodeSessionFactory } from '@latentkit/backend-node';
 import { InvalidArgumentError, ShapeMismatchError, Tensor } from '@latentkit/core';
@@ -6,6 +7,7 @@ import {
   ClipTokenizer,
   loadOnnxPipeline,
   type OnnxPipelineParts,
+  readModelIndex,
   UnetDenoiser,
   VaeDecoderCodec,
 } from '@latentkit/onnx';
@@ -159,5 +161,48 @@ describe('x4 upscaler fixture: loadOnnxPipeline recognises the folder', () => {
     await expect(
       denoiser.predict({ ...base, classLabels: new Tensor(new Float32Array([20]), [1]) }),
     ).rejects.toThrow(ShapeMismatchError);
+  });
+});
+
+describe("diffusers' OnnxStableDiffusionUpscalePipeline layout (decoder in vae/model.onnx)", () => {
+  it('loads with the same decoder output', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latentkit-upscaler-'));
+    try {
+      cpSync(DIR, dir, { recursive: true });
+      renameSync(join(dir, 'vae_decoder'), join(dir, 'vae'));
+      const index = JSON.parse(readFileSync(join(dir, 'model_index.json'), 'utf8'));
+      delete index.vae_decoder;
+      index._class_name = 'OnnxStableDiffusionUpscalePipeline';
+      index.vae = ['diffusers', 'OnnxRuntimeModel'];
+      writeFileSync(join(dir, 'model_index.json'), JSON.stringify(index));
+      const source = new FileModelSource(dir);
+      expect((await readModelIndex(source)).kind).toBe('upscale');
+      const p = await loadOnnxPipeline(source, new NodeSessionFactory());
+      try {
+        expect(p.codec.downscale).toBe(4);
+        expect(p.maxNoiseLevel).toBe(350);
+        const image = await p.codec.decode(wave(expected.vae_decoder.latents));
+        expect(maxDiff(image, expected.vae_decoder.image)).toBeLessThanOrEqual(TOL);
+      } finally {
+        await p.dispose();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a text-to-image folder is kind "text-to-image" and has no low-res scheduler', async () => {
+    const sd1 = join(import.meta.dirname, 'fixtures', 'models', 'sd1');
+    expect((await readModelIndex(new FileModelSource(sd1))).kind).toBe('text-to-image');
+    const p = await loadOnnxPipeline(new FileModelSource(sd1), new NodeSessionFactory(), {
+      components: ['unet', 'vae_decoder'],
+    });
+    try {
+      expect(p.lowResScheduler).toBeUndefined();
+      expect(p.maxNoiseLevel).toBeUndefined();
+      expect((p.denoiser as UnetDenoiser).takesClassLabels).toBe(false);
+    } finally {
+      await p.dispose();
+    }
   });
 });

@@ -21,12 +21,17 @@ import type { SessionRequest } from '../session-factory.js';
  * links — no link out of the folder). `remove()` deletes the folder.
  */
 export function copyShippedModel(): { dir: string; remove(): void } {
+  return copyModelFolder(shapesModelPath);
+}
+
+/** A copy of any model folder (e.g. a test fixture) in a temp folder, made as {@link copyShippedModel} does. */
+export function copyModelFolder(modelPath: string): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'latentkit-model-'));
-  for (const entry of readdirSync(shapesModelPath, { recursive: true, withFileTypes: true })) {
+  for (const entry of readdirSync(modelPath, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile()) continue;
     const from = join(entry.parentPath, entry.name);
-    const to = join(dir, from.slice(shapesModelPath.length));
-    mkdirSync(join(dir, entry.parentPath.slice(shapesModelPath.length)), { recursive: true });
+    const to = join(dir, from.slice(modelPath.length));
+    mkdirSync(join(dir, entry.parentPath.slice(modelPath.length)), { recursive: true });
     if (entry.name.endsWith('.onnx')) {
       try {
         linkSync(from, to);
