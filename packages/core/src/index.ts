@@ -22,6 +22,7 @@ export {
   readTextChunks,
 } from './image/png-text-chunks.js';
 export * from './image/rgba-image.js';
+export * from './hires-fix/index.js';
 export type * from './interfaces/backend.js';
 export type * from './interfaces/conditioning.js';
 export type * from './interfaces/denoiser.js';
