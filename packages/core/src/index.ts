@@ -5,6 +5,7 @@
  *
  * @module @latentkit/core
  */
+export { TiledLatentCodec, type VaeTiling, type VaeTilingOptions } from './codec/tiled-latent-codec.js';
 export * from './errors.js';
 export { denormalizeImage, normalizeImage } from './image/image-range.js';
 export {
