@@ -7,6 +7,7 @@
  */
 export { TiledLatentCodec, type VaeTiling, type VaeTilingOptions } from './codec/tiled-latent-codec.js';
 export * from './errors.js';
+export * from './hires-fix/index.js';
 export { denormalizeImage, normalizeImage } from './image/image-range.js';
 export {
   approximateLatentsToRgb,
@@ -23,7 +24,6 @@ export {
   readTextChunks,
 } from './image/png-text-chunks.js';
 export * from './image/rgba-image.js';
-export * from './hires-fix/index.js';
 export type * from './interfaces/backend.js';
 export type * from './interfaces/conditioning.js';
 export type * from './interfaces/denoiser.js';
@@ -61,8 +61,19 @@ export { GeneratorList } from './pipeline/generator-list.js';
 export { type StrengthSchedule, strengthSchedule } from './pipeline/img2img.js';
 export { binarizeMask, resizeNearest, rgbaToMask } from './pipeline/inpaint-mask.js';
 export { checkKnownKeys, closestName } from './pipeline/option-keys.js';
+export { PipelineBase } from './pipeline/pipeline-base.js';
 export * from './pipeline/pipeline-limits.js';
 export { StableDiffusionPipeline } from './pipeline/stable-diffusion-pipeline.js';
+export {
+  StableDiffusionUpscalePipeline,
+  type UpscalePipelineConfig,
+  type UpscalePipelineParts,
+} from './pipeline/stable-diffusion-upscale-pipeline.js';
+export {
+  UPSCALE_DEFAULTS,
+  UPSCALE_OPTION_KEYS,
+  type UpscaleGenerateOptions,
+} from './pipeline/upscale-options.js';
 export * from './prompt/prompt-weights.js';
 export type { Generator } from './random/generator.js';
 export { TorchGenerator } from './random/torch-generator.js';

@@ -23,13 +23,20 @@ export interface PipelineParts {
 
 /** Parts loaded from a model, with a way to release what holds memory (runtime sessions). */
 export interface LoadedPipelineParts extends PipelineParts {
+  /**
+   * The x4 upscaler's second scheduler (a DDPM) that noises the low-res image to the noise level; only for
+   * upscaler models. `StableDiffusionUpscalePipeline.fromPretrained` needs it.
+   */
+  lowResScheduler?: Scheduler;
+  /** The x4 upscaler's `max_noise_level` (`model_index.json`; default 350); only for upscaler models. */
+  maxNoiseLevel?: number;
   /** Releases every runtime session. */
   dispose?(): Promise<void>;
 }
 
 /**
  * Loads pipeline parts from a model source (a folder, a URL). Backends (`@latentkit/backend-node`,
- * `@latentkit/backend-web`) implement it; `StableDiffusionPipeline.fromPretrained` calls it.
+ * `@latentkit/backend-web`) implement it; the pipelines' `fromPretrained` call it.
  */
 export interface Backend<Options extends object = object> {
   /** A short name for messages, e.g. `onnxruntime-node`. */

@@ -35,8 +35,8 @@ export interface ImageParameters {
 
 /** The settings a call resolved (defaults filled in): enough to write A1111 parameters or repeat the call. */
 export interface ResolvedParameters {
-  /** `txt2img`, `img2img` or `inpaint`. */
-  mode: 'txt2img' | 'img2img' | 'inpaint';
+  /** `txt2img`, `img2img` or `inpaint` (StableDiffusionPipeline), or `upscale` (StableDiffusionUpscalePipeline). */
+  mode: 'txt2img' | 'img2img' | 'inpaint' | 'upscale';
   /** Output width in pixels. */
   width: number;
   /** Output height in pixels. */
@@ -53,6 +53,8 @@ export interface ResolvedParameters {
   strength?: number;
   /** `clipSkip`, when given. */
   clipSkip?: number;
+  /** The x4 upscaler's noise level (`upscale` only). */
+  noiseLevel?: number;
   /** The scheduler's diffusers class name (`config._class_name`, e.g. `DDIMScheduler`). */
   scheduler: string;
   /** The scheduler's config as used (snake_case keys), to tell e.g. Karras sigmas apart. */

@@ -1,7 +1,7 @@
 import type { Scheduler } from '../interfaces/scheduler.js';
 import type { Generator } from '../random/generator.js';
 import type { ImageParameters, ResolvedParameters } from './generate-options.js';
-import type { ValidatedOptions } from './validate-options.js';
+import type { CommonOptions } from './validate-options.js';
 
 /** A generator that can say what it was seeded with, as `TorchGenerator.initialSeed()` (torch's `initial_seed()`). */
 interface SeededGenerator extends Generator {
@@ -25,6 +25,17 @@ export function schedulerClassName(scheduler: Scheduler): string {
   return typeof name === 'string' && name !== '' ? name : scheduler.constructor.name;
 }
 
+/** What {@link resolveParameters} reads: the shared options, the mode, the output size and the mode's own settings. */
+export interface ParametersInput extends CommonOptions {
+  mode: ResolvedParameters['mode'];
+  width: number;
+  height: number;
+  /** img2img / inpainting strength. */
+  strength?: number;
+  /** The x4 upscaler's noise level. */
+  noiseLevel?: number;
+}
+
 /**
  * The settings a call resolved, and each image's prompt, negative prompt, seed and batch index:
  * - `seed` (or no seed: the random one chosen, `callSeed`): all images come from one generator seeded
@@ -35,7 +46,7 @@ export function schedulerClassName(scheduler: Scheduler): string {
  * Read before any draw, with the scheduler the call was started with.
  */
 export function resolveParameters(
-  v: ValidatedOptions,
+  v: ParametersInput,
   scheduler: Scheduler,
   callSeed: number | bigint | undefined,
 ): ResolvedParameters {
@@ -68,7 +79,9 @@ export function resolveParameters(
     schedulerConfig: { ...scheduler.config },
     images,
   };
-  if (v.mode !== 'txt2img') parameters.strength = v.strength;
+  if ((v.mode === 'img2img' || v.mode === 'inpaint') && v.strength !== undefined)
+    parameters.strength = v.strength;
+  if (v.noiseLevel !== undefined) parameters.noiseLevel = v.noiseLevel;
   if (v.clipSkip !== undefined) parameters.clipSkip = v.clipSkip;
   return parameters;
 }
