@@ -1,8 +1,18 @@
 import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileModelSource, NodeSessionFactory } from '@latentkit/backend-node';
-import { InvalidArgumentError, ShapeMismatchError, Tensor } from '@latentkit/core';
+import { FileModelSource, NodeSessionFactory, nodeBackend } from '@latentkit/backend-node';
+import { webBackend } from '@latentkit/backend-web';
+import {
+  InvalidArgumentError,
+  LatentkitError,
+  ModelMismatchError,
+  type RgbaImage,
+  ShapeMismatchError,
+  StableDiffusionPipeline,
+  StableDiffusionUpscalePipeline,
+  Tensor,
+} from '@latentkit/core';
 import {
   ClipTokenizer,
   loadOnnxPipeline,
@@ -11,7 +21,11 @@ import {
   UnetDenoiser,
   VaeDecoderCodec,
 } from '@latentkit/onnx';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type StaticServer,
+  startStaticServer,
+} from '../packages/backend-web/src/test-support/static-server.js';
 
 // The tiny random-weight x4 upscaler of tools/fixtures/make_upscaler_fixture.py, in latentkit's ONNX layout
 // of diffusers' StableDiffusionUpscalePipeline; expected.json holds what torch computed from the same weights.
@@ -204,5 +218,120 @@ describe("diffusers' OnnxStableDiffusionUpscalePipeline layout (decoder in vae/m
     } finally {
       await p.dispose();
     }
+  });
+});
+
+describe('the fixture end to end through StableDiffusionUpscalePipeline', () => {
+  // A 16×16 low-res image in [0, 1] (a smooth pattern) → 64×64.
+  const lowRes = (): Tensor => {
+    const data = new Float32Array(3 * 16 * 16);
+    for (let c = 0; c < 3; c++)
+      for (let y = 0; y < 16; y++)
+        for (let x = 0; x < 16; x++)
+          data[(c * 16 + y) * 16 + x] = (Math.sin(x / 3 + c) + Math.cos(y / 2 + 0.5 * c) + 2) / 4;
+    return new Tensor(data, [1, 3, 16, 16]);
+  };
+  const settings = {
+    prompt: 'a red house',
+    negativePrompt: 'blue',
+    noiseLevel: 20,
+    numInferenceSteps: 4,
+    guidanceScale: 9,
+    seed: 7,
+  };
+  const pipes: StableDiffusionUpscalePipeline[] = [];
+  afterAll(async () => {
+    for (const p of pipes) await p.dispose();
+  });
+  const nodePipe = async () => {
+    const pipe = await StableDiffusionUpscalePipeline.fromPretrained(DIR, { backend: nodeBackend });
+    pipes.push(pipe);
+    return pipe;
+  };
+
+  it('nodeBackend: [1,3,16,16] → a finite [1,3,64,64] image in [0, 1], deterministic, seed-dependent', async () => {
+    const pipe = await nodePipe();
+    expect(pipe.maxNoiseLevel).toBe(350);
+    expect(pipe.lowResScheduler.constructor.name).toBe('DDPMScheduler');
+    const run = async (extra: Record<string, unknown> = {}) =>
+      (await pipe.generate({ ...settings, image: lowRes(), outputType: 'tensor', ...extra })).images;
+    const a = await run();
+    expect(a.shape).toEqual([1, 3, 64, 64]);
+    expect(a.data.every(Number.isFinite)).toBe(true);
+    expect(Math.min(...a.data)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...a.data)).toBeLessThanOrEqual(1);
+    expect(Array.from((await run()).data)).toEqual(Array.from(a.data));
+    expect(Array.from((await run({ seed: 8 })).data)).not.toEqual(Array.from(a.data));
+    // the noise level reaches the UNet (as class label and through the low-res noise)
+    expect(Array.from((await run({ noiseLevel: 300 })).data)).not.toEqual(Array.from(a.data));
+    // latents keep the low-res size
+    const latents = (await pipe.generate({ ...settings, image: lowRes(), outputType: 'latent' })).images;
+    expect(latents.shape).toEqual([1, 4, 16, 16]);
+  });
+
+  it('numImagesPerPrompt 2 and an RgbaImage input; noiseLevel above max_noise_level is refused', async () => {
+    const pipe = await nodePipe();
+    const t = lowRes();
+    const rgba: RgbaImage = { width: 16, height: 16, data: new Uint8ClampedArray(16 * 16 * 4) };
+    for (let i = 0; i < 256; i++) {
+      for (let c = 0; c < 3; c++) rgba.data[i * 4 + c] = Math.round(t.data[c * 256 + i]! * 255);
+      rgba.data[i * 4 + 3] = 255;
+    }
+    const { images, parameters } = await pipe.generate({ ...settings, image: rgba, numImagesPerPrompt: 2 });
+    expect(images.map((im) => [im.width, im.height])).toEqual([
+      [64, 64],
+      [64, 64],
+    ]);
+    expect(parameters.mode).toBe('upscale');
+    await expect(pipe.generate({ ...settings, image: t, noiseLevel: 351 })).rejects.toThrow(/noiseLevel/);
+  });
+
+  it('a text-to-image folder is not an upscaler (ModelMismatchError), nor the upscaler a text-to-image model', async () => {
+    const sd1 = join(import.meta.dirname, 'fixtures', 'models', 'sd1');
+    await expect(
+      StableDiffusionUpscalePipeline.fromPretrained(sd1, { backend: nodeBackend }),
+    ).rejects.toThrow(ModelMismatchError);
+    const err = await StableDiffusionPipeline.fromPretrained(DIR, { backend: nodeBackend })
+      .then(async (p) => {
+        try {
+          return await p.generate({ prompt: 'a cat', numInferenceSteps: 2, width: 32, height: 32 });
+        } finally {
+          await p.dispose();
+        }
+      })
+      .catch((e: unknown) => e);
+    // a typed error (the 7-channel UNet does not fit text-to-image), not a crash inside onnxruntime
+    expect(err).toBeInstanceOf(LatentkitError);
+  });
+
+  describe('webBackend (onnxruntime-web, wasm, in Node)', () => {
+    let server: StaticServer;
+    beforeAll(async () => {
+      server = await startStaticServer({ '/models/': join(import.meta.dirname, 'fixtures', 'models') });
+    });
+    afterAll(() => server.close());
+
+    it('the same image as onnxruntime-node (max difference ≤ 2/255)', async () => {
+      const web = await StableDiffusionUpscalePipeline.fromPretrained(
+        `${server.origin}/models/sd-x4-upscaler/`,
+        {
+          backend: webBackend,
+          providers: ['wasm'],
+          numThreads: 1,
+        },
+      );
+      pipes.push(web);
+      const node = await nodePipe();
+      const [a] = (await web.generate({ ...settings, image: lowRes() })).images;
+      const [b] = (await node.generate({ ...settings, image: lowRes() })).images;
+      expect([a!.width, a!.height]).toEqual([64, 64]);
+      let max = 0;
+      for (let i = 0; i < a!.data.length; i++) max = Math.max(max, Math.abs(a!.data[i]! - b!.data[i]!));
+      expect(max).toBeLessThanOrEqual(2);
+      // no vae_encoder was requested
+      const got = server.requests.filter((r) => r.method === 'GET').map((r) => r.path);
+      expect(got).toContain('/models/sd-x4-upscaler/low_res_scheduler/scheduler_config.json');
+      expect(got.some((p) => p.includes('vae_encoder/model.onnx'))).toBe(false);
+    });
   });
 });
