@@ -147,6 +147,75 @@ describe('latentkit generate: bad flag values', () => {
   });
 });
 
+describe('latentkit generate: hires fix flags', () => {
+  it.each<[string, string[], RegExp]>([
+    [
+      '--hires-scale below 1',
+      gen('--hires-scale', '0.5'),
+      /--hires-scale.*'0\.5' is invalid.*expected a number ≥ 1/,
+    ],
+    [
+      '--hires-scale not a number',
+      gen('--hires-scale', 'x2'),
+      /--hires-scale.*'x2' is invalid.*expected a number ≥ 1/,
+    ],
+    ['--hires-scale Infinity', gen('--hires-scale', 'Infinity'), /--hires-scale.*'Infinity' is invalid/],
+    [
+      '--hires-strength 1.5',
+      gen('--hires-scale', '2', '--hires-strength', '1.5'),
+      /--hires-strength.*'1\.5' is invalid.*\[0, 1\]/,
+    ],
+    [
+      '--hires-strength 0',
+      gen('--hires-scale', '2', '--hires-strength', '0'),
+      /--hires-strength = 0 is invalid: expected a number in \(0, 1\].*Fix: use e\.g\. --hires-strength 0\.7/,
+    ],
+    [
+      '--hires-steps 0',
+      gen('--hires-scale', '2', '--hires-steps', '0'),
+      /--hires-steps.*'0' is invalid.*integer ≥ 1/,
+    ],
+    [
+      '--hires-steps 2.5',
+      gen('--hires-scale', '2', '--hires-steps', '2.5'),
+      /--hires-steps.*'2\.5' is invalid/,
+    ],
+    [
+      '--hires-upscaler bicubic',
+      gen('--hires-scale', '2', '--hires-upscaler', 'bicubic'),
+      /--hires-upscaler.*'bicubic' is invalid.*Allowed choices are latent, pixel/,
+    ],
+    [
+      '--hires-strength without --hires-scale',
+      gen('--hires-strength', '0.5'),
+      /--hires-strength needs --hires-scale X/,
+    ],
+    ['--hires-steps without --hires-scale', gen('--hires-steps', '5'), /--hires-steps needs --hires-scale X/],
+    [
+      '--hires-upscaler without --hires-scale',
+      gen('--hires-upscaler', 'pixel'),
+      /--hires-upscaler needs --hires-scale X/,
+    ],
+    [
+      '--hires-scale with --image',
+      gen('--hires-scale', '2', '--image', jpeg),
+      /--hires-scale is a text-to-image hires fix and cannot take --image/,
+    ],
+    [
+      '--hires-scale past the size limit (checked before the first pass)',
+      gen('--hires-scale', '1000', '--steps', '2'),
+      /hiresScale = 1000 is invalid: expected a scale whose hires width \(64 × 1000 → 64000 px\) is at most 8192 pixels \(limits\.maxImageSize\)/,
+    ],
+    [
+      '--hires-strength too small for the scheduler (the schedule would pass 1000 steps)',
+      gen('--hires-scale', '2', '--hires-strength', '0.001', '--hires-steps', '5', '--steps', '2'),
+      /hiresStrength = 0\.001 is invalid: .*fits the scheduler's 1000 training timesteps.*Fix: raise hiresStrength to at least 0\.005/,
+    ],
+  ])('%s', async (_name, args, pattern) => {
+    expectUsageError(await cli(args), pattern);
+  });
+});
+
 describe('latentkit generate: schedulers', () => {
   it('a misspelt scheduler gets a "did you mean"', async () => {
     expectUsageError(

@@ -5,21 +5,26 @@ import {
   approximateLatentsToRgb,
   decodeLatentsToRgb,
   type GenerateResult,
+  type GenerationParameters,
+  hiresFix,
+  hiresGenerationParameters,
   InvalidArgumentError,
   LimitExceededError,
   ModelNotFoundError,
   type RgbaImage,
   StableDiffusionPipeline,
+  type Tensor,
   TorchGenerator,
 } from '@latentkit/core';
 import { shapesModelDefaults, shapesModelName, shapesModelPath } from '@latentkit/model-shapes';
-import { createScheduler } from '@latentkit/schedulers';
+import { a1111SamplerName, createScheduler } from '@latentkit/schedulers';
 import type { ExecutionProviderName } from '../execution-providers.js';
 import { generationParametersFrom } from '../generation-parameters.js';
 import { nodeBackend } from '../node-backend.js';
 import { readPng, writePng } from '../png.js';
 import { InterruptedError, UsageError } from './cli-error.js';
 import { MAX_IMAGES_PER_RUN } from './cli-limits.js';
+import { checkHiresFlags, type HiresFlags, hiresOptions } from './hires-flags.js';
 import { checkOutputPaths, outputPaths } from './output-paths.js';
 import { createStepProgress } from './progress.js';
 import { readPromptInput } from './prompt-input.js';
@@ -29,7 +34,7 @@ import { requireShippedModel } from './shipped-model.js';
 import { fewStepsWarning } from './step-minimums.js';
 
 /** The flags of `latentkit generate`, as commander parsed them. */
-export interface GenerateFlags {
+export interface GenerateFlags extends HiresFlags {
   model?: string;
   negative?: string;
   negativeFile?: string;
@@ -74,6 +79,8 @@ export interface GenerateSummary {
   scheduler: string;
   model: string;
   providers: Record<string, string>;
+  /** With `--hires-scale`: the hires settings as resolved (the images are `width × height`, the hires size). */
+  hires?: { scale: number; strength: number; steps: number; upscaler: string; firstPassSize: string };
   /** True when Ctrl-C stopped the run before all `--n` images were made. */
   interrupted: boolean;
   timings: { loadMs: number; generateMs: number; writeMs: number; totalMs: number };
@@ -153,6 +160,7 @@ export async function runGenerate(
   if (flags.strength !== undefined && !flags.image)
     throw new UsageError('--strength needs --image (img2img).');
   if (flags.previewApprox && !flags.preview) throw new UsageError('--preview-approx needs --preview FILE.');
+  const hires = checkHiresFlags(flags);
   if (promptArgument === '-' && flags.negative === '-') {
     throw new UsageError('the prompt and --negative cannot both be "-" (stdin): use --negative-file FILE.');
   }
@@ -210,8 +218,8 @@ export async function runGenerate(
 
   const parts = await nodeBackend.load(modelDir, {
     providers: flags.provider,
-    // Text-to-image never encodes an image: skip the VAE encoder's session (memory, load time).
-    ...(image ? {} : { components: ['text_encoder', 'unet', 'vae_decoder'] as const }),
+    // Text-to-image never encodes an image (the hires fix's second pass does): skip the VAE encoder's session.
+    ...(image || hires ? {} : { components: ['text_encoder', 'unet', 'vae_decoder'] as const }),
     onWarning: (message) => io.stderr.write(`${message}\n`),
     // onnxruntime's own native error lines duplicate our one-line fallback warning.
     logLevel: process.env['LATENTKIT_DEBUG'] ? 'warning' : 'fatal',
@@ -239,34 +247,74 @@ export async function runGenerate(
     let width = 0;
     let height = 0;
     let interrupted = false;
+    let hiresSummary: GenerateSummary['hires'];
     for (let i = 0; i < flags.n; i++) {
       // Image i is made alone from a generator seeded seed + i (as A1111 numbers a batch): it is the
       // image a single run with --seed seed+i gives. Generators are made one at a time, as needed.
       const imageSeed = addToSeed(seed, i);
       const t0 = performance.now();
       let result: GenerateResult;
+      let infotext: GenerationParameters;
       try {
-        result = await pipeline.generate({
-          prompt,
-          negativePrompt,
-          numInferenceSteps: steps,
-          guidanceScale: guidance,
-          generator: new TorchGenerator(imageSeed),
+        const onStep = async ({
+          step,
+          totalSteps,
+          latents,
+        }: {
+          step: number;
+          totalSteps: number;
+          latents: Tensor;
+        }) => {
+          progress.update(step + 1, totalSteps);
+          if (flags.preview === undefined || abort.signal.aborted) return;
+          const [preview] = flags.previewApprox
+            ? approximateLatentsToRgb(latents)
+            : await decodeLatentsToRgb(parts.codec, latents);
+          await writePng(flags.preview, preview!, { text: { Step: `${step + 1}/${totalSteps}` } });
+        };
+        const size = {
           ...(flags.width !== undefined ? { width: flags.width } : {}),
           ...(flags.height !== undefined ? { height: flags.height } : {}),
-          ...(image ? { image } : {}),
-          ...(mask ? { maskImage: mask } : {}),
-          ...(flags.strength !== undefined ? { strength: flags.strength } : {}),
-          onStep: async ({ step, totalSteps, latents }) => {
-            progress.update(step + 1, totalSteps);
-            if (flags.preview === undefined || abort.signal.aborted) return;
-            const [preview] = flags.previewApprox
-              ? approximateLatentsToRgb(latents)
-              : await decodeLatentsToRgb(parts.codec, latents);
-            await writePng(flags.preview, preview!, { text: { Step: `${step + 1}/${totalSteps}` } });
-          },
-          signal: abort.signal,
-        });
+        };
+        if (hires) {
+          // Both passes start a generator from the image's seed, as the plain path does.
+          const fixed = await hiresFix(pipeline, {
+            prompt,
+            negativePrompt,
+            numInferenceSteps: steps,
+            guidanceScale: guidance,
+            seed: imageSeed,
+            ...size,
+            ...hiresOptions(flags),
+            onStep,
+            signal: abort.signal,
+          });
+          const h = fixed.parameters.hires;
+          hiresSummary = {
+            scale: h.scale,
+            strength: h.strength,
+            steps: h.steps,
+            upscaler: h.upscaler,
+            firstPassSize: `${fixed.parameters.width}x${fixed.parameters.height}`,
+          };
+          result = fixed;
+          infotext = hiresGenerationParameters(fixed.parameters, { model, sampler: a1111SamplerName });
+        } else {
+          result = await pipeline.generate({
+            prompt,
+            negativePrompt,
+            numInferenceSteps: steps,
+            guidanceScale: guidance,
+            generator: new TorchGenerator(imageSeed),
+            ...size,
+            ...(image ? { image } : {}),
+            ...(mask ? { maskImage: mask } : {}),
+            ...(flags.strength !== undefined ? { strength: flags.strength } : {}),
+            onStep,
+            signal: abort.signal,
+          });
+          infotext = generationParametersFrom(result.parameters, { model });
+        }
       } catch (error) {
         if (abort.signal.aborted) {
           interrupted = true;
@@ -281,7 +329,7 @@ export async function runGenerate(
       width = png.width;
       height = png.height;
       await mkdir(dirname(resolve(files[i]!)), { recursive: true });
-      await writePng(files[i]!, png, { parameters: generationParametersFrom(result.parameters, { model }) });
+      await writePng(files[i]!, png, { parameters: infotext });
       written.push(files[i]!);
       writeMs += performance.now() - t1;
       if (!flags.json) io.stdout.write(`${files[i]}  (seed ${imageSeed})\n`);
@@ -308,6 +356,7 @@ export async function runGenerate(
       scheduler,
       model: resolve(modelDir),
       providers: { ...parts.providers },
+      ...(hiresSummary ? { hires: hiresSummary } : {}),
       interrupted,
       timings: {
         loadMs: Math.round(loaded - started),

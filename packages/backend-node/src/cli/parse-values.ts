@@ -37,3 +37,14 @@ export function parseSeed(value: string): number | bigint {
   if (big > MAX_SEED) throw new CommanderArgumentError('expected an integer in [0, 2^64 − 1].');
   return big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
 }
+
+/** A finite number ≥ `min`. */
+export function numberAtLeast(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min) {
+      throw new CommanderArgumentError(`expected a number ≥ ${min}.`);
+    }
+    return n;
+  };
+}

@@ -1,10 +1,11 @@
+import { DEFAULT_HIRES_STRENGTH, HIRES_UPSCALERS } from '@latentkit/core';
 import { Command, CommanderError, Option } from 'commander';
 import { EXECUTION_PROVIDERS, parseExecutionProviders } from '../execution-providers.js';
 import { ExitCode, exitCodeFor, formatCliError } from './cli-error.js';
 import { MAX_IMAGES_PER_RUN } from './cli-limits.js';
 import { checkCommandLineLength } from './command-line-limit.js';
 import type { CommandIo, GenerateFlags } from './generate-command.js';
-import { integerAtLeast, numberIn, parseSeed } from './parse-values.js';
+import { integerAtLeast, numberAtLeast, numberIn, parseSeed } from './parse-values.js';
 
 const VERSION = '0.1.0';
 
@@ -76,6 +77,27 @@ export function createProgram(io: CommandIo, state: RunState = { exitCode: ExitC
     )
     .option('--mask <png>', 'inpainting mask, PNG: white = repaint, black = keep (needs --image)')
     .option(
+      '--hires-scale <x>',
+      'hires fix (A1111\'s "Hires. fix"): generate at the model\'s size, upscale by X (≥ 1; the size is rounded to one the model runs), then img2img at that size',
+      numberAtLeast(1),
+    )
+    .option(
+      '--hires-strength <s>',
+      `with --hires-scale: the hires pass's denoising strength, in (0, 1] (default ${DEFAULT_HIRES_STRENGTH}, as A1111)`,
+      numberIn(0, 1),
+    )
+    .option(
+      '--hires-steps <n>',
+      'with --hires-scale: steps the hires pass runs (default: --steps)',
+      integerAtLeast(1),
+    )
+    .addOption(
+      new Option(
+        '--hires-upscaler <name>',
+        "with --hires-scale: 'latent' (A1111's Latent: the latents resized bilinearly) or 'pixel' (the image resized with Lanczos)",
+      ).choices(HIRES_UPSCALERS),
+    )
+    .option(
       '-o, --out <path>',
       'output PNG (default latentkit-<seed>.png); with --n > 1: <name>-1.png, <name>-2.png, …',
     )
@@ -111,7 +133,11 @@ export function createProgram(io: CommandIo, state: RunState = { exitCode: ExitC
       else if (summary.files.length > 0) {
         io.stderr.write(
           `latentkit: ${summary.files.length} image(s) ${summary.width}x${summary.height}, ${summary.steps} steps, ` +
-            `${summary.scheduler}, seed ${summary.seeds[0]}, ${(summary.timings.totalMs / 1000).toFixed(1)} s\n`,
+            `${summary.scheduler}, seed ${summary.seeds[0]}` +
+            (summary.hires
+              ? `, hires fix ×${summary.hires.scale} from ${summary.hires.firstPassSize} (${summary.hires.upscaler}, strength ${summary.hires.strength}, ${summary.hires.steps} steps)`
+              : '') +
+            `, ${(summary.timings.totalMs / 1000).toFixed(1)} s\n`,
         );
       }
     });
