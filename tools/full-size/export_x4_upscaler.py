@@ -119,6 +119,10 @@ def main():
     from diffusers import StableDiffusionUpscalePipeline
 
     pipe = StableDiffusionUpscalePipeline.from_pretrained(args.model, torch_dtype=torch.float32)
+    # plain attention (no fused scaled_dot_product_attention kernel) exports on every torch version
+    for model in (pipe.unet, pipe.vae):
+        if hasattr(model, "set_default_attn_processor"):
+            model.set_default_attn_processor()
     out = args.out
     if os.path.exists(out):
         shutil.rmtree(out)
