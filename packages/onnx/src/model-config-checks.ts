@@ -84,7 +84,7 @@ const CLASS_EMBEDS: ConfigRange = {
   integer: true,
   min: 1,
   max: 1_000_000,
-  usual: '1000 for the x4 upscaler (class labels are noise levels 0–999)',
+  usual: '1000 for the x4 upscaler, whose class labels are its noise levels',
 };
 const VOCAB_SIZE: ConfigRange = { integer: true, min: 1, max: 10_000_000, usual: '49408 (CLIP)' };
 const LAYER_NORM_EPS: ConfigRange = { min: 0, minExclusive: true, max: 1, usual: '1e-5' };

@@ -265,6 +265,7 @@ export class UnetDenoiser implements Denoiser {
         name: 'classLabels',
         value: labels.shape,
         expected: `[${batch}]: one label per row of sample`,
+        fix: 'pass a Tensor [B] with the noise level for every row',
       });
     }
     const type = info.type ?? 'int64';
