@@ -216,6 +216,58 @@ describe('latentkit generate: hires fix flags', () => {
   });
 });
 
+describe('latentkit generate: x4 upscale flags', () => {
+  const x4 = join(root, 'tests/fixtures/models/sd-x4-upscaler');
+  it.each<[string, string[], RegExp]>([
+    [
+      '--upscale 2',
+      gen('--upscale', '2'),
+      /--upscale.*'2' is invalid.*expected 4 \(the x4 upscaler; for other factors use --hires-scale X/,
+    ],
+    ['--upscale four', gen('--upscale', 'four'), /--upscale.*'four' is invalid.*expected 4/],
+    ['--upscaler-model without --upscale', gen('--upscaler-model', x4), /--upscaler-model needs --upscale 4/],
+    ['--upscale-steps without --upscale', gen('--upscale-steps', '5'), /--upscale-steps needs --upscale 4/],
+    [
+      '--upscale-guidance without --upscale',
+      gen('--upscale-guidance', '5'),
+      /--upscale-guidance needs --upscale 4/,
+    ],
+    ['--noise-level without --upscale', gen('--noise-level', '5'), /--noise-level needs --upscale 4/],
+    [
+      '--upscale-steps 0',
+      gen('--upscale', '4', '--upscale-steps', '0'),
+      /--upscale-steps.*'0' is invalid.*integer ≥ 1/,
+    ],
+    [
+      '--noise-level -1',
+      gen('--upscale', '4', '--noise-level', '-1'),
+      /--noise-level.*'-1' is invalid.*integer ≥ 0/,
+    ],
+    [
+      '--upscale-guidance NaN',
+      gen('--upscale', '4', '--upscale-guidance', 'NaN'),
+      /--upscale-guidance.*'NaN' is invalid.*expected a number/,
+    ],
+    [
+      '--upscaler-model that does not exist',
+      gen('--upscale', '4', '--upscaler-model', 'no-such-upscaler'),
+      /Upscaler model folder .*no-such-upscaler does not exist\. Fix: pass --upscaler-model the folder of an x4 upscaler export/,
+    ],
+    [
+      '--upscaler-model that is not an upscaler (the sd1 fixture)',
+      gen('--steps', '2', '--upscale', '4', '--upscaler-model', sd1),
+      /sd1 is not an x4 upscaler model: its parts have no lowResScheduler.*Fix: load it with StableDiffusionPipeline\.fromPretrained/,
+    ],
+    [
+      "--noise-level over the model's max_noise_level (350)",
+      gen('--steps', '2', '--upscale', '4', '--upscaler-model', x4, '--noise-level', '351'),
+      /--noise-level = 351 is invalid: expected an integer in \[0, 350\] \(the upscaler's max_noise_level\)/,
+    ],
+  ])('%s', async (_name, args, pattern) => {
+    expectUsageError(await cli(args), pattern);
+  });
+});
+
 describe('latentkit generate: schedulers', () => {
   it('a misspelt scheduler gets a "did you mean"', async () => {
     expectUsageError(

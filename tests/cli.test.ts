@@ -10,7 +10,8 @@ import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseGenerationParameters, readPng } from '@latentkit/backend-node';
+import { nodeBackend, parseGenerationParameters, readPng } from '@latentkit/backend-node';
+import { hiresFix, StableDiffusionPipeline, StableDiffusionUpscalePipeline } from '@latentkit/core';
 import { judgeShapeImage, parseShapesWorld, shapesModelPath } from '@latentkit/model-shapes';
 import { build } from 'tsup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -310,6 +311,127 @@ describe('latentkit with the shipped model', () => {
     const settings = parseGenerationParameters(png.text['parameters']!).settings;
     expect(settings['Model']).toBe('shapes');
     expect(settings['CFG scale']).toBe('5.0');
+  });
+});
+
+describe('latentkit hires fix and x4 upscale (issue 15)', () => {
+  it('--hires-scale 2 writes the 64×64 image hiresFix makes, with the A1111 hires keys', async () => {
+    const target = join(out, 'hires.png');
+    const args = ['--seed', '5', '--steps', '8', '--hires-scale', '2', '--hires-steps', '4'];
+    const run = await cli([
+      'generate',
+      'a green square on a yellow background',
+      ...args,
+      '--hires-strength',
+      '0.5',
+      '--hires-upscaler',
+      'pixel',
+      '--out',
+      target,
+      '--json',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout) as { width: number; height: number; hires: unknown };
+    expect(summary).toMatchObject({ width: 64, height: 64 });
+    expect(summary.hires).toEqual({
+      scale: 2,
+      strength: 0.5,
+      steps: 4,
+      upscaler: 'pixel',
+      firstPassSize: '32x32',
+    });
+    const png = await readPng(target);
+    expect([png.width, png.height]).toEqual([64, 64]);
+    expect(parseGenerationParameters(png.text['parameters']!).settings).toMatchObject({
+      Steps: '8',
+      Seed: '5',
+      Size: '32x32',
+      'Denoising strength': '0.5',
+      'Hires upscale': '2',
+      'Hires steps': '4',
+      'Hires upscaler': 'Lanczos',
+    });
+    // The same image as the library call.
+    const pipe = await StableDiffusionPipeline.fromPretrained(shapesModelPath, { backend: nodeBackend });
+    try {
+      const { images } = await hiresFix(pipe, {
+        prompt: 'a green square on a yellow background',
+        negativePrompt: '',
+        seed: 5,
+        numInferenceSteps: 8,
+        guidanceScale: 5,
+        hiresScale: 2,
+        hiresSteps: 4,
+        hiresStrength: 0.5,
+        hiresUpscaler: 'pixel',
+      });
+      expect(Buffer.from(png.data).equals(Buffer.from(images[0]!.data))).toBe(true);
+    } finally {
+      await pipe.dispose();
+    }
+  });
+
+  it('--upscale 4 --upscaler-model runs the x4 upscaler on each image (fixture upscaler, 32 → 128 px)', async () => {
+    const target = join(out, 'up.png');
+    const upscaler = join(root, 'tests/fixtures/models/sd-x4-upscaler');
+    const run = await cli([
+      'generate',
+      'a red circle on a blue background',
+      '--seed',
+      '3',
+      '--steps',
+      '6',
+      '--upscale',
+      '4',
+      '--upscaler-model',
+      upscaler,
+      '--upscale-steps',
+      '3',
+      '--noise-level',
+      '30',
+      '--out',
+      target,
+      '--json',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout) as { width: number; upscale: unknown };
+    expect(summary.width).toBe(128);
+    expect(summary.upscale).toEqual({ factor: 4, model: upscaler, steps: 3, guidance: 9, noiseLevel: 30 });
+    const png = await readPng(target);
+    expect([png.width, png.height]).toEqual([128, 128]);
+    expect(parseGenerationParameters(png.text['parameters']!).settings).toMatchObject({
+      Size: '32x32',
+      'Postprocess upscale by': '4',
+      'Postprocess upscaler': 'sd-x4-upscaler',
+      'Upscale steps': '3',
+      'Upscale noise level': '30',
+    });
+    // The same image as the two library calls.
+    const pipe = await StableDiffusionPipeline.fromPretrained(shapesModelPath, { backend: nodeBackend });
+    const up = await StableDiffusionUpscalePipeline.fromPretrained(upscaler, { backend: nodeBackend });
+    try {
+      const prompt = 'a red circle on a blue background';
+      const small = await pipe.generate({
+        prompt,
+        negativePrompt: '',
+        seed: 3,
+        numInferenceSteps: 6,
+        guidanceScale: 5,
+      });
+      const big = await up.generate({
+        prompt,
+        negativePrompt: '',
+        image: small.images[0]!,
+        seed: 3,
+        numInferenceSteps: 3,
+        guidanceScale: 9,
+        noiseLevel: 30,
+      });
+      expect(Buffer.from(png.data).equals(Buffer.from(big.images[0]!.data))).toBe(true);
+    } finally {
+      await up.dispose();
+      await pipe.dispose();
+    }
   });
 });
 

@@ -13,6 +13,7 @@ import {
   ModelNotFoundError,
   type RgbaImage,
   StableDiffusionPipeline,
+  StableDiffusionUpscalePipeline,
   type Tensor,
   TorchGenerator,
 } from '@latentkit/core';
@@ -32,9 +33,10 @@ import { checkSchedulerName } from './scheduler-choice.js';
 import { schedulerDisplayName } from './scheduler-name.js';
 import { requireShippedModel } from './shipped-model.js';
 import { fewStepsWarning } from './step-minimums.js';
+import { checkUpscaleFlags, type UpscaleFlags, X4_UPSCALER_DEFAULTS } from './upscale-flags.js';
 
 /** The flags of `latentkit generate`, as commander parsed them. */
-export interface GenerateFlags extends HiresFlags {
+export interface GenerateFlags extends HiresFlags, UpscaleFlags {
   model?: string;
   negative?: string;
   negativeFile?: string;
@@ -81,6 +83,8 @@ export interface GenerateSummary {
   providers: Record<string, string>;
   /** With `--hires-scale`: the hires settings as resolved (the images are `width × height`, the hires size). */
   hires?: { scale: number; strength: number; steps: number; upscaler: string; firstPassSize: string };
+  /** With `--upscale 4`: the x4 upscaler's folder and settings (the images are 4× the generated size). */
+  upscale?: { factor: number; model: string; steps: number; guidance: number; noiseLevel: number };
   /** True when Ctrl-C stopped the run before all `--n` images were made. */
   interrupted: boolean;
   timings: { loadMs: number; generateMs: number; writeMs: number; totalMs: number };
@@ -215,16 +219,21 @@ export async function runGenerate(
   const mask: RgbaImage | undefined = flags.mask ? await readPng(flags.mask) : undefined;
   // An unknown scheduler name fails here, before model loading, with a "did you mean".
   if (flags.scheduler) checkSchedulerName(flags.scheduler);
+  const upscalerDir = await checkUpscaleFlags(flags, undefined);
 
-  const parts = await nodeBackend.load(modelDir, {
+  const loadOptions = {
     providers: flags.provider,
+    onWarning: (message: string) => io.stderr.write(`${message}\n`),
+    // onnxruntime's own native error lines duplicate our one-line fallback warning.
+    logLevel: process.env['LATENTKIT_DEBUG'] ? ('warning' as const) : ('fatal' as const),
+  };
+  const parts = await nodeBackend.load(modelDir, {
+    ...loadOptions,
     // Text-to-image never encodes an image (the hires fix's second pass does): skip the VAE encoder's session.
     ...(image || hires ? {} : { components: ['text_encoder', 'unet', 'vae_decoder'] as const }),
-    onWarning: (message) => io.stderr.write(`${message}\n`),
-    // onnxruntime's own native error lines duplicate our one-line fallback warning.
-    logLevel: process.env['LATENTKIT_DEBUG'] ? 'warning' : 'fatal',
   });
   const pipeline = new StableDiffusionPipeline(parts);
+  let upscaler: StableDiffusionUpscalePipeline | undefined;
   const loaded = performance.now();
   const progress = createStepProgress(io.stderr, Boolean(io.stderr.isTTY) && !flags.json);
   const abort = new AbortController();
@@ -238,6 +247,31 @@ export async function runGenerate(
   let generateMs = 0;
   let writeMs = 0;
   try {
+    // The x4 upscaler, loaded after the model so that both are released in `finally`.
+    if (upscalerDir !== undefined) {
+      upscaler = await StableDiffusionUpscalePipeline.fromPretrained(upscalerDir, {
+        backend: nodeBackend,
+        ...loadOptions,
+      });
+    }
+    const upscale: GenerateSummary['upscale'] = upscaler
+      ? {
+          factor: 4,
+          model: resolve(upscalerDir!),
+          steps: flags.upscaleSteps ?? X4_UPSCALER_DEFAULTS.numInferenceSteps,
+          guidance: flags.upscaleGuidance ?? X4_UPSCALER_DEFAULTS.guidanceScale,
+          noiseLevel: flags.noiseLevel ?? X4_UPSCALER_DEFAULTS.noiseLevel,
+        }
+      : undefined;
+    // A noise level the upscaler refuses fails here, before the first image is generated.
+    if (upscaler && upscale && upscale.noiseLevel > upscaler.maxNoiseLevel) {
+      throw new InvalidArgumentError({
+        name: '--noise-level',
+        value: upscale.noiseLevel,
+        expected: `an integer in [0, ${upscaler.maxNoiseLevel}] (the upscaler's max_noise_level)`,
+        fix: `use e.g. --noise-level ${X4_UPSCALER_DEFAULTS.noiseLevel} (more noise: more invented detail, less fidelity to the image)`,
+      });
+    }
     if (flags.scheduler) pipeline.scheduler = createScheduler(flags.scheduler, pipeline.scheduler.config);
     const scheduler = schedulerDisplayName(pipeline.scheduler);
     const warning =
@@ -323,9 +357,52 @@ export async function runGenerate(
         throw error;
       }
       progress.stop();
+      let png = result.images[0]!;
+      if (upscaler && upscale) {
+        // The x4 upscaler on the image just made, with its prompt and seed (a fresh generator).
+        let up: GenerateResult;
+        try {
+          up = await upscaler.generate({
+            prompt,
+            negativePrompt,
+            image: png,
+            seed: imageSeed,
+            numInferenceSteps: upscale.steps,
+            guidanceScale: upscale.guidance,
+            noiseLevel: upscale.noiseLevel,
+            onStep: async ({ step, totalSteps, latents }) => {
+              progress.update(step + 1, totalSteps);
+              if (flags.preview === undefined || flags.previewApprox || abort.signal.aborted) return;
+              const [preview] = await decodeLatentsToRgb(upscaler!.codec, latents);
+              await writePng(flags.preview, preview!, {
+                text: { Step: `upscale ${step + 1}/${totalSteps}` },
+              });
+            },
+            signal: abort.signal,
+          });
+        } catch (error) {
+          if (abort.signal.aborted) {
+            interrupted = true;
+            break;
+          }
+          throw error;
+        }
+        progress.stop();
+        png = up.images[0]!;
+        infotext = {
+          ...infotext,
+          extra: {
+            ...infotext.extra,
+            'Postprocess upscale by': upscale.factor,
+            'Postprocess upscaler': basename(upscale.model),
+            'Upscale steps': upscale.steps,
+            'Upscale guidance': upscale.guidance,
+            'Upscale noise level': upscale.noiseLevel,
+          },
+        };
+      }
       const t1 = performance.now();
       generateMs += t1 - t0;
-      const png = result.images[0]!;
       width = png.width;
       height = png.height;
       await mkdir(dirname(resolve(files[i]!)), { recursive: true });
@@ -357,6 +434,7 @@ export async function runGenerate(
       model: resolve(modelDir),
       providers: { ...parts.providers },
       ...(hiresSummary ? { hires: hiresSummary } : {}),
+      ...(upscale ? { upscale } : {}),
       interrupted,
       timings: {
         loadMs: Math.round(loaded - started),
@@ -368,6 +446,7 @@ export async function runGenerate(
   } finally {
     progress.stop();
     process.off('SIGINT', onSigint);
+    await upscaler?.dispose();
     await parts.dispose();
   }
 }

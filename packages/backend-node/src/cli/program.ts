@@ -6,6 +6,7 @@ import { MAX_IMAGES_PER_RUN } from './cli-limits.js';
 import { checkCommandLineLength } from './command-line-limit.js';
 import type { CommandIo, GenerateFlags } from './generate-command.js';
 import { integerAtLeast, numberAtLeast, numberIn, parseSeed } from './parse-values.js';
+import { parseUpscaleFactor, X4_UPSCALER_DEFAULTS } from './upscale-flags.js';
 
 const VERSION = '0.1.0';
 
@@ -98,6 +99,30 @@ export function createProgram(io: CommandIo, state: RunState = { exitCode: ExitC
       ).choices(HIRES_UPSCALERS),
     )
     .option(
+      '--upscale <factor>',
+      'then upscale each image 4× with an x4 upscaler (StableDiffusionUpscalePipeline): 4 is the only factor',
+      parseUpscaleFactor,
+    )
+    .option(
+      '--upscaler-model <dir>',
+      'with --upscale: the x4 upscaler model folder (diffusers ONNX layout of stable-diffusion-x4-upscaler)',
+    )
+    .option(
+      '--upscale-steps <n>',
+      `with --upscale: the upscaler's denoising steps (default ${X4_UPSCALER_DEFAULTS.numInferenceSteps})`,
+      integerAtLeast(1),
+    )
+    .option(
+      '--upscale-guidance <g>',
+      `with --upscale: the upscaler's guidance scale (default ${X4_UPSCALER_DEFAULTS.guidanceScale})`,
+      numberIn(),
+    )
+    .option(
+      '--noise-level <n>',
+      `with --upscale: noise added to the low-res image, an integer in [0, the model's max_noise_level] (default ${X4_UPSCALER_DEFAULTS.noiseLevel})`,
+      integerAtLeast(0),
+    )
+    .option(
       '-o, --out <path>',
       'output PNG (default latentkit-<seed>.png); with --n > 1: <name>-1.png, <name>-2.png, …',
     )
@@ -137,6 +162,7 @@ export function createProgram(io: CommandIo, state: RunState = { exitCode: ExitC
             (summary.hires
               ? `, hires fix ×${summary.hires.scale} from ${summary.hires.firstPassSize} (${summary.hires.upscaler}, strength ${summary.hires.strength}, ${summary.hires.steps} steps)`
               : '') +
+            (summary.upscale ? `, upscaled ×4 by ${summary.upscale.model}` : '') +
             `, ${(summary.timings.totalMs / 1000).toFixed(1)} s\n`,
         );
       }
