@@ -245,7 +245,7 @@ describe('TiledLatentCodec inside the real pipeline', () => {
     expect(difference(tiled.images as Tensor, untiled.images as Tensor).max).toBe(0);
   });
 
-  it('img2img on a 192×192 image with 64 px tiles (encode and decode tiled): a 192×192 image that keeps the input's colour (channel means within 0.05; measured 0.03)', async () => {
+  it('img2img on a 192×192 image with 64 px tiles (encode and decode tiled): a 192×192 image that keeps the input colour (channel means within 0.05; measured 0.03)', async () => {
     const parts = { promptEncoder: pipe.promptEncoder, denoiser: pipe.denoiser, scheduler: pipe.scheduler };
     const image = flatImage([0.12, 0.24, 0.85], 192).add(1).mul(0.5);
     const result = await new StableDiffusionPipeline({
