@@ -28,7 +28,7 @@ afterAll(async () => {
   await pipe?.dispose();
 });
 
-const COMMON: GenerateOptions = {
+const COMMON: Omit<GenerateOptions, 'outputType'> = {
   prompt: 'a red circle on a blue background',
   negativePrompt: 'blurry',
   numInferenceSteps: 10,
