@@ -13,6 +13,12 @@ export interface LatentCodec {
    * out, and img2img / inpainting then fail with an `InvalidArgumentError` before any work.
    */
   encode?(image: Tensor, options?: { generator?: Generator }): Promise<Tensor>;
+  /**
+   * `false` when `encode` exists but cannot run (an ONNX model folder without `vae_encoder/`, a tiled
+   * wrapper around a decode-only codec); img2img and inpainting then fail before any work. Default: can
+   * encode when `encode` is there.
+   */
+  readonly canEncode?: boolean;
   /** Scaled latents → image `[B, 3, H, W]` in [−1, 1]. */
   decode(latents: Tensor): Promise<Tensor>;
 }

@@ -1,3 +1,4 @@
+import { TiledLatentCodec, type VaeTiling, type VaeTilingOptions } from '../codec/tiled-latent-codec.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { PipelineParts } from '../interfaces/backend.js';
 import type { Denoiser } from '../interfaces/denoiser.js';
@@ -23,6 +24,7 @@ export abstract class PipelineBase {
   /** Upper bounds checked before each call allocates anything; assign to raise them (docs/performance.md). */
   limits: PipelineLimits;
   #codec: LatentCodec;
+  #tiled: TiledLatentCodec | undefined;
   #disposeParts: (() => Promise<void>) | undefined;
   #disposed = false;
 
@@ -49,9 +51,36 @@ export abstract class PipelineBase {
     this.limits = resolvePipelineLimits(parts.limits);
   }
 
-  /** The VAE: latents ↔ images. */
+  /**
+   * The VAE: latents ↔ images. With {@link PipelineBase.enableVaeTiling} on, a {@link TiledLatentCodec}
+   * around the model's codec (its `inner`).
+   */
   get codec(): LatentCodec {
-    return this.#codec;
+    return this.#tiled ?? this.#codec;
+  }
+
+  /**
+   * Decodes (and, for img2img and inpainting, encodes) in overlapping tiles blended linearly, as diffusers'
+   * `enable_vae_tiling()`: peak memory then grows with the tile, not the image, so large outputs (the x4
+   * upscaler's 2048², large SD images) fit. Images no larger than one tile are decoded as before, untouched.
+   * Takes effect from the next `generate()` call; calling it again replaces the options.
+   *
+   * @param options - Tile size and overlap; diffusers' defaults (512 px tiles, overlap 0.25) when left out.
+   * @throws {@link InvalidArgumentError} for invalid options (see {@link VaeTilingOptions}); tiling is then
+   *   left as it was.
+   */
+  enableVaeTiling(options?: VaeTilingOptions): void {
+    this.#tiled = new TiledLatentCodec(this.#codec, options);
+  }
+
+  /** Turns VAE tiling off again (diffusers' `disable_vae_tiling()`): the model's codec decodes whole images. */
+  disableVaeTiling(): void {
+    this.#tiled = undefined;
+  }
+
+  /** The tile geometry while VAE tiling is on; undefined when it is off. */
+  get vaeTiling(): VaeTiling | undefined {
+    return this.#tiled?.tiling;
   }
 
   /** Keeps what releases the loaded parts' sessions, for {@link PipelineBase.dispose}. */

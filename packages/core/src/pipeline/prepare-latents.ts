@@ -74,18 +74,19 @@ export async function encodeImages(
 }
 
 /**
- * The codec's `encode`, bound to it: img2img and inpainting need it. A decode-only codec (no `encode`)
- * fails with an {@link InvalidArgumentError} that says so.
+ * The codec's `encode`, bound to it: img2img and inpainting need it. A decode-only codec (no `encode`,
+ * or `canEncode` false) fails with an {@link InvalidArgumentError} that says so.
  */
 export function requireEncode(codec: LatentCodec): NonNullable<LatentCodec['encode']> {
-  if (typeof codec.encode !== 'function') {
+  const missing = typeof codec.encode !== 'function';
+  if (missing || codec.canEncode === false) {
     throw new InvalidArgumentError({
-      name: 'codec.encode',
-      value: codec.encode,
+      name: missing ? 'codec.encode' : 'codec.canEncode',
+      value: missing ? codec.encode : codec.canEncode,
       expected:
         'a codec that encodes images to latents (img2img and inpainting start from the encoded image)',
       fix: 'load the model with its vae_encoder (a decode-only codec such as the x4 upscaler VAE cannot), or drop image (and maskImage) for text-to-image',
     });
   }
-  return codec.encode.bind(codec);
+  return codec.encode!.bind(codec);
 }
