@@ -72,8 +72,8 @@ function maxDiff(a: DecodedPng, b: DecodedPng): number {
 let out: string;
 const read = (file: string): Promise<DecodedPng> => readPng(join(out, file));
 
-/** Runs an example and checks that it succeeded and wrote exactly `files`, each SIZE×SIZE. */
-async function expectExample(name: string, files: string[]): Promise<Run> {
+/** Runs an example and checks that it succeeded and wrote exactly `files`, each `size`×`size` (default SIZE). */
+async function expectExample(name: string, files: string[], size = SIZE): Promise<Run> {
   const before = new Set(await readdir(out));
   const run = await runExample(name, out);
   expect(run.code, `${name} failed:\n${run.stderr}`).toBe(0);
@@ -82,7 +82,7 @@ async function expectExample(name: string, files: string[]): Promise<Run> {
   expect(written).toEqual([...files].sort());
   for (const file of files) {
     const png = await read(file);
-    expect([png.width, png.height], file).toEqual([SIZE, SIZE]);
+    expect([png.width, png.height], file).toEqual([size, size]);
   }
   return run;
 }
@@ -187,6 +187,30 @@ describe('examples/ against the shipped model', () => {
       const d90 = meanDiff(source, await read('img2img-90.png'));
       expect(d30).toBeGreaterThan(0);
       expect(d30).toBeLessThan(d90);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'hires-fix.ts writes 64×64 images from the 32×32 pass, with the A1111 hires parameters',
+    async () => {
+      await expectExample('hires-fix', ['hires-fix-latent.png', 'hires-fix-pixel.png'], 2 * SIZE);
+      const latent = await read('hires-fix-latent.png');
+      const pixel = await read('hires-fix-pixel.png');
+      for (const [png, name] of [
+        [latent, 'Latent'],
+        [pixel, 'Lanczos'],
+      ] as const) {
+        expect(png.text['parameters']).toMatch(
+          new RegExp(
+            `Seed: 42, Size: 32x32, Denoising strength: 0\\.5, Hires upscale: 2, Hires steps: 10, Hires upscaler: ${name}$`,
+          ),
+        );
+        const red = Array.from({ length: 4 * SIZE * SIZE }, (_, p) => png.data[p * 4]!);
+        expect(Math.max(...red) - Math.min(...red)).toBeGreaterThan(50);
+      }
+      // The two upscalers start the hires pass from different images.
+      expect(meanDiff(latent, pixel)).toBeGreaterThan(0);
     },
     TIMEOUT,
   );
