@@ -251,6 +251,7 @@ describe('docs/ code blocks', () => {
     'performance.md',
     'errors.md',
     'schedulers.md',
+    'upscaling.md',
   ];
 
   it('every TypeScript block in the guides is copied from an example file', async () => {
