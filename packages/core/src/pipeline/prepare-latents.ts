@@ -1,4 +1,4 @@
-import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
+import { NotImplementedError, ShapeMismatchError } from '../errors.js';
 import type { LatentCodec } from '../interfaces/latent-codec.js';
 import type { Generator } from '../random/generator.js';
 import { Tensor } from '../tensor.js';
@@ -74,19 +74,16 @@ export async function encodeImages(
 }
 
 /**
- * The codec's `encode`, bound to it: img2img and inpainting need it. A decode-only codec (no `encode`,
- * or `canEncode` false) fails with an {@link InvalidArgumentError} that says so.
+ * The codec's `encode`, bound to it: img2img and inpainting need it. A decode-only codec (no `encode`, or
+ * `canEncode` false: the x4 upscaler's VAE, a model folder without `vae_encoder/model.onnx`) fails with a
+ * {@link NotImplementedError} (`NOT_IMPLEMENTED`) that says so; validation calls this before any work.
  */
 export function requireEncode(codec: LatentCodec): NonNullable<LatentCodec['encode']> {
   const missing = typeof codec.encode !== 'function';
   if (missing || codec.canEncode === false) {
-    throw new InvalidArgumentError({
-      name: missing ? 'codec.encode' : 'codec.canEncode',
-      value: missing ? codec.encode : codec.canEncode,
-      expected:
-        'a codec that encodes images to latents (img2img and inpainting start from the encoded image)',
-      fix: 'load the model with its vae_encoder (a decode-only codec such as the x4 upscaler VAE cannot), or drop image (and maskImage) for text-to-image',
-    });
+    throw new NotImplementedError(
+      `The codec cannot encode images (${missing ? 'it has no encode()' : 'its canEncode is false'}: a decode-only VAE such as the x4 upscaler's, or a model folder without vae_encoder/model.onnx), and img2img and inpainting start from the encoded image. Fix: load the model with its VAE encoder (vae_encoder/model.onnx), or drop image (and maskImage) for text-to-image.`,
+    );
   }
   return codec.encode!.bind(codec);
 }
