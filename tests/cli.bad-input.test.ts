@@ -268,6 +268,28 @@ describe('latentkit generate: x4 upscale flags', () => {
   });
 });
 
+describe('latentkit generate: VAE tiling flags', () => {
+  it.each<[string, string[], RegExp]>([
+    [
+      '--vae-tile-size without --vae-tiling',
+      gen('--vae-tile-size', '256'),
+      /--vae-tile-size needs --vae-tiling/,
+    ],
+    [
+      '--vae-tile-size 0',
+      gen('--vae-tiling', '--vae-tile-size', '0'),
+      /--vae-tile-size.*'0' is invalid.*integer ≥ 1/,
+    ],
+    [
+      "--vae-tile-size not a multiple of the VAE's downscale (checked before generating)",
+      gen('--steps', '2', '--vae-tiling', '--vae-tile-size', '30'),
+      /tileSampleSize = 30 is invalid/,
+    ],
+  ])('%s', async (_name, args, pattern) => {
+    expectUsageError(await cli(args), pattern);
+  });
+});
+
 describe('latentkit generate: schedulers', () => {
   it('a misspelt scheduler gets a "did you mean"', async () => {
     expectUsageError(

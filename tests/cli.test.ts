@@ -326,13 +326,19 @@ describe('latentkit hires fix and x4 upscale (issue 15)', () => {
       '0.5',
       '--hires-upscaler',
       'pixel',
+      // 64×64 is within one default tile (512 px): tiling on, the image as untiled.
+      '--vae-tiling',
       '--out',
       target,
       '--json',
     ]);
     expect(run.code, run.stderr).toBe(0);
     const summary = JSON.parse(run.stdout) as { width: number; height: number; hires: unknown };
-    expect(summary).toMatchObject({ width: 64, height: 64 });
+    expect(summary).toMatchObject({
+      width: 64,
+      height: 64,
+      vaeTiling: { tileSampleSize: 512, tileOverlapFactor: 0.25 },
+    });
     expect(summary.hires).toEqual({
       scale: 2,
       strength: 0.5,

@@ -54,6 +54,8 @@ export interface GenerateFlags extends HiresFlags, UpscaleFlags {
   out?: string;
   preview?: string;
   previewApprox?: boolean;
+  vaeTiling?: boolean;
+  vaeTileSize?: number;
   provider: ExecutionProviderName[];
   json?: boolean;
 }
@@ -85,6 +87,8 @@ export interface GenerateSummary {
   hires?: { scale: number; strength: number; steps: number; upscaler: string; firstPassSize: string };
   /** With `--upscale 4`: the x4 upscaler's folder and settings (the images are 4× the generated size). */
   upscale?: { factor: number; model: string; steps: number; guidance: number; noiseLevel: number };
+  /** With `--vae-tiling`: the tile geometry of the model's VAE. */
+  vaeTiling?: { tileSampleSize: number; tileOverlapFactor: number };
   /** True when Ctrl-C stopped the run before all `--n` images were made. */
   interrupted: boolean;
   timings: { loadMs: number; generateMs: number; writeMs: number; totalMs: number };
@@ -165,6 +169,8 @@ export async function runGenerate(
     throw new UsageError('--strength needs --image (img2img).');
   if (flags.previewApprox && !flags.preview) throw new UsageError('--preview-approx needs --preview FILE.');
   const hires = checkHiresFlags(flags);
+  if (flags.vaeTileSize !== undefined && !flags.vaeTiling)
+    throw new UsageError('--vae-tile-size needs --vae-tiling.');
   if (promptArgument === '-' && flags.negative === '-') {
     throw new UsageError('the prompt and --negative cannot both be "-" (stdin): use --negative-file FILE.');
   }
@@ -254,6 +260,12 @@ export async function runGenerate(
         ...loadOptions,
       });
     }
+    if (flags.vaeTiling) {
+      const tiling = flags.vaeTileSize !== undefined ? { tileSampleSize: flags.vaeTileSize } : undefined;
+      pipeline.enableVaeTiling(tiling);
+      upscaler?.enableVaeTiling(tiling);
+    }
+    const vaeTiling = pipeline.vaeTiling;
     const upscale: GenerateSummary['upscale'] = upscaler
       ? {
           factor: 4,
@@ -435,6 +447,14 @@ export async function runGenerate(
       providers: { ...parts.providers },
       ...(hiresSummary ? { hires: hiresSummary } : {}),
       ...(upscale ? { upscale } : {}),
+      ...(vaeTiling
+        ? {
+            vaeTiling: {
+              tileSampleSize: vaeTiling.tileSampleSize,
+              tileOverlapFactor: vaeTiling.tileOverlapFactor,
+            },
+          }
+        : {}),
       interrupted,
       timings: {
         loadMs: Math.round(loaded - started),

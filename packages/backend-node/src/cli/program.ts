@@ -123,6 +123,15 @@ export function createProgram(io: CommandIo, state: RunState = { exitCode: ExitC
       integerAtLeast(0),
     )
     .option(
+      '--vae-tiling',
+      "decode (and encode) in overlapping tiles blended linearly, as diffusers' enable_vae_tiling: the VAE's peak memory grows with the tile, not the image (for large outputs)",
+    )
+    .option(
+      '--vae-tile-size <px>',
+      "with --vae-tiling: a tile's side in pixels, a multiple of the VAE's downscale (default 512; smaller images are decoded whole)",
+      integerAtLeast(1),
+    )
+    .option(
       '-o, --out <path>',
       'output PNG (default latentkit-<seed>.png); with --n > 1: <name>-1.png, <name>-2.png, …',
     )
