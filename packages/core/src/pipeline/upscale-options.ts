@@ -29,8 +29,9 @@ export interface UpscaleGenerateOptions {
    */
   image: Tensor | RgbaImage;
   /**
-   * How much noise the low-res scheduler adds to the image before the UNet sees it, an integer in
-   * [0, maxNoiseLevel]: more noise lets the model invent more detail and follow the image less. Default 20.
+   * How much noise the low-res scheduler adds to the image before the UNet sees it, an integer from 0 to
+   * the pipeline's `maxNoiseLevel`. More noise lets the model invent more detail and follow the image
+   * less. Default 20.
    */
   noiseLevel?: number;
   /** Denoising steps. Default 75. */
