@@ -220,6 +220,11 @@ describe('latentkit generate: x4 upscale flags', () => {
   const x4 = join(root, 'tests/fixtures/models/sd-x4-upscaler');
   it.each<[string, string[], RegExp]>([
     [
+      '--upscale 4 with --model but no --upscaler-model',
+      gen('--upscale', '4'),
+      /--upscale 4 with --model needs --upscaler-model DIR: the shipped upscaler knows only the shapes world/,
+    ],
+    [
       '--upscale 2',
       gen('--upscale', '2'),
       /--upscale.*'2' is invalid.*expected 4 \(the x4 upscaler; for other factors use --hires-scale X/,

@@ -225,7 +225,9 @@ export async function runGenerate(
   const mask: RgbaImage | undefined = flags.mask ? await readPng(flags.mask) : undefined;
   // An unknown scheduler name fails here, before model loading, with a "did you mean".
   if (flags.scheduler) checkSchedulerName(flags.scheduler);
+  // The shapes world's x4 upscaler is not shipped yet: --upscale 4 needs --upscaler-model.
   const upscalerDir = await checkUpscaleFlags(flags, undefined);
+  const upscaleDefaults = X4_UPSCALER_DEFAULTS;
 
   const loadOptions = {
     providers: flags.provider,
@@ -270,9 +272,9 @@ export async function runGenerate(
       ? {
           factor: 4,
           model: resolve(upscalerDir!),
-          steps: flags.upscaleSteps ?? X4_UPSCALER_DEFAULTS.numInferenceSteps,
-          guidance: flags.upscaleGuidance ?? X4_UPSCALER_DEFAULTS.guidanceScale,
-          noiseLevel: flags.noiseLevel ?? X4_UPSCALER_DEFAULTS.noiseLevel,
+          steps: flags.upscaleSteps ?? upscaleDefaults.numInferenceSteps,
+          guidance: flags.upscaleGuidance ?? upscaleDefaults.guidanceScale,
+          noiseLevel: flags.noiseLevel ?? upscaleDefaults.noiseLevel,
         }
       : undefined;
     // A noise level the upscaler refuses fails here, before the first image is generated.
@@ -406,7 +408,8 @@ export async function runGenerate(
           extra: {
             ...infotext.extra,
             'Postprocess upscale by': upscale.factor,
-            'Postprocess upscaler': basename(upscale.model),
+            'Postprocess upscaler':
+              flags.upscalerModel === undefined ? `${shapesModelName}-x4` : basename(upscale.model),
             'Upscale steps': upscale.steps,
             'Upscale guidance': upscale.guidance,
             'Upscale noise level': upscale.noiseLevel,

@@ -29,11 +29,11 @@ export function parseUpscaleFactor(value: string): number {
 /**
  * Checks the upscale flags together, before any model is loaded: the sub-flags need `--upscale 4`, and
  * `--upscaler-model` must be a folder. Returns the upscaler folder to load, or undefined when `--upscale`
- * is off. `shippedUpscaler` is the shipped upscaler's folder, used without `--upscaler-model`, or
- * undefined when this checkout has none.
+ * is off. `shippedUpscaler` is the shipped upscaler's folder, used without `--upscaler-model` with the
+ * shipped model (it is trained on the shapes world only), or undefined when this checkout has none.
  */
 export async function checkUpscaleFlags(
-  flags: UpscaleFlags,
+  flags: UpscaleFlags & { model?: string },
   shippedUpscaler: string | undefined,
 ): Promise<string | undefined> {
   const on = flags.upscale !== undefined;
@@ -46,6 +46,11 @@ export async function checkUpscaleFlags(
     if (value !== undefined && !on) throw new UsageError(`${flag} needs --upscale 4.`);
   }
   if (!on) return undefined;
+  if (flags.upscalerModel === undefined && flags.model !== undefined) {
+    throw new UsageError(
+      '--upscale 4 with --model needs --upscaler-model DIR: the shipped upscaler knows only the shapes world (for SD models: an ONNX export of stable-diffusion-x4-upscaler, docs/model-folders.md).',
+    );
+  }
   const dir = flags.upscalerModel ?? shippedUpscaler;
   if (dir === undefined) {
     throw new InvalidArgumentError({
