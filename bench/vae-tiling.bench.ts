@@ -27,6 +27,7 @@ const HELP = `usage: npm run bench:vae-tiling -- [options]
   --cases LIST    latent sides n to decode, [1, 4, n, n] → 4n × 4n pixels (default 128,256,512)
   --tiles LIST    tile sizes in image pixels for the tiled runs (default 256,512; 512 is the default tile)
   --skip-untiled  only the tiled runs
+  --no-arena      load the decoder with sessionOptions { enableCpuMemArena: false }
   -h, --help      this text
 `;
 
@@ -61,13 +62,16 @@ function peakKiB(): number {
   return statusKiB('VmHWM') ?? process.resourceUsage().maxRSS;
 }
 
-async function child(n: number, tile: number): Promise<void> {
+async function child(n: number, tile: number, arena: boolean): Promise<void> {
   const report = (r: ChildReport) => process.stdout.write(`${JSON.stringify(r)}\n`);
   try {
     const { nodeBackend } = await import('@latentkit/backend-node');
     const { TiledLatentCodec, TorchGenerator } = await import('@latentkit/core');
     const { shapesModelPath } = await import('@latentkit/model-shapes');
-    const parts = await nodeBackend.load(shapesModelPath, { components: ['unet', 'vae_decoder'] });
+    const parts = await nodeBackend.load(shapesModelPath, {
+      components: ['unet', 'vae_decoder'],
+      ...(arena ? {} : { sessionOptions: { enableCpuMemArena: false } }),
+    });
     const latents = new TorchGenerator(1).randn([1, parts.codec.latentChannels, n, n]);
     let tiles = 0;
     const counted = {
@@ -98,12 +102,16 @@ interface RunResult {
   exit: string;
 }
 
-function runChild(n: number, tile: number, capKiB: number): Promise<RunResult> {
+function runChild(n: number, tile: number, arena: boolean, capKiB: number): Promise<RunResult> {
   const self = fileURLToPath(import.meta.url);
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [...process.execArgv, self, '--child', String(n), String(tile)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const proc = spawn(
+      process.execPath,
+      [...process.execArgv, self, '--child', String(n), String(tile), arena ? 'arena' : 'no-arena'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     let seenKiB = 0;
@@ -138,6 +146,14 @@ function runChild(n: number, tile: number, capKiB: number): Promise<RunResult> {
   });
 }
 
+/** onnxruntime's allocation failure in a few words, else the start of the message. */
+function shortError(error: string | undefined): string | undefined {
+  if (error === undefined) return undefined;
+  const size = /Failed to allocate memory for requested buffer of size (\d+)/.exec(error);
+  if (size) return `onnxruntime could not allocate ${(Number(size[1]) / 2 ** 30).toFixed(0)} GiB`;
+  return error.slice(0, 160);
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -157,7 +173,7 @@ function list(name: string, text: string): number[] {
 
 async function main(): Promise<void> {
   if (process.argv[2] === '--child') {
-    await child(Number(process.argv[3]), Number(process.argv[4]));
+    await child(Number(process.argv[3]), Number(process.argv[4]), process.argv[5] !== 'no-arena');
     return;
   }
   const { values } = parseArgs({
@@ -167,6 +183,7 @@ async function main(): Promise<void> {
       cases: { type: 'string', default: '128,256,512' },
       tiles: { type: 'string', default: '256,512' },
       'skip-untiled': { type: 'boolean', default: false },
+      'no-arena': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -184,7 +201,7 @@ async function main(): Promise<void> {
   const cases = list('cases', values.cases);
   const tiles = list('tiles', values.tiles);
   process.stdout.write(
-    `VAE tiling: shipped VAE decoder (downscale 4), latents [1, 4, n, n] → 4n × 4n; ${runs} runs each in a fresh process; cap ${capGiB} GiB\n\n`,
+    `VAE tiling: shipped VAE decoder (downscale 4), latents [1, 4, n, n] → 4n × 4n; ${runs} runs each in a fresh process; cap ${capGiB} GiB; CPU memory arena ${values['no-arena'] ? 'off' : 'on'}\n\n`,
   );
   const header =
     '| image | latents | decode | tiles | peak RSS MiB | over baseline MiB | decode s | result |';
@@ -196,13 +213,13 @@ async function main(): Promise<void> {
       const done: ChildReport[] = [];
       let failure: string | undefined;
       for (let r = 0; r < runs!; r++) {
-        const result = await runChild(n, tile, capKiB);
+        const result = await runChild(n, tile, !values['no-arena'], capKiB);
         if (result.killedAtCap) {
           failure = `> cap: killed at ${mib(result.seenKiB)} MiB resident`;
           break;
         }
         if (!result.report?.ok) {
-          failure = `failed (${result.report?.error?.slice(0, 160) ?? `exit ${result.exit}`}); saw ${mib(result.seenKiB)} MiB`;
+          failure = `failed (${shortError(result.report?.error) ?? `exit ${result.exit}`}); saw ${mib(result.seenKiB)} MiB`;
           break;
         }
         done.push(result.report);
