@@ -151,6 +151,8 @@ function shortError(error: string | undefined): string | undefined {
   if (error === undefined) return undefined;
   const size = /Failed to allocate memory for requested buffer of size (\d+)/.exec(error);
   if (size) return `onnxruntime could not allocate ${(Number(size[1]) / 2 ** 30).toFixed(0)} GiB`;
+  const node = /running (\w+) node\. Name:'([^']*)'.*(bad_alloc)/s.exec(error);
+  if (node) return `std::bad_alloc in onnxruntime's ${node[1]} ${node[2]}`;
   return error.slice(0, 160);
 }
 
