@@ -24,7 +24,7 @@ export interface VaeTilingOptions {
   tileOverlapFactor?: number;
 }
 
-/** The tile geometry {@link resolveVaeTilingOptions} derives, in latent pixels unless said otherwise. */
+/** The tile geometry a {@link TiledLatentCodec} derives from its options, in latent pixels unless said otherwise. */
 export interface VaeTiling {
   /** Tile side in image pixels: `tileLatentSize × downscale`. */
   readonly tileSampleSize: number;
