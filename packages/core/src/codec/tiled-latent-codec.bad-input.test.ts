@@ -119,7 +119,7 @@ describe('TiledLatentCodec: bad options', () => {
       [
         /tileOverlapFactor = 0.3/,
         /whole number of latent pixels \(64 × 0.3 = 19.2/,
-        /use 0.296875 or 0.3125/,
+        /use 0.296875 or 0.3125, or a tileLatentSize that is a multiple of 10/,
       ],
     ],
     [
@@ -128,7 +128,7 @@ describe('TiledLatentCodec: bad options', () => {
       [
         /tileOverlapFactor = 0.25/,
         /10 × 0.25 = 2.5/,
-        /use 0.2 or 0.3, or a tile size that is a multiple of 4/,
+        /use 0.2 or 0.3, or a tileLatentSize that is a multiple of 4/,
       ],
     ],
   ];

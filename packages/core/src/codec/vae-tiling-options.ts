@@ -57,6 +57,14 @@ function positiveInteger(name: string, value: unknown, fix: string): number {
   return value;
 }
 
+/** The smallest tile size d ≤ 1024 for which `d × factor` is whole, if there is one (4 for 0.25, 10 for 0.3). */
+function smallestWholeMultiple(factor: number): number | undefined {
+  for (let d = 1; d <= 1024; d++) {
+    if (Math.abs(d * factor - Math.round(d * factor)) <= 1e-9 * d) return d;
+  }
+  return undefined;
+}
+
 /**
  * Checks {@link VaeTilingOptions} for a codec with the given `downscale` and derives the tile geometry.
  * diffusers truncates with `int()` where a size is not whole, which makes the output the wrong size; here
@@ -133,11 +141,12 @@ export function resolveVaeTilingOptions(options: unknown, downscale: number): Va
   if (Math.abs(exact - overlap) > 1e-9 * Math.max(1, latent)) {
     const lower = Math.floor(exact) / latent;
     const upper = Math.min(Math.ceil(exact) / latent, MAX_TILE_OVERLAP_FACTOR);
+    const multiple = smallestWholeMultiple(factor);
     throw new InvalidArgumentError({
       name: 'tileOverlapFactor',
       value: factor,
       expected: `a factor that makes tileLatentSize × tileOverlapFactor a whole number of latent pixels (${latent} × ${factor} = ${exact})`,
-      fix: `use ${[...new Set([lower, upper])].join(' or ')}, or a tile size that is a multiple of ${Math.round(1 / factor) || 4}`,
+      fix: `use ${[...new Set([lower, upper])].join(' or ')}${multiple ? `, or a tileLatentSize that is a multiple of ${multiple}` : ''}`,
     });
   }
   return Object.freeze({
