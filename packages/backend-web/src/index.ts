@@ -57,6 +57,7 @@ export {
   type GenerationWorker,
   type WorkerGenerateCallOptions,
   type WorkerLoadCallOptions,
+  type WorkerUpscaleCallOptions,
 } from './worker/generation-worker-client.js';
 export { approximateLatentsToRgb, SD1_LATENT_RGB_FACTORS } from './worker/latent-preview.js';
 export type {
@@ -69,4 +70,6 @@ export type {
   WorkerRequest,
   WorkerResponse,
   WorkerStepInfo,
+  WorkerUpscaleOptions,
+  WorkerVaeTiling,
 } from './worker/messages.js';

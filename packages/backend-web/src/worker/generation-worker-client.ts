@@ -25,6 +25,7 @@ import type {
   WorkerRequest,
   WorkerResponse,
   WorkerStepInfo,
+  WorkerUpscaleOptions,
 } from './messages.js';
 
 /** Options of {@link GenerationWorker.load}. */
@@ -43,6 +44,18 @@ export interface WorkerGenerateCallOptions extends WorkerGenerateOptions {
   signal?: AbortSignal;
 }
 
+/** Options of {@link GenerationWorker.upscale}. */
+export interface WorkerUpscaleCallOptions extends WorkerUpscaleOptions {
+  /** Called after every denoising step of the upscaler. */
+  onStep?: (info: WorkerStepInfo) => void;
+  /** Download progress of the upscaler's files (first call only: it is kept loaded). */
+  onProgress?: (progress: DownloadProgress) => void;
+  /** Provider fallback and thread warnings while the upscaler loads. Default `console.warn`. */
+  onWarning?: (message: string) => void;
+  /** Aborts this upscale (like {@link GenerationWorker.cancel}, for this call only). */
+  signal?: AbortSignal;
+}
+
 /** The page side of a generation worker: see {@link createGenerationWorker}. */
 export interface GenerationWorker {
   /** The underlying Worker. */
@@ -57,7 +70,13 @@ export interface GenerationWorker {
    * `DOMException` when cancelled.
    */
   generate(options: WorkerGenerateCallOptions): Promise<WorkerGenerateResult>;
-  /** Cancels the running generation and every queued one (they reject with `AbortError`). */
+  /**
+   * Upscales an image 4× in the worker with an x4 upscaler model (`StableDiffusionUpscalePipeline`),
+   * loading it (relative URLs are the page's) on the first call and keeping it for the next ones with the
+   * same `model` and `loadOptions`. Queues with `generate`; rejects with `AbortError` when cancelled.
+   */
+  upscale(options: WorkerUpscaleCallOptions): Promise<WorkerGenerateResult>;
+  /** Cancels the running generation or upscale and every queued one (they reject with `AbortError`). */
   cancel(): void;
   /** Releases the model's sessions in the worker (the worker stays usable: load again). */
   dispose(): Promise<void>;
@@ -220,9 +239,34 @@ export function createGenerationWorker(worker: Worker | URL | string): Generatio
       });
       return send<WorkerGenerateResult>({ type: 'generate', id, options: rest }, onStep ? { onStep } : {});
     },
+    upscale(options) {
+      const { onStep, onProgress, onWarning, signal, ...rest } = options;
+      const id = nextId++;
+      let model = rest.model;
+      try {
+        // Relative URLs mean the page's; anything not a URL string is refused by the worker, named.
+        if (typeof model === 'string' && model !== '')
+          model = resolveModelUrl(model, rest.loadOptions?.revision);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      signal?.addEventListener('abort', () => w.postMessage({ type: 'cancel', id } satisfies WorkerRequest), {
+        once: true,
+      });
+      return send<WorkerGenerateResult>(
+        { type: 'upscale', id, options: { ...rest, model } },
+        {
+          ...(onStep ? { onStep } : {}),
+          ...(onProgress ? { onProgress } : {}),
+          ...(onWarning ? { onWarning } : {}),
+        },
+      );
+    },
     cancel() {
       for (const [id, p] of pending) {
-        if (p.kind === 'generate') w.postMessage({ type: 'cancel', id } satisfies WorkerRequest);
+        if (p.kind === 'generate' || p.kind === 'upscale')
+          w.postMessage({ type: 'cancel', id } satisfies WorkerRequest);
       }
     },
     dispose() {

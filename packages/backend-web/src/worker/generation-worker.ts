@@ -3,8 +3,10 @@ import {
   decodeLatentsToRgb,
   InvalidArgumentError,
   LatentkitError,
+  type PipelineBase,
   type RgbaImage,
   StableDiffusionPipeline,
+  StableDiffusionUpscalePipeline,
   type StepInfo,
 } from '@latentkit/core';
 import { createScheduler } from '@latentkit/schedulers';
@@ -16,6 +18,8 @@ import type {
   WorkerRequest,
   WorkerResponse,
   WorkerStepInfo,
+  WorkerUpscaleOptions,
+  WorkerVaeTiling,
 } from './messages.js';
 
 /** The part of a worker's global scope the generation worker uses. */
@@ -67,6 +71,58 @@ function sampleSizeOf(denoiser: object): number {
   return typeof size === 'number' ? size : Number.NaN;
 }
 
+/**
+ * Checks a `vaeTiling` setting's form before any download (its tile sizes are checked against the model's
+ * VAE by `enableVaeTiling`).
+ */
+function checkVaeTiling(name: string, value: unknown): WorkerVaeTiling | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as WorkerVaeTiling;
+  throw new InvalidArgumentError({
+    name,
+    value,
+    expected:
+      "true (diffusers' 512 px tiles), false, or { tileSampleSize?, tileLatentSize?, tileOverlapFactor? }",
+    fix: 'pass vaeTiling: true, or tile options such as { tileSampleSize: 256 }',
+  });
+}
+
+/** Turns the pipeline's VAE tiling on (with options) or off, for the next call. */
+function applyVaeTiling(pipe: PipelineBase, setting: WorkerVaeTiling | undefined): void {
+  if (setting === undefined || setting === false) pipe.disableVaeTiling();
+  else pipe.enableVaeTiling(setting === true ? undefined : setting);
+}
+
+/** The upscale request's fields the worker itself takes; the rest go to the upscaler's `generate()`. */
+function checkUpscaleRequest(options: WorkerUpscaleOptions): void {
+  if (typeof options.model !== 'string' || options.model === '') {
+    throw new InvalidArgumentError({
+      name: 'upscale model',
+      value: options.model,
+      expected:
+        "the URL of an x4 upscaler folder (model_index.json with _class_name 'StableDiffusionUpscalePipeline')",
+      fix: "pass model: e.g. './models/shapes-upscaler/'",
+    });
+  }
+  const image = options.image as Partial<RgbaImage> | undefined;
+  if (
+    typeof image !== 'object' ||
+    image === null ||
+    !(image.data instanceof Uint8ClampedArray) ||
+    !Number.isSafeInteger(image.width) ||
+    !Number.isSafeInteger(image.height)
+  ) {
+    throw new InvalidArgumentError({
+      name: 'upscale image',
+      value: image,
+      expected: 'an RgbaImage { width, height, data: Uint8ClampedArray } (e.g. a generate() result)',
+      fix: 'pass the image to upscale, e.g. images[0] of worker.generate()',
+    });
+  }
+  checkVaeTiling('upscale vaeTiling', options.vaeTiling);
+  checkVaeTiling('upscale loadOptions.vaeTiling', options.loadOptions?.vaeTiling);
+}
+
 function transfers(images: readonly RgbaImage[]): Transferable[] {
   return images.map((image) => image.data.buffer as ArrayBuffer);
 }
@@ -82,8 +138,9 @@ function transfers(images: readonly RgbaImage[]): Transferable[] {
  * serveGenerationWorker();
  * ```
  *
- * One model per worker; one generation at a time (the client queues). `cancel` aborts the running
- * generation at the next step through an `AbortSignal`.
+ * One model per worker, plus an x4 upscaler loaded by the first `upscale` request; one generation or
+ * upscale at a time (the client queues). `cancel` aborts the running one at the next step through an
+ * `AbortSignal`. `vaeTiling` (on load, or per call) decodes in tiles as diffusers' `enable_vae_tiling()`.
  *
  * @param scope - The worker's global scope (default `self`).
  */
@@ -91,6 +148,9 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
   let pipe: StableDiffusionPipeline | undefined;
   let release: (() => Promise<void>) | undefined;
   let modelScheduler: Readonly<Record<string, unknown>> = {};
+  let modelTiling: WorkerVaeTiling | undefined;
+  // The x4 upscaler, loaded on the first upscale request and kept while its URL and load options stay the same.
+  let upscaler: { key: string; pipe: StableDiffusionUpscalePipeline } | undefined;
   const running = new Map<number, AbortController>();
   // Requests are handled one after another, so a generate never sees a half-loaded model.
   let queue: Promise<void> = Promise.resolve();
@@ -99,15 +159,25 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
 
   async function load(id: number, url: string, options: WorkerLoadOptions): Promise<void> {
     const start = performance.now();
+    const { vaeTiling, ...backendOptions } = options;
+    const tiling = checkVaeTiling('vaeTiling', vaeTiling);
     await release?.();
     pipe = undefined;
     release = undefined;
     const parts = await webBackend.load(url, {
-      ...options,
+      ...backendOptions,
       onProgress: (progress) => post({ type: 'progress', id, progress }),
       onWarning: (message) => post({ type: 'warning', id, message }),
     });
-    pipe = new StableDiffusionPipeline(parts);
+    const loaded = new StableDiffusionPipeline(parts);
+    try {
+      applyVaeTiling(loaded, tiling);
+    } catch (error) {
+      await parts.dispose();
+      throw error;
+    }
+    pipe = loaded;
+    modelTiling = tiling;
     release = () => parts.dispose();
     modelScheduler = pipe.scheduler.config;
     post({
@@ -133,7 +203,8 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
         fix: 'await worker.load(url) before worker.generate()',
       });
     }
-    const { scheduler, preview, ...rest } = options;
+    const { scheduler, preview, vaeTiling, ...rest } = options;
+    applyVaeTiling(pipe, checkVaeTiling('vaeTiling', vaeTiling) ?? modelTiling);
     pipe.scheduler = createScheduler(scheduler ?? String(modelScheduler['_class_name']), modelScheduler);
     const every = Math.max(1, Math.floor(preview?.every ?? 1));
     let previewMs = 0;
@@ -163,6 +234,44 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
     );
   }
 
+  async function upscale(id: number, options: WorkerUpscaleOptions, signal: AbortSignal): Promise<void> {
+    const start = performance.now();
+    checkUpscaleRequest(options);
+    const { model, loadOptions = {}, vaeTiling, ...rest } = options;
+    const { vaeTiling: loadTiling, ...backendOptions } = loadOptions;
+    const key = JSON.stringify([model, backendOptions]);
+    if (upscaler?.key !== key) {
+      await upscaler?.pipe.dispose();
+      upscaler = undefined;
+      const loaded = await StableDiffusionUpscalePipeline.fromPretrained(model, {
+        backend: webBackend,
+        ...backendOptions,
+        onProgress: (progress) => post({ type: 'progress', id, progress }),
+        onWarning: (message) => post({ type: 'warning', id, message }),
+      });
+      upscaler = { key, pipe: loaded };
+    }
+    const up = upscaler.pipe;
+    applyVaeTiling(up, vaeTiling ?? loadTiling);
+    const onStep = async (info: StepInfo): Promise<void> => {
+      await yieldToEventLoop(); // let a `cancel` in, as in generate
+      post({
+        type: 'step',
+        id,
+        info: { step: info.step, totalSteps: info.totalSteps, timestep: info.timestep },
+      });
+    };
+    const { images, parameters } = await up.generate({ ...rest, onStep, signal });
+    post(
+      {
+        type: 'result',
+        id,
+        result: { images, parameters, totalMs: performance.now() - start, previewMs: 0 },
+      },
+      transfers(images),
+    );
+  }
+
   function enqueue(id: number, work: () => Promise<void>): void {
     queue = queue.then(async () => {
       try {
@@ -187,6 +296,14 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
         );
         break;
       }
+      case 'upscale': {
+        const controller = new AbortController();
+        running.set(request.id, controller);
+        enqueue(request.id, () =>
+          upscale(request.id, request.options, controller.signal).finally(() => running.delete(request.id)),
+        );
+        break;
+      }
       case 'cancel':
         // Not queued: it must reach a generation that is running.
         running.get(request.id)?.abort(new DOMException('Generation cancelled', 'AbortError'));
@@ -194,8 +311,10 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
       case 'dispose':
         enqueue(request.id, async () => {
           await release?.();
+          await upscaler?.pipe.dispose();
           pipe = undefined;
           release = undefined;
+          upscaler = undefined;
           post({ type: 'disposed', id: request.id });
         });
         break;

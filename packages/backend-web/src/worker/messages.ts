@@ -1,4 +1,11 @@
-import type { GenerateOptions, ProblemDetails, ResolvedParameters, RgbaImage } from '@latentkit/core';
+import type {
+  GenerateOptions,
+  ProblemDetails,
+  ResolvedParameters,
+  RgbaImage,
+  UpscaleGenerateOptions,
+  VaeTilingOptions,
+} from '@latentkit/core';
 import type { DownloadProgress } from '../http-model-source.js';
 import type { WebBackendOptions } from '../web-backend.js';
 import type { WebProviderAssignment } from '../web-session-factory.js';
@@ -8,11 +15,20 @@ import type { WebProviderAssignment } from '../web-session-factory.js';
  * worker). Everything in them survives `postMessage`'s structured clone: no functions, no class instances.
  */
 
-/** Load options that can cross to a worker: {@link WebBackendOptions} without its callbacks. */
+/**
+ * VAE tiling in the worker (diffusers' `enable_vae_tiling()`, see `PipelineBase.enableVaeTiling`): `true`
+ * for diffusers' defaults, tile options, or `false` for whole-image decoding.
+ */
+export type WorkerVaeTiling = boolean | VaeTilingOptions;
+
+/**
+ * Load options that can cross to a worker: {@link WebBackendOptions} without its callbacks, and
+ * `vaeTiling` — the model's VAE tiling for every call that does not set its own (default off).
+ */
 export type WorkerLoadOptions = Omit<
   WebBackendOptions,
   'onProgress' | 'onWarning' | 'fetch' | 'sessionOptions'
->;
+> & { vaeTiling?: WorkerVaeTiling };
 
 /** How step previews are made in the worker. */
 export interface PreviewOptions {
@@ -56,6 +72,35 @@ export interface WorkerGenerateOptions
   scheduler?: string;
   /** Step previews; none when absent. */
   preview?: PreviewOptions;
+  /** VAE tiling for this call only; default the load's `vaeTiling`. */
+  vaeTiling?: WorkerVaeTiling;
+}
+
+/**
+ * An x4 upscale in the worker (`StableDiffusionUpscalePipeline`): the options of its `generate()` that can
+ * cross to a worker, and which upscaler model to run. The upscaler is loaded on first use and kept for
+ * later calls with the same `model` and `loadOptions`; the generation model (`load`) is not touched.
+ */
+export interface WorkerUpscaleOptions
+  extends Pick<
+    UpscaleGenerateOptions,
+    | 'prompt'
+    | 'negativePrompt'
+    | 'noiseLevel'
+    | 'numInferenceSteps'
+    | 'guidanceScale'
+    | 'numImagesPerPrompt'
+    | 'eta'
+    | 'seed'
+  > {
+  /** The x4 upscaler model's folder URL (absolute; the page's client resolves relative ones). */
+  model: string;
+  /** The low-resolution image; the result is 4× its size. */
+  image: RgbaImage;
+  /** How to load the upscaler (providers, threads, limits, its default `vaeTiling`), as for `load`. */
+  loadOptions?: WorkerLoadOptions;
+  /** VAE tiling for this call only; default `loadOptions.vaeTiling` (off). */
+  vaeTiling?: WorkerVaeTiling;
 }
 
 /** What a load reports back. */
@@ -116,6 +161,7 @@ export interface WorkerError {
 export type WorkerRequest =
   | { type: 'load'; id: number; url: string; options: WorkerLoadOptions }
   | { type: 'generate'; id: number; options: WorkerGenerateOptions }
+  | { type: 'upscale'; id: number; options: WorkerUpscaleOptions }
   | { type: 'cancel'; id: number }
   | { type: 'dispose'; id: number };
 
