@@ -7,7 +7,11 @@ import { defineConfig, type Plugin } from 'vite';
 // The demo runs from the packages' sources: no `npm run build` needed first.
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const source = (name: string) => join(repo, 'packages', name, 'src', 'index.ts');
-const shapesModel = join(repo, 'packages', 'model-shapes', 'model');
+// The shipped model and the shapes world's x4 upscaler ("Upscale ×4"), each served and copied to its URL.
+const shippedFolders = [
+  { url: '/models/shapes/', dir: join(repo, 'packages', 'model-shapes', 'model') },
+  { url: '/models/shapes-upscaler/', dir: join(repo, 'packages', 'model-shapes', 'upscaler') },
+];
 
 // What every page that runs latentkit needs (docs/browser.md shows these lines): WebAssembly threads need
 // SharedArrayBuffer, which browsers give only cross-origin isolated pages; onnxruntime-web finds its .wasm
@@ -24,16 +28,18 @@ const latentkitSettings = {
 };
 
 /**
- * Serves the shipped model (packages/model-shapes/model) at /models/shapes/ in `vite dev` and
- * `vite preview`, and copies it into the build, so the page works with no model URL typed in.
+ * Serves the shipped model (packages/model-shapes/model) at /models/shapes/ and the shapes upscaler
+ * (packages/model-shapes/upscaler) at /models/shapes-upscaler/ in `vite dev` and `vite preview`, and copies
+ * them into the build, so the page works with no model URL typed in.
  */
 function shippedModel(): Plugin {
   const serve = (server: { middlewares: { use: (fn: Connect) => void } }) => {
     server.middlewares.use((req, res, next) => {
       const path = decodeURIComponent((req.url ?? '').split('?')[0] ?? '');
-      if (!path.startsWith('/models/shapes/')) return next();
-      const file = normalize(join(shapesModel, path.slice('/models/shapes/'.length)));
-      if (!file.startsWith(shapesModel + sep) || !existsSync(file) || !statSync(file).isFile()) {
+      const folder = shippedFolders.find((f) => path.startsWith(f.url));
+      if (!folder) return next();
+      const file = normalize(join(folder.dir, path.slice(folder.url.length)));
+      if (!file.startsWith(folder.dir + sep) || !existsSync(file) || !statSync(file).isFile()) {
         res.statusCode = 404;
         res.end();
         return;
@@ -58,8 +64,10 @@ function shippedModel(): Plugin {
       outDir = resolve(config.root, config.build.outDir);
     },
     async closeBundle() {
-      if (existsSync(join(shapesModel, 'model_index.json'))) {
-        await cp(shapesModel, join(outDir, 'models', 'shapes'), { recursive: true });
+      for (const { url, dir } of shippedFolders) {
+        if (existsSync(join(dir, 'model_index.json'))) {
+          await cp(dir, join(outDir, ...url.split('/').filter(Boolean)), { recursive: true });
+        }
       }
     },
   };

@@ -2,6 +2,7 @@
  * The latentkit browser demo: loads a diffusers ONNX model in a Web Worker (the shipped "shapes" model
  * by default) and generates with the settings on the page. Query parameters preset the form —
  * `?model=<url>&provider=wasm&threads=2&autoload=1` — which is also how the browser tests drive it.
+ * "Upscale ×4" runs the shapes world's x4 upscaler (or `?upscaler=<url>`) on the image shown.
  */
 
 import {
@@ -44,6 +45,13 @@ const ui = {
   preview: $<HTMLCanvasElement>('preview'),
   result: $<HTMLCanvasElement>('result'),
   download: $<HTMLButtonElement>('download'),
+  vaeTiling: $<HTMLInputElement>('vae-tiling'),
+  upscale: $<HTMLButtonElement>('upscale'),
+  upscaleProgress: $<HTMLProgressElement>('upscale-progress'),
+  upscaleStatus: $<HTMLParagraphElement>('upscale-status'),
+  upscaledFigure: $<HTMLElement>('upscaled-figure'),
+  upscaled: $<HTMLCanvasElement>('upscaled'),
+  downloadUpscaled: $<HTMLButtonElement>('download-upscaled'),
 };
 
 function setStatus(el: HTMLElement, state: string, text: string): void {
@@ -84,6 +92,11 @@ for (const [key, input] of [
     if (input instanceof HTMLInputElement) userSet.add(input);
   }
 }
+if (params.get('vaeTiling') === '1') ui.vaeTiling.checked = true;
+// Tiled VAE: diffusers' 512 px tiles, or `?vaeTileSize=<px>`.
+const vaeTileSize = params.get('vaeTileSize');
+const vaeTiling = () =>
+  ui.vaeTiling.checked && (vaeTileSize === null ? true : { tileSampleSize: Number(vaeTileSize) });
 for (const input of [ui.steps, ui.guidance]) input.addEventListener('input', () => userSet.add(input));
 
 // One naming: the A1111 sampler names ("DPM++ 2M Karras"), each once.
@@ -111,11 +124,25 @@ function recommendedSettings(modelUrl: string): { numInferenceSteps: number; gui
     : { numInferenceSteps: 50, guidanceScale: 7.5 };
 }
 
+/**
+ * The x4 upscaler behind "Upscale ×4": the shapes world's (served beside the model, copied into the build),
+ * or `?upscaler=<url>`. Its settings are the model card's (20 steps, no guidance, noise level 20); the
+ * query can set `upscaleSteps`, `upscaleGuidance` and `noiseLevel`.
+ */
+const upscaler = {
+  url: params.get('upscaler') ?? './models/shapes-upscaler/',
+  name: params.get('upscaler') === null ? 'shapes-upscaler' : 'upscaler',
+  numInferenceSteps: Number(params.get('upscaleSteps') ?? 20),
+  guidanceScale: Number(params.get('upscaleGuidance') ?? 1),
+  noiseLevel: Number(params.get('noiseLevel') ?? 20),
+};
+
 let worker: GenerationWorker | undefined;
 let workerKey = '';
 let lastImage: RgbaImage | undefined;
 let lastSeed = '';
 let pngUrl: string | undefined;
+let upscaledPngUrl: string | undefined;
 
 /** The model's name for the PNG's `Model:` field: the shipped model's, else the URL's last folder. */
 function modelName(): string {
@@ -194,6 +221,7 @@ async function load(): Promise<void> {
 async function generate(): Promise<void> {
   if (!worker) return;
   ui.generate.disabled = true;
+  ui.upscale.disabled = true;
   ui.cancel.disabled = false;
   // The result canvas and the Download button keep showing the last image until a new one is done (an
   // error or a cancel leaves both as they were).
@@ -209,6 +237,7 @@ async function generate(): Promise<void> {
       scheduler: ui.scheduler.value,
       width: Number(ui.width.value),
       height: Number(ui.height.value),
+      vaeTiling: vaeTiling(),
       ...(ui.previews.checked ? { preview: { every: 1, mode: 'decode' as const } } : {}),
       onStep: (s) => {
         ui.stepProgress.value = (s.step + 1) / s.totalSteps;
@@ -226,6 +255,7 @@ async function generate(): Promise<void> {
     if (pngUrl) URL.revokeObjectURL(pngUrl);
     pngUrl = URL.createObjectURL(png);
     ui.download.hidden = false;
+    ui.upscale.hidden = false;
     ui.status.dataset['ms'] = String(result.totalMs - result.previewMs);
     setStatus(
       ui.status,
@@ -240,11 +270,79 @@ async function generate(): Promise<void> {
     setStatus(ui.status, cancelled ? 'cancelled' : 'error', cancelled ? 'Cancelled.' : describeError(error));
   } finally {
     ui.generate.disabled = false;
+    ui.upscale.disabled = false;
+    ui.cancel.disabled = true;
+  }
+}
+
+/** Upscales the image shown ×4 in the worker; shows the result and offers its PNG. */
+async function upscale(): Promise<void> {
+  if (!worker || !lastImage) return;
+  ui.upscale.disabled = true;
+  ui.generate.disabled = true;
+  ui.cancel.disabled = false;
+  ui.upscaleProgress.hidden = false;
+  ui.upscaleProgress.value = 0;
+  setStatus(ui.upscaleStatus, 'running', 'Upscaling…');
+  try {
+    const threads = ui.threads.value === '' ? undefined : Number(ui.threads.value);
+    const result = await worker.upscale({
+      model: upscaler.url,
+      loadOptions: {
+        providers: providers(),
+        ...(threads !== undefined ? { numThreads: threads } : {}),
+        logLevel: 'error',
+      },
+      image: lastImage,
+      prompt: ui.prompt.value,
+      negativePrompt: ui.negativePrompt.value,
+      numInferenceSteps: upscaler.numInferenceSteps,
+      guidanceScale: upscaler.guidanceScale,
+      noiseLevel: upscaler.noiseLevel,
+      seed: Number(lastSeed),
+      vaeTiling: vaeTiling(),
+      onProgress: (p) => setStatus(ui.upscaleStatus, 'running', `Loading the upscaler: ${p.file}…`),
+      onStep: (s) => {
+        ui.upscaleProgress.value = (s.step + 1) / s.totalSteps;
+        setStatus(ui.upscaleStatus, 'running', `Upscaling: step ${s.step + 1} of ${s.totalSteps}…`);
+      },
+    });
+    const image = result.images[0]!;
+    const png = await toPngBlob(image, { parameters: result.parameters, model: upscaler.name });
+    drawImage(image, ui.upscaled);
+    ui.upscaledFigure.hidden = false;
+    if (upscaledPngUrl) URL.revokeObjectURL(upscaledPngUrl);
+    upscaledPngUrl = URL.createObjectURL(png);
+    ui.downloadUpscaled.hidden = false;
+    ui.upscaleStatus.dataset['ms'] = String(result.totalMs);
+    setStatus(
+      ui.upscaleStatus,
+      'done',
+      `Upscaled to ${image.width}×${image.height} in ${Math.round(result.totalMs)} ms.`,
+    );
+  } catch (error) {
+    const cancelled = (error as Error).name === 'AbortError';
+    setStatus(
+      ui.upscaleStatus,
+      cancelled ? 'cancelled' : 'error',
+      cancelled ? 'Cancelled.' : describeError(error),
+    );
+  } finally {
+    ui.upscale.disabled = false;
+    ui.generate.disabled = false;
     ui.cancel.disabled = true;
   }
 }
 
 ui.load.addEventListener('click', () => void load());
+ui.upscale.addEventListener('click', () => void upscale());
+ui.downloadUpscaled.addEventListener('click', () => {
+  if (!upscaledPngUrl) return;
+  const link = document.createElement('a');
+  link.href = upscaledPngUrl;
+  link.download = `latentkit-${lastSeed}-x4.png`;
+  link.click();
+});
 ui.download.addEventListener('click', () => {
   if (!pngUrl) return;
   const link = document.createElement('a');

@@ -19,6 +19,7 @@ export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const artifactsDir = join(repoRoot, 'test-artifacts');
 export const fixtureModels = join(repoRoot, 'tests', 'fixtures', 'models');
 export const shapesModelDir = join(repoRoot, 'packages', 'model-shapes', 'model');
+export const shapesUpscalerDir = join(repoRoot, 'packages', 'model-shapes', 'upscaler');
 
 /** The Chromium binary: `LATENTKIT_CHROMIUM`, else Debian's. */
 export const chromiumPath = process.env['LATENTKIT_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -39,9 +40,17 @@ export async function buildDemo(outDir: string): Promise<void> {
   });
 }
 
-/** Serves the built page at `/`, the shipped model at `/models/shapes/`, the fixtures at `/models/<name>/`. */
+/**
+ * Serves the built page at `/`, the shipped model at `/models/shapes/`, the shapes upscaler at
+ * `/models/shapes-upscaler/`, the fixtures at `/models/<name>/`.
+ */
 export function serveDemo(dist: string): Promise<StaticServer> {
-  return startStaticServer({ '/': dist, '/models/shapes/': shapesModelDir, '/models/': fixtureModels });
+  return startStaticServer({
+    '/': dist,
+    '/models/shapes/': shapesModelDir,
+    '/models/shapes-upscaler/': shapesUpscalerDir,
+    '/models/': fixtureModels,
+  });
 }
 
 /**
@@ -155,6 +164,34 @@ export async function finishGenerate(
       height: canvas.height,
       rgba: Array.from(data),
       ms: Number(status.dataset['ms']),
+    };
+  });
+  return { ...out, rgba: Uint8Array.from(out.rgba) };
+}
+
+/** Waits for "Upscale ×4" to end; returns its status and the upscaled canvas's RGBA bytes. */
+export async function finishUpscale(
+  page: Page,
+  timeout = 120_000,
+): Promise<{ state: string; text: string; width: number; height: number; rgba: Uint8Array }> {
+  await page.waitForFunction(
+    () =>
+      ['done', 'error', 'cancelled'].includes(
+        document.getElementById('upscale-status')?.dataset['state'] ?? '',
+      ),
+    null,
+    { timeout },
+  );
+  const out = await page.evaluate(() => {
+    const status = document.getElementById('upscale-status')!;
+    const canvas = document.getElementById('upscaled') as HTMLCanvasElement;
+    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+    return {
+      state: status.dataset['state'] ?? '',
+      text: status.textContent ?? '',
+      width: canvas.width,
+      height: canvas.height,
+      rgba: Array.from(data),
     };
   });
   return { ...out, rgba: Uint8Array.from(out.rgba) };
