@@ -33,11 +33,14 @@ for i, (z, p) in enumerate(data.layouts() * 2):
     where = "in the center" if p == "center" else f"at the {p}"
     cases.append({"name": name, "color": c, "shape": s, "background": b, "size": z, "position": p,
                   "prompt": f"a {z} {c} {s} {where} on a {b} background",
-                  "bicubic_psnr": round(float(common.psnr(bic[None], hi[None])[0]), 4)})
+                  "bicubic_psnr": round(float(common.psnr(bic[None], hi[None])[0]), 4),
+                  "bicubic_sharpness": round(common.edge_sharpness(bic[None], hi[None]), 4)})
 with open(f"{args.out}/cases.json", "w") as f:
     json.dump({"description": "held-out shapes-world scenes (tools/shapes-upscaler/make_fixture.py): <name>-32.png is the renderer's 32x32 "
                "image (upscaler input), <name>-128.png the same scene rendered at 128x128 (ground truth); bicubic_psnr is torch's "
-               "bicubic (align_corners false) upscaling of the 32x32 image against the ground truth, in dB",
+               "bicubic (align_corners false) upscaling of the 32x32 image against the ground truth, in dB; bicubic_sharpness its mean "
+               "gradient magnitude (central differences, RGB in quadrature) over the ground truth's edge pixels (gradient > 20) "
+               "relative to the ground truth's",
                "seed": args.seed, "cases": cases}, f, indent=1)
     f.write("\n")
 print(len(cases), "cases; mean bicubic PSNR", sum(c["bicubic_psnr"] for c in cases) / len(cases))

@@ -48,6 +48,10 @@ def main():
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--p_uncond", type=float, default=0.1)
+    ap.add_argument("--p_low_noise", type=float, default=0.0,
+                    help="share of each batch whose low-res noise level is drawn from [0, --low_noise_max] instead of [0, 350] "
+                         "(more training where the pipeline's default noise_level 20 is)")
+    ap.add_argument("--low_noise_max", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pairs", default=".work/pairs.pt")
     ap.add_argument("--text", default=".work/unet_shipped.pt")
@@ -109,6 +113,9 @@ def main():
         z0 = (m + torch.randn_like(m) * s) * scale
         # low-res noise augmentation (the pipeline's low_res_scheduler.add_noise at noise_level)
         nl = torch.randint(0, MAX_NOISE_LEVEL + 1, (args.batch,))
+        if args.p_low_noise:
+            low_nl = torch.rand(args.batch) < args.p_low_noise
+            nl = torch.where(low_nl, torch.randint(0, args.low_noise_max + 1, (args.batch,)), nl)
         an = acp[nl][:, None, None, None]
         low = an.sqrt() * low + (1 - an).sqrt() * torch.randn_like(low)
         caps = ["" if rng.random() < args.p_uncond else data.sample_caption(rng, attrs[i]) for i in idx.tolist()]

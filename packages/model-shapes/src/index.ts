@@ -55,4 +55,45 @@ export const shapesModelFiles: readonly string[] = [
   'vae_encoder/model.onnx',
 ];
 
+/**
+ * The settings the model card recommends for the shapes x4 upscaler ({@link shapesUpscalerPath}), measured
+ * on held-out renders by `tools/shapes-upscaler/evaluate.py`: the CLI's `--upscale 4` uses them unless
+ * `--upscale-steps` / `--upscale-guidance` / `--noise-level` say otherwise.
+ */
+export const shapesUpscalerDefaults = { numInferenceSteps: 25, guidanceScale: 1, noiseLevel: 20 } as const;
+
+/** The x4 upscaler folder's URL (`file:` in Node; wherever the bundler put the package otherwise). */
+export const shapesUpscalerUrl: URL = new URL('../upscaler/', import.meta.url);
+
+/**
+ * The absolute path of the shapes world's x4 upscaler (Node): a `StableDiffusionUpscalePipeline` folder
+ * (diffusers' x4 upscaler layout, ONNX) that turns the shipped model's 32×32 images into 128×128 ones.
+ * How it was trained and how well it does: `MODEL_CARD.md`, `tools/shapes-upscaler/`.
+ */
+export const shapesUpscalerPath: string =
+  shapesUpscalerUrl.protocol === 'file:'
+    ? fileUrlToPath(shapesUpscalerUrl).replace(/[\\/]$/, '')
+    : shapesUpscalerUrl.href;
+
+/**
+ * Every file of the upscaler folder, relative, with `/` separators — for serving it over HTTP or
+ * pre-caching it (a browser cannot list a folder).
+ */
+export const shapesUpscalerFiles: readonly string[] = [
+  'low_res_scheduler/scheduler_config.json',
+  'model_index.json',
+  'scheduler/scheduler_config.json',
+  'text_encoder/config.json',
+  'text_encoder/model.onnx',
+  'tokenizer/merges.txt',
+  'tokenizer/special_tokens_map.json',
+  'tokenizer/tokenizer_config.json',
+  'tokenizer/vocab.json',
+  'unet/config.json',
+  'unet/model.onnx',
+  'upscaler.json',
+  'vae_decoder/config.json',
+  'vae_decoder/model.onnx',
+];
+
 export * from './evaluation/index.js';
