@@ -11,8 +11,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeBackend, parseGenerationParameters, readPng } from '@latentkit/backend-node';
-import { hiresFix, StableDiffusionPipeline, StableDiffusionUpscalePipeline } from '@latentkit/core';
-import { judgeShapeImage, parseShapesWorld, shapesModelPath } from '@latentkit/model-shapes';
+import {
+  hiresFix,
+  resizeLanczos,
+  StableDiffusionPipeline,
+  StableDiffusionUpscalePipeline,
+} from '@latentkit/core';
+import {
+  judgeShapeImage,
+  parseShapesWorld,
+  shapesModelPath,
+  shapesUpscalerDefaults,
+  shapesUpscalerPath,
+} from '@latentkit/model-shapes';
 import { build } from 'tsup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -375,6 +386,49 @@ describe('latentkit hires fix and x4 upscale (issue 15)', () => {
     } finally {
       await pipe.dispose();
     }
+  });
+
+  it('--upscale 4 without --upscaler-model uses the shipped shapes upscaler and its card settings', async () => {
+    const target = join(out, 'big.png');
+    const prompt = 'a blue circle on a yellow background';
+    const run = await cli([
+      'generate',
+      prompt,
+      '--seed',
+      '4',
+      '--steps',
+      '20',
+      '--out',
+      target,
+      '--upscale',
+      '4',
+      '--json',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout) as { width: number; upscale: unknown };
+    expect(summary.width).toBe(128);
+    expect(summary.upscale).toEqual({
+      factor: 4,
+      model: shapesUpscalerPath,
+      steps: shapesUpscalerDefaults.numInferenceSteps,
+      guidance: shapesUpscalerDefaults.guidanceScale,
+      noiseLevel: shapesUpscalerDefaults.noiseLevel,
+    });
+    const png = await readPng(target);
+    expect([png.width, png.height]).toEqual([128, 128]);
+    expect(parseGenerationParameters(png.text['parameters']!).settings).toMatchObject({
+      Size: '32x32',
+      Model: 'shapes',
+      'Postprocess upscale by': '4',
+      'Postprocess upscaler': 'shapes-x4',
+    });
+    // Still what the prompt asks for, judged as the adherence evaluator judges the model's own images.
+    const world = parseShapesWorld(JSON.parse(readFileSync(join(shapesModelPath, 'heldout.json'), 'utf8')));
+    const judged = judgeShapeImage(resizeLanczos(png, 32, 32), world.colors);
+    expect(
+      { color: judged.color, shape: judged.shape, background: judged.background },
+      JSON.stringify(judged.measurements),
+    ).toEqual({ color: 'blue', shape: 'circle', background: 'yellow' });
   });
 
   it('--upscale 4 --upscaler-model runs the x4 upscaler on each image (fixture upscaler, 32 → 128 px)', async () => {

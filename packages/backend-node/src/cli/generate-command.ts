@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import {
   approximateLatentsToRgb,
   decodeLatentsToRgb,
@@ -17,7 +18,13 @@ import {
   type Tensor,
   TorchGenerator,
 } from '@latentkit/core';
-import { shapesModelDefaults, shapesModelName, shapesModelPath } from '@latentkit/model-shapes';
+import {
+  shapesModelDefaults,
+  shapesModelName,
+  shapesModelPath,
+  shapesUpscalerDefaults,
+  shapesUpscalerPath,
+} from '@latentkit/model-shapes';
 import { a1111SamplerName, createScheduler } from '@latentkit/schedulers';
 import type { ExecutionProviderName } from '../execution-providers.js';
 import { generationParametersFrom } from '../generation-parameters.js';
@@ -225,9 +232,12 @@ export async function runGenerate(
   const mask: RgbaImage | undefined = flags.mask ? await readPng(flags.mask) : undefined;
   // An unknown scheduler name fails here, before model loading, with a "did you mean".
   if (flags.scheduler) checkSchedulerName(flags.scheduler);
-  // The shapes world's x4 upscaler is not shipped yet: --upscale 4 needs --upscaler-model.
-  const upscalerDir = await checkUpscaleFlags(flags, undefined);
-  const upscaleDefaults = X4_UPSCALER_DEFAULTS;
+  // Without --upscaler-model: the shapes world's x4 upscaler that ships beside the model, with its card's settings.
+  const shippedUpscaler = existsSync(join(shapesUpscalerPath, 'model_index.json'))
+    ? shapesUpscalerPath
+    : undefined;
+  const upscalerDir = await checkUpscaleFlags(flags, shippedUpscaler);
+  const upscaleDefaults = flags.upscalerModel === undefined ? shapesUpscalerDefaults : X4_UPSCALER_DEFAULTS;
 
   const loadOptions = {
     providers: flags.provider,

@@ -105,16 +105,16 @@ export function createProgram(io: CommandIo, state: RunState = { exitCode: ExitC
     )
     .option(
       '--upscaler-model <dir>',
-      'with --upscale: the x4 upscaler model folder (diffusers ONNX layout of stable-diffusion-x4-upscaler)',
+      'with --upscale: the x4 upscaler model folder (diffusers ONNX layout of stable-diffusion-x4-upscaler; default: the shipped shapes upscaler, needed with --model)',
     )
     .option(
       '--upscale-steps <n>',
-      `with --upscale: the upscaler's denoising steps (default ${X4_UPSCALER_DEFAULTS.numInferenceSteps})`,
+      `with --upscale: the upscaler's denoising steps (default: the shipped upscaler's card, ${X4_UPSCALER_DEFAULTS.numInferenceSteps} for --upscaler-model)`,
       integerAtLeast(1),
     )
     .option(
       '--upscale-guidance <g>',
-      `with --upscale: the upscaler's guidance scale (default ${X4_UPSCALER_DEFAULTS.guidanceScale})`,
+      `with --upscale: the upscaler's guidance scale (default: the shipped upscaler's card, ${X4_UPSCALER_DEFAULTS.guidanceScale} for --upscaler-model)`,
       numberIn(),
     )
     .option(
