@@ -7,46 +7,38 @@
  *   npx tsx examples/upscale.ts [OUT_DIR]
  *
  * Writes OUT_DIR/upscale-source.png (32×32) and upscale.png (128×128), and upscale-tiled.png: the same
- * call with VAE tiling on (default examples/out/, or $LATENTKIT_EXAMPLES_OUT). Set LATENTKIT_UPSCALER to
- * use another upscaler folder (e.g. an ONNX export of stabilityai/stable-diffusion-x4-upscaler).
+ * call with VAE tiling on (default examples/out/, or $LATENTKIT_EXAMPLES_OUT). The upscaler is the shapes
+ * world's trained x4 upscaler (`@latentkit/model-shapes`); set LATENTKIT_UPSCALER to use another upscaler
+ * folder (e.g. an ONNX export of stabilityai/stable-diffusion-x4-upscaler).
  * Guide: docs/upscaling.md.
  */
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeBackend, writePng } from '@latentkit/backend-node';
 import { StableDiffusionPipeline, StableDiffusionUpscalePipeline } from '@latentkit/core';
-import { shapesModelPath } from '@latentkit/model-shapes';
+import { shapesModelPath, shapesUpscalerDefaults, shapesUpscalerPath } from '@latentkit/model-shapes';
 
 const outDir =
   process.argv[2] ?? process.env.LATENTKIT_EXAMPLES_OUT ?? fileURLToPath(new URL('./out/', import.meta.url));
 const modelDir = process.env.LATENTKIT_MODEL ?? shapesModelPath;
-// The shapes world's trained x4 upscaler ships beside the model; until it is there, the tiny random-weight
-// upscaler the tests use stands in (its output is noise-like: it shows the API, not the quality).
-const trained = join(shapesModelPath, '..', 'upscaler');
-const fixture = fileURLToPath(new URL('../tests/fixtures/models/sd-x4-upscaler', import.meta.url));
-const upscalerDir =
-  process.env.LATENTKIT_UPSCALER ?? (existsSync(join(trained, 'model_index.json')) ? trained : fixture);
+// The shapes world's x4 upscaler, trained for the shipped model's 32×32 images (its card: MODEL_CARD.md).
+const upscalerDir = process.env.LATENTKIT_UPSCALER ?? shapesUpscalerPath;
 
 const prompt = 'a red circle on a blue background';
 const pipe = await StableDiffusionPipeline.fromPretrained(modelDir, { backend: nodeBackend });
 const upscaler = await StableDiffusionUpscalePipeline.fromPretrained(upscalerDir, { backend: nodeBackend });
 try {
   await mkdir(outDir, { recursive: true });
-  if (upscalerDir === fixture) {
-    console.log(
-      `upscale: the trained shapes upscaler is not in ${trained}; using the test fixture ${fixture}`,
-    );
-  }
   const { images } = await pipe.generate({ prompt, numInferenceSteps: 20, guidanceScale: 5, seed: 42 });
   const small = images[0]!;
   const sourceFile = join(outDir, 'upscale-source.png');
   await writePng(sourceFile, small);
   console.log(`upscale: "${prompt}" ${small.width}×${small.height} → ${sourceFile}`);
 
-  // `image` takes an RgbaImage (or a Tensor [1, 3, h, w] in [0, 1]); the output is 4× its size.
-  const settings = { prompt, image: small, numInferenceSteps: 25, guidanceScale: 1, noiseLevel: 20, seed: 1 };
+  // `image` takes an RgbaImage (or a Tensor [1, 3, h, w] in [0, 1]); the output is 4× its size. The
+  // model card's settings: 25 steps, no guidance (1), noise level 20.
+  const settings = { prompt, image: small, ...shapesUpscalerDefaults, seed: 1 };
   const { images: big, parameters } = await upscaler.generate(settings);
   const file = join(outDir, 'upscale.png');
   await writePng(file, big[0]!, { parameters });
