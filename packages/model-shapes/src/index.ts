@@ -27,11 +27,13 @@ function fileUrlToPath(url: URL): string {
   return windows ? path.replace(/^\/([A-Za-z]:)/, '$1').replaceAll('/', '\\') : path;
 }
 
+/** A folder's path without the trailing separator for a `file:` URL (Node), else the URL itself. */
+function folderPath(url: URL): string {
+  return url.protocol === 'file:' ? fileUrlToPath(url).replace(/[\\/]$/, '') : url.href;
+}
+
 /** The absolute path of the model folder (Node). Pass it to `fromPretrained` or `latentkit --model`. */
-export const shapesModelPath: string =
-  shapesModelUrl.protocol === 'file:'
-    ? fileUrlToPath(shapesModelUrl).replace(/[\\/]$/, '')
-    : shapesModelUrl.href;
+export const shapesModelPath: string = folderPath(shapesModelUrl);
 
 /**
  * Every file of the model folder, relative, with `/` separators — for serving it over HTTP or
@@ -70,10 +72,7 @@ export const shapesUpscalerUrl: URL = new URL('../upscaler/', import.meta.url);
  * (diffusers' x4 upscaler layout, ONNX) that turns the shipped model's 32×32 images into 128×128 ones.
  * How it was trained and how well it does: `MODEL_CARD.md`, `tools/shapes-upscaler/`.
  */
-export const shapesUpscalerPath: string =
-  shapesUpscalerUrl.protocol === 'file:'
-    ? fileUrlToPath(shapesUpscalerUrl).replace(/[\\/]$/, '')
-    : shapesUpscalerUrl.href;
+export const shapesUpscalerPath: string = folderPath(shapesUpscalerUrl);
 
 /**
  * Every file of the upscaler folder, relative, with `/` separators — for serving it over HTTP or

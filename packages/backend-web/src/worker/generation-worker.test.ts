@@ -7,41 +7,23 @@ import {
   UnknownSchedulerError,
 } from '@latentkit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectInProcess } from '../test-support/in-process-worker.js';
 import { type StaticServer, startStaticServer } from '../test-support/static-server.js';
-import { serveGenerationWorker, type WorkerScopeLike } from './generation-worker.js';
-import { createGenerationWorker, type GenerationWorker } from './generation-worker-client.js';
-import type { WorkerRequest, WorkerResponse, WorkerStepInfo } from './messages.js';
+import type { GenerationWorker } from './generation-worker-client.js';
+import type { WorkerStepInfo } from './messages.js';
 
-// The page side and the worker side connected in-process: messages go through structuredClone, as
-// postMessage would copy them, so everything sent must survive it. The model runs on onnxruntime-web's
-// WebAssembly build in Node; tests/browser runs the same code in a real Worker in Chromium.
+// The page side and the worker side connected in-process (connectInProcess: messages go through
+// structuredClone, as postMessage would copy them). The model runs on onnxruntime-web's WebAssembly build
+// in Node; tests/browser runs the same code in a real Worker in Chromium.
 
 const models = fileURLToPath(new URL('../../../../tests/fixtures/models/', import.meta.url));
-
-function connect(): GenerationWorker {
-  const toWorker = new EventTarget();
-  const toPage = new EventTarget();
-  const deliver = (target: EventTarget, data: unknown) =>
-    setTimeout(() => target.dispatchEvent(new MessageEvent('message', { data: structuredClone(data) })), 0);
-  const scope: WorkerScopeLike = {
-    addEventListener: (type, listener) => toWorker.addEventListener(type, listener as EventListener),
-    postMessage: (message: WorkerResponse) => deliver(toPage, message),
-  };
-  serveGenerationWorker(scope);
-  const fakeWorker = {
-    postMessage: (message: WorkerRequest) => deliver(toWorker, message),
-    addEventListener: (type: string, listener: EventListener) => toPage.addEventListener(type, listener),
-    terminate: () => {},
-  };
-  return createGenerationWorker(fakeWorker as unknown as Worker);
-}
 
 describe('the generation worker (page and worker sides, in-process)', () => {
   let server: StaticServer;
   let gen: GenerationWorker;
   beforeAll(async () => {
     server = await startStaticServer({ '/models/': models });
-    gen = connect();
+    gen = connectInProcess();
   });
   afterAll(async () => {
     await gen.dispose();
