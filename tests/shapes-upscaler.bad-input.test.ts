@@ -111,16 +111,14 @@ describe('shipped upscaler: the wrong or a damaged folder is refused before any 
   });
 
   it('the upscaler is not a text-to-image model (a typed error, not a crash inside onnxruntime)', async () => {
-    const err = await StableDiffusionPipeline.fromPretrained(shapesUpscalerPath, { backend: nodeBackend })
-      .then(async (p) => {
-        try {
-          return await p.generate({ prompt: 'a red circle', numInferenceSteps: 2 });
-        } finally {
-          await p.dispose();
-        }
-      })
-      .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(LatentkitError);
+    // Refused at load, not at the first generate(): the folder is an x4 upscaler.
+    const err = await StableDiffusionPipeline.fromPretrained(shapesUpscalerPath, {
+      backend: nodeBackend,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelMismatchError);
+    expect((err as Error).message).toContain(
+      'Fix: load it with StableDiffusionUpscalePipeline.fromPretrained',
+    );
   });
 
   it('a copy without unet/model.onnx', async () => {

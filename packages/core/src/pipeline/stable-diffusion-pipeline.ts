@@ -1,3 +1,4 @@
+import { ModelMismatchError } from '../errors.js';
 import { normalizeImage } from '../image/image-range.js';
 import type { Backend, PipelineParts } from '../interfaces/backend.js';
 import type { Scheduler } from '../interfaces/scheduler.js';
@@ -45,12 +46,21 @@ export class StableDiffusionPipeline extends PipelineBase {
    * Loads a model with a backend (`backend.load(source, rest)`), e.g. a diffusers ONNX folder with
    * `@latentkit/backend-node`. The backend's own options go next to `backend`. Call
    * {@link PipelineBase.dispose} to release its sessions.
+   *
+   * @throws {@link ModelMismatchError} when the model is an x4 upscaler (use StableDiffusionUpscalePipeline).
    */
   static async fromPretrained<O extends object>(
     source: string,
     options: { backend: Backend<O>; limits?: Partial<PipelineLimits> } & O,
   ): Promise<StableDiffusionPipeline> {
     const { parts, limits } = await loadPipelineParts('StableDiffusionPipeline', source, options);
+    if (parts.lowResScheduler) {
+      // An x4 upscaler folder: its 7-channel UNet and decode-only VAE cannot run text-to-image.
+      await parts.dispose?.();
+      throw new ModelMismatchError(
+        `${source} is an x4 upscaler model (it has a low-res scheduler and a 7-channel UNet), not a text-to-image model. Fix: load it with StableDiffusionUpscalePipeline.fromPretrained.`,
+      );
+    }
     const pipeline = new StableDiffusionPipeline({ ...parts, limits });
     pipeline.setDisposer(parts.dispose?.bind(parts));
     return pipeline;
