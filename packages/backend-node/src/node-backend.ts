@@ -10,7 +10,7 @@ import {
   StableDiffusionPipeline,
 } from '@latentkit/core';
 import { shapesModelPath } from '@latentkit/model-shapes';
-import { loadOnnxPipeline, type OnnxPipelineOptions } from '@latentkit/onnx';
+import { loadOnnxPipeline, ONNX_PIPELINE_OPTION_KEYS, type OnnxPipelineOptions } from '@latentkit/onnx';
 import { FileModelSource, type FileModelSourceOptions } from './file-model-source.js';
 import {
   NodeSessionFactory,
@@ -46,13 +46,7 @@ const NODE_BACKEND_OPTIONS: Readonly<Record<keyof NodeBackendOptions, true>> = {
   logLevel: true,
   onWarning: true,
   sessionOptions: true,
-  scheduler: true,
-  schedulerConfig: true,
-  components: true,
-  modelFiles: true,
-  clipSkip: true,
-  promptWeighting: true,
-  maxPromptChunks: true,
+  ...ONNX_PIPELINE_OPTION_KEYS,
   allowSymlinksOutside: true,
   limits: true,
 };

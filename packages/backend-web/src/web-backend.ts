@@ -5,7 +5,7 @@ import {
   ModelInvalidError,
   StableDiffusionPipeline,
 } from '@latentkit/core';
-import { loadOnnxPipeline, type OnnxPipelineOptions } from '@latentkit/onnx';
+import { loadOnnxPipeline, ONNX_PIPELINE_OPTION_KEYS, type OnnxPipelineOptions } from '@latentkit/onnx';
 import { HttpModelSource, type HttpModelSourceOptions } from './http-model-source.js';
 import {
   type WebProviderAssignment,
@@ -34,13 +34,7 @@ const WEB_BACKEND_OPTIONS: Readonly<Record<keyof WebBackendOptions | 'limits', t
   logLevel: true,
   onWarning: true,
   sessionOptions: true,
-  scheduler: true,
-  schedulerConfig: true,
-  components: true,
-  modelFiles: true,
-  clipSkip: true,
-  promptWeighting: true,
-  maxPromptChunks: true,
+  ...ONNX_PIPELINE_OPTION_KEYS,
   limits: true,
 };
 

@@ -21,6 +21,7 @@ export { float16ToFloat32, float32ToFloat16, fromFloat16Bits, toFloat16Bits } fr
 export {
   DEFAULT_MAX_NOISE_LEVEL,
   loadOnnxPipeline,
+  ONNX_PIPELINE_OPTION_KEYS,
   type OnnxComponentName,
   type OnnxPipelineOptions,
   type OnnxPipelineParts,

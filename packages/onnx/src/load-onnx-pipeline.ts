@@ -60,6 +60,20 @@ export interface OnnxPipelineOptions {
 }
 
 /**
+ * Every key of {@link OnnxPipelineOptions}, for backends that refuse unknown load options: typed so that
+ * tsc fails when an option is added without it.
+ */
+export const ONNX_PIPELINE_OPTION_KEYS: Readonly<Record<keyof OnnxPipelineOptions, true>> = {
+  scheduler: true,
+  schedulerConfig: true,
+  components: true,
+  modelFiles: true,
+  clipSkip: true,
+  promptWeighting: true,
+  maxPromptChunks: true,
+};
+
+/**
  * What {@link loadOnnxPipeline} returns: the parts of the pipeline, and for an x4 upscaler folder also its
  * low-res scheduler and `max_noise_level` (what `StableDiffusionUpscalePipeline.fromPretrained` needs).
  */
