@@ -4,30 +4,18 @@
  * (The options of `generate()` are checked in validate-options.bad-input tests.)
  */
 import { describe, expect, it } from 'vitest';
-import {
-  InvalidArgumentError,
-  type LatentkitError,
-  NonFiniteOutputError,
-  ShapeMismatchError,
-} from '../errors.js';
+import { InvalidArgumentError, NonFiniteOutputError, ShapeMismatchError } from '../errors.js';
 import { approximateLatentsToRgb, decodeLatentsToRgb } from '../image/latent-preview.js';
 import type { Backend, PipelineParts } from '../interfaces/backend.js';
 import type { Conditioning } from '../interfaces/conditioning.js';
 import type { DenoiserInput } from '../interfaces/denoiser.js';
 import type { Scheduler } from '../interfaces/scheduler.js';
 import { Tensor } from '../tensor.js';
+import { type BadInputCase, thrownBy } from './bad-input-case.js';
 import { StableDiffusionPipeline } from './stable-diffusion-pipeline.js';
 import { FakeCodec, FakeDenoiser, FakePromptEncoder, FakeScheduler, testImage } from './test-fakes.js';
 
-type ErrorClass = new (...args: never[]) => LatentkitError;
-
-interface Case {
-  name: string;
-  run: () => unknown;
-  error: ErrorClass;
-  /** What the message must say: the value's name and the fix. */
-  message: RegExp;
-}
+type Case = BadInputCase;
 
 const fakeBackend: Backend = {
   name: 'fake',
@@ -280,12 +268,7 @@ const cases: Case[] = [
 
 describe('StableDiffusionPipeline and previews: bad inputs', () => {
   it.each(cases)('$name → typed error', async ({ run, error, message }) => {
-    let thrown: unknown;
-    try {
-      await run();
-    } catch (e) {
-      thrown = e;
-    }
+    const thrown = await thrownBy(run);
     expect(thrown).toBeInstanceOf(error);
     expect((thrown as Error).message).toMatch(message);
   });

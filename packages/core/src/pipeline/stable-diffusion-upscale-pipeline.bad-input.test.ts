@@ -10,6 +10,7 @@ import {
 import type { Backend, LoadedPipelineParts } from '../interfaces/backend.js';
 import { TorchGenerator } from '../random/torch-generator.js';
 import { Tensor } from '../tensor.js';
+import { type BadInputCase, thrownBy } from './bad-input-case.js';
 import { StableDiffusionPipeline } from './stable-diffusion-pipeline.js';
 import {
   StableDiffusionUpscalePipeline,
@@ -25,15 +26,7 @@ import {
 import type { UpscaleGenerateOptions } from './upscale-options.js';
 import { FakeX4Codec, fakeUpscaler } from './upscale-test-fakes.js';
 
-type ErrorClass = new (...args: never[]) => LatentkitError;
-
-interface Case {
-  name: string;
-  run: () => unknown;
-  error: ErrorClass;
-  /** What the message must say: the value's name and the fix. */
-  message: RegExp;
-}
+type Case = BadInputCase;
 
 /** A generate() call on a fake upscaler with `options` over a valid 16×16 call. */
 function upscale(options: Partial<Record<keyof UpscaleGenerateOptions | string, unknown>>, limits?: object) {
@@ -333,12 +326,7 @@ const cases: Case[] = [
 
 describe('StableDiffusionUpscalePipeline: bad inputs', () => {
   it.each(cases)('$name → typed error naming the value and the fix', async ({ run, error, message }) => {
-    let thrown: unknown;
-    try {
-      await run();
-    } catch (e) {
-      thrown = e;
-    }
+    const thrown = await thrownBy(run);
     expect(thrown).toBeInstanceOf(error);
     expect(thrown).toBeInstanceOf(LatentkitError);
     expect((thrown as Error).message).toMatch(message);
