@@ -3,10 +3,11 @@
  * (each 32×32 image scaled ×4, nearest neighbour, with a 4-pixel gap). Also prints the time of one image
  * at the model's recommended settings (median of 5). Run: `npx tsx scripts/make-gallery.ts`.
  */
-import { nodeBackend, writePng } from '@latentkit/backend-node';
+import { nodeBackend } from '@latentkit/backend-node';
 import { type RgbaImage, StableDiffusionPipeline } from '@latentkit/core';
 import { shapesModelDefaults, shapesModelPath } from '@latentkit/model-shapes';
 import { createScheduler } from '@latentkit/schedulers';
+import { writeImageGrid } from './support/image-grid.js';
 
 const prompts = [
   'a red circle on a blue background',
@@ -35,22 +36,7 @@ for (const prompt of prompts) {
   cells.push(row);
 }
 
-const side = cells[0]![0]!.width * scale;
-const width = schedulers.length * (side + gap) + gap;
-const height = prompts.length * (side + gap) + gap;
-const data = new Uint8ClampedArray(width * height * 4).fill(255);
-cells.forEach((row, r) => {
-  row.forEach((img, c) => {
-    for (let y = 0; y < side; y++) {
-      for (let x = 0; x < side; x++) {
-        const src = (Math.floor(y / scale) * img.width + Math.floor(x / scale)) * 4;
-        const dst = ((gap + r * (side + gap) + y) * width + gap + c * (side + gap) + x) * 4;
-        data.set(img.data.subarray(src, src + 4), dst);
-      }
-    }
-  });
-});
-await writePng(out, { width, height, data });
+await writeImageGrid(out, cells, cells[0]![0]!.width * scale, gap);
 console.log(`wrote ${out}: rows = prompts, columns = ${schedulers.join(' | ')}; seed ${seed}`);
 
 pipe.scheduler = createScheduler('DDIM', baseConfig);
