@@ -5,16 +5,13 @@
  * schedulers, not model weights. Output images must agree within 1e-4 (we reach ~1e-7).
  */
 import { readFileSync } from 'node:fs';
-import { type Scheduler, StableDiffusionPipeline, Tensor, TorchGenerator } from '@latentkit/core';
+import { type Scheduler, StableDiffusionPipeline, type Tensor, TorchGenerator } from '@latentkit/core';
 import { DDIMScheduler, EulerAncestralDiscreteScheduler } from '@latentkit/schedulers';
 import { describe, expect, it } from 'vitest';
 import { FakeUnet } from './fakes/fake-unet.js';
 import { FakeVae } from './fakes/fake-vae.js';
+import { type JsonTensor, maxAbsDiff, nhwcToNchw, tensor } from './support/reference-cases.js';
 
-interface JsonTensor {
-  shape: number[];
-  data: number[];
-}
 interface PipelineCase {
   scheduler: string;
   scheduler_config: Record<string, unknown>;
@@ -42,33 +39,12 @@ const fixture = JSON.parse(
   inputs: Record<string, JsonTensor>;
   cases: Record<string, PipelineCase>;
 };
-const tensor = (t: JsonTensor) => new Tensor(Float32Array.from(t.data), t.shape);
-
-/** Max |a − b| with b rounded to float32 (the JSON holds float32 values in their shortest decimal form). */
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - Math.fround(b[i]!)));
-  return m;
-}
 
 function schedulerFor(c: PipelineCase): Scheduler {
   if (c.scheduler === 'DDIMScheduler') return DDIMScheduler.fromConfig(c.scheduler_config);
   if (c.scheduler === 'EulerAncestralDiscreteScheduler')
     return EulerAncestralDiscreteScheduler.fromConfig(c.scheduler_config);
   throw new Error(`no scheduler for ${c.scheduler}`);
-}
-
-/** NHWC (the JSON's numpy output) → NCHW (our tensor layout). */
-function nhwcToNchw(t: JsonTensor): Float32Array {
-  const [n, h, w, c] = t.shape as [number, number, number, number];
-  const out = new Float32Array(n * c * h * w);
-  for (let b = 0; b < n; b++)
-    for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++)
-        for (let ch = 0; ch < c; ch++)
-          out[((b * c + ch) * h + y) * w + x] = t.data[((b * h + y) * w + x) * c + ch]!;
-  return out;
 }
 
 describe('diffusers pipeline cases (fake UNet/VAE)', () => {

@@ -18,11 +18,8 @@ import {
 } from '@latentkit/core';
 import { DDIMScheduler, DDPMScheduler, EulerAncestralDiscreteScheduler } from '@latentkit/schedulers';
 import { describe, expect, it } from 'vitest';
+import { type JsonTensor, maxAbsDiff, nhwcToNchw, tensor } from './support/reference-cases.js';
 
-interface JsonTensor {
-  shape: number[];
-  data: number[];
-}
 interface UpscaleCase {
   scheduler: string;
   scheduler_config: Record<string, unknown>;
@@ -64,33 +61,12 @@ const fixture = JSON.parse(
   inputs: Record<string, JsonTensor>;
   cases: Record<string, UpscaleCase>;
 };
-const tensor = (t: JsonTensor) => new Tensor(Float32Array.from(t.data), t.shape);
 const fl = Math.fround;
-
-/** Max |a − b| with b rounded to float32 (the JSON holds float32 values in their shortest decimal form). */
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - fl(b[i]!)));
-  return m;
-}
 
 function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(fl(a[i]!)));
   return m;
-}
-
-/** NHWC (the JSON's numpy output) → NCHW (our tensor layout). */
-function nhwcToNchw(t: JsonTensor): Float32Array {
-  const [n, h, w, c] = t.shape as [number, number, number, number];
-  const out = new Float32Array(n * c * h * w);
-  for (let b = 0; b < n; b++)
-    for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++)
-        for (let ch = 0; ch < c; ch++)
-          out[((b * c + ch) * h + y) * w + x] = t.data[((b * h + y) * w + x) * c + ch]!;
-  return out;
 }
 
 /** The terms of one fake-UNet call, for the test to compare with diffusers' `terms`. */
