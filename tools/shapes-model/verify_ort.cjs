@@ -1,22 +1,25 @@
 // Compares onnxruntime-node outputs of the exported model folder with the
 // torch outputs dumped by export.py (there is no Python onnxruntime here).
 // Usage: NODE_PATH=/tmp/ortcheck/node_modules node verify_ort.cjs <modelDir> <vectorsDir>
+// tools/shapes-upscaler/verify_ort.cjs requires verify() from here.
 const fs = require('node:fs');
 const path = require('node:path');
 const ort = require('onnxruntime-node');
 
-const [modelDir, vecDir] = process.argv.slice(2);
 const TYPED = { float32: Float32Array, int32: Int32Array };
 
 function toTensor(j) {
+  if (j.dtype === 'int64') return new ort.Tensor('int64', BigInt64Array.from(j.data.map(BigInt)), j.dims);
   const T = TYPED[j.dtype];
   if (!T) throw new Error(`unsupported dtype ${j.dtype}`);
   return new ort.Tensor(j.dtype, T.from(j.data), j.dims);
 }
 
-async function main() {
+// Runs every case of <vecDir>/<name>.json through <modelDir>/<name>/model.onnx, logs one line per
+// output (with its ort type when showType) and exits 1 when the worst max|onnx-torch| is over 1e-4.
+async function verify(modelDir, vecDir, names, { showType = true } = {}) {
   let worst = 0;
-  for (const name of ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder']) {
+  for (const name of names) {
     const sess = await ort.InferenceSession.create(path.join(modelDir, name, 'model.onnx'));
     const io = `${sess.inputNames.join(',')} -> ${sess.outputNames.join(',')}`;
     const cases = JSON.parse(fs.readFileSync(path.join(vecDir, `${name}.json`), 'utf8'));
@@ -35,8 +38,9 @@ async function main() {
         const shapes = Object.entries(c.inputs)
           .map(([k2, v]) => `${k2}${JSON.stringify(v.dims)}:${v.dtype}`)
           .join(' ');
+        const type = showType ? `:${got.type}` : '';
         console.log(
-          `${name} [${io}] ${shapes} -> ${k}${JSON.stringify(got.dims)}:${got.type} max|onnx-torch|=${maxAbs.toExponential(2)}`,
+          `${name} [${io}] ${shapes} -> ${k}${JSON.stringify(got.dims)}${type} max|onnx-torch|=${maxAbs.toExponential(2)}`,
         );
       }
     }
@@ -45,7 +49,14 @@ async function main() {
   if (worst > 1e-4) process.exit(1);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+function run(names, options) {
+  const [modelDir, vecDir] = process.argv.slice(2);
+  verify(modelDir, vecDir, names, options).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
+
+module.exports = { toTensor, verify, run };
+
+if (require.main === module) run(['text_encoder', 'unet', 'vae_decoder', 'vae_encoder']);
