@@ -143,30 +143,45 @@ export async function startGenerate(page: Page, s: DemoSettings): Promise<void> 
   await page.click('#generate');
 }
 
-/** Waits for the generation to end; returns the status, the result canvas's RGBA bytes and the time. */
-export async function finishGenerate(
-  page: Page,
-  timeout = 120_000,
-): Promise<{ state: string; text: string; width: number; height: number; rgba: Uint8Array; ms: number }> {
+/** What {@link finishGenerate} and {@link finishUpscale} read from the page once a run has ended. */
+interface Finished {
+  state: string;
+  text: string;
+  width: number;
+  height: number;
+  rgba: Uint8Array;
+  ms: number;
+}
+
+/** Waits for the run shown by the status element `statusId` to end; reads it and the canvas `canvasId`. */
+async function finishRun(page: Page, statusId: string, canvasId: string, timeout: number): Promise<Finished> {
   await page.waitForFunction(
-    () => ['done', 'error', 'cancelled'].includes(document.getElementById('status')?.dataset['state'] ?? ''),
-    null,
+    (id) => ['done', 'error', 'cancelled'].includes(document.getElementById(id)?.dataset['state'] ?? ''),
+    statusId,
     { timeout },
   );
-  const out = await page.evaluate(() => {
-    const status = document.getElementById('status')!;
-    const canvas = document.getElementById('result') as HTMLCanvasElement;
-    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-    return {
-      state: status.dataset['state'] ?? '',
-      text: status.textContent ?? '',
-      width: canvas.width,
-      height: canvas.height,
-      rgba: Array.from(data),
-      ms: Number(status.dataset['ms']),
-    };
-  });
+  const out = await page.evaluate(
+    ({ statusId, canvasId }) => {
+      const status = document.getElementById(statusId)!;
+      const canvas = document.getElementById(canvasId) as HTMLCanvasElement;
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      return {
+        state: status.dataset['state'] ?? '',
+        text: status.textContent ?? '',
+        width: canvas.width,
+        height: canvas.height,
+        rgba: Array.from(data),
+        ms: Number(status.dataset['ms']),
+      };
+    },
+    { statusId, canvasId },
+  );
   return { ...out, rgba: Uint8Array.from(out.rgba) };
+}
+
+/** Waits for the generation to end; returns the status, the result canvas's RGBA bytes and the time. */
+export async function finishGenerate(page: Page, timeout = 120_000): Promise<Finished> {
+  return finishRun(page, 'status', 'result', timeout);
 }
 
 /** Waits for "Upscale ×4" to end; returns its status and the upscaled canvas's RGBA bytes. */
@@ -174,27 +189,8 @@ export async function finishUpscale(
   page: Page,
   timeout = 120_000,
 ): Promise<{ state: string; text: string; width: number; height: number; rgba: Uint8Array }> {
-  await page.waitForFunction(
-    () =>
-      ['done', 'error', 'cancelled'].includes(
-        document.getElementById('upscale-status')?.dataset['state'] ?? '',
-      ),
-    null,
-    { timeout },
-  );
-  const out = await page.evaluate(() => {
-    const status = document.getElementById('upscale-status')!;
-    const canvas = document.getElementById('upscaled') as HTMLCanvasElement;
-    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-    return {
-      state: status.dataset['state'] ?? '',
-      text: status.textContent ?? '',
-      width: canvas.width,
-      height: canvas.height,
-      rgba: Array.from(data),
-    };
-  });
-  return { ...out, rgba: Uint8Array.from(out.rgba) };
+  const { ms: _ms, ...finished } = await finishRun(page, 'upscale-status', 'upscaled', timeout);
+  return finished;
 }
 
 /** Largest absolute difference between two byte arrays of one length. */
