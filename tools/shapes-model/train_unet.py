@@ -91,6 +91,22 @@ class Joint(torch.nn.Module):
         return self.unet(zt, t.float(), h)
 
 
+def optimizer_and_ema_step(model, ema, opt, loss, ema_max, total_steps):
+    """One optimiser step (grad-norm clipped to 1) on `loss`, then the EMA update for
+    step number `total_steps` (counting resumed steps). Also used by
+    tools/shapes-upscaler/train.py."""
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    # Warm the EMA up quickly early on (like diffusers' EMA warmup) so
+    # intermediate checkpoints are usable.
+    decay = min(ema_max, (1 + total_steps) / (10 + total_steps))
+    with torch.no_grad():
+        for pe, pm in zip(ema.parameters(), model.parameters()):
+            pe.lerp_(pm, 1 - decay)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=45)
@@ -185,17 +201,8 @@ def main():
         else:
             w = weights[idx_t]
             loss = (w * (model(zt, t, ids, *splice) - noise).pow(2)).mean() / w.mean()
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
         step += 1
-        # Warm the EMA up quickly early on (like diffusers' EMA warmup) so
-        # intermediate checkpoints are usable.
-        decay = min(args.ema, (1 + prev_steps + step) / (10 + prev_steps + step))
-        with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - decay)
+        optimizer_and_ema_step(model, ema, opt, loss, args.ema, prev_steps + step)
         avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
         if step % 100 == 0:
             print(f"step {step} t {time.time()-t0:.0f}s loss {avg:.4f} lr {opt.param_groups[0]['lr']:.2e}", flush=True)

@@ -27,6 +27,7 @@ import data
 from models import TEXT_CFG, TextEncoder, n_params
 from models_up import UPSCALE_UNET_CFG, UpscaleUNet, scaled_linear_acp
 from tokenizer import Tokenizer
+from train_unet import optimizer_and_ema_step  # tools/shapes-model/train_unet.py
 
 torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
 MAX_NOISE_LEVEL = 350
@@ -126,15 +127,8 @@ def main():
         zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
         v = a.sqrt() * noise - (1 - a).sqrt() * z0
         loss = F.mse_loss(model(torch.cat([zt, low], 1), t.float(), ehs, nl), v)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
         step += 1
-        decay = min(args.ema, (1 + prev_steps + step) / (10 + prev_steps + step))
-        with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - decay)
+        optimizer_and_ema_step(model, ema, opt, loss, args.ema, prev_steps + step)
         avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
         if step % 50 == 0:
             print(f"step {step} t {time.time()-t0:.0f}s loss {avg:.4f} lr {opt.param_groups[0]['lr']:.2e}", flush=True)
