@@ -49,3 +49,12 @@ export async function loadPipelineParts<O extends object>(
   const parts = await backend.load(source, rest as unknown as O);
   return { parts, limits: mergePipelineLimits(parts.limits, options.limits) };
 }
+
+/**
+ * Refuses loaded parts that do not fit the pipeline: releases their sessions, then throws `error`
+ * (every pipeline's `fromPretrained` does this, so a refused model holds nothing).
+ */
+export async function rejectParts(parts: LoadedPipelineParts, error: Error): Promise<never> {
+  await parts.dispose?.();
+  throw error;
+}

@@ -8,7 +8,7 @@ import { type KnownLatentsBlend, runDenoisingLoop } from './denoising-loop.js';
 import type { GenerateOptions, GenerateResult, OutputType } from './generate-options.js';
 import { strengthSchedule } from './img2img.js';
 import { binarizeMask, maskedImage, resizeNearest } from './inpaint-mask.js';
-import { loadPipelineParts } from './load-parts.js';
+import { loadPipelineParts, rejectParts } from './load-parts.js';
 import { PipelineBase } from './pipeline-base.js';
 import { callConditioning, callGenerator, decodeOutput, withSchedulerLease } from './pipeline-call.js';
 import type { PipelineLimits } from './pipeline-limits.js';
@@ -56,9 +56,11 @@ export class StableDiffusionPipeline extends PipelineBase {
     const { parts, limits } = await loadPipelineParts('StableDiffusionPipeline', source, options);
     if (parts.lowResScheduler) {
       // An x4 upscaler folder: its 7-channel UNet and decode-only VAE cannot run text-to-image.
-      await parts.dispose?.();
-      throw new ModelMismatchError(
-        `${source} is an x4 upscaler model (it has a low-res scheduler and a 7-channel UNet), not a text-to-image model. Fix: load it with StableDiffusionUpscalePipeline.fromPretrained.`,
+      return rejectParts(
+        parts,
+        new ModelMismatchError(
+          `${source} is an x4 upscaler model (it has a low-res scheduler and a 7-channel UNet), not a text-to-image model. Fix: load it with StableDiffusionUpscalePipeline.fromPretrained.`,
+        ),
       );
     }
     const pipeline = new StableDiffusionPipeline({ ...parts, limits });

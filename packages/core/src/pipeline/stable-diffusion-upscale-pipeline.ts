@@ -6,7 +6,7 @@ import type { Generator } from '../random/generator.js';
 import { Tensor } from '../tensor.js';
 import { runDenoisingLoop } from './denoising-loop.js';
 import type { GenerateResult, OutputType } from './generate-options.js';
-import { loadPipelineParts } from './load-parts.js';
+import { loadPipelineParts, rejectParts } from './load-parts.js';
 import { checkFinite } from './non-finite.js';
 import { PipelineBase } from './pipeline-base.js';
 import { callConditioning, callGenerator, decodeOutput, withSchedulerLease } from './pipeline-call.js';
@@ -109,9 +109,11 @@ export class StableDiffusionUpscalePipeline extends PipelineBase {
     const { parts, limits } = await loadPipelineParts('StableDiffusionUpscalePipeline', source, options);
     const { lowResScheduler, maxNoiseLevel } = parts;
     if (!lowResScheduler) {
-      await parts.dispose?.();
-      throw new ModelMismatchError(
-        `${source} is not an x4 upscaler model: its parts have no lowResScheduler (an upscaler folder has low_res_scheduler/scheduler_config.json and a 7-channel UNet). Fix: load it with StableDiffusionPipeline.fromPretrained, or pass a stable-diffusion-x4-upscaler export.`,
+      return rejectParts(
+        parts,
+        new ModelMismatchError(
+          `${source} is not an x4 upscaler model: its parts have no lowResScheduler (an upscaler folder has low_res_scheduler/scheduler_config.json and a 7-channel UNet). Fix: load it with StableDiffusionPipeline.fromPretrained, or pass a stable-diffusion-x4-upscaler export.`,
+        ),
       );
     }
     const pipeline = new StableDiffusionUpscalePipeline(
