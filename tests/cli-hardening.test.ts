@@ -13,12 +13,12 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { listChunkTypes, parseGenerationParameters, readPng } from '@latentkit/backend-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tinySd1Run } from './support/cli.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const entry = join(root, 'packages/backend-node/src/cli/main.ts');
 const wrapper = join(root, 'scripts/generate.mjs');
-const sd1 = join(root, 'tests/fixtures/models/sd1');
 
 interface Run {
   code: number | null;
@@ -160,14 +160,7 @@ describe('scripts/generate.mjs (npm run generate)', () => {
     const r = await run([
       wrapper,
       'a red circle',
-      '--model',
-      sd1,
-      '--steps',
-      '1',
-      '--width',
-      '32',
-      '--height',
-      '32',
+      ...tinySd1Run,
       '--provider',
       'webgpu,cpu',
       '--seed',
@@ -228,14 +221,7 @@ describe('generate: values the CLI used to refuse, PNG parameters, previews, war
     const r = await cli([
       'generate',
       'a red circle',
-      '--model',
-      sd1,
-      '--steps',
-      '1',
-      '--width',
-      '32',
-      '--height',
-      '32',
+      ...tinySd1Run,
       '--guidance',
       '-3',
       '--seed',

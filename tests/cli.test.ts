@@ -26,12 +26,12 @@ import {
 } from '@latentkit/model-shapes';
 import { build } from 'tsup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sd1, tinySd1Run } from './support/cli.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const packageDir = join(root, 'packages/backend-node');
 /** The `latentkit` bin: what npm links as node_modules/.bin/latentkit and `npx latentkit` runs. */
 const launcher = join(packageDir, 'bin/latentkit.mjs');
-const sd1 = join(root, 'tests/fixtures/models/sd1');
 
 interface Run {
   code: number;
@@ -274,14 +274,7 @@ describe('latentkit on the sd1 fixture model', () => {
     const run = await cli([
       'generate',
       'x',
-      '--model',
-      sd1,
-      '--steps',
-      '1',
-      '--width',
-      '32',
-      '--height',
-      '32',
+      ...tinySd1Run,
       '--provider',
       'cuda,cpu',
       '--seed',
@@ -514,22 +507,7 @@ describe('the latentkit bin in a checkout (npx latentkit after npm ci, no build)
 
   it('runs from another folder, writing a relative --out there (npx runs in the current folder)', async () => {
     const run = await cli(
-      [
-        'generate',
-        'a red circle',
-        '--model',
-        sd1,
-        '--steps',
-        '1',
-        '--width',
-        '32',
-        '--height',
-        '32',
-        '--seed',
-        '5',
-        '--out',
-        'relative.png',
-      ],
+      ['generate', 'a red circle', ...tinySd1Run, '--seed', '5', '--out', 'relative.png'],
       out,
     );
     expect(run.code, run.stderr).toBe(0);
