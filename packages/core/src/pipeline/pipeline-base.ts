@@ -1,13 +1,28 @@
 import { TiledLatentCodec, type VaeTiling, type VaeTilingOptions } from '../codec/tiled-latent-codec.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { PipelineParts } from '../interfaces/backend.js';
+import type { Conditioning } from '../interfaces/conditioning.js';
 import type { Denoiser } from '../interfaces/denoiser.js';
 import type { LatentCodec } from '../interfaces/latent-codec.js';
 import type { PromptEncoder } from '../interfaces/prompt-encoder.js';
 import type { Scheduler } from '../interfaces/scheduler.js';
+import type { Generator } from '../random/generator.js';
+import type { Tensor } from '../tensor.js';
+import type { GenerateResult, OutputType, ResolvedParameters } from './generate-options.js';
+import { callConditioning, callGenerator, decodeOutput } from './pipeline-call.js';
 import { type PipelineLimits, resolvePipelineLimits } from './pipeline-limits.js';
+import { type ParametersInput, resolveParameters } from './resolved-parameters.js';
 
 const PART_TYPES = { denoiser: 'a Denoiser', codec: 'a LatentCodec', scheduler: 'a Scheduler' } as const;
+
+/** What {@link PipelineBase.startCall} sets up for one `generate()` call. */
+export interface CallStart {
+  /** The pipeline's scheduler when the call started; swapping `pipe.scheduler` later affects later calls only. */
+  shared: Scheduler;
+  generator: Generator;
+  parameters: ResolvedParameters;
+  conditioning: Conditioning;
+}
 
 /**
  * What every pipeline holds: the parts, the limits, and what releases the backend's sessions. The
@@ -81,6 +96,37 @@ export abstract class PipelineBase {
   /** The tile geometry while VAE tiling is on; undefined when it is off. */
   get vaeTiling(): VaeTiling | undefined {
     return this.#tiled?.tiling;
+  }
+
+  /**
+   * The start every `generate()` shares, after its options are checked: takes the current scheduler,
+   * stops on an aborted signal, makes the call's generator and resolved parameters, encodes the prompts,
+   * and stops again if the signal was aborted meanwhile.
+   */
+  protected async startCall(v: ParametersInput): Promise<CallStart> {
+    const shared = this.scheduler;
+    v.signal?.throwIfAborted();
+    const { generator, seed } = callGenerator(v);
+    const parameters = resolveParameters(v, shared, seed);
+    const conditioning = await callConditioning(this.promptEncoder, v);
+    v.signal?.throwIfAborted();
+    return { shared, generator, parameters, conditioning };
+  }
+
+  /** The end every `generate()` shares: decodes the final latents to `outputType`, with the parameters. */
+  protected async finishCall(
+    v: ParametersInput,
+    latents: Tensor,
+    parameters: ResolvedParameters,
+  ): Promise<GenerateResult<OutputType>> {
+    const images = await decodeOutput(
+      this.codec,
+      latents,
+      v.outputType,
+      [v.totalImages, 3, v.height, v.width],
+      v.signal,
+    );
+    return { images, parameters } as GenerateResult<OutputType>;
   }
 
   /** Keeps what releases the loaded parts' sessions, for {@link PipelineBase.dispose}. */

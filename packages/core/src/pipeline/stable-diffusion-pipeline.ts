@@ -10,10 +10,9 @@ import { strengthSchedule } from './img2img.js';
 import { binarizeMask, maskedImage, resizeNearest } from './inpaint-mask.js';
 import { loadPipelineParts, rejectParts } from './load-parts.js';
 import { PipelineBase } from './pipeline-base.js';
-import { callConditioning, callGenerator, decodeOutput, withSchedulerLease } from './pipeline-call.js';
+import { withSchedulerLease } from './pipeline-call.js';
 import type { PipelineLimits } from './pipeline-limits.js';
 import { encodeImages, expandBatch, initialLatents } from './prepare-latents.js';
-import { resolveParameters } from './resolved-parameters.js';
 import { type ValidatedOptions, validateGenerateOptions } from './validate-options.js';
 
 /** What the denoising loop starts from. */
@@ -85,14 +84,8 @@ export class StableDiffusionPipeline extends PipelineBase {
     const v = validateGenerateOptions(options, this);
     // The scheduler of this call is the one set when it starts; swapping `pipe.scheduler` later affects
     // later calls only.
-    const shared = this.scheduler;
+    const { shared, generator, parameters, conditioning } = await this.startCall(v);
     const signal = v.signal;
-    signal?.throwIfAborted();
-    const { generator, seed } = callGenerator(v);
-    const parameters = resolveParameters(v, shared, seed);
-
-    const conditioning = await callConditioning(this.promptEncoder, v);
-    signal?.throwIfAborted();
 
     // Each call runs on a scheduler state of its own (a clone), or waits its turn for a clone-less one.
     const latents = await withSchedulerLease(shared, signal, async (scheduler) => {
@@ -119,14 +112,7 @@ export class StableDiffusionPipeline extends PipelineBase {
       });
     });
 
-    const images = await decodeOutput(
-      this.codec,
-      latents,
-      v.outputType,
-      [v.totalImages, 3, v.height, v.width],
-      signal,
-    );
-    return { images, parameters } as GenerateResult<OutputType>;
+    return this.finishCall(v, latents, parameters);
   }
 
   /** Text-to-image: noise · initNoiseSigma over the whole schedule. */

@@ -9,10 +9,9 @@ import type { GenerateResult, OutputType } from './generate-options.js';
 import { loadPipelineParts, rejectParts } from './load-parts.js';
 import { checkFinite } from './non-finite.js';
 import { PipelineBase } from './pipeline-base.js';
-import { callConditioning, callGenerator, decodeOutput, withSchedulerLease } from './pipeline-call.js';
+import { withSchedulerLease } from './pipeline-call.js';
 import type { PipelineLimits } from './pipeline-limits.js';
 import { initialLatents } from './prepare-latents.js';
-import { resolveParameters } from './resolved-parameters.js';
 import { UPSCALE_DEFAULTS, type UpscaleGenerateOptions } from './upscale-options.js';
 import { type ValidatedUpscaleOptions, validateUpscaleOptions } from './validate-upscale-options.js';
 
@@ -137,14 +136,8 @@ export class StableDiffusionUpscalePipeline extends PipelineBase {
   ): Promise<GenerateResult<O>>;
   async generate(options: UpscaleGenerateOptions): Promise<GenerateResult<OutputType>> {
     const v = validateUpscaleOptions(options, this, this.maxNoiseLevel);
-    const shared = this.scheduler;
+    const { shared, generator, parameters, conditioning } = await this.startCall(v);
     const signal = v.signal;
-    signal?.throwIfAborted();
-    const { generator, seed } = callGenerator(v);
-    const parameters = resolveParameters(v, shared, seed);
-
-    const conditioning = await callConditioning(this.promptEncoder, v);
-    signal?.throwIfAborted();
 
     const lowRes = this.#noisedImage(v, generator);
     const copies = (v.doClassifierFreeGuidance ? 2 : 1) * v.numImagesPerPrompt;
@@ -173,14 +166,7 @@ export class StableDiffusionUpscalePipeline extends PipelineBase {
       });
     });
 
-    const images = await decodeOutput(
-      this.codec,
-      latents,
-      v.outputType,
-      [v.totalImages, 3, v.height, v.width],
-      signal,
-    );
-    return { images, parameters } as GenerateResult<OutputType>;
+    return this.finishCall(v, latents, parameters);
   }
 
   /**
