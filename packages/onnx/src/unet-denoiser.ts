@@ -132,13 +132,13 @@ export class UnetDenoiser implements Denoiser {
       );
     }
     const classes = options.numClassEmbeds;
-    if (classes !== undefined && (!Number.isInteger(classes) || classes < 1)) {
-      throw new InvalidArgumentError({
-        name: 'numClassEmbeds',
-        value: classes,
-        expected: 'an integer ≥ 1 (num_class_embeds of the UNet config)',
-        fix: 'pass the config value, or leave it out',
-      });
+    if (classes !== undefined) {
+      checkCount(
+        'numClassEmbeds',
+        classes,
+        '(num_class_embeds of the UNet config)',
+        'pass the config value, or leave it out',
+      );
     }
     this.numClassEmbeds = classes;
     for (const extra of ['text_embeds', 'time_ids']) {
@@ -153,14 +153,7 @@ export class UnetDenoiser implements Denoiser {
     if (options.sampleSize !== undefined) this.sampleSize = options.sampleSize;
     this.crossAttentionDim = options.crossAttentionDim ?? fixedDim(this.#hidden, 2);
     const multiple = options.sizeMultiple ?? 1;
-    if (!Number.isInteger(multiple) || multiple < 1) {
-      throw new InvalidArgumentError({
-        name: 'sizeMultiple',
-        value: multiple,
-        expected: 'an integer ≥ 1',
-        fix: 'pass unetSizeMultiple(unet config), or leave it out',
-      });
-    }
+    checkCount('sizeMultiple', multiple, '', 'pass unetSizeMultiple(unet config), or leave it out');
     this.sizeMultiple = multiple;
   }
 
@@ -332,5 +325,17 @@ export class UnetDenoiser implements Denoiser {
   /** Releases the session. */
   async dispose(): Promise<void> {
     await this.#session.release?.();
+  }
+}
+
+/** Rejects an option that is not an integer ≥ 1; `note` follows "an integer ≥ 1" in the message. */
+function checkCount(name: string, value: number, note: string, fix: string): void {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new InvalidArgumentError({
+      name,
+      value,
+      expected: note ? `an integer ≥ 1 ${note}` : 'an integer ≥ 1',
+      fix,
+    });
   }
 }
