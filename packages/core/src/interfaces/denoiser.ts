@@ -16,6 +16,34 @@ export interface DenoiserInput {
    * (diffusers' `class_labels`).
    */
   classLabels?: Tensor;
+  /**
+   * Grounding inputs of GLIGEN UNets (layout-to-image), at the denoiser's batch. Only for denoisers with
+   * {@link Denoiser.grounding}. `enabled: false` must give exactly the plain UNet's output.
+   */
+  gligen?: GroundingInput;
+}
+
+/**
+ * What a grounded (GLIGEN) UNet receives on each call: the objects of a layout padded to
+ * `grounding.maxObjects` slots (diffusers' `cross_attention_kwargs["gligen"]`).
+ */
+export interface GroundingInput {
+  /** Boxes `[B, maxObjects, 4]` as `[x0, y0, x1, y1]` fractions of width and height, origin top left; 0 on padding. */
+  boxes: Tensor;
+  /** The phrases' pooled text embeddings `[B, maxObjects, embeddingDim]`; 0 on padding. */
+  positiveEmbeddings: Tensor;
+  /** `[B, maxObjects]`: 1 for a slot that holds an object, 0 for padding (and, under CFG, the unconditional rows). */
+  masks: Tensor;
+  /** Whether the gated self-attention layers run on this call (scheduled sampling turns them off). */
+  enabled: boolean;
+}
+
+/** What a grounded (GLIGEN) denoiser accepts, so the pipeline can build and check its grounding inputs. */
+export interface GroundingSpec {
+  /** Object slots per row (30 for GLIGEN: the layout is zero-padded to it). */
+  readonly maxObjects: number;
+  /** The width D of a phrase embedding: the text encoder's pooled output size (768 for SD 1.x). */
+  readonly embeddingDim: number;
 }
 
 /** The noise predictor (a UNet). */
@@ -30,6 +58,8 @@ export interface Denoiser {
    * are multiples of 64 px). Default 1 (any size).
    */
   readonly sizeMultiple?: number;
+  /** Present on grounded (GLIGEN) UNets: they take {@link DenoiserInput.gligen}. */
+  readonly grounding?: GroundingSpec;
   /** Predicts the model output (ε, v or x₀ as the scheduler's `prediction_type` says) `[B, 4, h, w]`. */
   predict(input: DenoiserInput): Promise<Tensor>;
 }

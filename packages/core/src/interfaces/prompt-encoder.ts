@@ -1,3 +1,4 @@
+import type { Tensor } from '../tensor.js';
 import type { Conditioning } from './conditioning.js';
 
 /** Options of {@link PromptEncoder.encode}. */
@@ -13,4 +14,9 @@ export interface PromptEncodeOptions {
 export interface PromptEncoder {
   /** Encodes a batch of prompts: row i of the result belongs to `prompts[i]`. */
   encode(prompts: string[], options?: PromptEncodeOptions): Promise<Conditioning>;
+  /**
+   * Encodes short texts as written — no attention syntax, no chunking — to the text encoder's pooled
+   * output `[n, D]` (CLIP's `pooler_output`): GLIGEN's phrase embeddings. Optional: layout-to-image needs it.
+   */
+  encodePooled?(texts: string[]): Promise<Tensor>;
 }
