@@ -31,6 +31,23 @@ export type * from './interfaces/latent-codec.js';
 export type * from './interfaces/prompt-encoder.js';
 export type * from './interfaces/scheduler.js';
 export {
+  checkBox,
+  checkLayout,
+  checkPhrase,
+  LAYOUT_INPUT_NAMES,
+  type LayoutNames,
+} from './layout/check-layout.js';
+export { checkGroundingRow, type GroundingTensors, groundingBatch } from './layout/grounding-batch.js';
+export {
+  checkGroundingSpec,
+  type LayoutConditioner,
+  LayoutEncoder,
+  requirePooledEncoder,
+} from './layout/layout-encoder.js';
+export type { CheckedLayout, LayoutInput } from './layout/layout-input.js';
+export type { LayoutBox, LayoutObject } from './layout/layout-object.js';
+export { groundedCalls } from './layout/scheduled-sampling.js';
+export {
   type FromResolvedOptions,
   generationParametersFrom,
   isResolvedParameters,
@@ -54,15 +71,25 @@ export type {
   GenerateResult,
   ImageParameters,
   OutputType,
+  ResolvedLayout,
   ResolvedParameters,
   StepInfo,
 } from './pipeline/generate-options.js';
 export { GeneratorList } from './pipeline/generator-list.js';
+export {
+  GLIGEN_DEFAULTS,
+  GLIGEN_OPTION_KEYS,
+  type GligenGenerateOptions,
+} from './pipeline/gligen-options.js';
 export { type StrengthSchedule, strengthSchedule } from './pipeline/img2img.js';
 export { binarizeMask, resizeNearest, rgbaToMask } from './pipeline/inpaint-mask.js';
 export { checkKnownKeys, closestName } from './pipeline/option-keys.js';
 export { PipelineBase } from './pipeline/pipeline-base.js';
 export * from './pipeline/pipeline-limits.js';
+export {
+  type GligenPipelineParts,
+  StableDiffusionGLIGENPipeline,
+} from './pipeline/stable-diffusion-gligen-pipeline.js';
 export { StableDiffusionPipeline } from './pipeline/stable-diffusion-pipeline.js';
 export {
   StableDiffusionUpscalePipeline,

@@ -2,6 +2,7 @@ import { ShapeMismatchError } from '../errors.js';
 import type { Conditioning } from '../interfaces/conditioning.js';
 import type { Denoiser, DenoiserInput } from '../interfaces/denoiser.js';
 import type { Scheduler } from '../interfaces/scheduler.js';
+import type { GroundingTensors } from '../layout/grounding-batch.js';
 import type { Generator } from '../random/generator.js';
 import { Tensor } from '../tensor.js';
 import { applyGuidance, rescaleNoiseCfg } from './classifier-free-guidance.js';
@@ -54,6 +55,11 @@ export interface DenoisingLoopInput {
   classLabels?: Tensor;
   /** 4-channel inpainting: put the known region back after each step. */
   blend?: KnownLatentsBlend;
+  /**
+   * Grounded (GLIGEN) denoisers: the grounding tensors at the denoiser's batch, and how many leading
+   * denoiser calls are grounded (scheduled sampling). Call i gets `gligen: { …tensors, enabled: i < activeCalls }`.
+   */
+  grounding?: { tensors: GroundingTensors; activeCalls: number };
   /** Cancels the loop before any denoiser call. */
   signal?: AbortSignal | undefined;
   /** Called (and awaited) after each step. */
@@ -62,8 +68,8 @@ export interface DenoisingLoopInput {
 
 /**
  * The one denoising loop every pipeline runs: per timestep `scaleModelInput` (of `[latents; latents]`
- * under guidance) → extra channels concatenated → one batched `denoiser.predict` (with `classLabels` when
- * given) → guidance (and rescale) → `scheduler.step` → (4-channel inpainting: blend the known region) →
+ * under guidance) → extra channels concatenated → one batched `denoiser.predict` (with `classLabels` and
+ * the grounding inputs when given) → guidance (and rescale) → `scheduler.step` → (4-channel inpainting: blend the known region) →
  * a check that the latents stayed finite → `onStep`. Returns the final latents.
  *
  * @throws {@link ShapeMismatchError} when the denoiser returns a prediction of the wrong shape, and
@@ -82,6 +88,8 @@ export async function runDenoisingLoop(input: DenoisingLoopInput): Promise<Tenso
     if (input.extraChannels) sample = Tensor.cat([sample, ...input.extraChannels], 1);
     const call: DenoiserInput = { sample, timestep: t, conditioning };
     if (input.classLabels) call.classLabels = input.classLabels;
+    if (input.grounding)
+      call.gligen = { ...input.grounding.tensors, enabled: i < input.grounding.activeCalls };
     let prediction = checkPrediction(await denoiser.predict(call), predictionShape);
     if (cfg) {
       const { guided, cond } = applyGuidance(prediction, input.guidanceScale);

@@ -33,6 +33,16 @@ export interface ImageParameters {
   batchIndex: number;
 }
 
+/** The layout a GLIGEN call used: the objects and the scheduled-sampling beta. */
+export interface ResolvedLayout {
+  /** The phrases, in object order; undefined when the call passed phrase embeddings. */
+  phrases?: string[];
+  /** The boxes `[x0, y0, x1, y1]` (fractions, origin top left), in object order. */
+  boxes: [number, number, number, number][];
+  /** `gligenScheduledSamplingBeta` as resolved. */
+  scheduledSamplingBeta: number;
+}
+
 /** The settings a call resolved (defaults filled in): enough to write A1111 parameters or repeat the call. */
 export interface ResolvedParameters {
   /** `txt2img`, `img2img` or `inpaint` (StableDiffusionPipeline), or `upscale` (StableDiffusionUpscalePipeline). */
@@ -55,6 +65,8 @@ export interface ResolvedParameters {
   clipSkip?: number;
   /** The x4 upscaler's noise level (`upscale` only). */
   noiseLevel?: number;
+  /** The layout of a layout-to-image call (StableDiffusionGLIGENPipeline only). */
+  layout?: ResolvedLayout;
   /** The scheduler's diffusers class name (`config._class_name`, e.g. `DDIMScheduler`). */
   scheduler: string;
   /** The scheduler's config as used (snake_case keys), to tell e.g. Karras sigmas apart. */

@@ -1,6 +1,6 @@
 import type { Scheduler } from '../interfaces/scheduler.js';
 import type { Generator } from '../random/generator.js';
-import type { ImageParameters, ResolvedParameters } from './generate-options.js';
+import type { ImageParameters, ResolvedLayout, ResolvedParameters } from './generate-options.js';
 import type { CommonOptions } from './validate-options.js';
 
 /** A generator that can say what it was seeded with, as `TorchGenerator.initialSeed()` (torch's `initial_seed()`). */
@@ -34,6 +34,8 @@ export interface ParametersInput extends CommonOptions {
   strength?: number;
   /** The x4 upscaler's noise level. */
   noiseLevel?: number;
+  /** The layout of a GLIGEN call. */
+  layout?: ResolvedLayout;
 }
 
 /**
@@ -83,5 +85,13 @@ export function resolveParameters(
     parameters.strength = v.strength;
   if (v.noiseLevel !== undefined) parameters.noiseLevel = v.noiseLevel;
   if (v.clipSkip !== undefined) parameters.clipSkip = v.clipSkip;
+  if (v.layout !== undefined) {
+    const { phrases, boxes, scheduledSamplingBeta } = v.layout;
+    parameters.layout = {
+      boxes: boxes.map(([x0, y0, x1, y1]): [number, number, number, number] => [x0, y0, x1, y1]),
+      scheduledSamplingBeta,
+    };
+    if (phrases) parameters.layout.phrases = [...phrases];
+  }
   return parameters;
 }

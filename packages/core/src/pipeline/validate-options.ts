@@ -703,10 +703,16 @@ export function checkOnStep(onStep: unknown): void {
  * Checks every option of a `generate` call against the pipeline's parts before any work, applies the
  * defaults, and normalises inputs. Each problem is a typed error naming the value, what was expected,
  * and the fix.
+ *
+ * @param keys - The accepted option names (a pipeline that adds options, as the GLIGEN one, passes its own).
  */
-export function validateGenerateOptions(options: GenerateOptions, parts: ValidationParts): ValidatedOptions {
+export function validateGenerateOptions(
+  options: GenerateOptions,
+  parts: ValidationParts,
+  keys: readonly string[] = GENERATE_OPTION_KEYS,
+): ValidatedOptions {
   const common = validateCommonOptions(options, parts, {
-    keys: GENERATE_OPTION_KEYS,
+    keys,
     defaultSteps: 50,
     defaultGuidance: 7.5,
   });
