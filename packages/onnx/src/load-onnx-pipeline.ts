@@ -11,6 +11,7 @@ import {
 import { createScheduler } from '@latentkit/schedulers';
 import type { InferenceSession } from 'onnxruntime-common';
 import { checkComponentSizes } from './check-components.js';
+import { checkGroundedSessions, declaredGrounding } from './check-grounding.js';
 import { ClipTokenizer } from './clip-tokenizer.js';
 import { configValueError } from './config-ranges.js';
 import { checkModelConfigs } from './model-config-checks.js';
@@ -196,6 +197,11 @@ async function requireFile(source: ModelSource, path: string, what: string): Pro
  * denoiser feeds `class_labels`, and the codec is a decode-only {@link VaeDecoderCodec} (downscale 4, from
  * `vae_decoder/model.onnx`, or `vae/model.onnx` as diffusers' `OnnxStableDiffusionUpscalePipeline` has it).
  *
+ * A GLIGEN folder (`_class_name: "StableDiffusionGLIGENPipeline"`, a UNet with the `gligen_*` inputs of
+ * docs/layout-to-image.md, "ONNX convention") loads as an SD 1.x folder whose denoiser has `grounding`; the
+ * loader checks that the pipeline class, `unet/config.json` `attention_type` and the UNet graph agree, and
+ * that the phrase embedding width is the text encoder's pooled width.
+ *
  * Backends call this from their `load`: `StableDiffusionPipeline.fromPretrained(dir, { backend })`. The
  * parts own their sessions: `dispose` releases them, and a load that fails part-way releases those it
  * had made before throwing.
@@ -317,6 +323,8 @@ export async function loadOnnxPipeline(
     },
     source.location,
   );
+  // A GLIGEN folder (model_index.json, unet/config.json attention_type) must agree with itself.
+  const grounding = declaredGrounding(index.className, index.grounded, unetConfig, source.location);
   // The scheduler too: its class checks its config (num_train_timesteps: 3e8 used to abort V8 here).
   const scheduler = makeScheduler(schedulerConfig, options, source.location);
   // The upscaler's low-res scheduler (never swapped by options) and max_noise_level.
@@ -424,6 +432,30 @@ export async function loadOnnxPipeline(
         `${files.unet} in ${source.location} has no input "class_labels" (its inputs: ${unetSession.inputNames.join(', ')}), but an x4 upscaler's UNet takes the noise level as class_labels. Fix: export the UNet with class_labels (docs/model-folders.md, "x4 upscaler").`,
       );
     }
+    let textEncoder: OnnxTextEncoder | undefined;
+    if (textSession && tokenizer) {
+      const eps = config.layerNormEps;
+      textEncoder = new OnnxTextEncoder(textSession, sessions, {
+        request: request('text_encoder'),
+        ...(eps !== undefined ? { layerNormEps: eps } : {}),
+      });
+    }
+    checkGroundedSessions(
+      grounding,
+      {
+        unetFile: files.unet,
+        grounding: denoiser.grounding,
+        textEncoderLoaded: textEncoder !== undefined,
+        textEncoderFile: files.text_encoder,
+        hasPooledOutput: textEncoder?.hasPooledOutput ?? false,
+        pooledSize: textEncoder?.pooledSize ?? config.textHiddenSize,
+        pooledFrom:
+          textEncoder?.pooledSize !== undefined
+            ? `${files.text_encoder} output pooler_output`
+            : 'text_encoder/config.json hidden_size',
+      },
+      source.location,
+    );
     const vae = {
       decoder: { session: decoderSession, request: request('vae_decoder') },
       scalingFactor: config.scalingFactor,
@@ -441,12 +473,7 @@ export async function loadOnnxPipeline(
         });
 
     let promptEncoder: PromptEncoder | undefined;
-    if (textSession && tokenizer) {
-      const eps = config.layerNormEps;
-      const textEncoder = new OnnxTextEncoder(textSession, sessions, {
-        request: request('text_encoder'),
-        ...(eps !== undefined ? { layerNormEps: eps } : {}),
-      });
+    if (textEncoder && tokenizer) {
       promptEncoder = new OnnxPromptEncoder(tokenizer, textEncoder, {
         ...(options.clipSkip !== undefined ? { clipSkip: options.clipSkip } : {}),
         ...(options.promptWeighting !== undefined ? { promptWeighting: options.promptWeighting } : {}),

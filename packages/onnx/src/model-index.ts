@@ -12,6 +12,11 @@ export interface ModelIndex {
    * folders also serve img2img and inpainting).
    */
   readonly kind: 'text-to-image' | 'upscale';
+  /**
+   * Whether `_class_name` names diffusers' GLIGEN pipeline (`StableDiffusionGLIGENPipeline`, layout-to-image):
+   * then the UNet must be a grounded one (docs/layout-to-image.md, "ONNX convention").
+   */
+  readonly grounded: boolean;
   /** Component folder → `[library, class]` (entries set to `[null, null]` are left out). */
   readonly components: Readonly<Record<string, readonly [string, string]>>;
   /** The whole file. */
@@ -22,15 +27,19 @@ export interface ModelIndex {
 // classes of diffusers (Onnx…, the legacy StableDiffusionOnnxPipeline), Optimum (ORT…) and the PyTorch
 // class names Optimum copies from the source model.
 const SD_FAMILY =
-  /^(Onnx|ORT)?(StableDiffusion(Img2Img|Inpaint|InpaintLegacy)?|LatentConsistencyModel(Img2Img)?)(Onnx)?Pipeline$/;
+  /^(Onnx|ORT)?(StableDiffusion(Img2Img|Inpaint|InpaintLegacy|GLIGEN)?|LatentConsistencyModel(Img2Img)?)(Onnx)?Pipeline$/;
+// diffusers' GLIGEN text-box pipeline (masterful/gligen-1-4-generation-text-box): an SD 1.x folder whose
+// UNet takes the grounding inputs.
+const GLIGEN = /^(Onnx)?StableDiffusionGLIGENPipeline$/;
 // diffusers' x4 upscaler (stabilityai/stable-diffusion-x4-upscaler) and its ONNX class.
 const UPSCALER = /^(Onnx)?StableDiffusionUpscalePipeline$/;
 
 /**
  * Reads and checks `model_index.json`: it must exist and name a Stable Diffusion 1.x/2.x–family pipeline or
- * the x4 upscaler (`StableDiffusionUpscalePipeline`).
+ * the x4 upscaler (`StableDiffusionUpscalePipeline`), or the GLIGEN text-box pipeline
+ * (`StableDiffusionGLIGENPipeline`).
  *
- * @throws {@link @latentkit/core!ModelNotFoundError} when the file is missing; {@link @latentkit/core!NotImplementedError} for SDXL;
+ * @throws {@link @latentkit/core!ModelNotFoundError} when the file is missing; {@link @latentkit/core!NotImplementedError} for SDXL and GLIGEN text-image;
  *   {@link @latentkit/core!ModelInvalidError} for other pipelines or a malformed file.
  */
 export async function readModelIndex(source: ModelSource): Promise<ModelIndex> {
@@ -59,11 +68,22 @@ export async function readModelIndex(source: ModelSource): Promise<ModelIndex> {
       `${source.location} is an SDXL model (${className}); SDXL is not supported yet. Use an SD 1.x or 2.x ONNX export.`,
     );
   }
+  if (/GLIGENTextImage/.test(className)) {
+    throw new NotImplementedError(
+      `${source.location} is a GLIGEN text-image model (${className}, grounded on reference images); only text-box grounding is supported (StableDiffusionGLIGENPipeline). Use a text-box GLIGEN export such as masterful/gligen-1-4-generation-text-box.`,
+    );
+  }
   const upscale = UPSCALER.test(className);
   if (!upscale && !SD_FAMILY.test(className)) {
     throw new ModelInvalidError(
-      `model_index.json in ${source.location} names the pipeline ${className}; expected a Stable Diffusion 1.x/2.x pipeline such as OnnxStableDiffusionPipeline or StableDiffusionPipeline, or the x4 upscaler's StableDiffusionUpscalePipeline.`,
+      `model_index.json in ${source.location} names the pipeline ${className}; expected a Stable Diffusion 1.x/2.x pipeline such as OnnxStableDiffusionPipeline or StableDiffusionPipeline, the x4 upscaler's StableDiffusionUpscalePipeline, or StableDiffusionGLIGENPipeline (layout-to-image).`,
     );
   }
-  return { className, kind: upscale ? 'upscale' : 'text-to-image', components, raw: index };
+  return {
+    className,
+    kind: upscale ? 'upscale' : 'text-to-image',
+    grounded: GLIGEN.test(className),
+    components,
+    raw: index,
+  };
 }

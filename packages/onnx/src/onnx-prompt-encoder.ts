@@ -2,6 +2,7 @@ import {
   type Conditioning,
   InvalidArgumentError,
   LimitExceededError,
+  ModelMismatchError,
   type PromptEncodeOptions,
   type PromptEncoder,
   parsePromptWeights,
@@ -42,6 +43,9 @@ interface PromptChunk {
 }
 
 const CHUNK = 75;
+
+/** Texts per text-encoder run in {@link OnnxPromptEncoder.encodePooled} (bounds the run's memory). */
+const POOLED_BATCH = 32;
 
 /**
  * The prompt encoder of ONNX Stable Diffusion models: the CLIP tokenizer and the ONNX CLIP text encoder,
@@ -188,6 +192,69 @@ export class OnnxPromptEncoder implements PromptEncoder {
     }
     const byPrompt = new Map(unique.map((p, i) => [p, Tensor.cat(rows[i]!, 1)]));
     return { encoderHiddenStates: Tensor.cat(prompts.map((p) => byPrompt.get(p)!)) };
+  }
+
+  /**
+   * Encodes short texts as written to the text encoder's pooled output `[texts.length, D]` (CLIP's
+   * `pooler_output`: the last hidden state at the EOS token) — GLIGEN's phrase embeddings, as diffusers'
+   * `StableDiffusionGLIGENPipeline` makes them with `text_encoder(tokenizer(phrases)).pooler_output`. No
+   * attention syntax, no `BREAK`, no chunking and no clip skip: each text is `BOS, tokens, EOS`, padded to
+   * 77 with the tokenizer's pad token (the pooled output does not depend on the padding: CLIP's attention is
+   * causal).
+   *
+   * @param texts - The texts (identical ones are encoded once); each at most 75 CLIP tokens.
+   * @throws {@link @latentkit/core!InvalidArgumentError} for an empty list, a non-string or a text over 75
+   *   tokens (naming it); {@link @latentkit/core!ModelMismatchError} when the text encoder has no
+   *   `pooler_output` output.
+   */
+  async encodePooled(texts: string[]): Promise<Tensor> {
+    if (!Array.isArray(texts) || texts.length === 0) {
+      throw new InvalidArgumentError({
+        name: 'texts',
+        value: texts,
+        expected: 'a non-empty array of strings (the phrases to encode)',
+      });
+    }
+    const unique: string[] = [];
+    const rowOf = new Map<string, number>();
+    const ids: number[][] = [];
+    texts.forEach((text, i) => {
+      if (typeof text !== 'string') {
+        throw new InvalidArgumentError({ name: `texts[${i}]`, value: text, expected: 'a string' });
+      }
+      if (rowOf.has(text)) return;
+      const tokens = this.#tokenizer.encodeIds(text);
+      if (tokens.length > CHUNK) {
+        throw new InvalidArgumentError({
+          name: `texts[${i}] ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)}`,
+          value: `${tokens.length} CLIP tokens`,
+          expected: `at most ${CHUNK} CLIP tokens (a phrase is encoded whole, without chunking)`,
+          fix: 'shorten the phrase to a few words, e.g. "a red circle"',
+        });
+      }
+      rowOf.set(text, unique.length);
+      unique.push(text);
+      ids.push(this.#tokenizer.encode(text, { maxLength: CHUNK + 2 }));
+    });
+    if (!this.#encoder.hasPooledOutput) {
+      throw new ModelMismatchError(
+        `Pooled text embeddings (GLIGEN's phrase embeddings) need the text encoder's "pooler_output", but ${this.#encoder.request.modelPath} has no such output. ` +
+          'Fix: re-export the text encoder with pooler_output (Optimum and diffusers exports of CLIPTextModel have it), or pass gligenPhraseEmbeds yourself.',
+      );
+    }
+    const rows: Tensor[] = [];
+    for (let start = 0; start < unique.length; start += POOLED_BATCH) {
+      const group = ids.slice(start, start + POOLED_BATCH);
+      const { pooled } = await this.#encoder.encode(group.flat(), group.length);
+      if (pooled?.shape.length !== 2 || pooled.shape[0] !== group.length) {
+        throw new ModelMismatchError(
+          `${this.#encoder.request.modelPath} returned pooler_output of shape ${pooled ? `[${pooled.shape.join(', ')}]` : 'none'}; expected [${group.length}, D]. ` +
+            'Fix: re-export the text encoder with pooler_output [batch, hidden_size].',
+        );
+      }
+      rows.push(...pooled.chunk(group.length));
+    }
+    return Tensor.cat(texts.map((t) => rows[rowOf.get(t)!]!));
   }
 }
 

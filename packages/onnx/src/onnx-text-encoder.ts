@@ -40,6 +40,10 @@ export class OnnxTextEncoder {
   readonly hiddenSize: number | undefined;
   /** How many `hidden_states.N` outputs the model has (0 when it has none). */
   readonly hiddenStateCount: number;
+  /** Whether the model has a `pooler_output` output (CLIP's pooled text embedding, GLIGEN's phrase embedding). */
+  readonly hasPooledOutput: boolean;
+  /** The width of `pooler_output`, when the model's metadata fixes it. */
+  readonly pooledSize: number | undefined;
   readonly #session: InferenceSession;
   readonly #factory: SessionFactory;
   readonly #request: SessionRequest;
@@ -62,6 +66,9 @@ export class OnnxTextEncoder {
     const last = this.#output('last_hidden_state');
     this.hiddenSize = fixedDim(last, 2);
     this.hiddenStateCount = sessionOutputs(session).filter((o) => /^hidden_states\.\d+$/.test(o.name)).length;
+    const pooled = findOutput(session, 'pooler_output');
+    this.hasPooledOutput = pooled !== undefined;
+    this.pooledSize = fixedDim(pooled, 1);
   }
 
   #output(name: string): OrtValueInfo {
@@ -128,6 +135,11 @@ export class OnnxTextEncoder {
       return { weight: weight.data, bias: bias.data };
     })();
     return this.#finalNorm;
+  }
+
+  /** The request this encoder was made from: its component, model file and folder. */
+  get request(): SessionRequest {
+    return this.#request;
   }
 
   /** Releases the session. */

@@ -1,13 +1,16 @@
 import {
   type Denoiser,
   type DenoiserInput,
+  type GroundingSpec,
   InvalidArgumentError,
   ModelInvalidError,
+  ModelMismatchError,
   ShapeMismatchError,
   type Tensor,
 } from '@latentkit/core';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { toFloat16Bits } from './float16.js';
+import { type GroundedInputs, groundingFeeds, readGroundedInputs } from './grounded-unet.js';
 import {
   findInput,
   findOutput,
@@ -85,6 +88,11 @@ export function unetSizeMultiple(
  * embedding such as the x4 upscaler's) → `out_sample`. Element types follow the model's metadata: float16 or
  * float32 latents and hidden states, a float32, float16 or int64 timestep, either a scalar, `[1]` or `[B]`,
  * and int64, int32, float32 or float16 class labels `[B]`.
+ *
+ * A grounded (GLIGEN) UNet — one with the inputs `gligen_boxes`, `gligen_positive_embeddings`,
+ * `gligen_masks` and `gligen_enabled` (docs/layout-to-image.md, "ONNX convention") — has
+ * {@link UnetDenoiser.grounding} and takes {@link @latentkit/core!DenoiserInput.gligen}; a call without
+ * `gligen` feeds zeros with the gate off, which is exactly the plain UNet.
  */
 export class UnetDenoiser implements Denoiser {
   /** 4, or 9 for inpainting UNets. */
@@ -99,6 +107,12 @@ export class UnetDenoiser implements Denoiser {
   readonly takesClassLabels: boolean;
   /** Class labels must lie in [0, numClassEmbeds) (from the UNet config), if known. */
   readonly numClassEmbeds: number | undefined;
+  /**
+   * Present on grounded (GLIGEN) UNets: the object slots (dim 1 of `gligen_boxes`, 30) and the phrase
+   * embedding width (last dim of `gligen_positive_embeddings`, else `cross_attention_dim`).
+   */
+  readonly grounding?: GroundingSpec;
+  readonly #grounded: GroundedInputs | undefined;
   readonly #session: InferenceSession;
   readonly #factory: SessionFactory;
   readonly #request: SessionRequest;
@@ -155,6 +169,8 @@ export class UnetDenoiser implements Denoiser {
     const multiple = options.sizeMultiple ?? 1;
     checkCount('sizeMultiple', multiple, '', 'pass unetSizeMultiple(unet config), or leave it out');
     this.sizeMultiple = multiple;
+    this.#grounded = readGroundedInputs(session, path, this.crossAttentionDim);
+    if (this.#grounded) this.grounding = this.#grounded.spec;
   }
 
   /** Runs the UNet once on the whole batch. */
@@ -237,6 +253,14 @@ export class UnetDenoiser implements Denoiser {
         expected: `no class labels: ${this.#request.modelPath} has no "class_labels" input (it is not an x4 upscaler UNet)`,
         fix: "use the x4 upscaler's UNet, or leave classLabels out",
       });
+    }
+    if (this.#grounded) {
+      Object.assign(feeds, groundingFeeds(this.#grounded, input.gligen, batch, this.#factory));
+    } else if (input.gligen !== undefined) {
+      throw new ModelMismatchError(
+        `gligen (grounding inputs) was given, but ${this.#request.modelPath} is not a grounded (GLIGEN) UNet: it has no gligen_* inputs (its inputs: ${this.#session.inputNames.join(', ')}). ` +
+          'Fix: load a GLIGEN model folder (a UNet exported as in docs/layout-to-image.md, "ONNX convention"), or leave gligen out.',
+      );
     }
     const results = await runSession(this.#session, feeds, this.#request.component);
     return toTensor(results[this.#output], `${this.#request.component} output ${this.#output}`);
