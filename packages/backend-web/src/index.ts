@@ -56,15 +56,18 @@ export {
   createGenerationWorker,
   type GenerationWorker,
   type WorkerGenerateCallOptions,
+  type WorkerLayoutCallOptions,
   type WorkerLoadCallOptions,
   type WorkerUpscaleCallOptions,
 } from './worker/generation-worker-client.js';
 export { approximateLatentsToRgb, SD1_LATENT_RGB_FACTORS } from './worker/latent-preview.js';
+export { MAX_LAYOUT_OBJECTS } from './worker/layout-request.js';
 export type {
   PreviewOptions,
   WorkerError,
   WorkerGenerateOptions,
   WorkerGenerateResult,
+  WorkerLayoutOptions,
   WorkerLoadOptions,
   WorkerLoadResult,
   WorkerRequest,

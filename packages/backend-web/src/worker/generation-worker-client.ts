@@ -20,6 +20,7 @@ import type {
   WorkerError,
   WorkerGenerateOptions,
   WorkerGenerateResult,
+  WorkerLayoutOptions,
   WorkerLoadOptions,
   WorkerLoadResult,
   WorkerRequest,
@@ -56,6 +57,18 @@ export interface WorkerUpscaleCallOptions extends WorkerUpscaleOptions {
   signal?: AbortSignal;
 }
 
+/** Options of {@link GenerationWorker.generateLayout}. */
+export interface WorkerLayoutCallOptions extends WorkerLayoutOptions {
+  /** Called after every step, with previews when `preview` asked for them. */
+  onStep?: (info: WorkerStepInfo) => void;
+  /** Download progress of the grounded model's files (first call only: it is kept loaded). */
+  onProgress?: (progress: DownloadProgress) => void;
+  /** Provider fallback and thread warnings while the grounded model loads. Default `console.warn`. */
+  onWarning?: (message: string) => void;
+  /** Aborts this generation (like {@link GenerationWorker.cancel}, for this call only). */
+  signal?: AbortSignal;
+}
+
 /** The page side of a generation worker: see {@link createGenerationWorker}. */
 export interface GenerationWorker {
   /** The underlying Worker. */
@@ -76,7 +89,16 @@ export interface GenerationWorker {
    * same `model` and `loadOptions`. Queues with `generate`; rejects with `AbortError` when cancelled.
    */
   upscale(options: WorkerUpscaleCallOptions): Promise<WorkerGenerateResult>;
-  /** Cancels the running generation or upscale and every queued one (they reject with `AbortError`). */
+  /**
+   * Layout-to-image in the worker: a grounded model (`StableDiffusionGLIGENPipeline`, loaded from `model`
+   * — relative URLs are the page's — on the first call and kept for the next ones with the same `model`
+   * and `loadOptions`) puts each object's phrase in its box. Resolves as `generate()` does; the
+   * `parameters` hold the layout as the pipeline ran it (`parameters.layout`: phrases, boxes, β). A bad layout (no objects, more than 30, an empty phrase, a box
+   * outside [0, 1] or with x0 ≥ x1) rejects before any download. Queues with `generate`; rejects with
+   * `AbortError` when cancelled.
+   */
+  generateLayout(options: WorkerLayoutCallOptions): Promise<WorkerGenerateResult>;
+  /** Cancels the running generation, upscale or layout and every queued one (they reject with `AbortError`). */
   cancel(): void;
   /** Releases the model's sessions in the worker (the worker stays usable: load again). */
   dispose(): Promise<void>;
@@ -214,6 +236,40 @@ export function createGenerationWorker(worker: Worker | URL | string): Generatio
     });
   }
 
+  /**
+   * Sends an `upscale` or `layout` request, whose `model` URL is resolved against the page first, with
+   * its callbacks kept here and its `signal` turned into a `cancel` message.
+   */
+  function sendWithModel<T>(
+    type: 'upscale' | 'layout',
+    options: WorkerUpscaleCallOptions | WorkerLayoutCallOptions,
+  ): Promise<T> {
+    const { onStep, onProgress, onWarning, signal, ...rest } = options;
+    const id = nextId++;
+    let model = rest.model;
+    try {
+      // Relative URLs mean the page's; anything not a URL string is refused by the worker, named.
+      if (typeof model === 'string' && model !== '')
+        model = resolveModelUrl(model, rest.loadOptions?.revision);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    signal?.addEventListener('abort', () => w.postMessage({ type: 'cancel', id } satisfies WorkerRequest), {
+      once: true,
+    });
+    const request = (
+      type === 'upscale'
+        ? { type, id, options: { ...(rest as WorkerUpscaleOptions), model } }
+        : { type, id, options: { ...(rest as WorkerLayoutOptions), model } }
+    ) satisfies WorkerRequest;
+    return send<T>(request, {
+      ...(onStep ? { onStep } : {}),
+      ...(onProgress ? { onProgress } : {}),
+      ...(onWarning ? { onWarning } : {}),
+    });
+  }
+
   return {
     worker: w,
     load(url, options = {}) {
@@ -240,32 +296,14 @@ export function createGenerationWorker(worker: Worker | URL | string): Generatio
       return send<WorkerGenerateResult>({ type: 'generate', id, options: rest }, onStep ? { onStep } : {});
     },
     upscale(options) {
-      const { onStep, onProgress, onWarning, signal, ...rest } = options;
-      const id = nextId++;
-      let model = rest.model;
-      try {
-        // Relative URLs mean the page's; anything not a URL string is refused by the worker, named.
-        if (typeof model === 'string' && model !== '')
-          model = resolveModelUrl(model, rest.loadOptions?.revision);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      if (signal?.aborted) return Promise.reject(signal.reason);
-      signal?.addEventListener('abort', () => w.postMessage({ type: 'cancel', id } satisfies WorkerRequest), {
-        once: true,
-      });
-      return send<WorkerGenerateResult>(
-        { type: 'upscale', id, options: { ...rest, model } },
-        {
-          ...(onStep ? { onStep } : {}),
-          ...(onProgress ? { onProgress } : {}),
-          ...(onWarning ? { onWarning } : {}),
-        },
-      );
+      return sendWithModel<WorkerGenerateResult>('upscale', options);
+    },
+    generateLayout(options) {
+      return sendWithModel<WorkerGenerateResult>('layout', options);
     },
     cancel() {
       for (const [id, p] of pending) {
-        if (p.kind === 'generate' || p.kind === 'upscale')
+        if (p.kind === 'generate' || p.kind === 'upscale' || p.kind === 'layout')
           w.postMessage({ type: 'cancel', id } satisfies WorkerRequest);
       }
     },

@@ -5,15 +5,19 @@ import {
   LatentkitError,
   type PipelineBase,
   type RgbaImage,
+  StableDiffusionGLIGENPipeline,
   StableDiffusionPipeline,
   StableDiffusionUpscalePipeline,
   type StepInfo,
 } from '@latentkit/core';
 import { createScheduler } from '@latentkit/schedulers';
 import { webBackend } from '../web-backend.js';
+import { checkLayoutRequest } from './layout-request.js';
 import type {
+  PreviewOptions,
   WorkerError,
   WorkerGenerateOptions,
+  WorkerLayoutOptions,
   WorkerLoadOptions,
   WorkerRequest,
   WorkerResponse,
@@ -138,8 +142,9 @@ function transfers(images: readonly RgbaImage[]): Transferable[] {
  * serveGenerationWorker();
  * ```
  *
- * One model per worker, plus an x4 upscaler loaded by the first `upscale` request; one generation or
- * upscale at a time (the client queues). `cancel` aborts the running one at the next step through an
+ * One model per worker, plus an x4 upscaler loaded by the first `upscale` request and a grounded
+ * (GLIGEN) model loaded by the first `layout` request; one generation, upscale or layout at a time (the
+ * client queues). `cancel` aborts the running one at the next step through an
  * `AbortSignal`. `vaeTiling` (on load, or per call) decodes in tiles as diffusers' `enable_vae_tiling()`.
  *
  * @param scope - The worker's global scope (default `self`).
@@ -151,6 +156,11 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
   let modelTiling: WorkerVaeTiling | undefined;
   // The x4 upscaler, loaded on the first upscale request and kept while its URL and load options stay the same.
   let upscaler: { key: string; pipe: StableDiffusionUpscalePipeline } | undefined;
+  // The grounded (GLIGEN) model, loaded on the first layout request and kept the same way, with its own
+  // scheduler config (each call builds the scheduler it asks for from it).
+  let grounded:
+    | { key: string; pipe: StableDiffusionGLIGENPipeline; scheduler: Readonly<Record<string, unknown>> }
+    | undefined;
   const running = new Map<number, AbortController>();
   // Requests are handled one after another, so a generate never sees a half-loaded model.
   let queue: Promise<void> = Promise.resolve();
@@ -193,6 +203,38 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
     });
   }
 
+  /**
+   * The `onStep` of a generation: lets queued messages (a `cancel`) in, and posts each step, with
+   * previews when asked for and due. Returns it and a reader of the milliseconds previews took.
+   */
+  function stepReporter(
+    id: number,
+    codec: PipelineBase['codec'],
+    preview: PreviewOptions | undefined,
+  ): { onStep: (info: StepInfo) => Promise<void>; previewMs: () => number } {
+    const every = Math.max(1, Math.floor(preview?.every ?? 1));
+    let previewMs = 0;
+    const onStep = async (info: StepInfo): Promise<void> => {
+      // onnxruntime-web's runs can finish without giving the event loop a turn, so a `cancel` message
+      // would wait for the whole generation: let queued messages in once per step.
+      await yieldToEventLoop();
+      const step: WorkerStepInfo = { step: info.step, totalSteps: info.totalSteps, timestep: info.timestep };
+      const last = info.step === info.totalSteps - 1;
+      if (preview && !last && (info.step + 1) % every === 0) {
+        const t0 = performance.now();
+        const previews =
+          preview.mode === 'approximate'
+            ? approximateLatentsToRgb(info.latents, preview.factors)
+            : await decodeLatentsToRgb(codec, info.latents);
+        previewMs += performance.now() - t0;
+        post({ type: 'step', id, info: { ...step, previews } }, transfers(previews));
+        return;
+      }
+      post({ type: 'step', id, info: step });
+    };
+    return { onStep, previewMs: () => previewMs };
+  }
+
   async function generate(id: number, options: WorkerGenerateOptions, signal: AbortSignal): Promise<void> {
     const start = performance.now();
     if (!pipe) {
@@ -206,30 +248,15 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
     const { scheduler, preview, vaeTiling, ...rest } = options;
     applyVaeTiling(pipe, checkVaeTiling('vaeTiling', vaeTiling) ?? modelTiling);
     pipe.scheduler = createScheduler(scheduler ?? String(modelScheduler['_class_name']), modelScheduler);
-    const every = Math.max(1, Math.floor(preview?.every ?? 1));
-    let previewMs = 0;
     const model = pipe;
-    const onStep = async (info: StepInfo): Promise<void> => {
-      // onnxruntime-web's runs can finish without giving the event loop a turn, so a `cancel` message
-      // would wait for the whole generation: let queued messages in once per step.
-      await yieldToEventLoop();
-      const step: WorkerStepInfo = { step: info.step, totalSteps: info.totalSteps, timestep: info.timestep };
-      const last = info.step === info.totalSteps - 1;
-      if (preview && !last && (info.step + 1) % every === 0) {
-        const t0 = performance.now();
-        const previews =
-          preview.mode === 'approximate'
-            ? approximateLatentsToRgb(info.latents, preview.factors)
-            : await decodeLatentsToRgb(model.codec, info.latents);
-        previewMs += performance.now() - t0;
-        post({ type: 'step', id, info: { ...step, previews } }, transfers(previews));
-        return;
-      }
-      post({ type: 'step', id, info: step });
-    };
+    const { onStep, previewMs } = stepReporter(id, model.codec, preview);
     const { images, parameters } = await model.generate({ ...rest, onStep, signal });
     post(
-      { type: 'result', id, result: { images, parameters, totalMs: performance.now() - start, previewMs } },
+      {
+        type: 'result',
+        id,
+        result: { images, parameters, totalMs: performance.now() - start, previewMs: previewMs() },
+      },
       transfers(images),
     );
   }
@@ -272,6 +299,40 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
     );
   }
 
+  async function layout(id: number, options: WorkerLayoutOptions, signal: AbortSignal): Promise<void> {
+    const start = performance.now();
+    checkLayoutRequest(options);
+    const { model, loadOptions = {}, scheduler, preview, vaeTiling, ...rest } = options;
+    checkVaeTiling('layout vaeTiling', vaeTiling);
+    const { vaeTiling: loadTiling, ...backendOptions } = loadOptions;
+    checkVaeTiling('layout loadOptions.vaeTiling', loadTiling);
+    const key = JSON.stringify([model, backendOptions]);
+    if (grounded?.key !== key) {
+      await grounded?.pipe.dispose();
+      grounded = undefined;
+      const loaded = await StableDiffusionGLIGENPipeline.fromPretrained(model, {
+        backend: webBackend,
+        ...backendOptions,
+        onProgress: (progress) => post({ type: 'progress', id, progress }),
+        onWarning: (message) => post({ type: 'warning', id, message }),
+      });
+      grounded = { key, pipe: loaded, scheduler: loaded.scheduler.config };
+    }
+    const { pipe: gligen, scheduler: config } = grounded;
+    applyVaeTiling(gligen, vaeTiling ?? loadTiling);
+    gligen.scheduler = createScheduler(scheduler ?? String(config['_class_name']), config);
+    const { onStep, previewMs } = stepReporter(id, gligen.codec, preview);
+    const { images, parameters } = await gligen.generate({ ...rest, onStep, signal });
+    post(
+      {
+        type: 'result',
+        id,
+        result: { images, parameters, totalMs: performance.now() - start, previewMs: previewMs() },
+      },
+      transfers(images),
+    );
+  }
+
   function enqueue(id: number, work: () => Promise<void>): void {
     queue = queue.then(async () => {
       try {
@@ -304,6 +365,14 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
         );
         break;
       }
+      case 'layout': {
+        const controller = new AbortController();
+        running.set(request.id, controller);
+        enqueue(request.id, () =>
+          layout(request.id, request.options, controller.signal).finally(() => running.delete(request.id)),
+        );
+        break;
+      }
       case 'cancel':
         // Not queued: it must reach a generation that is running.
         running.get(request.id)?.abort(new DOMException('Generation cancelled', 'AbortError'));
@@ -312,9 +381,11 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
         enqueue(request.id, async () => {
           await release?.();
           await upscaler?.pipe.dispose();
+          await grounded?.pipe.dispose();
           pipe = undefined;
           release = undefined;
           upscaler = undefined;
+          grounded = undefined;
           post({ type: 'disposed', id: request.id });
         });
         break;

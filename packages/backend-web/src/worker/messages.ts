@@ -1,5 +1,7 @@
 import type {
   GenerateOptions,
+  GligenGenerateOptions,
+  LayoutObject,
   ProblemDetails,
   ResolvedParameters,
   RgbaImage,
@@ -103,6 +105,43 @@ export interface WorkerUpscaleOptions
   vaeTiling?: WorkerVaeTiling;
 }
 
+/**
+ * Layout-to-image in the worker (`StableDiffusionGLIGENPipeline`): boxes with phrases in, an image with
+ * those objects in those boxes out. The grounded model is loaded on first use and kept for later calls
+ * with the same `model` and `loadOptions`; the generation model (`load`) is not touched.
+ */
+export interface WorkerLayoutOptions
+  extends Pick<
+    GligenGenerateOptions,
+    | 'prompt'
+    | 'negativePrompt'
+    | 'width'
+    | 'height'
+    | 'numInferenceSteps'
+    | 'guidanceScale'
+    | 'guidanceRescale'
+    | 'numImagesPerPrompt'
+    | 'eta'
+    | 'seed'
+    | 'gligenScheduledSamplingBeta'
+  > {
+  /** The grounded (GLIGEN) model's folder URL (absolute; the page's client resolves relative ones). */
+  model: string;
+  /**
+   * The layout: 1 to 30 objects `{ phrase, box: [x0, y0, x1, y1] }`, coordinates as fractions of the
+   * width and height, origin top left (0 ≤ x0 < x1 ≤ 1, 0 ≤ y0 < y1 ≤ 1).
+   */
+  layout: LayoutObject[];
+  /** A scheduler for this call, by diffusers class name or A1111 name; default the grounded model's. */
+  scheduler?: string;
+  /** Step previews; none when absent. */
+  preview?: PreviewOptions;
+  /** How to load the grounded model (providers, threads, limits, its default `vaeTiling`), as for `load`. */
+  loadOptions?: WorkerLoadOptions;
+  /** VAE tiling for this call only; default `loadOptions.vaeTiling` (off). */
+  vaeTiling?: WorkerVaeTiling;
+}
+
 /** What a load reports back. */
 export interface WorkerLoadResult {
   /** The provider each component runs on. */
@@ -162,6 +201,7 @@ export type WorkerRequest =
   | { type: 'load'; id: number; url: string; options: WorkerLoadOptions }
   | { type: 'generate'; id: number; options: WorkerGenerateOptions }
   | { type: 'upscale'; id: number; options: WorkerUpscaleOptions }
+  | { type: 'layout'; id: number; options: WorkerLayoutOptions }
   | { type: 'cancel'; id: number }
   | { type: 'dispose'; id: number };
 
