@@ -1,17 +1,16 @@
-import { InvalidArgumentError, type RgbaImage, ShapeMismatchError } from '@latentkit/core';
+import type { RgbaImage } from '@latentkit/core';
+import {
+  checkImage,
+  distancesFrom,
+  labelPixels,
+  meanColor,
+  paletteOf,
+  type Rgb,
+  shapeColor,
+} from './pixel-colors.js';
+import { classifyShape, largestComponent, measureShape, type PixelBox } from './shape-geometry.js';
+export type { PixelBox } from './shape-geometry.js';
 import type { ShapeName, ShapePosition, ShapeSize, ShapesWorld } from './shapes-world.js';
-
-/** Pixel rectangle: `x`, `y` of the top-left pixel, `width` × `height` pixels. */
-export interface PixelBox {
-  /** Column of the left-most pixel. */
-  readonly x: number;
-  /** Row of the top-most pixel. */
-  readonly y: number;
-  /** Width in pixels. */
-  readonly width: number;
-  /** Height in pixels. */
-  readonly height: number;
-}
 
 /**
  * What {@link judgeShapeImage} saw in an image. An attribute is `null` when the image shows nothing
@@ -80,84 +79,6 @@ export const JUDGE_THRESHOLDS = {
   farEdge: 40,
 } as const;
 
-type Rgb = readonly [number, number, number];
-
-function distance2(r: number, g: number, b: number, c: Rgb): number {
-  return (r - c[0]) ** 2 + (g - c[1]) ** 2 + (b - c[2]) ** 2;
-}
-
-function nearest(r: number, g: number, b: number, palette: readonly Rgb[]): number {
-  let best = 0;
-  let bestD = Number.POSITIVE_INFINITY;
-  palette.forEach((c, i) => {
-    const d = distance2(r, g, b, c);
-    if (d < bestD) {
-      bestD = d;
-      best = i;
-    }
-  });
-  return best;
-}
-
-/** The largest 8-connected component of `mask` (a list of pixel indices), found by flood fill. */
-function largestComponent(mask: Uint8Array, width: number, height: number): number[] {
-  const seen = new Uint8Array(mask.length);
-  let best: number[] = [];
-  const stack: number[] = [];
-  for (let start = 0; start < mask.length; start++) {
-    if (!mask[start] || seen[start]) continue;
-    const component: number[] = [];
-    seen[start] = 1;
-    stack.push(start);
-    while (stack.length > 0) {
-      const p = stack.pop() as number;
-      component.push(p);
-      const x = p % width;
-      const y = (p - x) / width;
-      for (let dy = -1; dy <= 1; dy++) {
-        for (let dx = -1; dx <= 1; dx++) {
-          const nx = x + dx;
-          const ny = y + dy;
-          if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
-          const q = ny * width + nx;
-          if (mask[q] && !seen[q]) {
-            seen[q] = 1;
-            stack.push(q);
-          }
-        }
-      }
-    }
-    if (component.length > best.length) best = component;
-  }
-  return best;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
-
-function checkImage(image: RgbaImage): void {
-  const { width, height, data } = image;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 8 || height < 8) {
-    throw new InvalidArgumentError({
-      name: 'image.width×height',
-      value: [width, height],
-      expected: 'integers ≥ 8',
-    });
-  }
-  if (data.length !== width * height * 4) {
-    throw new ShapeMismatchError({
-      name: 'image.data.length',
-      value: data.length,
-      expected: `width·height·4 = ${width * height * 4} bytes (RGBA)`,
-    });
-  }
-}
-
 /**
  * Judges an image of the shapes world by simple image analysis:
  *
@@ -175,23 +96,12 @@ function checkImage(image: RgbaImage): void {
  */
 export function judgeShapeImage(image: RgbaImage, colors: ShapesWorld['colors']): JudgedImage {
   checkImage(image);
-  const names = Object.keys(colors);
-  const palette = names.map((n) => colors[n] as Rgb);
-  if (palette.length < 2) {
-    throw new InvalidArgumentError({
-      name: 'colors',
-      value: names,
-      expected: 'at least two colours',
-    });
-  }
+  const { names, rgb: palette } = paletteOf(colors);
   const T = JUDGE_THRESHOLDS;
-  const { width, height, data } = image;
+  const { width, height } = image;
   const n = width * height;
   const unit = 64 / Math.max(width, height); // 1/64ths of the side per pixel
-  const labels = new Uint8Array(n);
-  for (let p = 0; p < n; p++) {
-    labels[p] = nearest(data[p * 4] as number, data[p * 4 + 1] as number, data[p * 4 + 2] as number, palette);
-  }
+  const labels = labelPixels(image, palette);
 
   // 1. Background: majority vote of the border ring, then its measured mean colour.
   const ring = Math.max(1, Math.round(T.borderWidth / unit));
@@ -204,10 +114,11 @@ export function judgeShapeImage(image: RgbaImage, colors: ShapesWorld['colors'])
   const votes = new Array<number>(palette.length).fill(0);
   for (const p of border) votes[labels[p] as number]! += 1;
   const bgIndex = votes.indexOf(Math.max(...votes));
-  const bgPixels = border.filter((p) => labels[p] === bgIndex);
-  const bg: Rgb = [0, 1, 2].map(
-    (c) => bgPixels.reduce((s, p) => s + (data[p * 4 + c] as number), 0) / bgPixels.length,
-  ) as unknown as Rgb;
+  const bg = meanColor(
+    image,
+    border.filter((p) => labels[p] === bgIndex),
+    palette[bgIndex] as Rgb,
+  );
 
   const none: JudgedImage = {
     background: names[bgIndex] as string,
@@ -226,107 +137,26 @@ export function judgeShapeImage(image: RgbaImage, colors: ShapesWorld['colors'])
   };
 
   // 2. Candidate shape pixels and the shape colour.
-  const dist = new Float64Array(n);
+  const dist = distancesFrom(image, bg);
   const candidates = new Uint8Array(n);
-  const minD2 = T.minColorDistance ** 2;
   for (let p = 0; p < n; p++) {
-    const d2 = distance2(data[p * 4] as number, data[p * 4 + 1] as number, data[p * 4 + 2] as number, bg);
-    dist[p] = Math.sqrt(d2);
-    candidates[p] = labels[p] !== bgIndex && d2 > minD2 ? 1 : 0;
+    candidates[p] = labels[p] !== bgIndex && (dist[p] as number) > T.minColorDistance ? 1 : 0;
   }
   const minArea = Math.max(3, T.minAreaShare * n);
   const rough = largestComponent(candidates, width, height);
   if (rough.length < minArea) return none;
-  const maxDist = Math.max(...rough.map((p) => dist[p] as number));
-  const core = rough.filter((p) => (dist[p] as number) >= 0.6 * maxDist);
-  const fg = [0, 1, 2].map((c) => median(core.map((p) => data[p * 4 + c] as number))) as unknown as Rgb;
-  const color = names[nearest(fg[0], fg[1], fg[2], palette)] as string;
+  const { fg, index } = shapeColor(image, rough, dist, palette);
+  const color = names[index] as string;
 
-  // 3. The shape: a 50 % cut between background and shape colour (projection onto bg → fg).
-  const axis = [fg[0] - bg[0], fg[1] - bg[1], fg[2] - bg[2]];
-  const axis2 = axis[0]! ** 2 + axis[1]! ** 2 + axis[2]! ** 2;
-  const coverage = new Float64Array(n);
-  const inside = new Uint8Array(n);
-  for (let p = 0; p < n; p++) {
-    const t =
-      axis2 > 0
-        ? ((data[p * 4]! - bg[0]) * axis[0]! +
-            (data[p * 4 + 1]! - bg[1]) * axis[1]! +
-            (data[p * 4 + 2]! - bg[2]) * axis[2]!) /
-          axis2
-        : 0;
-    coverage[p] = Math.min(1, Math.max(0, t));
-    inside[p] = t >= 0.5 ? 1 : 0;
-  }
-  const shapePixels = largestComponent(inside, width, height);
-  if (shapePixels.length < minArea) return { ...none, color };
-
-  // 4. Geometry.
-  let x0 = width;
-  let y0 = height;
-  let x1 = -1;
-  let y1 = -1;
-  for (const p of shapePixels) {
-    const x = p % width;
-    const y = (p - x) / width;
-    x0 = Math.min(x0, x);
-    x1 = Math.max(x1, x);
-    y0 = Math.min(y0, y);
-    y1 = Math.max(y1, y);
-  }
-  const w = x1 - x0 + 1;
-  const h = y1 - y0 + 1;
-  const area = shapePixels.length;
-  // Fill ratio from fractional coverage: at 32 px a small shape is ~9 px wide, and whole-pixel
-  // areas and boxes blur circle (0.785) into square (1.0). The shape plus its 1-pixel rim holds all
-  // of its anti-aliased edge; the widest row's and tallest column's coverage sums are its width and
-  // height, their product its box.
-  const rim = new Uint8Array(n);
-  for (const p of shapePixels) {
-    const x = p % width;
-    const y = (p - x) / width;
-    for (let dy = -1; dy <= 1; dy++) {
-      for (let dx = -1; dx <= 1; dx++) {
-        const nx = x + dx;
-        const ny = y + dy;
-        if (nx >= 0 && ny >= 0 && nx < width && ny < height) rim[ny * width + nx] = 1;
-      }
-    }
-  }
-  const rowSums = new Float64Array(height);
-  const colSums = new Float64Array(width);
-  let softArea = 0;
-  for (let p = 0; p < n; p++) {
-    if (!rim[p]) continue;
-    const x = p % width;
-    const t = coverage[p] as number;
-    rowSums[(p - x) / width]! += t;
-    colSums[x]! += t;
-    softArea += t;
-  }
-  const fillRatio = softArea / (Math.max(...rowSums) * Math.max(...colSums));
-  const box: PixelBox = { x: x0, y: y0, width: w, height: h };
-  // Rows above the box's middle count fully, the middle row (odd heights) half.
-  const mid = (y0 + y1) / 2;
-  let top = 0;
-  for (const p of shapePixels) {
-    const y = Math.floor(p / width);
-    top += y < mid ? 1 : y === mid ? 0.5 : 0;
-  }
-  const topShare = top / area;
-  const aspect = Math.max(w, h) / Math.min(w, h);
-  let shape: ShapeName | null = null;
-  // A triangle is recognised by where its mass sits as well as by fill, so a blurred triangle is
-  // not taken for a circle; anything else (an upside-down triangle, a thin blob) is no shape.
-  if (aspect <= T.maxAspect) {
-    if (fillRatio >= T.squareFill) shape = 'square';
-    else if (topShare < T.triangleTopShare && fillRatio < T.triangleFill) shape = 'triangle';
-    else if (fillRatio >= T.circleFill && topShare >= T.triangleTopShare) shape = 'circle';
-  }
-  const side = Math.max(w, h) * unit;
+  // 3. The shape: a 50 % cut between background and shape colour; 4. its geometry and class.
+  const geometry = measureShape(image, bg, fg, minArea);
+  if (!geometry) return { ...none, color };
+  const { box, area, fillRatio, topShare } = geometry;
+  const shape = classifyShape(geometry, T);
+  const side = Math.max(box.width, box.height) * unit;
   const size: ShapeSize = side > T.largeSide ? 'large' : 'small';
-  const cx = (x0 + w / 2) * unit;
-  const cy = (y0 + h / 2) * unit;
+  const cx = (box.x + box.width / 2) * unit;
+  const cy = (box.y + box.height / 2) * unit;
   const band = (v: number) => (v < T.nearEdge ? 0 : v > T.farEdge ? 2 : 1);
   const col = band(cx);
   const row = band(cy);
