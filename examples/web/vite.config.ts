@@ -7,10 +7,12 @@ import { defineConfig, type Plugin } from 'vite';
 // The demo runs from the packages' sources: no `npm run build` needed first.
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const source = (name: string) => join(repo, 'packages', name, 'src', 'index.ts');
-// The shipped model and the shapes world's x4 upscaler ("Upscale ×4"), each served and copied to its URL.
+// The shipped model, the shapes world's x4 upscaler ("Upscale ×4") and its grounded model ("Generate
+// layout"), each served and copied to its URL.
 const shippedFolders = [
   { url: '/models/shapes/', dir: join(repo, 'packages', 'model-shapes', 'model') },
   { url: '/models/shapes-upscaler/', dir: join(repo, 'packages', 'model-shapes', 'upscaler') },
+  { url: '/models/shapes-layout/', dir: join(repo, 'packages', 'model-shapes', 'layout') },
 ];
 
 // What every page that runs latentkit needs (docs/browser.md shows these lines): WebAssembly threads need
@@ -28,8 +30,9 @@ const latentkitSettings = {
 };
 
 /**
- * Serves the shipped model (packages/model-shapes/model) at /models/shapes/ and the shapes upscaler
- * (packages/model-shapes/upscaler) at /models/shapes-upscaler/ in `vite dev` and `vite preview`, and copies
+ * Serves the shipped model (packages/model-shapes/model) at /models/shapes/, the shapes upscaler
+ * (packages/model-shapes/upscaler) at /models/shapes-upscaler/ and the grounded shapes model
+ * (packages/model-shapes/layout) at /models/shapes-layout/ in `vite dev` and `vite preview`, and copies
  * them into the build, so the page works with no model URL typed in.
  */
 function shippedModel(): Plugin {

@@ -2,7 +2,9 @@
  * The latentkit browser demo: loads a diffusers ONNX model in a Web Worker (the shipped "shapes" model
  * by default) and generates with the settings on the page. Query parameters preset the form —
  * `?model=<url>&provider=wasm&threads=2&autoload=1` — which is also how the browser tests drive it.
- * "Upscale ×4" runs the shapes world's x4 upscaler (or `?upscaler=<url>`) on the image shown.
+ * "Upscale ×4" runs the shapes world's x4 upscaler (or `?upscaler=<url>`) on the image shown. The Layout
+ * panel draws boxes with a phrase each and "Generate layout" runs the shapes world's grounded model (or
+ * `?layoutModel=<url>`) on them.
  */
 
 import {
@@ -11,12 +13,14 @@ import {
   drawImage,
   type GenerationWorker,
   listCachedModels,
+  MAX_LAYOUT_OBJECTS,
   toPngBlob,
   type WebExecutionProvider,
 } from '@latentkit/backend-web';
 import type { RgbaImage } from '@latentkit/core';
 import { shapesModelDefaults, shapesModelName } from '@latentkit/model-shapes';
 import { a1111Schedulers } from '@latentkit/schedulers';
+import { LayoutEditor } from './layout-editor.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
@@ -52,6 +56,18 @@ const ui = {
   upscaledFigure: $<HTMLElement>('upscaled-figure'),
   upscaled: $<HTMLCanvasElement>('upscaled'),
   downloadUpscaled: $<HTMLButtonElement>('download-upscaled'),
+  layoutPrompt: $<HTMLInputElement>('layout-prompt'),
+  layoutResult: $<HTMLCanvasElement>('layout-result'),
+  layoutEditor: $<HTMLCanvasElement>('layout-editor'),
+  layoutObjects: $<HTMLOListElement>('layout-objects'),
+  layoutSteps: $<HTMLInputElement>('layout-steps'),
+  layoutGuidance: $<HTMLInputElement>('layout-guidance'),
+  layoutBeta: $<HTMLInputElement>('layout-beta'),
+  generateLayout: $<HTMLButtonElement>('generate-layout'),
+  clearBoxes: $<HTMLButtonElement>('clear-boxes'),
+  downloadLayout: $<HTMLButtonElement>('download-layout'),
+  layoutProgress: $<HTMLProgressElement>('layout-progress'),
+  layoutStatus: $<HTMLParagraphElement>('layout-status'),
 };
 
 function setStatus(el: HTMLElement, state: string, text: string): void {
@@ -85,6 +101,10 @@ for (const [key, input] of [
   ['seed', ui.seed],
   ['guidance', ui.guidance],
   ['prompt', ui.prompt],
+  ['layoutPrompt', ui.layoutPrompt],
+  ['layoutSteps', ui.layoutSteps],
+  ['layoutGuidance', ui.layoutGuidance],
+  ['layoutBeta', ui.layoutBeta],
 ] as const) {
   const value = params.get(key);
   if (value !== null) {
@@ -137,6 +157,15 @@ const upscaler = {
   noiseLevel: Number(params.get('noiseLevel') ?? 20),
 };
 
+/**
+ * The grounded model behind "Generate layout": the shapes world's (served beside the model, copied into
+ * the build), or `?layoutModel=<url>`.
+ */
+const layoutModel = {
+  url: params.get('layoutModel') ?? './models/shapes-layout/',
+  name: params.get('layoutModel') === null ? 'shapes-layout' : 'layout',
+};
+
 let worker: GenerationWorker | undefined;
 let workerKey = '';
 let lastImage: RgbaImage | undefined;
@@ -167,12 +196,15 @@ async function refreshCache(): Promise<void> {
   );
 }
 
-async function load(): Promise<void> {
-  ui.generate.disabled = true;
-  ui.load.disabled = true;
-  const threads = ui.threads.value === '' ? undefined : Number(ui.threads.value);
+/** The wasm threads asked for, if any. */
+function threads(): number | undefined {
+  return ui.threads.value === '' ? undefined : Number(ui.threads.value);
+}
+
+/** The worker, started on first use, and again when the thread count changed. */
+function ensureWorker(): GenerationWorker {
   // onnxruntime-web fixes its thread count when it starts: a new thread count needs a new worker.
-  const key = `${threads}`;
+  const key = `${threads()}`;
   if (!worker || key !== workerKey) {
     worker?.terminate();
     worker = createGenerationWorker(
@@ -180,14 +212,29 @@ async function load(): Promise<void> {
     );
     workerKey = key;
   }
+  return worker;
+}
+
+/** The load options the model panel says (providers, threads), for the upscaler and the grounded model. */
+function loadOptions() {
+  const n = threads();
+  return {
+    providers: providers(),
+    ...(n !== undefined ? { numThreads: n } : {}),
+    logLevel: 'error' as const,
+  };
+}
+
+async function load(): Promise<void> {
+  ui.generate.disabled = true;
+  ui.load.disabled = true;
+  const gen = ensureWorker();
   setStatus(ui.modelStatus, 'loading', 'Loading…');
   ui.downloadProgress.value = 0;
   const warnings: string[] = [];
   try {
-    const result = await worker.load(ui.modelUrl.value, {
-      providers: providers(),
-      ...(threads !== undefined ? { numThreads: threads } : {}),
-      logLevel: 'error',
+    const result = await gen.load(ui.modelUrl.value, {
+      ...loadOptions(),
       onProgress: (p) => {
         ui.downloadProgress.value = p.totalBytes > 0 ? p.totalLoaded / p.totalBytes : 0;
         setStatus(ui.modelStatus, 'loading', `Loading ${p.file} (${(p.totalLoaded / 1e6).toFixed(1)} MB)…`);
@@ -285,14 +332,9 @@ async function upscale(): Promise<void> {
   ui.upscaleProgress.value = 0;
   setStatus(ui.upscaleStatus, 'running', 'Upscaling…');
   try {
-    const threads = ui.threads.value === '' ? undefined : Number(ui.threads.value);
     const result = await worker.upscale({
       model: upscaler.url,
-      loadOptions: {
-        providers: providers(),
-        ...(threads !== undefined ? { numThreads: threads } : {}),
-        logLevel: 'error',
-      },
+      loadOptions: loadOptions(),
       image: lastImage,
       prompt: ui.prompt.value,
       negativePrompt: ui.negativePrompt.value,
@@ -334,6 +376,82 @@ async function upscale(): Promise<void> {
   }
 }
 
+const editor = new LayoutEditor({
+  canvas: ui.layoutEditor,
+  list: ui.layoutObjects,
+  maxObjects: MAX_LAYOUT_OBJECTS,
+  onRefuse: (message) => setStatus(ui.layoutStatus, 'refused', message),
+});
+let layoutPngUrl: string | undefined;
+let layoutSeed = '';
+
+/**
+ * "Generate layout": the boxes and phrases drawn go to the worker, which runs the grounded model on them
+ * (StableDiffusionGLIGENPipeline); the image appears under the boxes. A bad layout (no box, a box without
+ * a phrase) comes back as the worker's typed error, shown in the status line.
+ */
+async function generateLayout(): Promise<void> {
+  // The model panel's worker when there is one (a layout needs no model loaded there).
+  const gen = worker ?? ensureWorker();
+  ui.generateLayout.disabled = true;
+  ui.cancel.disabled = false;
+  ui.layoutProgress.value = 0;
+  setStatus(ui.layoutStatus, 'running', 'Generating the layout…');
+  try {
+    const result = await gen.generateLayout({
+      model: layoutModel.url,
+      loadOptions: loadOptions(),
+      layout: editor.objects,
+      prompt: ui.layoutPrompt.value,
+      negativePrompt: ui.negativePrompt.value,
+      numInferenceSteps: Number(ui.layoutSteps.value),
+      guidanceScale: Number(ui.layoutGuidance.value),
+      gligenScheduledSamplingBeta: Number(ui.layoutBeta.value),
+      seed: Number(ui.seed.value),
+      onProgress: (p) => setStatus(ui.layoutStatus, 'running', `Loading the layout model: ${p.file}…`),
+      onStep: (s) => {
+        ui.layoutProgress.value = (s.step + 1) / s.totalSteps;
+        setStatus(ui.layoutStatus, 'running', `Layout: step ${s.step + 1} of ${s.totalSteps}…`);
+      },
+    });
+    const image = result.images[0]!;
+    drawImage(image, ui.layoutResult);
+    layoutSeed = String(result.parameters.images[0]?.seed ?? ui.seed.value);
+    const png = await toPngBlob(image, { parameters: result.parameters, model: layoutModel.name });
+    if (layoutPngUrl) URL.revokeObjectURL(layoutPngUrl);
+    layoutPngUrl = URL.createObjectURL(png);
+    ui.downloadLayout.hidden = false;
+    // The layout as the worker's pipeline ran it (phrases, boxes, β): what the tests compare with the drag.
+    ui.layoutStatus.dataset['layout'] = JSON.stringify(result.parameters.layout ?? null);
+    ui.layoutStatus.dataset['ms'] = String(result.totalMs);
+    const n = result.parameters.layout?.boxes.length ?? 0;
+    setStatus(
+      ui.layoutStatus,
+      'done',
+      `${image.width}×${image.height} from ${n} box${n === 1 ? '' : 'es'} in ${Math.round(result.totalMs)} ms.`,
+    );
+  } catch (error) {
+    const cancelled = (error as Error).name === 'AbortError';
+    setStatus(
+      ui.layoutStatus,
+      cancelled ? 'cancelled' : 'error',
+      cancelled ? 'Cancelled.' : describeError(error),
+    );
+  } finally {
+    ui.generateLayout.disabled = false;
+    ui.cancel.disabled = true;
+  }
+}
+
+ui.generateLayout.addEventListener('click', () => void generateLayout());
+ui.clearBoxes.addEventListener('click', () => editor.clear());
+ui.downloadLayout.addEventListener('click', () => {
+  if (!layoutPngUrl) return;
+  const link = document.createElement('a');
+  link.href = layoutPngUrl;
+  link.download = `latentkit-${layoutSeed}-layout.png`;
+  link.click();
+});
 ui.load.addEventListener('click', () => void load());
 ui.upscale.addEventListener('click', () => void upscale());
 ui.downloadUpscaled.addEventListener('click', () => {
