@@ -9,7 +9,9 @@ import {
   shapeColor,
 } from './pixel-colors.js';
 import { classifyShape, largestComponent, measureShape, type PixelBox } from './shape-geometry.js';
+
 export type { PixelBox } from './shape-geometry.js';
+
 import type { ShapeName, ShapePosition, ShapeSize, ShapesWorld } from './shapes-world.js';
 
 /**

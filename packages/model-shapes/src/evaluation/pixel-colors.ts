@@ -110,7 +110,12 @@ export function labelPixels(image: RgbaImage, palette: readonly Rgb[]): Uint8Arr
   const n = image.width * image.height;
   const labels = new Uint8Array(n);
   for (let p = 0; p < n; p++) {
-    labels[p] = nearestColor(data[p * 4] as number, data[p * 4 + 1] as number, data[p * 4 + 2] as number, palette);
+    labels[p] = nearestColor(
+      data[p * 4] as number,
+      data[p * 4 + 1] as number,
+      data[p * 4 + 2] as number,
+      palette,
+    );
   }
   return labels;
 }
