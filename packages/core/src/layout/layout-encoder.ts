@@ -87,7 +87,10 @@ export class LayoutEncoder implements LayoutConditioner {
    */
   async encode(layout: LayoutInput): Promise<GroundingTensors> {
     const checked = checkLayout(layout, this.spec, this.#names);
-    if (checked.phrases) requirePooledEncoder(this.#promptEncoder, this.#names.phrases);
+    if (checked.phrases) {
+      const name = Array.isArray(layout) ? this.#names.objects : this.#names.phrases;
+      requirePooledEncoder(this.#promptEncoder, name);
+    }
     const embeds = checked.phraseEmbeds ?? (await this.#encodePhrases(checked.phrases!));
     return checkGroundingRow(padRow(checked, embeds, this.spec), this.spec);
   }
