@@ -95,4 +95,50 @@ export const shapesUpscalerFiles: readonly string[] = [
   'vae_decoder/model.onnx',
 ];
 
+/**
+ * The settings the layout model's card recommends (`layout/layout.json` `recommended`, the best of
+ * `tools/shapes-layout/evaluate.py` on the held-out layouts): the CLI's `--box` uses them unless `--steps`,
+ * `--guidance` or `--gligen-beta` say otherwise.
+ */
+export const shapesLayoutDefaults = {
+  numInferenceSteps: 25,
+  guidanceScale: 4,
+  gligenScheduledSamplingBeta: 0.3,
+} as const;
+
+/** The layout model folder's URL (`file:` in Node; wherever the bundler put the package otherwise). */
+export const shapesLayoutModelUrl: URL = new URL('../layout/', import.meta.url);
+
+/**
+ * The absolute path of the shapes world's layout-to-image model (Node): a `StableDiffusionGLIGENPipeline`
+ * folder — the shipped model with GLIGEN text-box grounding layers trained on scenes of 1–3 shapes in
+ * given boxes (diffusers ONNX layout, the UNet in latentkit's grounded-UNet convention). How it was trained
+ * and how well it does: `MODEL_CARD.md`, `tools/shapes-layout/`.
+ */
+export const shapesLayoutModelPath: string = folderPath(shapesLayoutModelUrl);
+
+/**
+ * Every file of the layout model folder, relative, with `/` separators — for serving it over HTTP or
+ * pre-caching it (a browser cannot list a folder). `layout.json` holds the recommended settings and the
+ * evaluation figures, `heldout-layouts.json` the evaluation layouts.
+ */
+export const shapesLayoutModelFiles: readonly string[] = [
+  'heldout-layouts.json',
+  'layout.json',
+  'model_index.json',
+  'scheduler/scheduler_config.json',
+  'text_encoder/config.json',
+  'text_encoder/model.onnx',
+  'tokenizer/merges.txt',
+  'tokenizer/special_tokens_map.json',
+  'tokenizer/tokenizer_config.json',
+  'tokenizer/vocab.json',
+  'unet/config.json',
+  'unet/model.onnx',
+  'vae_decoder/config.json',
+  'vae_decoder/model.onnx',
+  'vae_encoder/config.json',
+  'vae_encoder/model.onnx',
+];
+
 export * from './evaluation/index.js';
