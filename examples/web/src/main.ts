@@ -18,7 +18,7 @@ import {
   type WebExecutionProvider,
 } from '@latentkit/backend-web';
 import type { RgbaImage } from '@latentkit/core';
-import { shapesModelDefaults, shapesModelName } from '@latentkit/model-shapes';
+import { shapesLayoutDefaults, shapesModelDefaults, shapesModelName } from '@latentkit/model-shapes';
 import { a1111Schedulers } from '@latentkit/schedulers';
 import { LayoutEditor } from './layout-editor.js';
 
@@ -91,6 +91,13 @@ function fillSizes(size: number): void {
 }
 
 const params = new URLSearchParams(location.search);
+// The Layout panel starts at the shipped layout model's recommended settings (its card's) when it runs
+// that model; the query can set each.
+if (params.get('layoutModel') === null) {
+  ui.layoutSteps.value = String(shapesLayoutDefaults.numInferenceSteps);
+  ui.layoutGuidance.value = String(shapesLayoutDefaults.guidanceScale);
+  ui.layoutBeta.value = String(shapesLayoutDefaults.gligenScheduledSamplingBeta);
+}
 // Steps and guidance follow the loaded model's recommended settings unless the query or the user set them.
 const userSet = new Set<HTMLInputElement>();
 for (const [key, input] of [
