@@ -10,15 +10,21 @@ import {
   hiresFix,
   hiresGenerationParameters,
   InvalidArgumentError,
+  type LayoutObject,
   LimitExceededError,
+  ModelMismatchError,
   ModelNotFoundError,
+  type PipelineBase,
   type RgbaImage,
+  StableDiffusionGLIGENPipeline,
   StableDiffusionPipeline,
   StableDiffusionUpscalePipeline,
   type Tensor,
   TorchGenerator,
 } from '@latentkit/core';
 import {
+  shapesLayoutDefaults,
+  shapesLayoutModelPath,
   shapesModelDefaults,
   shapesModelName,
   shapesModelPath,
@@ -33,17 +39,18 @@ import { readPng, writePng } from '../png.js';
 import { InterruptedError, UsageError } from './cli-error.js';
 import { MAX_IMAGES_PER_RUN } from './cli-limits.js';
 import { checkHiresFlags, type HiresFlags, hiresOptions } from './hires-flags.js';
+import { checkLayoutFlags, formatBox, type LayoutFlags } from './layout-flags.js';
 import { checkOutputPaths, outputPaths } from './output-paths.js';
 import { createStepProgress } from './progress.js';
 import { readPromptInput } from './prompt-input.js';
 import { checkSchedulerName } from './scheduler-choice.js';
 import { schedulerDisplayName } from './scheduler-name.js';
-import { requireShippedModel } from './shipped-model.js';
+import { requireShippedLayoutModel, requireShippedModel } from './shipped-model.js';
 import { fewStepsWarning } from './step-minimums.js';
 import { checkUpscaleFlags, type UpscaleFlags, X4_UPSCALER_DEFAULTS } from './upscale-flags.js';
 
 /** The flags of `latentkit generate`, as commander parsed them. */
-export interface GenerateFlags extends HiresFlags, UpscaleFlags {
+export interface GenerateFlags extends HiresFlags, UpscaleFlags, LayoutFlags {
   model?: string;
   negative?: string;
   negativeFile?: string;
@@ -94,6 +101,8 @@ export interface GenerateSummary {
   hires?: { scale: number; strength: number; steps: number; upscaler: string; firstPassSize: string };
   /** With `--upscale 4`: the x4 upscaler's folder and settings (the images are 4× the generated size). */
   upscale?: { factor: number; model: string; steps: number; guidance: number; noiseLevel: number };
+  /** With `--box`: the layout as `phrase@x0,y0,x1,y1` strings, and the GLIGEN scheduled-sampling beta. */
+  layout?: { boxes: string[]; beta: number };
   /** With `--vae-tiling`: the tile geometry of the model's VAE. */
   vaeTiling?: { tileSampleSize: number; tileOverlapFactor: number };
   /** True when Ctrl-C stopped the run before all `--n` images were made. */
@@ -103,6 +112,9 @@ export interface GenerateSummary {
 
 /** Steps and guidance when neither the flags nor the shipped model's card say otherwise. */
 const OTHER_MODEL_DEFAULTS = { numInferenceSteps: 20, guidanceScale: 7.5 } as const;
+
+/** diffusers' `StableDiffusionGLIGENPipeline` default beta, for GLIGEN models without a card of ours. */
+const OTHER_GLIGEN_BETA = 0.3;
 
 async function requireFolder(path: string): Promise<void> {
   const isFolder = await stat(path).then(
@@ -176,6 +188,8 @@ export async function runGenerate(
     throw new UsageError('--strength needs --image (img2img).');
   if (flags.previewApprox && !flags.preview) throw new UsageError('--preview-approx needs --preview FILE.');
   const hires = checkHiresFlags(flags);
+  // --box: layout-to-image (StableDiffusionGLIGENPipeline), text-to-image only.
+  const layout = checkLayoutFlags(flags);
   if (flags.vaeTileSize !== undefined && !flags.vaeTiling)
     throw new UsageError('--vae-tile-size needs --vae-tiling.');
   if (promptArgument === '-' && flags.negative === '-') {
@@ -202,14 +216,20 @@ export async function runGenerate(
       stdin: io.stdin,
     })) ?? '';
   checkImageCount(flags.n);
-  if (flags.model === undefined) await requireShippedModel();
-  else await requireFolder(flags.model);
+  if (flags.model !== undefined) await requireFolder(flags.model);
+  else if (layout) await requireShippedLayoutModel();
+  else await requireShippedModel();
 
-  const modelDir = flags.model ?? shapesModelPath;
-  // The shipped model's card recommends its own settings; other models get A1111-like defaults.
-  const defaults = flags.model === undefined ? shapesModelDefaults : OTHER_MODEL_DEFAULTS;
+  // Without --model: the shipped shapes model, or with --box the shipped shapes layout model.
+  const modelDir = flags.model ?? (layout ? shapesLayoutModelPath : shapesModelPath);
+  // The shipped models' cards recommend their own settings; other models get A1111-like defaults.
+  const defaults =
+    flags.model !== undefined ? OTHER_MODEL_DEFAULTS : layout ? shapesLayoutDefaults : shapesModelDefaults;
   const steps = flags.steps ?? defaults.numInferenceSteps;
   const guidance = flags.guidance ?? defaults.guidanceScale;
+  const beta =
+    flags.gligenBeta ??
+    (flags.model === undefined ? shapesLayoutDefaults.gligenScheduledSamplingBeta : OTHER_GLIGEN_BETA);
   checkStrength(flags.strength, steps);
 
   // A1111's random seed range; printed (and written into the PNG) so the image can be made again.
@@ -250,7 +270,16 @@ export async function runGenerate(
     // Text-to-image never encodes an image (the hires fix's second pass does): skip the VAE encoder's session.
     ...(image || hires ? {} : { components: ['text_encoder', 'unet', 'vae_decoder'] as const }),
   });
-  const pipeline = new StableDiffusionPipeline(parts);
+  // --box needs a grounded UNet: refuse any other model here, with the CLI's fix, its sessions released.
+  if (layout && !parts.denoiser.grounding) {
+    await parts.dispose();
+    throw new ModelMismatchError(
+      `--box needs a layout-to-image (GLIGEN) model, but ${resolve(modelDir)} is not one: its UNet has no gligen_* inputs. Fix: leave out --model to use the shipped shapes layout model, or pass --model a GLIGEN export (docs/layout-to-image.md).`,
+    );
+  }
+  const textToImage = layout ? undefined : new StableDiffusionPipeline(parts);
+  const grounded = layout ? new StableDiffusionGLIGENPipeline(parts) : undefined;
+  const pipeline: PipelineBase = (grounded ?? textToImage)!;
   let upscaler: StableDiffusionUpscalePipeline | undefined;
   const loaded = performance.now();
   const progress = createStepProgress(io.stderr, Boolean(io.stderr.isTTY) && !flags.json);
@@ -301,7 +330,12 @@ export async function runGenerate(
     const warning =
       flags.model === undefined ? fewStepsWarning(pipeline.scheduler, scheduler, steps) : undefined;
     if (warning) io.stderr.write(`${warning}\n`);
-    const model = flags.model === undefined ? shapesModelName : basename(resolve(flags.model));
+    const model =
+      flags.model !== undefined
+        ? basename(resolve(flags.model))
+        : layout
+          ? `${shapesModelName}-layout`
+          : shapesModelName;
     let width = 0;
     let height = 0;
     let interrupted = false;
@@ -334,9 +368,23 @@ export async function runGenerate(
           ...(flags.width !== undefined ? { width: flags.width } : {}),
           ...(flags.height !== undefined ? { height: flags.height } : {}),
         };
-        if (hires) {
+        if (grounded && layout) {
+          result = await grounded.generate({
+            prompt,
+            negativePrompt,
+            numInferenceSteps: steps,
+            guidanceScale: guidance,
+            generator: new TorchGenerator(imageSeed),
+            ...size,
+            layout,
+            gligenScheduledSamplingBeta: beta,
+            onStep,
+            signal: abort.signal,
+          });
+          infotext = withLayout(generationParametersFrom(result.parameters, { model }), layout, beta);
+        } else if (hires) {
           // Both passes start a generator from the image's seed, as the plain path does.
-          const fixed = await hiresFix(pipeline, {
+          const fixed = await hiresFix(textToImage!, {
             prompt,
             negativePrompt,
             numInferenceSteps: steps,
@@ -358,7 +406,7 @@ export async function runGenerate(
           result = fixed;
           infotext = hiresGenerationParameters(fixed.parameters, { model, sampler: a1111SamplerName });
         } else {
-          result = await pipeline.generate({
+          result = await textToImage!.generate({
             prompt,
             negativePrompt,
             numInferenceSteps: steps,
@@ -460,6 +508,7 @@ export async function runGenerate(
       providers: { ...parts.providers },
       ...(hiresSummary ? { hires: hiresSummary } : {}),
       ...(upscale ? { upscale } : {}),
+      ...(layout ? { layout: { boxes: layout.map(formatBox), beta } } : {}),
       ...(vaeTiling
         ? {
             vaeTiling: {
@@ -482,4 +531,19 @@ export async function runGenerate(
     await upscaler?.dispose();
     await parts.dispose();
   }
+}
+
+/**
+ * The layout in the PNG's parameters (A1111 infotext extras): `Layout` holds the boxes as `--box` takes
+ * them (`phrase@x0,y0,x1,y1`, joined by `; `), `GLIGEN beta` the scheduled-sampling beta.
+ */
+function withLayout(
+  parameters: GenerationParameters,
+  layout: LayoutObject[],
+  beta: number,
+): GenerationParameters {
+  return {
+    ...parameters,
+    extra: { ...parameters.extra, Layout: layout.map(formatBox).join('; '), 'GLIGEN beta': beta },
+  };
 }

@@ -5,6 +5,7 @@ import { ExitCode, exitCodeFor, formatCliError } from './cli-error.js';
 import { MAX_IMAGES_PER_RUN } from './cli-limits.js';
 import { checkCommandLineLength } from './command-line-limit.js';
 import type { CommandIo, GenerateFlags } from './generate-command.js';
+import { MAX_BOXES, parseBox } from './layout-flags.js';
 import { integerAtLeast, numberAtLeast, numberIn, parseSeed } from './parse-values.js';
 import { parseUpscaleFactor, X4_UPSCALER_DEFAULTS } from './upscale-flags.js';
 
@@ -123,6 +124,16 @@ export function createProgram(io: CommandIo, state: RunState = { exitCode: ExitC
       integerAtLeast(0),
     )
     .option(
+      '--box <phrase@x0,y0,x1,y1>',
+      `layout-to-image (GLIGEN): put <phrase> in the box x0,y0–x1,y1, fractions of the width and height with the origin top left, e.g. "a red circle@0.05,0.05,0.45,0.45"; repeatable, up to ${MAX_BOXES}; the prompt describes the rest (e.g. "on a white background"). Without --model: the shipped shapes layout model`,
+      parseBox,
+    )
+    .option(
+      '--gligen-beta <b>',
+      "with --box: the share of the steps grounded in the boxes, in [0, 1] (GLIGEN's scheduled sampling; default: the layout model's card, 0.3 for other models)",
+      numberIn(0, 1),
+    )
+    .option(
       '--vae-tiling',
       "decode (and encode) in overlapping tiles blended linearly, as diffusers' enable_vae_tiling: the VAE's peak memory grows with the tile, not the image (for large outputs)",
     )
@@ -172,6 +183,9 @@ export function createProgram(io: CommandIo, state: RunState = { exitCode: ExitC
               ? `, hires fix ×${summary.hires.scale} from ${summary.hires.firstPassSize} (${summary.hires.upscaler}, strength ${summary.hires.strength}, ${summary.hires.steps} steps)`
               : '') +
             (summary.upscale ? `, upscaled ×4 by ${summary.upscale.model}` : '') +
+            (summary.layout
+              ? `, ${summary.layout.boxes.length} box(es), GLIGEN beta ${summary.layout.beta}`
+              : '') +
             `, ${(summary.timings.totalMs / 1000).toFixed(1)} s\n`,
         );
       }
