@@ -1,0 +1,126 @@
+"""Exports the trained layout model to packages/model-shapes/layout/: a full diffusers ONNX
+folder for latentkit's StableDiffusionGLIGENPipeline.
+
+    model_index.json   _class_name StableDiffusionGLIGENPipeline
+    unet/model.onnx    the shipped UNet + position net + fusers in the ONNX convention for grounded
+                       UNets: sample [B,4,h,w], timestep [1|B], encoder_hidden_states [B,S,64],
+                       gligen_boxes [B,30,4], gligen_positive_embeddings [B,30,64], gligen_masks [B,30],
+                       gligen_enabled [] -> out_sample (opset 17, one self-contained file)
+    unet/config.json   the shipped UNet's config + "attention_type": "gated"
+    scheduler/, tokenizer/, text_encoder/, vae_decoder/, vae_encoder/   copies of packages/model-shapes/model/
+    layout.json        recommended settings, training figures, the Python evaluation
+    (heldout-layouts.json is written by write_heldout.py and left alone)
+
+Also dumps torch test vectors (gate on vs torch; gate off vs the plain shipped UNet) for verify_ort.cjs.
+
+    /usr/bin/python3 export.py --ckpt .work/layout.pt --eval .work/eval.json
+"""
+import argparse
+import json
+import os
+import shutil
+
+import torch
+
+import common
+from evaluate import load
+from gligen import export_onnx
+
+torch.set_num_threads(1)
+COPIED = ("scheduler", "tokenizer", "text_encoder", "vae_decoder", "vae_encoder")
+
+
+def tensor_json(t):
+    return {"dims": list(t.shape), "dtype": "float32", "data": t.detach().reshape(-1).tolist()}
+
+
+def write_json(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ckpt", default=os.path.join(common.WORK, "layout.pt"))
+    ap.add_argument("--eval", default=None, help="evaluate.py output: the best config becomes `recommended`")
+    ap.add_argument("--eval_seen", default=None, help="evaluate.py --split seen output (reported only)")
+    ap.add_argument("--out", default=common.LAYOUT_MODEL)
+    ap.add_argument("--vectors", default=os.path.join(common.WORK, "vectors"))
+    args = ap.parse_args()
+    g, joint, _vae, _tok, _scale, ck = load(args.ckpt)
+    d = joint.text.final_ln.normalized_shape[0]
+    out = args.out
+    for part in COPIED:
+        shutil.rmtree(os.path.join(out, part), ignore_errors=True)
+        shutil.copytree(os.path.join(common.SHIPPED_MODEL, part), os.path.join(out, part))
+    idx = json.load(open(os.path.join(common.SHIPPED_MODEL, "model_index.json")))
+    idx["_class_name"] = "StableDiffusionGLIGENPipeline"
+    write_json(os.path.join(out, "model_index.json"), idx)
+    cfg = json.load(open(os.path.join(common.SHIPPED_MODEL, "unet", "config.json")))
+    cfg["attention_type"] = "gated"
+    write_json(os.path.join(out, "unet", "config.json"), cfg)
+
+    gen = torch.Generator().manual_seed(3)
+    n = common.MAX_OBJECTS
+
+    def grounding(b, k):
+        boxes, emb, masks = torch.zeros(b, n, 4), torch.zeros(b, n, d), torch.zeros(b, n)
+        lo = torch.rand(b, k, 2, generator=gen) * 0.5
+        boxes[:, :k] = torch.cat([lo, lo + 0.25 + torch.rand(b, k, 2, generator=gen) * 0.25], -1)
+        emb[:, :k] = torch.randn(b, k, d, generator=gen)
+        masks[:, :k] = 1
+        return boxes, emb, masks
+
+    one, zero = torch.tensor(1.0), torch.tensor(0.0)
+    example = (torch.randn(2, 4, 8, 8, generator=gen), torch.tensor([981.0]), torch.randn(2, 77, d, generator=gen), *grounding(2, 2), one)
+    export_onnx(g, example, os.path.join(out, "unet", "model.onnx"))
+
+    vec = []
+    with torch.no_grad():
+        for b, h, w, ts, k in ((2, 8, 8, [981.0], 2), (2, 8, 12, [501.0, 501.0], 3), (1, 8, 8, [21.0], 1)):
+            s, e = torch.randn(b, 4, h, w, generator=gen), torch.randn(b, 77, d, generator=gen)
+            t = torch.tensor(ts)
+            boxes, emb, masks = grounding(b, k)
+            masks[0] = 0 if b == 2 else masks[0]  # a CFG-style unconditional row
+            te = t.expand(b) if t.numel() == 1 else t
+            feeds = {"sample": s, "timestep": t, "encoder_hidden_states": e, "gligen_boxes": boxes, "gligen_positive_embeddings": emb, "gligen_masks": masks}
+            on = g(s, te, e, boxes, emb, masks, one)
+            plain = g(s, te, e, grounding=False)
+            vec.append({"inputs": {k2: tensor_json(v) for k2, v in {**feeds, "gligen_enabled": one}.items()}, "outputs": {"out_sample": tensor_json(on)}})
+            vec.append({"inputs": {k2: tensor_json(v) for k2, v in {**feeds, "gligen_enabled": zero}.items()}, "outputs": {"out_sample": tensor_json(plain)}})
+    os.makedirs(args.vectors, exist_ok=True)
+    with open(os.path.join(args.vectors, "unet.json"), "w") as f:
+        json.dump(vec, f)
+
+    info = {
+        "description": "The shapes layout model: the shipped shapes UNet (frozen) + GLIGEN text-box grounding layers "
+                       "(tools/shapes-layout). 32x32 images, 1-3 objects in square boxes of 8-18 px (a quarter to ~0.56 of the side).",
+        "resolution": 32,
+        "maxObjects": n,
+        "phrases": "a {color} {shape} (colors: red, green, blue, yellow, purple, orange, white, black; shapes: circle, square, triangle)",
+        "prompt": "on a {background} background",
+        "training": {"minutes": round(ck["seconds"] / 60, 1), "steps": ck["step"], "batch": ck["args"]["batch"], "params": ck["trainable_params"],
+                     "frozen": "the shipped UNet, text encoder and VAE"},
+    }
+    if args.eval:
+        ev = json.load(open(args.eval))
+        best = max(ev["configs"], key=lambda r: (r["2"]["objects_right"] + r["3"]["objects_right"], r["2"]["outside_clean"] + r["3"]["outside_clean"]))
+        info["recommended"] = {"numInferenceSteps": best["steps"], "guidanceScale": best["guidance"], "gligenScheduledSamplingBeta": best["beta"]}
+        info["pythonEvaluation"] = {"judge": "tools/shapes-layout/evaluate.py (box crop, nearest palette colour, fill ratio)",
+                                    "heldout": ev["configs"], "judgeOnGroundTruth": ev["judge_on_ground_truth"]}
+    if args.eval_seen:
+        info.setdefault("pythonEvaluation", {})["seen"] = json.load(open(args.eval_seen))["configs"]
+    write_json(os.path.join(out, "layout.json"), info)
+
+    sizes = {}
+    for root, _, files in os.walk(out):
+        for fn in files:
+            p = os.path.join(root, fn)
+            sizes[os.path.relpath(p, out)] = os.path.getsize(p)
+    print(json.dumps({"out": out, "total_bytes": sum(sizes.values()), "files": sizes}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
