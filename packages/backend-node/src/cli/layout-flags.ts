@@ -17,7 +17,7 @@ const SYNTAX =
   '"<phrase>@x0,y0,x1,y1" (fractions of width and height, origin top left), e.g. "a red circle@0.05,0.05,0.45,0.45"';
 
 function bad(message: string): CommanderArgumentError {
-  return new CommanderArgumentError(`${message} Expected ${SYNTAX}.`);
+  return new CommanderArgumentError(`${message} Fix: write it as ${SYNTAX}.`);
 }
 
 /**
