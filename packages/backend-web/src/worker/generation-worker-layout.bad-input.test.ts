@@ -15,6 +15,7 @@ import type { GenerationWorker, WorkerLayoutCallOptions } from './generation-wor
 // outside [0, 1], no phrase, more than 30 boxes, …) is refused before any download.
 
 const models = fileURLToPath(new URL('../../../../tests/fixtures/models/', import.meta.url));
+type ErrorClass = new (...args: never[]) => Error;
 const wasm = { providers: ['wasm' as const], numThreads: 1 };
 const box = (i: number): [number, number, number, number] => [0, 0, 0.5 + i / 100, 0.5];
 
@@ -51,7 +52,7 @@ describe('generation worker: bad layout input', () => {
   const early: {
     name: string;
     options: () => unknown;
-    error?: typeof LimitExceededError;
+    error?: ErrorClass;
     message: RegExp;
   }[] = [
     {
@@ -194,7 +195,7 @@ describe('generation worker: bad layout input', () => {
   const late: {
     name: string;
     options: () => unknown;
-    error: typeof InvalidArgumentError;
+    error: ErrorClass;
     message: RegExp;
   }[] = [
     {
