@@ -9,8 +9,11 @@ import type { WorkerRequest, WorkerResponse } from '../worker/messages.js';
 export function connectInProcess(): GenerationWorker {
   const toWorker = new EventTarget();
   const toPage = new EventTarget();
-  const deliver = (target: EventTarget, data: unknown) =>
-    setTimeout(() => target.dispatchEvent(new MessageEvent('message', { data: structuredClone(data) })), 0);
+  // Copied at once, as postMessage does (a value it cannot copy throws DataCloneError to the sender).
+  const deliver = (target: EventTarget, data: unknown) => {
+    const copy = structuredClone(data);
+    setTimeout(() => target.dispatchEvent(new MessageEvent('message', { data: copy })), 0);
+  };
   const scope: WorkerScopeLike = {
     addEventListener: (type, listener) => toWorker.addEventListener(type, listener as EventListener),
     postMessage: (message: WorkerResponse) => deliver(toPage, message),

@@ -164,6 +164,21 @@ function revive(error: WorkerError): Error {
 }
 
 /**
+ * The error for a request `postMessage` could not copy (a function, a DOM node, … among its options): an
+ * `InvalidArgumentError` naming the request, instead of the browser's `DataCloneError`.
+ */
+function uncloneable(request: WorkerRequest, error: unknown): unknown {
+  if ((error as Error | undefined)?.name !== 'DataCloneError') return error;
+  return new InvalidArgumentError({
+    name: `${request.type} options`,
+    value: (error as Error).message,
+    expected:
+      'values postMessage can copy to the worker: strings, numbers, booleans, plain objects, arrays and typed arrays (no functions, DOM nodes or class instances other than those)',
+    fix: 'pass plain data, e.g. phrases as strings and boxes as arrays of numbers; callbacks go in onStep / onProgress / onWarning only',
+  });
+}
+
+/**
  * Runs generation off the main thread: the page side of a module worker that calls
  * {@link serveGenerationWorker}. The page stays responsive while onnxruntime-web computes.
  *
@@ -232,7 +247,12 @@ export function createGenerationWorker(worker: Worker | URL | string): Generatio
         kind: request.type,
         ...handlers,
       });
-      w.postMessage(request);
+      try {
+        w.postMessage(request);
+      } catch (error) {
+        pending.delete(request.id);
+        reject(uncloneable(request, error));
+      }
     });
   }
 

@@ -170,6 +170,11 @@ describe('generation worker: bad layout input', () => {
       message: /^layout request key "gligenPhrases" .*layout: \[\{ phrase, box \}/,
     },
     {
+      name: 'a phrase that is a function (postMessage cannot copy it)',
+      options: () => withObject({ phrase: () => 'a blue square', box: [0.5, 0.5, 1, 1] }),
+      message: /^layout options = .*could not be cloned.*postMessage can copy/,
+    },
+    {
       name: 'vaeTiling a string',
       options: () => ({ ...base(), vaeTiling: 'yes' }),
       message: /^layout vaeTiling = "yes"/,
