@@ -231,3 +231,22 @@ export function parseEvalLayouts(json: unknown): EvalLayoutSet {
     layouts: parsed,
   };
 }
+
+/**
+ * The indices of the first `limit` layouts of each object count, in the set's order (all of them without a
+ * limit): a quick run that still fills every row of the report.
+ */
+export function selectLayouts(layouts: readonly EvalLayout[], limit?: number): number[] {
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+    throw new InvalidArgumentError({ name: 'limit', value: limit, expected: 'a positive integer' });
+  }
+  const taken = new Map<number, number>();
+  const indices: number[] = [];
+  layouts.forEach((l, i) => {
+    const n = l.objects.length;
+    const k = taken.get(n) ?? 0;
+    taken.set(n, k + 1);
+    if (limit === undefined || k < limit) indices.push(i);
+  });
+  return indices;
+}
