@@ -145,6 +145,15 @@ describe('latentkit generate --box (the grounded fixture)', () => {
     }
   });
 
+  it('latentkit info shows a grounded folder: the GLIGEN pipeline, attention_type "gated" and the gligen_* inputs', async () => {
+    const r = await run(['--import', tsx, entry, 'info', gligenTiny]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^pipeline: StableDiffusionGLIGENPipeline$/m);
+    expect(r.stdout).toMatch(/cross_attention_dim=32, attention_type="gated"/);
+    expect(r.stdout).toMatch(/in {2}gligen_boxes {16}float32 {2}\[batch, 30, 4\]/);
+    expect(r.stdout).toMatch(/in {2}gligen_enabled {14}float32 {2}\[\]/);
+  });
+
   it('--box on a model that is not grounded (the sd1 fixture): exit 2, one line naming the folder and the fix', async () => {
     const r = await cli([
       'on a white background',

@@ -109,6 +109,7 @@ const SUMMARY_KEYS = [
   'out_channels',
   'latent_channels',
   'cross_attention_dim',
+  'attention_type',
   'scaling_factor',
   'shift_factor',
   'hidden_size',
