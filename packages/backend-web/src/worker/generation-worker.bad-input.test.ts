@@ -202,6 +202,21 @@ describe('generation worker: bad upscale and vaeTiling input', () => {
     await expect(gen.generate({ prompt: 'a' })).rejects.toThrow(/a loaded model/);
   }, 60_000);
 
+  it('generate and upscale: options postMessage cannot copy → InvalidArgumentError naming the request, not DataCloneError', async () => {
+    const gen2 = await gen
+      .generate({ prompt: (() => 'a') as unknown as string, numInferenceSteps: 1 })
+      .catch((e: unknown) => e);
+    expect(gen2).toBeInstanceOf(InvalidArgumentError);
+    expect((gen2 as Error).message).toMatch(
+      /^generate options = .*could not be cloned.*Fix: pass plain data/,
+    );
+    const up = await gen
+      .upscale({ ...base(), prompt: Symbol('a red house') as unknown as string })
+      .catch((e: unknown) => e);
+    expect(up).toBeInstanceOf(InvalidArgumentError);
+    expect((up as Error).message).toMatch(/^upscale options = /);
+  });
+
   it('generate: vaeTiling 5 → InvalidArgumentError', async () => {
     await gen.load(`${server.origin}/models/sd1/`, wasm);
     const err = await gen
