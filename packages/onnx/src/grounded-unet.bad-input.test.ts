@@ -180,6 +180,26 @@ const graphCases: [string, FakeValue[], RegExp][] = [
     ],
     /gligen_boxes has 5 values per box, not 4/,
   ],
+  [
+    '1e6 object slots (the zero feeds would take B · 1e6 · D floats)',
+    [
+      ['gligen_boxes', 'float32', ['batch', 1_000_000, 4]],
+      ['gligen_positive_embeddings', 'float32', ['batch', 1_000_000, D]],
+      ['gligen_masks', 'float32', ['batch', 1_000_000]],
+      ['gligen_enabled', 'float32', []],
+    ],
+    /the grounding inputs have 1000000 object slots \(at most 1024\)/,
+  ],
+  [
+    'phrase embeddings 1e9 wide',
+    [
+      ['gligen_boxes', 'float32', ['batch', 30, 4]],
+      ['gligen_positive_embeddings', 'float32', ['batch', 30, 1_000_000_000]],
+      ['gligen_masks', 'float32', ['batch', 30]],
+      ['gligen_enabled', 'float32', []],
+    ],
+    /gligen_positive_embeddings is 1000000000 wide \(at most 65536\)/,
+  ],
 ];
 
 describe('UnetDenoiser: grounded graphs that break the convention', () => {

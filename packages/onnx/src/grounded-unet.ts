@@ -29,6 +29,10 @@ export const GLIGEN_MAX_OBJECTS = 30;
 /** The phrase embedding width diffusers' GLIGEN UNet uses when `cross_attention_dim` is not one number. */
 export const GLIGEN_DEFAULT_EMBEDDING_DIM = 768;
 
+/** The most object slots and the widest phrase embedding a graph may declare (checked before any allocation). */
+const MAX_SLOTS = 1024;
+const MAX_EMBEDDING_DIM = 65_536;
+
 /** The grounding inputs of a UNet session, as its metadata describes them. */
 export interface GroundedInputs {
   /** What the UNet accepts: slots and phrase embedding width. */
@@ -110,6 +114,12 @@ export function readGroundedInputs(
   }
   const maxObjects = slots[0] ?? GLIGEN_MAX_OBJECTS;
   const embeddingDim = fixedDim(embeddings, 2) ?? crossAttentionDim ?? GLIGEN_DEFAULT_EMBEDDING_DIM;
+  // The zero feeds of a call without gligen are B · slots · D floats: refuse absurd sizes up front.
+  if (maxObjects > MAX_SLOTS)
+    throw bad(`the grounding inputs have ${maxObjects} object slots (at most ${MAX_SLOTS})`);
+  if (embeddingDim > MAX_EMBEDDING_DIM) {
+    throw bad(`gligen_positive_embeddings is ${embeddingDim} wide (at most ${MAX_EMBEDDING_DIM})`);
+  }
   return { spec: { maxObjects, embeddingDim }, boxes, embeddings, masks, enabled, enabledDims };
 }
 
