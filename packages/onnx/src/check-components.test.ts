@@ -136,6 +136,18 @@ describe('readModelIndex', () => {
     ]);
   });
 
+  it('StableDiffusionGLIGENPipeline (and the Onnx… spelling) is a grounded SD 1.x folder; the others are not', async () => {
+    for (const name of ['StableDiffusionGLIGENPipeline', 'OnnxStableDiffusionGLIGENPipeline']) {
+      const read = await readModelIndex(index(name));
+      expect([read.kind, read.grounded]).toEqual(['text-to-image', true]);
+    }
+    expect((await readModelIndex(index('StableDiffusionPipeline'))).grounded).toBe(false);
+    expect((await readModelIndex(index('StableDiffusionUpscalePipeline'))).grounded).toBe(false);
+    await expect(readModelIndex(index('StableDiffusionGLIGENTextImagePipeline'))).rejects.toThrow(
+      NotImplementedError,
+    );
+  });
+
   it('SDXL is not implemented; other pipelines and missing files are typed errors', async () => {
     await expect(readModelIndex(index('StableDiffusionXLPipeline'))).rejects.toThrow(NotImplementedError);
     await expect(
