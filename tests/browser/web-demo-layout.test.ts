@@ -121,19 +121,26 @@ async function finishLayout(page: Page): Promise<{
   return { ...out, rgba: Uint8Array.from(out.rgba) };
 }
 
-/** onnxruntime-node's StableDiffusionGLIGENPipeline on `layout` with the page's settings. */
-async function nodeLayout(layout: LayoutObject[]): Promise<Uint8ClampedArray> {
-  const pipe = await StableDiffusionGLIGENPipeline.fromPretrained(join(fixtureModels, 'sd-gligen-tiny'), {
-    backend: nodeBackend,
-  });
+/**
+ * onnxruntime-node's StableDiffusionGLIGENPipeline on `layout` with the page's settings (default: the
+ * fixture with the test's settings).
+ */
+async function nodeLayout(
+  layout: LayoutObject[],
+  model = join(fixtureModels, 'sd-gligen-tiny'),
+  s = {
+    numInferenceSteps: settings.steps,
+    guidanceScale: settings.guidance,
+    gligenScheduledSamplingBeta: settings.beta,
+  },
+): Promise<Uint8ClampedArray> {
+  const pipe = await StableDiffusionGLIGENPipeline.fromPretrained(model, { backend: nodeBackend });
   try {
     const { images } = await pipe.generate({
+      ...s,
       prompt: settings.prompt,
       negativePrompt: '',
       layout,
-      numInferenceSteps: settings.steps,
-      guidanceScale: settings.guidance,
-      gligenScheduledSamplingBeta: settings.beta,
       seed: settings.seed,
     });
     return images[0]!.data;
@@ -218,6 +225,33 @@ describe.skipIf(skip)('the demo page: box editor and Generate layout in headless
     expect(await phrases.count()).toBe(1);
     expect(await phrases.nth(0).inputValue()).toBe('a blue square');
     await page.close();
+  }, 180_000);
+
+  it("WebGPU (SwiftShader adapter, no fallback allowed): the grounded UNet runs there, onnxruntime-node's image", async () => {
+    const gpu = await launchChromium();
+    try {
+      const page = await openDemo(
+        gpu.context,
+        server.origin,
+        query.replace('provider=wasm', 'provider=webgpu'),
+      );
+      await page.waitForSelector('#generate-layout:not([disabled])');
+      await drag(page, [0.1, 0.1], [0.5, 0.6]);
+      await drag(page, [0.55, 0.2], [0.9, 0.9]);
+      const phrases = page.locator('#layout-objects input.phrase');
+      await phrases.nth(0).fill('a red circle');
+      await phrases.nth(1).fill('a blue square');
+      await page.click('#generate-layout');
+      // provider=webgpu alone: a component that cannot run on WebGPU fails the load instead of falling back.
+      const done = await finishLayout(page);
+      expect(done.state, done.text).toBe('done');
+      const layout = done.layout!;
+      const objects = layout.boxes.map((box, i) => ({ phrase: layout.phrases![i]!, box }));
+      expect(maxDifference(done.rgba, await nodeLayout(objects))).toBeLessThanOrEqual(2);
+      await page.close();
+    } finally {
+      await gpu.close();
+    }
   }, 180_000);
 
   it('the editor stops at 30 boxes; Clear boxes empties it; no boxes is the worker’s typed error', async () => {
