@@ -20,6 +20,7 @@ export const artifactsDir = join(repoRoot, 'test-artifacts');
 export const fixtureModels = join(repoRoot, 'tests', 'fixtures', 'models');
 export const shapesModelDir = join(repoRoot, 'packages', 'model-shapes', 'model');
 export const shapesUpscalerDir = join(repoRoot, 'packages', 'model-shapes', 'upscaler');
+export const shapesLayoutDir = join(repoRoot, 'packages', 'model-shapes', 'layout');
 
 /** The Chromium binary: `LATENTKIT_CHROMIUM`, else Debian's. */
 export const chromiumPath = process.env['LATENTKIT_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -42,13 +43,15 @@ export async function buildDemo(outDir: string): Promise<void> {
 
 /**
  * Serves the built page at `/`, the shipped model at `/models/shapes/`, the shapes upscaler at
- * `/models/shapes-upscaler/`, the fixtures at `/models/<name>/`.
+ * `/models/shapes-upscaler/`, the shapes layout model at `/models/shapes-layout/`, the fixtures at
+ * `/models/<name>/`.
  */
 export function serveDemo(dist: string): Promise<StaticServer> {
   return startStaticServer({
     '/': dist,
     '/models/shapes/': shapesModelDir,
     '/models/shapes-upscaler/': shapesUpscalerDir,
+    '/models/shapes-layout/': shapesLayoutDir,
     '/models/': fixtureModels,
   });
 }
