@@ -34,7 +34,9 @@ import {
   evaluateLayouts,
   formatLayoutFailures,
   formatLayoutTable,
+  formatTally,
   layoutEvaluationSummary,
+  objectsByTriple,
   parseEvalLayouts,
   parseShapesWorld,
   selectLayouts,
@@ -192,6 +194,12 @@ await pipe.dispose();
 const met = targetsMet(result.cases);
 out.write(`${formatLayoutTable(result.cases)}\n\n`);
 out.write(`targets (objects right: ≥ 85% with 2 objects, ≥ 70% with 3): ${met ? 'met' : 'NOT met'}\n\n`);
+if (set.heldoutTriples) {
+  const split = objectsByTriple(result.cases, set.heldoutTriples);
+  out.write(
+    `objects right by (colour, shape, background) triple: held out of training ${formatTally(split.heldout)}, seen ${formatTally(split.seen)}\n\n`,
+  );
+}
 const failures = result.cases.filter((c) => !c.judged.allRight);
 out.write(
   `Layouts not entirely right (${failures.length} of ${result.cases.length}):\n${formatLayoutFailures(result.cases, 25) || '  none'}\n\n`,
@@ -214,6 +222,7 @@ if (values.json) {
       limit: limit ?? null,
     },
     ...layoutEvaluationSummary(result.cases),
+    ...(set.heldoutTriples ? { objectsByTriple: objectsByTriple(result.cases, set.heldoutTriples) } : {}),
     seconds: result.seconds,
     totalSeconds: seconds,
   };

@@ -105,6 +105,12 @@ describe('npm run eval:layout on the grounded fixture', () => {
     expect(run.stdout).toMatch(
       /targets \(objects right: ≥ 85% with 2 objects, ≥ 70% with 3\): (met|NOT met)/,
     );
+    // Objects split by whether their (colour, shape, background) triple was held out of training: 5 in all.
+    const split = /held out of training \d+\.\d% \((\d)\/(\d)\), seen (?:\d+\.\d% \((\d)\/(\d)\)|–)/.exec(
+      run.stdout,
+    );
+    expect(split).not.toBeNull();
+    expect(Number(split![2]) + Number(split![4] ?? 0)).toBe(5);
   });
 
   it('writes the JSON: settings, groups with shares in [0, 1], each layout with the seed of its index', () => {

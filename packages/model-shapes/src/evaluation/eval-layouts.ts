@@ -1,5 +1,5 @@
 import { formatValue, InvalidArgumentError, ModelInvalidError } from '@latentkit/core';
-import type { ShapeName, ShapesWorld } from './shapes-world.js';
+import type { ShapeName, ShapesWorld, ShapeTriple } from './shapes-world.js';
 
 /** A box `[x0, y0, x1, y1]` as fractions of the image's width and height, origin top left (as core's `LayoutBox`). */
 export type EvalBox = readonly [number, number, number, number];
@@ -32,6 +32,8 @@ export interface EvalLayoutSet {
   readonly resolution?: number;
   /** Colour name → `[r, g, b]`, when recorded. */
   readonly colors?: ShapesWorld['colors'];
+  /** The (colour, shape, background) triples held out of training, when recorded (`heldout_triples`). */
+  readonly heldoutTriples?: readonly ShapeTriple[];
   /** The layouts. */
   readonly layouts: readonly EvalLayout[];
 }
@@ -167,13 +169,14 @@ function invalid(name: string, value: unknown, expected: string): ModelInvalidEr
 }
 
 /**
- * Checks and types a `heldout-layouts.json` (`{ resolution?, colors?, layouts: [{ prompt, background?,
- * objects: [{ phrase, box, color?, shape? }] }] }`, written by `tools/shapes-layout/write_heldout.py`).
+ * Checks and types a `heldout-layouts.json` (`{ resolution?, colors?, heldout_triples?, layouts: [{ prompt,
+ * background?, objects: [{ phrase, box, color?, shape? }] }] }`, written by `tools/shapes-layout/write_heldout.py`).
  * Extra keys are kept out. Throws `ModelInvalidError` naming the first field that is wrong.
  */
 export function parseEvalLayouts(json: unknown): EvalLayoutSet {
   if (!isRecord(json)) throw invalid('(root)', json, 'an object');
   const { resolution, colors, layouts } = json;
+  const triples = json.heldout_triples;
   if (resolution !== undefined && (!Number.isInteger(resolution) || (resolution as number) < 8)) {
     throw invalid('resolution', resolution, 'an integer ≥ 8');
   }
@@ -188,6 +191,18 @@ export function parseEvalLayouts(json: unknown): EvalLayoutSet {
           c.every((v) => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 255),
       );
     if (!ok) throw invalid('colors', colors, 'an object of ≥ 2 colour name → [r, g, b] (0–255)');
+  }
+  if (triples !== undefined) {
+    const ok =
+      Array.isArray(triples) &&
+      triples.every(
+        (t) =>
+          isRecord(t) &&
+          typeof t.color === 'string' &&
+          typeof t.background === 'string' &&
+          (SHAPES as readonly unknown[]).includes(t.shape),
+      );
+    if (!ok) throw invalid('heldout_triples', triples, 'an array of { color, shape, background }');
   }
   if (!Array.isArray(layouts) || layouts.length === 0) throw invalid('layouts', layouts, 'a non-empty array');
   const parsed = layouts.map((l: unknown, i): EvalLayout => {
@@ -228,6 +243,15 @@ export function parseEvalLayouts(json: unknown): EvalLayoutSet {
   return {
     ...(resolution === undefined ? {} : { resolution: resolution as number }),
     ...(colors === undefined ? {} : { colors: colors as ShapesWorld['colors'] }),
+    ...(triples === undefined
+      ? {}
+      : {
+          heldoutTriples: (triples as ShapeTriple[]).map(({ color, shape, background }) => ({
+            color,
+            shape,
+            background,
+          })),
+        }),
     layouts: parsed,
   };
 }

@@ -7,6 +7,7 @@ import type { JudgedLayout, JudgedLayoutObject } from './judge-layout.js';
 import {
   type LayoutCase,
   layoutEvaluationSummary,
+  objectsByTriple,
   summarizeByObjectCount,
   summarizeLayouts,
   targetsMet,
@@ -141,6 +142,22 @@ describe('layout summary', () => {
       color: 'blue',
       shape: null,
       right: false,
+    });
+  });
+
+  it('splits objects right by held-out and seen (colour, shape, background) triples', () => {
+    // Every object expects a red circle; layout 100's image is judged on black, the others on white.
+    const mixed = cases.map((c) =>
+      c.index === 100 ? { ...c, judged: { ...c.judged, background: 'black' } } : c,
+    );
+    const heldout = [{ color: 'red', shape: 'circle' as const, background: 'white' }];
+    expect(objectsByTriple(mixed, heldout)).toEqual({
+      heldout: { correct: 10, total: 11 },
+      seen: { correct: 1, total: 3 },
+    });
+    expect(objectsByTriple(mixed, [])).toEqual({
+      heldout: { correct: 0, total: 0 },
+      seen: { correct: 11, total: 14 },
     });
   });
 

@@ -1,6 +1,7 @@
 import { accuracy, type Tally } from './adherence-score.js';
 import type { EvalLayout } from './eval-layouts.js';
 import type { JudgedLayout } from './judge-layout.js';
+import type { ShapeTriple } from './shapes-world.js';
 
 /** One generated layout image: which layout, the seed and what the judge saw. */
 export interface LayoutCase {
@@ -127,4 +128,26 @@ export function layoutEvaluationSummary(
       allRight: judged.allRight,
     })),
   };
+}
+
+/**
+ * Objects right, split by whether the object's (colour, shape, background) triple is one of `heldout`
+ * (never an object on that background in training) or was seen.
+ */
+export function objectsByTriple(
+  cases: readonly LayoutCase[],
+  heldout: readonly ShapeTriple[],
+): { heldout: Tally; seen: Tally } {
+  const held = new Set(heldout.map((t) => `${t.color} ${t.shape} ${t.background}`));
+  const split = { heldout: { correct: 0, total: 0 }, seen: { correct: 0, total: 0 } };
+  for (const { judged } of cases) {
+    for (const o of judged.objects) {
+      const t = held.has(`${o.expected.color} ${o.expected.shape} ${judged.background}`)
+        ? split.heldout
+        : split.seen;
+      t.total += 1;
+      if (o.right) t.correct += 1;
+    }
+  }
+  return split;
 }
