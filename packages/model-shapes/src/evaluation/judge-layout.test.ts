@@ -60,6 +60,17 @@ describe('judgeLayout on ground-truth renders', () => {
     expect(right / objects.length, wrong.map(describeCase).join('\n')).toBeGreaterThanOrEqual(0.98);
   });
 
+  it('keeps every truth verdict under ±20 colour noise (a generated image is never flat)', () => {
+    for (const { c } of ofKind('truth')) {
+      const image = decode(c);
+      for (let i = 0; i < image.data.length; i++) {
+        if (i % 4 !== 3) image.data[i] = image.data[i]! + (((i * 2654435761) >>> 0) % 41) - 20;
+      }
+      const j = judgeLayout(image, c, { colors });
+      expect(j.clean && j.objects.every((o) => o.right), describeCase({ c, j })).toBe(true);
+    }
+  });
+
   it('flags no truth layout as dirty outside its boxes', () => {
     const dirty = ofKind('truth').filter(({ j }) => !j.clean);
     expect(dirty.map(describeCase)).toEqual([]);
