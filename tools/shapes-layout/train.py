@@ -3,10 +3,11 @@ VAE) frozen; trainable: the position net and one gated self-attention fuser per
 Transformer2D block (gligen.py).
 
 SD recipe as the shipped model's: epsilon prediction, scaled_linear betas 0.00085..0.012
-over 1000 steps, uniform t.  Per batch row: the global prompt "on a {bg} background" (""
-with p_uncond, for CFG), the row's objects in random slots of the 30 (boxes, pooled phrase
-embeddings, masks; the rest zero-padded as the pipeline pads), all masks set to 0 with
-p_drop_grounding (the pipeline's unconditional CFG rows look like that); gate = 1.
+over 1000 steps, uniform t.  Per batch row: the global prompt "on a {bg} background" and
+the row's objects in random order in the first slots of the 30 (boxes, pooled phrase
+embeddings, masks 1; the rest zero-padded as the pipeline pads); with p_both the prompt is
+"" and every mask 0 (what the pipeline's unconditional CFG rows look like), with p_uncond
+only the prompt is dropped, with p_drop_grounding only the masks; gate = 1.
 AdamW on the trainable parameters only, LR warm-up then cosine to 10 %, grad-norm clip 1,
 EMA of the trainable parameters.  The budget is wall-clock.
 
@@ -39,7 +40,7 @@ def build(hidden, work=common.WORK):
     return g, joint, vae, tok, scale
 
 
-def grounding_batch(d, idx, rng, p_drop):
+def grounding_batch(d, idx, rng):
     """boxes [B,30,4], embeddings [B,30,64], masks [B,30] for scene indices idx."""
     b, n = len(idx), common.MAX_OBJECTS
     boxes, emb, masks = torch.zeros(b, n, 4), torch.zeros(b, n, d["pooled"].shape[1]), torch.zeros(b, n)
@@ -51,8 +52,6 @@ def grounding_batch(d, idx, rng, p_drop):
             boxes[r, s] = d["boxes"][i, j]
             emb[r, s] = d["pooled"][d["phrase_idx"][i, j]]
             masks[r, s] = 1.0
-        if rng.random() < p_drop:
-            masks[r] = 0
     return boxes, emb, masks
 
 
@@ -65,8 +64,9 @@ def main():
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--hidden", type=int, default=512, help="position net MLP width (diffusers: 512)")
-    ap.add_argument("--p_uncond", type=float, default=0.1, help="share of rows with the empty prompt (CFG)")
-    ap.add_argument("--p_drop_grounding", type=float, default=0.1, help="share of rows with every mask 0")
+    ap.add_argument("--p_both", type=float, default=0.1, help="share of rows with the empty prompt AND every mask 0 (the pipeline's CFG rows)")
+    ap.add_argument("--p_uncond", type=float, default=0.05, help="share of rows with the empty prompt only")
+    ap.add_argument("--p_drop_grounding", type=float, default=0.05, help="share of rows with every mask 0 only")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resume", default=None)
     ap.add_argument("--out", default=os.path.join(common.WORK, "layout.pt"))
@@ -131,9 +131,13 @@ def main():
         noise = torch.randn_like(z0)
         a = acp[t][:, None, None, None]
         zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
-        prompt = torch.where(torch.rand(args.batch) < args.p_uncond, torch.zeros_like(it), 1 + d["bg"][it])
+        r = torch.rand(args.batch)
+        both, no_prompt = r < args.p_both, (r >= args.p_both) & (r < args.p_both + args.p_uncond)
+        no_masks = both | ((r >= args.p_both + args.p_uncond) & (r < args.p_both + args.p_uncond + args.p_drop_grounding))
+        prompt = torch.where(both | no_prompt, torch.zeros_like(it), 1 + d["bg"][it])
         ctx = d["prompt_hidden"][prompt]
-        boxes, emb, masks = grounding_batch(d, idx, rng, args.p_drop_grounding)
+        boxes, emb, masks = grounding_batch(d, idx, rng)
+        masks[no_masks] = 0
         loss = F.mse_loss(g(zt, t.float(), ctx, boxes, emb, masks, one), noise)
         opt.zero_grad()
         loss.backward()
