@@ -33,7 +33,7 @@ _spec.loader.exec_module(shapes_eval)
 
 def load(ckpt, which="ema_state"):
     ck = torch.load(ckpt)
-    g, joint, vae, tok, scale = build(ck["hidden"])
+    g, joint, vae, tok, scale = build(ck["hidden"], ck.get("token_positions", False))
     missing, unexpected = g.load_state_dict(ck[which], strict=False)
     assert not unexpected and all(k.startswith("unet.") for k in missing), (missing, unexpected)
     return g.eval(), joint, vae, tok, scale, ck

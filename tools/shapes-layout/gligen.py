@@ -57,11 +57,26 @@ class PositionNet(nn.Module):
         return self.linears(torch.cat([pos, xyxy], dim=-1))
 
 
-class GatedSelfAttentionDense(nn.Module):
-    """diffusers' GatedSelfAttentionDense with the residuals multiplied by the gate e."""
+def token_boxes(h, w):
+    """[h*w, 4]: each latent pixel's own box [x0, y0, x1, y1] in fractions (row-major, like the tokens)."""
+    ys = torch.arange(h, dtype=torch.float32) / h
+    xs = torch.arange(w, dtype=torch.float32) / w
+    y0 = ys[:, None].expand(-1, w).reshape(-1)
+    x0 = xs[None, :].expand(h, -1).reshape(-1)
+    return torch.stack([x0, y0, x0 + 1.0 / w, y0 + 1.0 / h], dim=-1)
 
-    def __init__(self, dim, context_dim, heads):
+
+class GatedSelfAttentionDense(nn.Module):
+    """diffusers' GatedSelfAttentionDense with the residuals multiplied by the gate e.
+
+    token_positions=True (a deviation from diffusers, used by the shipped shapes layout model): the
+    attention's visual tokens get linear(Fourier(own pixel box)) added, the same features as the
+    objects' boxes, so a tiny UNet at 8x8 latents (whose features carry little absolute position)
+    can match tokens to boxes.  Only the attention input changes; the residuals stay gated."""
+
+    def __init__(self, dim, context_dim, heads, token_positions=False):
         super().__init__()
+        self.pos = nn.Linear(POSITION_DIM, dim) if token_positions else None
         self.linear = nn.Linear(context_dim, dim)
         self.attn = Attention(dim, dim, heads)
         self.ff_in = nn.Linear(dim, dim * 4 * 2)  # GEGLU: value and gate
@@ -71,9 +86,12 @@ class GatedSelfAttentionDense(nn.Module):
         self.alpha_attn = nn.Parameter(torch.tensor(0.0))
         self.alpha_dense = nn.Parameter(torch.tensor(0.0))
 
-    def forward(self, x, objs, gate):
+    def forward(self, x, objs, gate, hw=None):
         n_visual = x.shape[1]
-        h = self.norm1(torch.cat([x, self.linear(objs)], dim=1))
+        xa = x
+        if self.pos is not None:
+            xa = x + self.pos(fourier_embed(token_boxes(*hw)[None]))
+        h = self.norm1(torch.cat([xa, self.linear(objs)], dim=1))
         x = x + gate * self.alpha_attn.tanh() * self.attn(h, h)[:, :n_visual, :]
         v, g = self.ff_in(self.norm2(x)).chunk(2, dim=-1)
         return x + gate * self.alpha_dense.tanh() * self.ff_out(v * F.gelu(g))
@@ -90,7 +108,7 @@ def grounded_transformer_forward(t, fuser, grounding, x, ctx):
     x = x + t.attn1(n1, n1)
     if grounding is not None:
         objs, gate = grounding
-        x = fuser(x, objs, gate)
+        x = fuser(x, objs, gate, (h, w))
     x = x + t.attn2(t.ln2(x), ctx)
     v, g = t.ff_in(t.ln3(x)).chunk(2, dim=-1)
     x = x + t.ff_out(v * F.gelu(g))
@@ -110,12 +128,12 @@ class GroundedUNet(nn.Module):
     positive_embeddings[B,N,D], masks[B,N], enabled (scalar tensor)); with
     grounding=False the fusers are skipped altogether (the plain UNet)."""
 
-    def __init__(self, unet, context_dim, hidden=512):
+    def __init__(self, unet, context_dim, hidden=512, token_positions=False):
         super().__init__()
         self.unet = unet
         self.position_net = PositionNet(context_dim, context_dim, hidden)
         blocks = transformer_blocks(unet)
-        self.fusers = nn.ModuleList(GatedSelfAttentionDense(t.proj_in.in_features, context_dim, t.attn1.heads) for t in blocks)
+        self.fusers = nn.ModuleList(GatedSelfAttentionDense(t.proj_in.in_features, context_dim, t.attn1.heads, token_positions) for t in blocks)
         self._grounding = None
         for t, f in zip(blocks, self.fusers):
             self._route(t, f)

@@ -32,10 +32,10 @@ from train_unet import alphas_cumprod
 N_TRAIN_T = 1000
 
 
-def build(hidden, work=common.WORK):
+def build(hidden, token_positions=False, work=common.WORK):
     """(GroundedUNet on the frozen shipped UNet, frozen Joint, VAE, tokenizer, scaling_factor)."""
     joint, vae, tok, scale = load_frozen(work)
-    g = GroundedUNet(joint.unet, joint.text.final_ln.normalized_shape[0], hidden)
+    g = GroundedUNet(joint.unet, joint.text.final_ln.normalized_shape[0], hidden, token_positions)
     joint.unet.requires_grad_(False)
     return g, joint, vae, tok, scale
 
@@ -64,6 +64,7 @@ def main():
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--hidden", type=int, default=512, help="position net MLP width (diffusers: 512)")
+    ap.add_argument("--token_positions", type=int, default=0, help="1: fusers add Fourier features of each visual token's own box (gligen.py)")
     ap.add_argument("--p_both", type=float, default=0.1, help="share of rows with the empty prompt AND every mask 0 (the pipeline's CFG rows)")
     ap.add_argument("--p_uncond", type=float, default=0.05, help="share of rows with the empty prompt only")
     ap.add_argument("--p_drop_grounding", type=float, default=0.05, help="share of rows with every mask 0 only")
@@ -76,7 +77,7 @@ def main():
     rng = random.Random(args.seed)
 
     d = torch.load(args.data)
-    g, joint, _vae, _tok, _ = build(args.hidden)
+    g, joint, _vae, _tok, _ = build(args.hidden, bool(args.token_positions))
     scale = d["scaling_factor"]
     params = g.trainable_parameters()
     prev_steps = prev_seconds = 0
@@ -114,7 +115,7 @@ def main():
             for p, v in zip(params, live):
                 p.copy_(v)
         torch.save({"model": trainable_state(), "ema_state": ema_state, "ema": [e.clone() for e in ema], "step": prev_steps + step,
-                    "seconds": prev_seconds + time.time() - t0, "hidden": args.hidden, "trainable_params": n_train, "args": vars(args),
+                    "seconds": prev_seconds + time.time() - t0, "hidden": args.hidden, "token_positions": bool(args.token_positions), "trainable_params": n_train, "args": vars(args),
                     "log": log}, args.out)
 
     while True:
