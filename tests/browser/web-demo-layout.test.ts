@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nodeBackend } from '@latentkit/backend-node';
 import { type LayoutObject, type ResolvedLayout, StableDiffusionGLIGENPipeline } from '@latentkit/core';
+import { shapesLayoutDefaults, shapesLayoutModelPath } from '@latentkit/model-shapes';
 import { decode } from 'fast-png';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -224,6 +225,40 @@ describe.skipIf(skip)('the demo page: box editor and Generate layout in headless
     await page.locator('#layout-objects .delete-box').nth(0).click();
     expect(await phrases.count()).toBe(1);
     expect(await phrases.nth(0).inputValue()).toBe('a blue square');
+    await page.close();
+  }, 180_000);
+
+  it("the default: the shipped shapes layout model at its card's settings gives onnxruntime-node's image", async () => {
+    // No ?layoutModel: the page runs ./models/shapes-layout/ (packages/model-shapes/layout) with the
+    // settings its card recommends (shapesLayoutDefaults).
+    const page = await openDemo(
+      browser.context,
+      server.origin,
+      `provider=wasm&threads=1&autoload=0&seed=${settings.seed}`,
+    );
+    await page.waitForSelector('#generate-layout:not([disabled])');
+    expect(await page.inputValue('#layout-steps')).toBe(String(shapesLayoutDefaults.numInferenceSteps));
+    expect(await page.inputValue('#layout-guidance')).toBe(String(shapesLayoutDefaults.guidanceScale));
+    expect(await page.inputValue('#layout-beta')).toBe(
+      String(shapesLayoutDefaults.gligenScheduledSamplingBeta),
+    );
+    expect(await page.inputValue('#layout-prompt')).toBe(settings.prompt);
+    await drag(page, [0.05, 0.05], [0.45, 0.45]);
+    await drag(page, [0.55, 0.55], [0.95, 0.95]);
+    const phrases = page.locator('#layout-objects input.phrase');
+    await phrases.nth(0).fill('a red circle');
+    await phrases.nth(1).fill('a blue square');
+    await page.click('#generate-layout');
+    const done = await finishLayout(page);
+    expect(done.state, done.text).toBe('done');
+    expect(server.requests.some((r) => r.path === '/models/shapes-layout/unet/model.onnx')).toBe(true);
+    const layout = done.layout!;
+    expect(layout.scheduledSamplingBeta).toBe(shapesLayoutDefaults.gligenScheduledSamplingBeta);
+    const objects = layout.boxes.map((box, i) => ({ phrase: layout.phrases![i]!, box }));
+    const reference = await nodeLayout(objects, shapesLayoutModelPath, shapesLayoutDefaults);
+    expect(done.rgba.length).toBe(reference.length);
+    expect(maxDifference(done.rgba, reference)).toBeLessThanOrEqual(2);
+    await page.screenshot({ path: join(artifactsDir, 'browser-demo-layout-shipped.png'), fullPage: true });
     await page.close();
   }, 180_000);
 
