@@ -1,13 +1,13 @@
 /**
  * Renders the README's layout-to-image row: six held-out layouts of the shipped layout model
  * (packages/model-shapes/layout/heldout-layouts.json: three with 2 objects, three with 3), each generated at
- * the model's recommended settings with the seed `npm run eval:layout` gives it (its index in the file),
+ * the model's recommended settings (its layout.json `recommended`, else `shapesLayoutDefaults`) with the seed `npm run eval:layout` gives it (its index in the file),
  * upscaled ×8 (nearest), the boxes drawn over it (2-px outlines, a colour per box) and each box's phrase
  * below, after a swatch of its outline colour. Prints the layout judge's verdict on each image.
  *
  *   npx tsx scripts/make-layout-gallery.ts [out.png] [--model DIR]   (default docs/images/layout-gallery.png)
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { nodeBackend, writePng } from '@latentkit/backend-node';
@@ -43,6 +43,17 @@ const set = parseEvalLayouts(
 );
 const colors = set.colors;
 if (!colors) throw new Error('heldout-layouts.json has no colour table');
+// The model card's settings: the model's layout.json `recommended`, else the package's defaults.
+const recommended =
+  (JSON.parse(
+    existsSync(join(modelDir, 'layout.json')) ? readFileSync(join(modelDir, 'layout.json'), 'utf8') : '{}',
+  ).recommended as Record<string, unknown> | undefined) ?? {};
+const settings = Object.fromEntries(
+  Object.entries(shapesLayoutDefaults).map(([k, v]) => [
+    k,
+    typeof recommended[k] === 'number' ? recommended[k] : v,
+  ]),
+) as { -readonly [K in keyof typeof shapesLayoutDefaults]: number };
 const pipe = await StableDiffusionGLIGENPipeline.fromPretrained(modelDir, { backend: nodeBackend });
 const shots: { image: RgbaImage; index: number }[] = [];
 for (const index of SHOWN) {
@@ -54,7 +65,7 @@ for (const index of SHOWN) {
       box: [...o.box] as [number, number, number, number],
     })),
     seed: index,
-    ...shapesLayoutDefaults,
+    ...settings,
   });
   const image = images[0]!;
   shots.push({ image, index });
@@ -121,5 +132,5 @@ shots.forEach(({ image, index }, k) => {
 await writePng(out, { width, height, data });
 console.log(
   `wrote ${out} (${width}×${height}): held-out layouts ${SHOWN.join(', ')}, seed = index, ` +
-    `${shapesLayoutDefaults.numInferenceSteps} steps, guidance ${shapesLayoutDefaults.guidanceScale}, beta ${shapesLayoutDefaults.gligenScheduledSamplingBeta}; ×${SCALE} nearest, boxes outlined`,
+    `${settings.numInferenceSteps} steps, guidance ${settings.guidanceScale}, beta ${settings.gligenScheduledSamplingBeta}; ×${SCALE} nearest, boxes outlined`,
 );
