@@ -236,6 +236,31 @@ describe('examples/ against the shipped model', () => {
     },
     TIMEOUT,
   );
+
+  it(
+    'layout.ts puts the blue square where its box is, in both layouts',
+    async () => {
+      await expectExample('layout', ['layout.png', 'layout-swapped.png']);
+      const png = await read('layout.png');
+      expect(png.text['parameters']).toMatch(/^on a white background\n/);
+      // Blueness (B − R) inside the example's two boxes: top left (6–44 %) and bottom right (56–94 %).
+      const blueness = (image: DecodedPng, x0: number, y0: number): number => {
+        let sum = 0;
+        for (let y = y0; y < y0 + 12; y++)
+          for (let x = x0; x < x0 + 12; x++) {
+            const i = (y * image.width + x) * 4;
+            sum += image.data[i + 2]! - image.data[i]!;
+          }
+        return sum / 144;
+      };
+      const swapped = await read('layout-swapped.png');
+      // The square is in the bottom-right box, then (swapped) in the top-left one. Here about
+      // 125 vs 1 and 121 vs −15; a model that ignored the boxes would put it in the same place twice.
+      expect(blueness(png, 18, 18)).toBeGreaterThan(blueness(png, 2, 2) + 60);
+      expect(blueness(swapped, 2, 2)).toBeGreaterThan(blueness(swapped, 18, 18) + 60);
+    },
+    TIMEOUT,
+  );
 });
 
 // The guides promise that their TypeScript is known to run: every ```ts block must be copied verbatim

@@ -103,7 +103,7 @@ export const shapesUpscalerFiles: readonly string[] = [
 export const shapesLayoutDefaults = {
   numInferenceSteps: 25,
   guidanceScale: 4,
-  gligenScheduledSamplingBeta: 0.3,
+  gligenScheduledSamplingBeta: 1,
 } as const;
 
 /** The layout model folder's URL (`file:` in Node; wherever the bundler put the package otherwise). */
