@@ -1,7 +1,8 @@
 /**
  * `latentkit generate --box …` (layout-to-image, issue 16) end to end: the real CLI as a child process
- * (through tsx, and through scripts/generate.mjs as `npm run generate` runs it) on the grounded fixture
- * tests/fixtures/models/sd-gligen-tiny, real PNG files, compared with StableDiffusionGLIGENPipeline run in
+ * (through tsx, and through scripts/generate.mjs as `npm run generate` runs it) on the shipped shapes layout
+ * model (packages/model-shapes/layout) and the grounded fixture tests/fixtures/models/sd-gligen-tiny, real
+ * PNG files, compared with StableDiffusionGLIGENPipeline run in
  * this process. Bad flags: tests/cli-layout.bad-input.test.ts.
  */
 import { execFile } from 'node:child_process';
@@ -17,6 +18,7 @@ import {
   StableDiffusionPipeline,
   TorchGenerator,
 } from '@latentkit/core';
+import { shapesLayoutDefaults, shapesLayoutModelPath } from '@latentkit/model-shapes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -75,8 +77,8 @@ afterAll(async () => {
   await rm(out, { recursive: true, force: true });
 });
 
-describe('latentkit generate --box (the grounded fixture)', () => {
-  it('the README command (npm run generate) writes the image StableDiffusionGLIGENPipeline makes, with the layout in its parameters', async () => {
+describe('latentkit generate --box (the shipped layout model and the grounded fixture)', () => {
+  it('the README command with --model sd-gligen-tiny (npm run generate) writes the image StableDiffusionGLIGENPipeline makes, with the layout in its parameters', async () => {
     const file = join(out, 'layout.png');
     const r = await run([wrapper, 'on a white background', ...README_BOXES, ...fixtureRun, '--out', file]);
     expect(r.code, r.stderr).toBe(0);
@@ -103,6 +105,52 @@ describe('latentkit generate --box (the grounded fixture)', () => {
         generator: new TorchGenerator(5),
         layout,
         gligenScheduledSamplingBeta: 0.3,
+      });
+      samePixels(png, images[0]!);
+    } finally {
+      await pipe.dispose();
+    }
+  });
+
+  it('the README command without --model: the shipped shapes layout model at its card settings (32×32, Model shapes-layout)', async () => {
+    const file = join(out, 'readme-layout.png');
+    const r = await run([
+      wrapper,
+      'on a white background',
+      ...README_BOXES,
+      '--seed',
+      '11',
+      '--out',
+      file,
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as {
+      steps: number;
+      guidance: number;
+      model: string;
+      layout: { beta: number };
+    };
+    expect(summary.steps).toBe(shapesLayoutDefaults.numInferenceSteps);
+    expect(summary.guidance).toBe(shapesLayoutDefaults.guidanceScale);
+    expect(summary.layout.beta).toBe(shapesLayoutDefaults.gligenScheduledSamplingBeta);
+    expect(summary.model).toBe(shapesLayoutModelPath);
+    const png = await readPng(file);
+    expect(parseGenerationParameters(png.text['parameters']!).settings).toMatchObject({
+      Size: '32x32',
+      Model: 'shapes-layout',
+    });
+    const pipe = await StableDiffusionGLIGENPipeline.fromPretrained(shapesLayoutModelPath, {
+      backend: nodeBackend,
+    });
+    try {
+      const { images } = await pipe.generate({
+        prompt: 'on a white background',
+        numInferenceSteps: shapesLayoutDefaults.numInferenceSteps,
+        guidanceScale: shapesLayoutDefaults.guidanceScale,
+        gligenScheduledSamplingBeta: shapesLayoutDefaults.gligenScheduledSamplingBeta,
+        generator: new TorchGenerator(11),
+        layout,
       });
       samePixels(png, images[0]!);
     } finally {
