@@ -381,7 +381,7 @@ export async function runGenerate(
             onStep,
             signal: abort.signal,
           });
-          infotext = withLayout(generationParametersFrom(result.parameters, { model }), layout, beta);
+          infotext = generationParametersFrom(result.parameters, { model });
         } else if (hires) {
           // Both passes start a generator from the image's seed, as the plain path does.
           const fixed = await hiresFix(textToImage!, {
@@ -531,19 +531,4 @@ export async function runGenerate(
     await upscaler?.dispose();
     await parts.dispose();
   }
-}
-
-/**
- * The layout in the PNG's parameters (A1111 infotext extras): `Layout` holds the boxes as `--box` takes
- * them (`phrase@x0,y0,x1,y1`, joined by `; `), `GLIGEN beta` the scheduled-sampling beta.
- */
-function withLayout(
-  parameters: GenerationParameters,
-  layout: LayoutObject[],
-  beta: number,
-): GenerationParameters {
-  return {
-    ...parameters,
-    extra: { ...parameters.extra, Layout: layout.map(formatBox).join('; '), 'GLIGEN beta': beta },
-  };
 }

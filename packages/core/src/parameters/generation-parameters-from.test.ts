@@ -76,6 +76,25 @@ describe('generationParametersFrom', () => {
     );
   });
 
+  it('writes a layout as --box takes it, and the GLIGEN beta', () => {
+    const layout = {
+      phrases: ['a red circle', 'a blue square'],
+      boxes: [
+        [0.05, 0.05, 0.45, 0.45],
+        [0.55, 0.5, 0.95, 1],
+      ] as [number, number, number, number][],
+      scheduledSamplingBeta: 0.3,
+    };
+    const text = formatGenerationParameters(generationParametersFrom({ ...resolved, layout }));
+    expect(text).toContain(
+      'Layout: "a red circle@0.05,0.05,0.45,0.45; a blue square@0.55,0.5,0.95,1", GLIGEN beta: 0.3',
+    );
+    const { phrases: _, ...embedded } = layout;
+    expect(generationParametersFrom({ ...resolved, layout: embedded }).extra?.['Layout']).toBe(
+      '(embedding)@0.05,0.05,0.45,0.45; (embedding)@0.55,0.5,0.95,1',
+    );
+  });
+
   it('tells generate() parameters from GenerationParameters', () => {
     expect(isResolvedParameters(resolved)).toBe(true);
     expect(isResolvedParameters(generationParametersFrom(resolved))).toBe(false);

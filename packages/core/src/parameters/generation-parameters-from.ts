@@ -33,6 +33,8 @@ export interface FromResolvedOptions {
  * `Seed:` value of its own, so the seed is `-1` (A1111's "random"). A batch index other than 0 (several
  * images from one generator) is written as `Batch pos`; clip skip above 1, a guidance rescale and an eta
  * other than 0 as `Clip skip`, `CFG Rescale phi` and `Eta` (`Eta DDIM` for DDIM), as A1111 writes them.
+ * A layout-to-image call adds `Layout` (its objects as `phrase@x0,y0,x1,y1`, joined by `; `, as the CLI's
+ * `--box` takes them; `(embedding)` for objects given as phrase embeddings) and `GLIGEN beta`.
  *
  * @throws InvalidArgumentError when `resolved` is not the `parameters` of a `generate()` result, or
  *   `imageIndex` is not an index of `resolved.images`.
@@ -65,6 +67,13 @@ export function generationParametersFrom(
   if (resolved.clipSkip !== undefined && resolved.clipSkip > 1) extra['Clip skip'] = resolved.clipSkip;
   if (resolved.guidanceRescale !== 0) extra['CFG Rescale phi'] = resolved.guidanceRescale;
   if (resolved.eta !== 0) extra[resolved.scheduler === 'DDIMScheduler' ? 'Eta DDIM' : 'Eta'] = resolved.eta;
+  const layout = resolved.layout;
+  if (layout) {
+    // As the CLI's --box takes them (phrase@x0,y0,x1,y1), so a run can be repeated from the PNG.
+    const phrases = layout.phrases ?? layout.boxes.map(() => '(embedding)');
+    extra['Layout'] = layout.boxes.map((box, i) => `${phrases[i]}@${box.join(',')}`).join('; ');
+    extra['GLIGEN beta'] = layout.scheduledSamplingBeta;
+  }
   return {
     prompt: image.prompt ?? '',
     ...(image.negativePrompt ? { negativePrompt: image.negativePrompt } : {}),
