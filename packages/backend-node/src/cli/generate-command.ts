@@ -10,7 +10,6 @@ import {
   hiresFix,
   hiresGenerationParameters,
   InvalidArgumentError,
-  type LayoutObject,
   LimitExceededError,
   ModelMismatchError,
   ModelNotFoundError,
