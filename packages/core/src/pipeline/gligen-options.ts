@@ -1,6 +1,7 @@
 import type { LayoutBox, LayoutObject } from '../layout/layout-object.js';
 import type { Tensor } from '../tensor.js';
 import type { GenerateOptions } from './generate-options.js';
+import { GENERATE_OPTION_KEYS } from './validate-options.js';
 
 /**
  * Options of {@link StableDiffusionGLIGENPipeline.generate}: {@link StableDiffusionPipeline}'s
@@ -25,37 +26,27 @@ export interface GligenGenerateOptions extends Omit<GenerateOptions, 'image' | '
   gligenPhraseEmbeds?: Tensor;
 }
 
-/** One entry per key of {@link GligenGenerateOptions}: tsc fails here when an option is added but not listed. */
-const KEYS: Record<keyof GligenGenerateOptions, true> = {
-  prompt: true,
-  negativePrompt: true,
-  promptEmbeds: true,
-  negativePromptEmbeds: true,
-  clipSkip: true,
-  width: true,
-  height: true,
-  numInferenceSteps: true,
-  guidanceScale: true,
-  guidanceRescale: true,
-  numImagesPerPrompt: true,
-  eta: true,
-  seed: true,
-  generator: true,
-  latents: true,
-  onStep: true,
-  signal: true,
-  outputType: true,
+type LayoutOptionKey = Exclude<keyof GligenGenerateOptions, keyof GenerateOptions>;
+type ImageOptionKey = 'image' | 'maskImage' | 'strength';
+
+/** One entry per layout option: tsc fails here when one is added to {@link GligenGenerateOptions} but not listed. */
+const LAYOUT_KEYS: Record<LayoutOptionKey, true> = {
   layout: true,
   gligenPhrases: true,
   gligenBoxes: true,
   gligenScheduledSamplingBeta: true,
   gligenPhraseEmbeds: true,
 };
+const IMAGE_KEYS: readonly string[] = ['image', 'maskImage', 'strength'] satisfies ImageOptionKey[];
 
-/** The option names the GLIGEN pipeline's `generate()` accepts; any other key is rejected with a "did you mean". */
-export const GLIGEN_OPTION_KEYS: readonly (keyof GligenGenerateOptions)[] = Object.freeze(
-  Object.keys(KEYS) as (keyof GligenGenerateOptions)[],
-);
+/**
+ * The option names the GLIGEN pipeline's `generate()` accepts — StableDiffusionPipeline's text-to-image
+ * options and the layout's; any other key is rejected with a "did you mean".
+ */
+export const GLIGEN_OPTION_KEYS: readonly (keyof GligenGenerateOptions)[] = Object.freeze([
+  ...(GENERATE_OPTION_KEYS.filter((key) => !IMAGE_KEYS.includes(key)) as (keyof GligenGenerateOptions)[]),
+  ...(Object.keys(LAYOUT_KEYS) as LayoutOptionKey[]),
+]);
 
 /** diffusers' defaults of `StableDiffusionGLIGENPipeline.__call__`. */
 export const GLIGEN_DEFAULTS = Object.freeze({
