@@ -46,7 +46,9 @@ import { checkSchedulerName } from './scheduler-choice.js';
 import { schedulerDisplayName } from './scheduler-name.js';
 import { requireShippedLayoutModel, requireShippedModel } from './shipped-model.js';
 import { fewStepsWarning } from './step-minimums.js';
+import { unlessAborted } from './unless-aborted.js';
 import { checkUpscaleFlags, type UpscaleFlags, X4_UPSCALER_DEFAULTS } from './upscale-flags.js';
+import { upscaleStep } from './upscale-step.js';
 
 /** The flags of `latentkit generate`, as commander parsed them. */
 export interface GenerateFlags extends HiresFlags, UpscaleFlags, LayoutFlags {
@@ -344,68 +346,71 @@ export async function runGenerate(
       // image a single run with --seed seed+i gives. Generators are made one at a time, as needed.
       const imageSeed = addToSeed(seed, i);
       const t0 = performance.now();
-      let result: GenerateResult;
-      let infotext: GenerationParameters;
-      try {
-        const onStep = async ({
-          step,
-          totalSteps,
-          latents,
-        }: {
-          step: number;
-          totalSteps: number;
-          latents: Tensor;
-        }) => {
-          progress.update(step + 1, totalSteps);
-          if (flags.preview === undefined || abort.signal.aborted) return;
-          const [preview] = flags.previewApprox
-            ? approximateLatentsToRgb(latents)
-            : await decodeLatentsToRgb(parts.codec, latents);
-          await writePng(flags.preview, preview!, { text: { Step: `${step + 1}/${totalSteps}` } });
-        };
-        const size = {
-          ...(flags.width !== undefined ? { width: flags.width } : {}),
-          ...(flags.height !== undefined ? { height: flags.height } : {}),
-        };
-        if (grounded && layout) {
-          result = await grounded.generate({
-            prompt,
-            negativePrompt,
-            numInferenceSteps: steps,
-            guidanceScale: guidance,
-            generator: new TorchGenerator(imageSeed),
-            ...size,
-            layout,
-            gligenScheduledSamplingBeta: beta,
-            onStep,
-            signal: abort.signal,
-          });
-          infotext = generationParametersFrom(result.parameters, { model });
-        } else if (hires) {
-          // Both passes start a generator from the image's seed, as the plain path does.
-          const fixed = await hiresFix(textToImage!, {
-            prompt,
-            negativePrompt,
-            numInferenceSteps: steps,
-            guidanceScale: guidance,
-            seed: imageSeed,
-            ...size,
-            ...hiresOptions(flags),
-            onStep,
-            signal: abort.signal,
-          });
-          const h = fixed.parameters.hires;
-          hiresSummary = {
-            scale: h.scale,
-            strength: h.strength,
-            steps: h.steps,
-            upscaler: h.upscaler,
-            firstPassSize: `${fixed.parameters.width}x${fixed.parameters.height}`,
+      const made = await unlessAborted(
+        abort.signal,
+        async (): Promise<{ result: GenerateResult; infotext: GenerationParameters }> => {
+          const onStep = async ({
+            step,
+            totalSteps,
+            latents,
+          }: {
+            step: number;
+            totalSteps: number;
+            latents: Tensor;
+          }) => {
+            progress.update(step + 1, totalSteps);
+            if (flags.preview === undefined || abort.signal.aborted) return;
+            const [preview] = flags.previewApprox
+              ? approximateLatentsToRgb(latents)
+              : await decodeLatentsToRgb(parts.codec, latents);
+            await writePng(flags.preview, preview!, { text: { Step: `${step + 1}/${totalSteps}` } });
           };
-          result = fixed;
-          infotext = hiresGenerationParameters(fixed.parameters, { model, sampler: a1111SamplerName });
-        } else {
-          result = await textToImage!.generate({
+          const size = {
+            ...(flags.width !== undefined ? { width: flags.width } : {}),
+            ...(flags.height !== undefined ? { height: flags.height } : {}),
+          };
+          if (grounded && layout) {
+            const result = await grounded.generate({
+              prompt,
+              negativePrompt,
+              numInferenceSteps: steps,
+              guidanceScale: guidance,
+              generator: new TorchGenerator(imageSeed),
+              ...size,
+              layout,
+              gligenScheduledSamplingBeta: beta,
+              onStep,
+              signal: abort.signal,
+            });
+            return { result, infotext: generationParametersFrom(result.parameters, { model }) };
+          }
+          if (hires) {
+            // Both passes start a generator from the image's seed, as the plain path does.
+            const fixed = await hiresFix(textToImage!, {
+              prompt,
+              negativePrompt,
+              numInferenceSteps: steps,
+              guidanceScale: guidance,
+              seed: imageSeed,
+              ...size,
+              ...hiresOptions(flags),
+              onStep,
+              signal: abort.signal,
+            });
+            const h = fixed.parameters.hires;
+            hiresSummary = {
+              scale: h.scale,
+              strength: h.strength,
+              steps: h.steps,
+              upscaler: h.upscaler,
+              firstPassSize: `${fixed.parameters.width}x${fixed.parameters.height}`,
+            };
+            return {
+              result: fixed,
+              infotext: hiresGenerationParameters(fixed.parameters, { model, sampler: a1111SamplerName }),
+            };
+          }
+          const result = await textToImage!.generate({
             prompt,
             negativePrompt,
             numInferenceSteps: steps,
@@ -418,60 +423,40 @@ export async function runGenerate(
             onStep,
             signal: abort.signal,
           });
-          infotext = generationParametersFrom(result.parameters, { model });
-        }
-      } catch (error) {
-        if (abort.signal.aborted) {
+          return { result, infotext: generationParametersFrom(result.parameters, { model }) };
+        },
+      );
+      if (!made) {
+        interrupted = true;
+        break;
+      }
+      progress.stop();
+      let png = made.result.images[0]!;
+      let infotext = made.infotext;
+      if (upscaler && upscale) {
+        // The x4 upscaler on the image just made, with its prompt and seed (a fresh generator).
+        const settings = {
+          ...upscale,
+          name: flags.upscalerModel === undefined ? `${shapesModelName}-x4` : basename(upscale.model),
+        };
+        const input = {
+          prompt,
+          negativePrompt,
+          image: png,
+          seed: imageSeed,
+          progress,
+          preview: flags.preview,
+          previewApprox: Boolean(flags.previewApprox),
+          signal: abort.signal,
+        };
+        const up = await unlessAborted(abort.signal, () => upscaleStep(upscaler!, settings, input, infotext));
+        if (!up) {
           interrupted = true;
           break;
         }
-        throw error;
-      }
-      progress.stop();
-      let png = result.images[0]!;
-      if (upscaler && upscale) {
-        // The x4 upscaler on the image just made, with its prompt and seed (a fresh generator).
-        let up: GenerateResult;
-        try {
-          up = await upscaler.generate({
-            prompt,
-            negativePrompt,
-            image: png,
-            seed: imageSeed,
-            numInferenceSteps: upscale.steps,
-            guidanceScale: upscale.guidance,
-            noiseLevel: upscale.noiseLevel,
-            onStep: async ({ step, totalSteps, latents }) => {
-              progress.update(step + 1, totalSteps);
-              if (flags.preview === undefined || flags.previewApprox || abort.signal.aborted) return;
-              const [preview] = await decodeLatentsToRgb(upscaler!.codec, latents);
-              await writePng(flags.preview, preview!, {
-                text: { Step: `upscale ${step + 1}/${totalSteps}` },
-              });
-            },
-            signal: abort.signal,
-          });
-        } catch (error) {
-          if (abort.signal.aborted) {
-            interrupted = true;
-            break;
-          }
-          throw error;
-        }
         progress.stop();
-        png = up.images[0]!;
-        infotext = {
-          ...infotext,
-          extra: {
-            ...infotext.extra,
-            'Postprocess upscale by': upscale.factor,
-            'Postprocess upscaler':
-              flags.upscalerModel === undefined ? `${shapesModelName}-x4` : basename(upscale.model),
-            'Upscale steps': upscale.steps,
-            'Upscale guidance': upscale.guidance,
-            'Upscale noise level': upscale.noiseLevel,
-          },
-        };
+        png = up.image;
+        infotext = up.infotext;
       }
       const t1 = performance.now();
       generateMs += t1 - t0;
