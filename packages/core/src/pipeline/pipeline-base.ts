@@ -1,6 +1,6 @@
 import { TiledLatentCodec, type VaeTiling, type VaeTilingOptions } from '../codec/tiled-latent-codec.js';
 import { InvalidArgumentError } from '../errors.js';
-import type { PipelineParts } from '../interfaces/backend.js';
+import type { LoadedPipelineParts, PipelineParts } from '../interfaces/backend.js';
 import type { Conditioning } from '../interfaces/conditioning.js';
 import type { Denoiser } from '../interfaces/denoiser.js';
 import type { LatentCodec } from '../interfaces/latent-codec.js';
@@ -129,9 +129,24 @@ export abstract class PipelineBase {
     return { images, parameters } as GenerateResult<OutputType>;
   }
 
-  /** Keeps what releases the loaded parts' sessions, for {@link PipelineBase.dispose}. */
-  protected setDisposer(dispose: (() => Promise<void>) | undefined): void {
-    this.#disposeParts = dispose;
+  /**
+   * The end of every `fromPretrained`: builds the pipeline from loaded parts and makes it own their
+   * sessions ({@link PipelineBase.dispose} releases them). A constructor that refuses the parts releases
+   * them before its error is thrown, so a refused model holds nothing.
+   */
+  protected static async adoptParts<T extends PipelineBase>(
+    parts: LoadedPipelineParts,
+    build: () => T,
+  ): Promise<T> {
+    let pipeline: T;
+    try {
+      pipeline = build();
+    } catch (error) {
+      await parts.dispose?.();
+      throw error;
+    }
+    pipeline.#disposeParts = parts.dispose?.bind(parts);
+    return pipeline;
   }
 
   /** Releases what the backend holds (runtime sessions). Safe to call more than once. */

@@ -79,9 +79,7 @@ export class StableDiffusionGLIGENPipeline extends PipelineBase {
         ),
       );
     }
-    const pipeline = new StableDiffusionGLIGENPipeline({ ...parts, limits });
-    pipeline.setDisposer(parts.dispose?.bind(parts));
-    return pipeline;
+    return PipelineBase.adoptParts(parts, () => new StableDiffusionGLIGENPipeline({ ...parts, limits }));
   }
 
   /**

@@ -62,9 +62,7 @@ export class StableDiffusionPipeline extends PipelineBase {
         ),
       );
     }
-    const pipeline = new StableDiffusionPipeline({ ...parts, limits });
-    pipeline.setDisposer(parts.dispose?.bind(parts));
-    return pipeline;
+    return PipelineBase.adoptParts(parts, () => new StableDiffusionPipeline({ ...parts, limits }));
   }
 
   /**

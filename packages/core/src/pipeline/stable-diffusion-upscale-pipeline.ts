@@ -115,12 +115,14 @@ export class StableDiffusionUpscalePipeline extends PipelineBase {
         ),
       );
     }
-    const pipeline = new StableDiffusionUpscalePipeline(
-      { ...parts, lowResScheduler, limits },
-      maxNoiseLevel === undefined ? {} : { maxNoiseLevel },
+    return PipelineBase.adoptParts(
+      parts,
+      () =>
+        new StableDiffusionUpscalePipeline(
+          { ...parts, lowResScheduler, limits },
+          maxNoiseLevel === undefined ? {} : { maxNoiseLevel },
+        ),
     );
-    pipeline.setDisposer(parts.dispose?.bind(parts));
-    return pipeline;
   }
 
   /**
