@@ -28,6 +28,7 @@ export type * from './interfaces/backend.js';
 export type * from './interfaces/conditioning.js';
 export type * from './interfaces/denoiser.js';
 export type * from './interfaces/latent-codec.js';
+export type * from './interfaces/model-adapters.js';
 export type * from './interfaces/prompt-encoder.js';
 export type * from './interfaces/scheduler.js';
 export {

@@ -18,6 +18,8 @@ export {
   ProviderSkipped,
 } from './execution-provider-fallback.js';
 export { float16ToFloat32, float32ToFloat16, fromFloat16Bits, toFloat16Bits } from './float16.js';
+export { DEFAULT_HUB_URL, type HubModelId, parseHubModelId } from './hub-model-id.js';
+export type { InitializerOverride, InitializerOverrides } from './initializer-overrides.js';
 export {
   DEFAULT_MAX_NOISE_LEVEL,
   loadOnnxPipeline,

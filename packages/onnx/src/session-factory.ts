@@ -1,4 +1,5 @@
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
+import type { InitializerOverrides } from './initializer-overrides.js';
 import type { ModelSource } from './model-source.js';
 
 /** What the ONNX layer asks a backend for: one runtime session for one model file. */
@@ -9,6 +10,8 @@ export interface SessionRequest {
   readonly modelPath: string;
   /** The model folder. */
   readonly source: ModelSource;
+  /** Initializers to replace before the session is created (LoRA, textual inversion); none when absent. */
+  readonly overrides?: InitializerOverrides;
 }
 
 /** The data types the ONNX components feed to sessions. */

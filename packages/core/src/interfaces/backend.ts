@@ -1,6 +1,7 @@
 import type { PipelineLimits } from '../pipeline/pipeline-limits.js';
 import type { Denoiser } from './denoiser.js';
 import type { LatentCodec } from './latent-codec.js';
+import type { ModelAdapters } from './model-adapters.js';
 import type { PromptEncoder } from './prompt-encoder.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -30,6 +31,11 @@ export interface LoadedPipelineParts extends PipelineParts {
   lowResScheduler?: Scheduler;
   /** The x4 upscaler's `max_noise_level` (`model_index.json`; default 350); only for upscaler models. */
   maxNoiseLevel?: number;
+  /**
+   * LoRA adapters and textual-inversion embeddings on these parts (backends that load ONNX folders give
+   * it); the pipelines' `loadLoraWeights`, `loadTextualInversion`, … delegate to it.
+   */
+  adapters?: ModelAdapters;
   /** Releases every runtime session. */
   dispose?(): Promise<void>;
 }
