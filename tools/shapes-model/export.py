@@ -62,9 +62,13 @@ class EncWrap(torch.nn.Module):
         return self.e(sample)
 
 
-def export(module, args, path, inputs, outputs, axes):
+def export(module, args, path, inputs, outputs, axes, fold=True):
+    """fold=False keeps every weight as an initializer named after its parameter (e.g.
+    `m.down.0.att.0.attn2.k.weight`, untransposed, with a Transpose node before the MatMul),
+    which is what a LoRA loader looks up; fold=True lets torch pre-transpose Linear weights
+    into anonymous `onnx::MatMul_N` initializers (the VAE graphs are still exported that way)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    torch.onnx.export(module, args, path, input_names=inputs, output_names=outputs, dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True)
+    torch.onnx.export(module, args, path, input_names=inputs, output_names=outputs, dynamic_axes=axes, opset_version=OPSET, do_constant_folding=fold)
     m = onnx.load(path)
     onnx.checker.check_model(m)
     # Keep the graph self-contained (no external data), named like Optimum's.
@@ -114,15 +118,15 @@ def main():
     for p in ["a red circle on a blue background", "", "red circle, blue background", "a small red circle at the top left on a blue background"]:
         assert tok2.encode(p) == tok.encode(p)
 
-    # ---- ONNX graphs
+    # ---- ONNX graphs (UNet and text encoder unfolded: weights keep their parameter names, for LoRA)
     ids = torch.tensor([tok.encode("a red circle on a blue background"), tok.encode("")], dtype=torch.int32)
     export(TextWrap(joint.text), (ids,), f"{out}/text_encoder/model.onnx", ["input_ids"], ["last_hidden_state", "pooler_output"],
-           {"input_ids": {0: "batch", 1: "sequence"}, "last_hidden_state": {0: "batch", 1: "sequence"}, "pooler_output": {0: "batch"}})
+           {"input_ids": {0: "batch", 1: "sequence"}, "last_hidden_state": {0: "batch", 1: "sequence"}, "pooler_output": {0: "batch"}}, fold=False)
     L = data.RES // VAE_DOWNSCALE
     s, t, ehs = torch.randn(2, 4, L, L), torch.tensor([981.0, 981.0]), torch.randn(2, MAX_LEN, D)
     export(UNetWrap(joint.unet), (s, t, ehs), f"{out}/unet/model.onnx", ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
            {"sample": {0: "batch", 2: "height", 3: "width"}, "timestep": {0: "steps"}, "encoder_hidden_states": {0: "batch", 1: "sequence"},
-            "out_sample": {0: "batch", 2: "height", 3: "width"}})
+            "out_sample": {0: "batch", 2: "height", 3: "width"}}, fold=False)
     export(DecWrap(vae), (torch.randn(1, 4, L, L),), f"{out}/vae_decoder/model.onnx", ["latent_sample"], ["sample"],
            {"latent_sample": {0: "batch", 2: "height", 3: "width"}, "sample": {0: "batch", 2: "height", 3: "width"}})
     export(EncWrap(vae), (torch.randn(1, 3, data.RES, data.RES),), f"{out}/vae_encoder/model.onnx", ["sample"], ["latent_parameters"],

@@ -8,7 +8,8 @@ once with random weights, and every initializer of that probe export is
 matched by value to the parameter it came from (as is, transposed, or
 reshaped).  Export is deterministic, so the shipped graphs use the same
 initializer names.  The recovered modules are then re-exported and every
-initializer is checked to be bit-identical to the shipped one.
+initializer is checked to be bit-identical to the shipped one.  Graphs re-exported by
+reexport_named.py (UNet, text encoder: every weight named like its parameter) are read by name.
 
 Writes a train_unet.py-style checkpoint (model = ema = the shipped weights)
 and a VAE state_dict:
@@ -95,20 +96,27 @@ def main():
         if unmapped:
             raise SystemExit(f"{name}: parameters not in the graph: {sorted(unmapped)}")
 
-    # Load the shipped weights through the mapping.
+    # Load the shipped weights: by name from a graph re-exported by reexport_named.py (every
+    # initializer named like its parameter), else through the probe mapping.
+    named = {}
     for name, module, *_ in graphs(joint, vae, tok):
         shipped = initializers(f"{args.model}/{name}/model.onnx")
-        if set(shipped) != set(maps[name]):
-            raise SystemExit(f"{name}: shipped initializers differ from the probe export's; was it exported by this export.py?")
         params = dict(module.named_parameters())
+        named[name] = set(shipped) == set(params)
+        if named[name]:
+            pairs = [(pname, pname, "reshape") for pname in params]
+        elif set(shipped) == set(maps[name]):
+            pairs = [(iname, pname, how) for iname, (pname, how) in maps[name].items()]
+        else:
+            raise SystemExit(f"{name}: shipped initializers differ from the probe export's; was it exported by this export.py?")
         with torch.no_grad():
-            for iname, (pname, how) in maps[name].items():
+            for iname, pname, how in pairs:
                 arr = shipped[iname].T if how == "transpose" else shipped[iname]
                 params[pname].copy_(torch.from_numpy(np.ascontiguousarray(arr)).reshape(params[pname].shape))
 
     # Re-export and check bit-identity with the shipped graphs.
     for name, module, ex, ins, outs, axes in graphs(joint, vae, tok):
-        export(module, ex, f"{tmp}/{name}.onnx", ins, outs, axes)
+        export(module, ex, f"{tmp}/{name}.onnx", ins, outs, axes, fold=not named[name])
         again, shipped = initializers(f"{tmp}/{name}.onnx"), initializers(f"{args.model}/{name}/model.onnx")
         bad = [k for k in shipped if not np.array_equal(again[k], shipped[k])]
         if bad:
