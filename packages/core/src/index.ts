@@ -66,6 +66,7 @@ export {
   type GuidedPrediction,
   rescaleNoiseCfg,
 } from './pipeline/classifier-free-guidance.js';
+export { checkAdapterNames, checkLoraScale, checkNewAdapterName } from './pipeline/adapter-arguments.js';
 export type {
   GeneratedImages,
   GenerateOptions,
@@ -102,6 +103,7 @@ export {
   UPSCALE_OPTION_KEYS,
   type UpscaleGenerateOptions,
 } from './pipeline/upscale-options.js';
+export * from './prompt/lora-tags.js';
 export * from './prompt/prompt-weights.js';
 export type { Generator } from './random/generator.js';
 export { TorchGenerator } from './random/torch-generator.js';

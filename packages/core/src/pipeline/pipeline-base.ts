@@ -1,13 +1,23 @@
 import { TiledLatentCodec, type VaeTiling, type VaeTilingOptions } from '../codec/tiled-latent-codec.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, NotImplementedError } from '../errors.js';
 import type { LoadedPipelineParts, PipelineParts } from '../interfaces/backend.js';
 import type { Conditioning } from '../interfaces/conditioning.js';
 import type { Denoiser } from '../interfaces/denoiser.js';
 import type { LatentCodec } from '../interfaces/latent-codec.js';
+import type {
+  AdapterSource,
+  LoraAdapterInfo,
+  LoraLoadOptions,
+  ModelAdapters,
+  TextualInversionInfo,
+  TextualInversionLoadOptions,
+} from '../interfaces/model-adapters.js';
 import type { PromptEncoder } from '../interfaces/prompt-encoder.js';
 import type { Scheduler } from '../interfaces/scheduler.js';
+import { checkLoraTagNames, extractLoraTags, loraTagScales } from '../prompt/lora-tags.js';
 import type { Generator } from '../random/generator.js';
 import type { Tensor } from '../tensor.js';
+import { checkAdapterNames } from './adapter-arguments.js';
 import type { GenerateResult, OutputType, ResolvedParameters } from './generate-options.js';
 import { callConditioning, callGenerator, decodeOutput } from './pipeline-call.js';
 import { type PipelineLimits, resolvePipelineLimits } from './pipeline-limits.js';
@@ -42,6 +52,7 @@ export abstract class PipelineBase {
   #tiled: TiledLatentCodec | undefined;
   #disposeParts: (() => Promise<void>) | undefined;
   #disposed = false;
+  #adapters: ModelAdapters | undefined;
 
   /**
    * Checks and keeps the parts.
@@ -64,6 +75,7 @@ export abstract class PipelineBase {
     this.#codec = parts.codec;
     this.scheduler = parts.scheduler;
     this.limits = resolvePipelineLimits(parts.limits);
+    this.#adapters = (parts as LoadedPipelineParts).adapters;
   }
 
   /**
@@ -108,7 +120,12 @@ export abstract class PipelineBase {
     v.signal?.throwIfAborted();
     const { generator, seed } = callGenerator(v);
     const parameters = resolveParameters(v, shared, seed);
-    const conditioning = await callConditioning(this.promptEncoder, v);
+    // `<lora:…>` tags chose the call's adapter scales (withLoraTags); the text encoder never sees them.
+    const strip = (p: string[] | undefined) => p?.map((text) => extractLoraTags(text).prompt);
+    const encodeInput = { ...v };
+    if (v.prompts) encodeInput.prompts = strip(v.prompts)!;
+    if (v.negativePrompts) encodeInput.negativePrompts = strip(v.negativePrompts)!;
+    const conditioning = await callConditioning(this.promptEncoder, encodeInput);
     v.signal?.throwIfAborted();
     return { shared, generator, parameters, conditioning };
   }
@@ -127,6 +144,102 @@ export abstract class PipelineBase {
       v.signal,
     );
     return { images, parameters } as GenerateResult<OutputType>;
+  }
+
+  /**
+   * Runs one `generate()` call (`body`, from the prompt encoding to the decode) with the LoRA scales its
+   * prompts ask for: the `<lora:name:weight>` tags of its prompts and negative prompts (see
+   * {@link extractLoraTags}) override the adapters' scales for this call only ({@link ModelAdapters.withScales}).
+   * Every pipeline's `generate` goes through here, so weights never change under a running call.
+   *
+   * @throws {@link InvalidArgumentError} for a tag naming an adapter that is not loaded (listing the loaded
+   *   ones), and the tag errors of {@link loraTagScales}.
+   */
+  protected async withLoraTags<T>(
+    v: { readonly prompts?: readonly string[]; readonly negativePrompts?: readonly string[] },
+    body: () => Promise<T>,
+  ): Promise<T> {
+    const scales = loraTagScales([...(v.prompts ?? []), ...(v.negativePrompts ?? [])]);
+    const adapters = this.#adapters;
+    if (!adapters) {
+      checkLoraTagNames(scales, []);
+      return body();
+    }
+    checkLoraTagNames(
+      scales,
+      adapters.loras.map((l) => l.name),
+    );
+    return adapters.withScales(scales, body);
+  }
+
+  #requireAdapters(method: string): ModelAdapters {
+    if (this.#adapters) return this.#adapters;
+    throw new NotImplementedError(
+      `${method}() needs a pipeline loaded with fromPretrained (its backend patches the model's weights); this pipeline was built from parts without adapters. Fix: load the model with ${this.constructor.name}.fromPretrained(folder, { backend }), or merge the LoRA or embedding into your own denoiser and prompt encoder.`,
+    );
+  }
+
+  /**
+   * Loads a LoRA adapter into the UNet and text encoder (diffusers' `load_lora_weights`): a `.safetensors`
+   * file in the diffusers/PEFT (`lora_A`/`lora_B`) or kohya/A1111 (`lora_down`/`lora_up`/`alpha`) format,
+   * from a path (Node), a URL, or its bytes. Several adapters may be loaded, each with its own scale;
+   * `<lora:name:weight>` in a prompt sets the weight for one call. Resolves once the weights are in place.
+   *
+   * @throws {@link NotImplementedError} for a pipeline built from hand-made parts (no backend adapters).
+   */
+  loadLoraWeights(source: AdapterSource, options?: LoraLoadOptions): Promise<LoraAdapterInfo> {
+    return this.#requireAdapters('loadLoraWeights').loadLoraWeights(source, options);
+  }
+
+  /**
+   * Chooses the active adapters and their scales (diffusers' `set_adapters`): the adapters not named get
+   * scale 0 (they stay loaded). One scale for all names, one per name, or none (1 each).
+   *
+   * @throws {@link InvalidArgumentError} for an unknown or repeated name, a scale that is not finite, or a
+   *   list of scales of another length; {@link NotImplementedError} for a pipeline without adapters.
+   */
+  setAdapters(names: string | readonly string[], scales?: number | readonly number[]): Promise<void> {
+    const adapters = this.#requireAdapters('setAdapters');
+    const list = typeof names === 'string' ? [names] : names;
+    const weights = typeof scales === 'number' ? list.map(() => scales) : scales;
+    checkAdapterNames(
+      list,
+      weights,
+      adapters.loras.map((l) => l.name),
+    );
+    return adapters.setAdapters(list, weights);
+  }
+
+  /**
+   * Removes every LoRA adapter (diffusers' `unload_lora_weights`): the model's own weights again.
+   *
+   * @throws {@link NotImplementedError} for a pipeline built from hand-made parts.
+   */
+  unloadLoraWeights(): Promise<void> {
+    return this.#requireAdapters('unloadLoraWeights').unloadLoraWeights();
+  }
+
+  /**
+   * Loads a textual-inversion embedding (diffusers' `load_textual_inversion`): its token (e.g. `<pink>`)
+   * can then be written in prompts and negative prompts.
+   *
+   * @throws {@link NotImplementedError} for a pipeline built from hand-made parts.
+   */
+  loadTextualInversion(
+    source: AdapterSource,
+    options?: TextualInversionLoadOptions,
+  ): Promise<TextualInversionInfo> {
+    return this.#requireAdapters('loadTextualInversion').loadTextualInversion(source, options);
+  }
+
+  /** The loaded LoRA adapters with their scales (none for a pipeline built from hand-made parts). */
+  get loras(): readonly LoraAdapterInfo[] {
+    return this.#adapters?.loras ?? [];
+  }
+
+  /** The loaded textual-inversion embeddings (none for a pipeline built from hand-made parts). */
+  get embeddings(): readonly TextualInversionInfo[] {
+    return this.#adapters?.embeddings ?? [];
   }
 
   /**

@@ -95,6 +95,10 @@ export class StableDiffusionGLIGENPipeline extends PipelineBase {
   ): Promise<GenerateResult<O>>;
   async generate(options: GligenGenerateOptions): Promise<GenerateResult<OutputType>> {
     const v = validateGligenOptions(options, this);
+    return this.withLoraTags(v, () => this.#generate(v));
+  }
+
+  async #generate(v: ReturnType<typeof validateGligenOptions>): Promise<GenerateResult<OutputType>> {
     const { shared, generator, parameters, conditioning } = await this.startCall(v);
     const signal = v.signal;
 

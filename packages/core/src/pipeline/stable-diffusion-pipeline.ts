@@ -80,6 +80,10 @@ export class StableDiffusionPipeline extends PipelineBase {
   ): Promise<GenerateResult<O>>;
   async generate(options: GenerateOptions): Promise<GenerateResult<OutputType>> {
     const v = validateGenerateOptions(options, this);
+    return this.withLoraTags(v, () => this.#generate(v));
+  }
+
+  async #generate(v: ValidatedOptions): Promise<GenerateResult<OutputType>> {
     // The scheduler of this call is the one set when it starts; swapping `pipe.scheduler` later affects
     // later calls only.
     const { shared, generator, parameters, conditioning } = await this.startCall(v);

@@ -138,6 +138,10 @@ export class StableDiffusionUpscalePipeline extends PipelineBase {
   ): Promise<GenerateResult<O>>;
   async generate(options: UpscaleGenerateOptions): Promise<GenerateResult<OutputType>> {
     const v = validateUpscaleOptions(options, this, this.maxNoiseLevel);
+    return this.withLoraTags(v, () => this.#generate(v));
+  }
+
+  async #generate(v: ValidatedUpscaleOptions): Promise<GenerateResult<OutputType>> {
     const { shared, generator, parameters, conditioning } = await this.startCall(v);
     const signal = v.signal;
 
