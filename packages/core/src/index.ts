@@ -61,12 +61,12 @@ export {
   parseGenerationParameters,
   quoteInfotextValue,
 } from './parameters/infotext.js';
+export { checkAdapterNames, checkLoraScale, checkNewAdapterName } from './pipeline/adapter-arguments.js';
 export {
   applyGuidance,
   type GuidedPrediction,
   rescaleNoiseCfg,
 } from './pipeline/classifier-free-guidance.js';
-export { checkAdapterNames, checkLoraScale, checkNewAdapterName } from './pipeline/adapter-arguments.js';
 export type {
   GeneratedImages,
   GenerateOptions,
