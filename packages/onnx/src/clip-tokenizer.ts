@@ -1,5 +1,5 @@
 import { Tokenizer } from '@huggingface/tokenizers';
-import { ModelInvalidError } from '@latentkit/core';
+import { InvalidArgumentError, ModelInvalidError } from '@latentkit/core';
 import type { ModelSource } from './model-source.js';
 import { parsePythonJson } from './python-json.js';
 
@@ -57,9 +57,14 @@ export class ClipTokenizer {
   readonly padTokenId: number;
   /** Sequence length the text encoder takes (77). */
   readonly modelMaxLength: number;
-  /** The largest id in `vocab.json`: the text encoder's `vocab_size` must exceed it. */
-  readonly maxTokenId: number;
+  readonly #vocabMaxId: number;
+  readonly #vocab: Readonly<Record<string, number>>;
   readonly #tokenizer: Tokenizer;
+  /** Added tokens (textual inversion) → id, in the order they were added. */
+  readonly #added = new Map<string, number>();
+  readonly #addedById = new Map<number, string>();
+  /** Splits text on the added tokens, longest first (undefined while there are none). */
+  #addedPattern: RegExp | undefined;
 
   constructor(files: ClipTokenizerFiles) {
     const { vocab } = files;
@@ -73,7 +78,8 @@ export class ClipTokenizer {
       }
       if (id > maxId) maxId = id;
     }
-    this.maxTokenId = maxId;
+    this.#vocabMaxId = maxId;
+    this.#vocab = vocab;
     const bos = vocab[BOS];
     const eos = vocab[EOS];
     if (bos === undefined || eos === undefined) {
@@ -181,19 +187,136 @@ export class ClipTokenizer {
     return new ClipTokenizer(files);
   }
 
+  /**
+   * The largest token id: `vocab.json`'s, or the last added token's once tokens are added. The text
+   * encoder's embedding must have more rows than this (its `vocab_size`, grown by textual inversion).
+   */
+  get maxTokenId(): number {
+    let max = this.#vocabMaxId;
+    for (const id of this.#addedById.keys()) if (id > max) max = id;
+    return max;
+  }
+
+  /** The added tokens (textual inversion) and their ids, in the order they were added. */
+  get addedTokens(): ReadonlyMap<string, number> {
+    return this.#added;
+  }
+
+  /**
+   * Whether `token` is taken: a `vocab.json` entry (e.g. `cat</w>`, `<|endoftext|>`) or an added token —
+   * what transformers' `token in tokenizer.get_vocab()` tests.
+   */
+  hasToken(token: string): boolean {
+    return Object.hasOwn(this.#vocab, token) || this.#added.has(token);
+  }
+
+  /**
+   * Adds tokens that are matched whole in text before BPE (transformers' `add_tokens`, as textual inversion
+   * uses it): they get the next free ids, `maxTokenId + 1`, `+ 2`, …. As in transformers' `CLIPTokenizer`,
+   * they match case-sensitively on the text as written (the rest of the text is lower-cased as usual), so
+   * `<Pink>` and `<pink>` are different tokens.
+   *
+   * @param tokens - Non-empty strings that are not taken yet (see {@link hasToken}), without whitespace.
+   * @returns Their ids, in order.
+   * @throws {@link @latentkit/core!InvalidArgumentError} for an empty token, one with whitespace, a
+   *   duplicate, or one already in the vocabulary (nothing is added then).
+   */
+  addTokens(tokens: readonly string[]): number[] {
+    this.checkNewTokens(tokens);
+    const first = this.maxTokenId + 1;
+    const ids = tokens.map((token, i) => {
+      this.#added.set(token, first + i);
+      this.#addedById.set(first + i, token);
+      return first + i;
+    });
+    this.#updatePattern();
+    return ids;
+  }
+
+  /**
+   * Checks that {@link addTokens} would accept `tokens`, without adding them.
+   *
+   * @throws {@link @latentkit/core!InvalidArgumentError} as {@link addTokens} does.
+   */
+  checkNewTokens(tokens: readonly string[]): void {
+    const seen = new Set<string>();
+    for (const token of tokens) {
+      if (typeof token !== 'string' || token.length === 0 || /\s/u.test(token)) {
+        throw new InvalidArgumentError({
+          name: 'token',
+          value: token,
+          expected: 'a non-empty string without spaces, e.g. "<pink>"',
+          fix: 'pass { token: "<my-concept>" }',
+        });
+      }
+      if (this.hasToken(token) || seen.has(token)) {
+        throw new InvalidArgumentError({
+          name: 'token',
+          value: token,
+          expected: 'a token that is not in the tokenizer yet (as diffusers, latentkit refuses to reuse one)',
+          fix: `pass another token, e.g. { token: "<${token.replace(/[<>]/g, '')}-2>" }`,
+        });
+      }
+      seen.add(token);
+    }
+  }
+
+  /**
+   * Removes added tokens (undoes {@link addTokens}, e.g. when loading the embedding failed). Only the most
+   * recently added tokens can be removed, so that ids stay contiguous with the embedding rows.
+   *
+   * @throws {@link @latentkit/core!InvalidArgumentError} for a token that was not added, or one that is not
+   *   among the last added.
+   */
+  removeTokens(tokens: readonly string[]): void {
+    const last = [...this.#added.keys()].slice(-tokens.length);
+    if (tokens.length > 0 && !tokens.every((t) => last.includes(t))) {
+      throw new InvalidArgumentError({
+        name: 'tokens',
+        value: [...tokens],
+        expected: `the most recently added tokens (${last.join(', ') || 'none'})`,
+      });
+    }
+    for (const token of tokens) {
+      this.#addedById.delete(this.#added.get(token)!);
+      this.#added.delete(token);
+    }
+    this.#updatePattern();
+  }
+
+  #updatePattern(): void {
+    const tokens = [...this.#added.keys()].sort((a, b) => b.length - a.length);
+    const escaped = tokens.map((t) => t.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+    this.#addedPattern = tokens.length > 0 ? new RegExp(`(${escaped.join('|')})`, 'u') : undefined;
+  }
+
+  /** `text` cut into pieces: the added tokens (whole, longest first) and the text between them. */
+  #pieces(text: string): { text: string; added?: number }[] {
+    const pattern = this.#addedPattern;
+    if (!pattern) return [{ text }];
+    return text
+      .split(pattern)
+      .map((piece, i) => (i % 2 === 1 ? { text: piece, added: this.#added.get(piece)! } : { text: piece }))
+      .filter((p) => p.added !== undefined || p.text.trim().length > 0);
+  }
+
   /** Token ids of `text` without BOS/EOS, without truncation (as A1111 tokenizes prompt fragments). */
   encodeIds(text: string): number[] {
-    return this.#tokenizer.encode(text, { add_special_tokens: false }).ids;
+    return this.#pieces(text).flatMap((p) =>
+      p.added !== undefined ? [p.added] : this.#tokenizer.encode(p.text, { add_special_tokens: false }).ids,
+    );
   }
 
-  /** The id of a vocabulary entry such as `,</w>`, or undefined. */
+  /** The id of a vocabulary entry such as `,</w>` or of an added token, or undefined. */
   tokenToId(token: string): number | undefined {
-    return this.#tokenizer.token_to_id(token);
+    return this.#added.get(token) ?? this.#tokenizer.token_to_id(token);
   }
 
-  /** Token strings of `text` (without BOS/EOS), e.g. `['a</w>', 'photo</w>']`. */
+  /** Token strings of `text` (without BOS/EOS), e.g. `['a</w>', 'photo</w>']`; added tokens as added. */
   tokenize(text: string): string[] {
-    return this.#tokenizer.tokenize(text, { add_special_tokens: false });
+    return this.#pieces(text).flatMap((p) =>
+      p.added !== undefined ? [p.text] : this.#tokenizer.tokenize(p.text, { add_special_tokens: false }),
+    );
   }
 
   /**
@@ -214,6 +337,22 @@ export class ClipTokenizer {
     const eos = ids.indexOf(this.eosTokenId, start);
     const kept = ids.slice(start, eos < 0 ? ids.length : eos);
     if (kept.length === 0) return '';
-    return this.#tokenizer.decode([...kept], { skip_special_tokens: true }).trim();
+    // runs of vocabulary ids decode together; added tokens come out as written, space-separated
+    const words: string[] = [];
+    let run: number[] = [];
+    const flush = (): void => {
+      if (run.length > 0) words.push(this.#tokenizer.decode(run, { skip_special_tokens: true }).trim());
+      run = [];
+    };
+    for (const id of kept) {
+      const added = this.#addedById.get(id);
+      if (added === undefined) run.push(id);
+      else {
+        flush();
+        words.push(added);
+      }
+    }
+    flush();
+    return words.filter((w) => w.length > 0).join(' ');
   }
 }

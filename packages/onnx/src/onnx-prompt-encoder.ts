@@ -8,6 +8,7 @@ import {
   parsePromptWeights,
   Tensor,
 } from '@latentkit/core';
+import { expandMultiVectorTokens } from './adapters/multi-vector-tokens.js';
 import type { ClipTokenizer } from './clip-tokenizer.js';
 import type { OnnxTextEncoder } from './onnx-text-encoder.js';
 
@@ -133,7 +134,10 @@ export class OnnxPromptEncoder implements PromptEncoder {
         nextChunk();
         continue;
       }
-      for (const token of this.#tokenizer.encodeIds(fragment.text)) {
+      for (const token of expandMultiVectorTokens(
+        this.#tokenizer.encodeIds(fragment.text),
+        this.#tokenizer,
+      )) {
         if (token === this.#comma) {
           lastComma = chunk.tokens.length;
         } else if (
@@ -223,7 +227,7 @@ export class OnnxPromptEncoder implements PromptEncoder {
         throw new InvalidArgumentError({ name: `texts[${i}]`, value: text, expected: 'a string' });
       }
       if (rowOf.has(text)) return;
-      const tokens = this.#tokenizer.encodeIds(text);
+      const tokens = expandMultiVectorTokens(this.#tokenizer.encodeIds(text), this.#tokenizer);
       if (tokens.length > CHUNK) {
         throw new InvalidArgumentError({
           name: `texts[${i}] ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)}`,
@@ -234,7 +238,10 @@ export class OnnxPromptEncoder implements PromptEncoder {
       }
       rowOf.set(text, unique.length);
       unique.push(text);
-      ids.push(this.#tokenizer.encode(text, { maxLength: CHUNK + 2 }));
+      const { bosTokenId: bos, eosTokenId: eos, padTokenId: pad } = this.#tokenizer;
+      const row = [bos, ...tokens, eos];
+      while (row.length < CHUNK + 2) row.push(pad);
+      ids.push(row);
     });
     if (!this.#encoder.hasPooledOutput) {
       throw new ModelMismatchError(

@@ -1,0 +1,122 @@
+import {
+  InvalidArgumentError,
+  ModelMismatchError,
+  NotImplementedError,
+  type TextualInversionInfo,
+} from '@latentkit/core';
+import type { ClipTokenizer } from '../clip-tokenizer.js';
+import type { InitializerOverride, InitializerOverrides } from '../initializer-overrides.js';
+import { readOnnxWeights } from '../onnx-initializers.js';
+import type { SessionRequest } from '../session-factory.js';
+import { parseTextualInversionFile } from './textual-inversion-file.js';
+import { findTokenEmbedding } from './token-embedding.js';
+
+/**
+ * Loads a textual-inversion embedding into a tokenizer and its text encoder, as diffusers'
+ * `load_textual_inversion`: the embedding's n vectors become n new tokens (`<tok>`, `<tok>_1`, …) with the
+ * next free ids, and the text encoder's token embedding grows by n rows holding the vectors. The ONNX file is
+ * not rewritten: the grown embedding is an initializer override the backend applies in memory.
+ */
+
+/** Where {@link loadTextualInversionInto} puts an embedding: a CLIP tokenizer and its text encoder. */
+export interface TextualInversionTarget {
+  /** The tokenizer that gets the new tokens (once the text encoder has the grown embedding). */
+  readonly tokenizer: ClipTokenizer;
+  /** The text encoder's model: the file and folder the token embedding is read from. */
+  readonly textEncoder: { readonly request: SessionRequest };
+  /**
+   * The text encoder's overrides in force (LoRA merges, embeddings loaded before): a second embedding grows
+   * the embedding already grown by the first.
+   */
+  readonly overrides: InitializerOverrides;
+  /**
+   * Gives the text encoder the grown token embedding: the caller adds it to the text encoder's overrides
+   * (next to any LoRA merges) and re-creates its session. The tokens are added only after it resolves, so a
+   * failure leaves the tokenizer as it was.
+   */
+  setTokenEmbedding(name: string, value: InitializerOverride): Promise<void>;
+}
+
+/** Options of {@link loadTextualInversionInto}. */
+export interface LoadTextualInversionOptions {
+  /** The token for prompts; default the file's (diffusers' key, A1111's `name`), else `fileStem`. */
+  token?: string;
+  /** The file's name without directory or extension (the default token of an A1111 file), if it has one. */
+  fileStem?: string;
+  /** The file's name or URL, for messages. */
+  what: string;
+}
+
+/**
+ * Loads an embedding file into a tokenizer and text encoder (the text encoder's token embedding grows by the
+ * embedding's rows, the tokenizer gets `token`, `token_1`, …).
+ *
+ * @param target - The tokenizer, the text encoder and how to give it the grown embedding.
+ * @param bytes - The embedding file (safetensors: diffusers, A1111 `emb_params`, SDXL `clip_l`/`clip_g`).
+ * @param options - The token to use, and the file's name.
+ * @returns The token, the tokens it expands to, and the file's format.
+ * @throws {@link @latentkit/core!InvalidArgumentError} when no token is given or found, or the token (or one
+ *   of `token_1`, …) is empty, has spaces or is already in the tokenizer;
+ *   {@link @latentkit/core!ModelMismatchError} when the vectors' width is not the text encoder's embedding
+ *   width, or the tokenizer has more ids than the embedding has rows;
+ *   {@link @latentkit/core!ModelInvalidError} for a file that is not an embedding, or holds non-finite values;
+ *   {@link @latentkit/core!NotImplementedError} for torch `.pt`/`.bin` files and text encoders whose token
+ *   embedding cannot be found.
+ */
+export async function loadTextualInversionInto(
+  target: TextualInversionTarget,
+  bytes: Uint8Array,
+  options: LoadTextualInversionOptions,
+): Promise<TextualInversionInfo> {
+  const { what } = options;
+  const file = parseTextualInversionFile(bytes, what);
+  const token = options.token ?? file.token ?? options.fileStem;
+  if (typeof token !== 'string' || token.trim().length === 0) {
+    throw new InvalidArgumentError({
+      name: 'token',
+      value: token,
+      expected: `a non-empty token for prompts (${what} names none)`,
+      fix: 'pass one: loadTextualInversion(file, { token: "<my-concept>" })',
+    });
+  }
+  const [n, width] = file.vectors.shape as [number, number];
+  const tokens = n > 1 ? [token, ...Array.from({ length: n - 1 }, (_, i) => `${token}_${i + 1}`)] : [token];
+  target.tokenizer.checkNewTokens(tokens);
+
+  const { request } = target.textEncoder;
+  const name = await findTokenEmbedding(request);
+  const current = target.overrides.get(name) ?? (await readEmbedding(request, name));
+  const [rows, d] = current.dims as [number, number];
+  if (width !== d) {
+    const sdxl = file.sdxl
+      ? ` (an SDXL embedding: its clip_l vectors are ${file.sdxl.clipL.shape[1]} wide, clip_g ${file.sdxl.clipG.shape[1]}; SDXL models are not supported yet)`
+      : '';
+    throw new ModelMismatchError(
+      `${what} holds vectors of width ${width}${sdxl}, but the text encoder ${request.modelPath} embeds tokens in ${d} dimensions (${name} is [${rows}, ${d}]). ` +
+        'Fix: use an embedding trained for this model family (768 for SD 1.x, 1024 for SD 2.x).',
+    );
+  }
+  const first = target.tokenizer.maxTokenId + 1;
+  if (first > rows) {
+    throw new ModelMismatchError(
+      `The tokenizer has ids up to ${first - 1}, but the text encoder's token embedding ${name} in ${request.modelPath} has only ${rows} rows. Fix: use the tokenizer that belongs to the text encoder.`,
+    );
+  }
+  // as diffusers' resize_token_embeddings(len(tokenizer) + n): the rows of the tokenizer's ids, then the new ones
+  const data = new Float32Array((first + n) * d);
+  data.set(current.data.subarray(0, first * d));
+  data.set(file.vectors.data, first * d);
+  await target.setTokenEmbedding(name, { dims: [first + n, d], data });
+  target.tokenizer.addTokens(tokens);
+  return { token, tokens, format: file.format };
+}
+
+async function readEmbedding(request: SessionRequest, name: string): Promise<InitializerOverride> {
+  const [weight] = await readOnnxWeights(request.source, request.modelPath, (n) => n === name);
+  if (weight?.dims.length !== 2) {
+    throw new NotImplementedError(
+      `The token embedding ${name} of ${request.modelPath} is not a float matrix [vocab_size, D] (it is ${weight ? `[${weight.dims.join(', ')}]` : 'not a float32/float16 weight'}), so textual inversion cannot grow it. Fix: use a float32 or float16 export of the text encoder.`,
+    );
+  }
+  return { dims: weight.dims, data: weight.data };
+}
