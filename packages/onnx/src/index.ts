@@ -8,6 +8,23 @@
  * @module @latentkit/onnx
  */
 
+export { loraDelta, mergeDeltas, type ScaledDelta } from './adapters/lora-delta.js';
+export {
+  type LoraComponent,
+  type LoraFile,
+  type LoraFormat,
+  type LoraLayer,
+  readLoraFile,
+} from './adapters/lora-file.js';
+export {
+  findLoraTargets,
+  type LoraGraph,
+  type LoraLayout,
+  type LoraMatch,
+  type LoraTarget,
+  type LoraTargets,
+} from './adapters/lora-targets.js';
+export { parseSafetensors, type SafetensorsFile } from './adapters/safetensors.js';
 export { type ComponentSizes, checkComponentSizes, type SizeReading } from './check-components.js';
 export { type ClipEncodeOptions, ClipTokenizer, type ClipTokenizerFiles } from './clip-tokenizer.js';
 export {
