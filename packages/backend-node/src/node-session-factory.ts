@@ -5,6 +5,7 @@ import {
   createWithFallback,
   type GraphOptimizationLevel,
   type OrtFeedData,
+  readPatchedModel,
   type SessionFactory,
   type SessionRequest,
 } from '@latentkit/onnx';
@@ -51,8 +52,9 @@ function checkThreads(name: string, value: number | undefined): void {
 
 /**
  * The {@link SessionFactory} over onnxruntime-node. Models in a {@link FileModelSource} are loaded by
- * path, so external weight files beside them (`model.onnx_data`, `weights.pb`) are found; other sources
- * are read into memory first. It remembers every session it made, so {@link releaseAll} frees them.
+ * path, so external weight files beside them (`model.onnx_data`, `weights.pb`) are found; other sources,
+ * and requests with initializer overrides, are read into memory first (see
+ * {@link @latentkit/onnx!readPatchedModel}). It remembers every session it made, so {@link releaseAll} frees them.
  */
 export class NodeSessionFactory implements SessionFactory {
   /** The provider each component got (after any fallback). */
@@ -80,16 +82,24 @@ export class NodeSessionFactory implements SessionFactory {
   /** Creates a session, trying each provider in turn (see {@link NodeSessionOptions.providers}). */
   async create(request: SessionRequest): Promise<InferenceSession> {
     const { component, modelPath, source } = request;
-    // Load by path when we can: that is what makes onnxruntime find external weight files.
-    const model: string | Uint8Array =
-      source instanceof FileModelSource ? await source.require(modelPath) : await source.readBytes(modelPath);
+    // Load by path when we can: that is what makes onnxruntime find external weight files. With
+    // initializer overrides (LoRA, textual inversion), or from another source, load from bytes and hand
+    // over the external data files.
+    const byPath = source instanceof FileModelSource && request.overrides === undefined;
+    const model = byPath ? await source.require(modelPath) : await readPatchedModel(request);
     const providers = this.providersFor(component);
     const where = `${modelPath} in ${source.location}`;
     const { value: session, provider } = await createWithFallback(
       providers,
       // One provider per try, so a failure is ours to report (onnxruntime-common would drop an
       // unavailable one from a list with only a console warning) and we know which one runs.
-      (p) => InferenceSession.create(model as string, this.sessionOptions(p)),
+      (p) =>
+        typeof model === 'string'
+          ? InferenceSession.create(model, this.sessionOptions(p))
+          : InferenceSession.create(model.model, {
+              ...this.sessionOptions(p),
+              ...(model.externalData.length > 0 ? { externalData: model.externalData } : {}),
+            }),
       {
         what: component,
         warn: this.warn,

@@ -7,6 +7,7 @@ import {
   type OrtFeedData,
   ProviderSkipped,
   readOnnxModelInfo,
+  readPatchedModel,
   type SessionFactory,
   type SessionRequest,
 } from '@latentkit/onnx';
@@ -137,14 +138,9 @@ export class WebSessionFactory implements SessionFactory {
   /** Creates a session, trying each provider in turn (see {@link WebSessionOptions.providers}). */
   async create(request: SessionRequest): Promise<ort.InferenceSession> {
     const { component, modelPath, source } = request;
-    const model = await source.readBytes(modelPath);
+    // The model with any initializer overrides applied, and its external weight files.
+    const { model, externalData } = await readPatchedModel(request);
     const info = readOnnxModelInfo(model, modelPath);
-    const externalData = await Promise.all(
-      info.externalData.map(async (file) => ({
-        path: file.location,
-        data: await source.readBytes(file.path),
-      })),
-    );
     const providers = this.providersFor(component);
     const where = `${modelPath} in ${source.location}`;
     // A provider skipped for a reason that holds for every component (no WebGPU, no shader-f16) is
@@ -225,7 +221,7 @@ export class WebSessionFactory implements SessionFactory {
 
   private sessionOptions(
     provider: WebExecutionProvider,
-    externalData: { path: string; data: Uint8Array }[],
+    externalData: readonly { path: string; data: Uint8Array }[],
   ): ort.InferenceSession.SessionOptions {
     return {
       graphOptimizationLevel: this.options.graphOptimizationLevel ?? 'all',

@@ -481,7 +481,19 @@ export async function loadOnnxPipeline(
       });
     }
 
-    const parts: OnnxPipelineParts = { denoiser, codec, scheduler, dispose: releaseAll };
+    // The UNet and the text encoder may have re-created their sessions (initializer overrides): they
+    // release their current ones; the other sessions are released as made.
+    const dispose = async (): Promise<void> => {
+      const own = created
+        .splice(0)
+        .filter((s) => s !== unetSession && (textEncoder === undefined || s !== textSession));
+      await Promise.allSettled([
+        denoiser.release(),
+        textEncoder?.release(),
+        ...own.map((s) => s.release?.()),
+      ]);
+    };
+    const parts: OnnxPipelineParts = { denoiser, codec, scheduler, dispose };
     if (promptEncoder) parts.promptEncoder = promptEncoder;
     if (lowResScheduler) parts.lowResScheduler = lowResScheduler;
     if (maxNoiseLevel !== undefined) parts.maxNoiseLevel = maxNoiseLevel;

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, NotImplementedError, ShapeMismatchError, Tensor } from '@latentkit/core';
 import type { InferenceSession } from 'onnxruntime-common';
+import type { InitializerOverrides } from './initializer-overrides.js';
 import { readOnnxWeights } from './onnx-initializers.js';
 import {
   findOutput,
@@ -12,6 +13,7 @@ import {
   toTensor,
 } from './ort-io.js';
 import type { SessionFactory, SessionRequest } from './session-factory.js';
+import { SwappableSession } from './swappable-session.js';
 
 /** Options of {@link OnnxTextEncoder}. */
 export interface OnnxTextEncoderOptions {
@@ -44,12 +46,13 @@ export class OnnxTextEncoder {
   readonly hasPooledOutput: boolean;
   /** The width of `pooler_output`, when the model's metadata fixes it. */
   readonly pooledSize: number | undefined;
-  readonly #session: InferenceSession;
+  readonly #session: SwappableSession;
   readonly #factory: SessionFactory;
   readonly #request: SessionRequest;
   readonly #idsType: 'int32' | 'int64';
   readonly #eps: number;
-  #finalNorm: Promise<{ weight: Float32Array; bias: Float32Array }> | undefined;
+  /** The file's own final layer norm (its initializer names and values), read once. */
+  #finalNorm: Promise<FinalNorm> | undefined;
 
   /**
    * @param session - The text encoder session.
@@ -57,9 +60,9 @@ export class OnnxTextEncoder {
    * @param options - Where the model came from, and its layer-norm epsilon.
    */
   constructor(session: InferenceSession, factory: SessionFactory, options: OnnxTextEncoderOptions) {
-    this.#session = session;
+    this.#session = new SwappableSession(session, factory, options.request);
     this.#factory = factory;
-    this.#request = options.request;
+    this.#request = this.#session.request;
     this.#eps = options.layerNormEps ?? 1e-5;
     const ids = requireInput(session, 'input_ids', options.request.modelPath);
     this.#idsType = ids.type === 'int64' ? 'int64' : 'int32';
@@ -72,10 +75,10 @@ export class OnnxTextEncoder {
   }
 
   #output(name: string): OrtValueInfo {
-    const found = findOutput(this.#session, name);
+    const found = findOutput(this.#session.session, name);
     if (found) return found;
     // exports with other output names: the first output is the last hidden state
-    return sessionOutputs(this.#session)[0]!;
+    return sessionOutputs(this.#session.session)[0]!;
   }
 
   /**
@@ -87,9 +90,11 @@ export class OnnxTextEncoder {
    *   final layer norm, as A1111 does (diffusers' `clip_skip = k − 1`).
    */
   async encode(ids: ArrayLike<number>, batch: number, clipSkip = 1): Promise<TextEncoderOutput> {
+    // the weights this run uses (a swap during the run does not change them)
+    const overrides = this.#session.overrides;
     const length = ids.length / batch;
     const feeds = { input_ids: intFeed(this.#factory, ids, [batch, length], this.#idsType) };
-    const results = await runSession(this.#session, feeds, this.#request.component);
+    const results = await this.#session.run((s) => runSession(s, feeds, this.#request.component));
     const lastName = this.#output('last_hidden_state').name;
     const pooled = results['pooler_output'] ? toTensor(results['pooler_output'], 'pooler_output') : undefined;
     if (clipSkip <= 1) {
@@ -112,12 +117,12 @@ export class OnnxTextEncoder {
     }
     const name = `hidden_states.${this.hiddenStateCount - clipSkip}`;
     const hidden = toTensor(results[name], `${this.#request.component} ${name}`);
-    const hiddenStates = layerNorm(hidden, await this.#finalLayerNorm(), this.#eps);
+    const hiddenStates = layerNorm(hidden, withOverrides(await this.#finalLayerNorm(), overrides), this.#eps);
     return pooled ? { hiddenStates, pooled } : { hiddenStates };
   }
 
   // The final layer norm is not a separate graph in exports: read its weights from the ONNX file (once).
-  #finalLayerNorm(): Promise<{ weight: Float32Array; bias: Float32Array }> {
+  #finalLayerNorm(): Promise<FinalNorm> {
     this.#finalNorm ??= (async () => {
       const { source, modelPath } = this.#request;
       const weights = await readOnnxWeights(source, modelPath, (n) =>
@@ -132,20 +137,65 @@ export class OnnxTextEncoder {
             'Fix: export the text encoder without constant folding of the layer norm, or use clipSkip 1.',
         );
       }
-      return { weight: weight.data, bias: bias.data };
+      return { weightName: weight.name, biasName: bias.name, weight: weight.data, bias: bias.data };
     })();
     return this.#finalNorm;
   }
 
-  /** The request this encoder was made from: its component, model file and folder. */
+  /** The request this encoder was made from: its component, model file and folder (the file's own weights, no overrides). */
   get request(): SessionRequest {
     return this.#request;
   }
 
-  /** Releases the session. */
-  async dispose(): Promise<void> {
-    await this.#session.release?.();
+  /** The initializer overrides the current session runs with; undefined for the file's own weights. */
+  get initializerOverrides(): InitializerOverrides | undefined {
+    return this.#session.overrides;
   }
+
+  /**
+   * Re-creates the text encoder session with these weights replaced (LoRA; textual inversion's grown token
+   * embedding), or with the file's own weights again (`undefined`): made through the backend's factory,
+   * checked to have the same inputs and outputs, and swapped in; the old session is released once the
+   * runs on it finish. Clip skip's final layer norm uses overridden values where they are overridden. The
+   * model file is never rewritten.
+   *
+   * @param overrides - New values by initializer name (see {@link patchInitializers}), or undefined.
+   * @throws the errors of {@link patchInitializers} for bad overrides (the current session stays);
+   *   {@link @latentkit/core!ModelMismatchError} when the new session's inputs or outputs differ;
+   *   {@link @latentkit/core!InferenceFailedError} after {@link release}.
+   */
+  setInitializerOverrides(overrides: InitializerOverrides | undefined): Promise<void> {
+    return this.#session.setOverrides(overrides);
+  }
+
+  /** Releases the current session (after the runs on it); later runs fail. */
+  release(): Promise<void> {
+    return this.#session.release();
+  }
+
+  /** The same as {@link release}. */
+  dispose(): Promise<void> {
+    return this.release();
+  }
+}
+
+/** CLIP's final layer norm: the names of its initializers and their values. */
+interface FinalNorm {
+  weightName: string;
+  biasName: string;
+  weight: Float32Array;
+  bias: Float32Array;
+}
+
+/** The final layer norm with overridden values where the overrides replace its initializers. */
+function withOverrides(
+  norm: FinalNorm,
+  overrides: InitializerOverrides | undefined,
+): { weight: Float32Array; bias: Float32Array } {
+  return {
+    weight: overrides?.get(norm.weightName)?.data ?? norm.weight,
+    bias: overrides?.get(norm.biasName)?.data ?? norm.bias,
+  };
 }
 
 /** Layer norm over the last axis, statistics in float64, result rounded to float32. */

@@ -11,6 +11,7 @@ import {
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { toFloat16Bits } from './float16.js';
 import { type GroundedInputs, groundingFeeds, readGroundedInputs } from './grounded-unet.js';
+import type { InitializerOverrides } from './initializer-overrides.js';
 import {
   findInput,
   findOutput,
@@ -25,6 +26,7 @@ import {
   toTensor,
 } from './ort-io.js';
 import type { SessionFactory, SessionRequest } from './session-factory.js';
+import { SwappableSession } from './swappable-session.js';
 
 /** Options of {@link UnetDenoiser}. */
 export interface UnetDenoiserOptions {
@@ -113,7 +115,7 @@ export class UnetDenoiser implements Denoiser {
    */
   readonly grounding?: GroundingSpec;
   readonly #grounded: GroundedInputs | undefined;
-  readonly #session: InferenceSession;
+  readonly #session: SwappableSession;
   readonly #factory: SessionFactory;
   readonly #request: SessionRequest;
   readonly #sample: OrtValueInfo;
@@ -130,7 +132,7 @@ export class UnetDenoiser implements Denoiser {
    */
   constructor(session: InferenceSession, factory: SessionFactory, options: UnetDenoiserOptions) {
     const path = options.request.modelPath;
-    this.#session = session;
+    this.#session = new SwappableSession(session, factory, options.request);
     this.#factory = factory;
     this.#request = options.request;
     this.#sample = requireInput(session, 'sample', path);
@@ -258,11 +260,11 @@ export class UnetDenoiser implements Denoiser {
       Object.assign(feeds, groundingFeeds(this.#grounded, input.gligen, batch, this.#factory));
     } else if (input.gligen !== undefined) {
       throw new ModelMismatchError(
-        `gligen (grounding inputs) was given, but ${this.#request.modelPath} is not a grounded (GLIGEN) UNet: it has no gligen_* inputs (its inputs: ${this.#session.inputNames.join(', ')}). ` +
+        `gligen (grounding inputs) was given, but ${this.#request.modelPath} is not a grounded (GLIGEN) UNet: it has no gligen_* inputs (its inputs: ${this.#session.session.inputNames.join(', ')}). ` +
           'Fix: load a GLIGEN model folder (a UNet exported as in docs/layout-to-image.md, "ONNX convention"), or leave gligen out.',
       );
     }
-    const results = await runSession(this.#session, feeds, this.#request.component);
+    const results = await this.#session.run((s) => runSession(s, feeds, this.#request.component));
     return toTensor(results[this.#output], `${this.#request.component} output ${this.#output}`);
   }
 
@@ -346,9 +348,39 @@ export class UnetDenoiser implements Denoiser {
     );
   }
 
-  /** Releases the session. */
-  async dispose(): Promise<void> {
-    await this.#session.release?.();
+  /** The component, model file and folder this UNet was loaded from (the file's own weights, no overrides). */
+  get request(): SessionRequest {
+    return this.#session.request;
+  }
+
+  /** The initializer overrides the current session runs with; undefined for the file's own weights. */
+  get initializerOverrides(): InitializerOverrides | undefined {
+    return this.#session.overrides;
+  }
+
+  /**
+   * Re-creates the UNet session with these weights replaced (LoRA), or with the file's own weights again
+   * (`undefined`): the new session is made through the backend's factory, checked to have the same inputs
+   * and outputs, and swapped in; the old one is released once the predictions running on it finish. The
+   * model file is never rewritten.
+   *
+   * @param overrides - New values by initializer name (see {@link patchInitializers}), or undefined.
+   * @throws the errors of {@link patchInitializers} for bad overrides (the current session stays);
+   *   {@link @latentkit/core!ModelMismatchError} when the new session's inputs or outputs differ;
+   *   {@link @latentkit/core!InferenceFailedError} after {@link release}.
+   */
+  setInitializerOverrides(overrides: InitializerOverrides | undefined): Promise<void> {
+    return this.#session.setOverrides(overrides);
+  }
+
+  /** Releases the current session (after the predictions running on it); later predictions fail. */
+  release(): Promise<void> {
+    return this.#session.release();
+  }
+
+  /** The same as {@link release}. */
+  dispose(): Promise<void> {
+    return this.release();
   }
 }
 
