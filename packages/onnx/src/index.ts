@@ -24,7 +24,18 @@ export {
   type LoraTarget,
   type LoraTargets,
 } from './adapters/lora-targets.js';
+export { expandMultiVectorTokens } from './adapters/multi-vector-tokens.js';
 export { parseSafetensors, type SafetensorsFile } from './adapters/safetensors.js';
+export {
+  type LoadTextualInversionOptions,
+  loadTextualInversionInto,
+  type TextualInversionTarget,
+} from './adapters/textual-inversion.js';
+export {
+  parseTextualInversionFile,
+  type TextualInversionFile,
+} from './adapters/textual-inversion-file.js';
+export { findTokenEmbedding, tokenEmbeddingName } from './adapters/token-embedding.js';
 export { type ComponentSizes, checkComponentSizes, type SizeReading } from './check-components.js';
 export { type ClipEncodeOptions, ClipTokenizer, type ClipTokenizerFiles } from './clip-tokenizer.js';
 export {

@@ -1,0 +1,195 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileModelSource, nodeBackend } from '@latentkit/backend-node';
+import { StableDiffusionPipeline, Tensor } from '@latentkit/core';
+import {
+  ClipTokenizer,
+  type OnnxPromptEncoder,
+  parseTextualInversionFile,
+  readOnnxGraph,
+  tokenEmbeddingName,
+} from '@latentkit/onnx';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// Reference numbers: tools/fixtures/make_ti_fixture.py (torch 1.13) — the sd1 fixture's text encoder rebuilt in
+// torch, two embeddings loaded as diffusers' load_textual_inversion does, last_hidden_state per prompt.
+const FIXTURES = join(import.meta.dirname, 'fixtures');
+const SD1 = join(FIXTURES, 'models', 'sd1');
+const TI = join(FIXTURES, 'textual-inversion');
+const PINK = join(TI, 'pink-learned_embeds.safetensors');
+const NEG = join(TI, 'neg.safetensors');
+
+interface Case {
+  prompt: string;
+  input_ids: number[];
+  last_hidden_state: { shape: number[]; values: number[] };
+}
+const expected = JSON.parse(readFileSync(join(TI, 'expected.json'), 'utf8')) as {
+  embeddings: { token: string; tokens: string[]; ids: number[]; format: string }[];
+  cases: Case[];
+};
+const reference = (prompt: string): Tensor => {
+  const c = expected.cases.find((x) => x.prompt === prompt)!;
+  return new Tensor(Float32Array.from(c.last_hidden_state.values), c.last_hidden_state.shape);
+};
+const maxDiff = (a: Tensor, b: Tensor): number => {
+  expect(a.shape).toEqual(b.shape);
+  let max = 0;
+  for (let i = 0; i < a.data.length; i++) max = Math.max(max, Math.abs(a.data[i]! - b.data[i]!));
+  return max;
+};
+
+describe('textual inversion on the sd1 fixture (torch reference)', () => {
+  let pipe: StableDiffusionPipeline;
+  beforeAll(async () => {
+    pipe = await StableDiffusionPipeline.fromPretrained(SD1, { backend: nodeBackend });
+  });
+  afterAll(async () => {
+    await pipe?.dispose();
+  });
+
+  it('loads a diffusers file (2 vectors, token from the file) and an A1111 emb_params file (token given)', async () => {
+    const pink = await pipe.loadTextualInversion(PINK);
+    expect(pink).toEqual({ token: '<pink>', tokens: ['<pink>', '<pink>_1'], format: 'diffusers' });
+    const neg = await pipe.loadTextualInversion(new Uint8Array(readFileSync(NEG)), { token: '<neg>' });
+    expect(neg).toEqual({ token: '<neg>', tokens: ['<neg>'], format: 'a1111' });
+    expect(pipe.embeddings.map((e) => e.token)).toEqual(['<pink>', '<neg>']);
+  });
+
+  it.each(expected.cases.map((c) => [c.prompt, c] as const))(
+    'token ids of %j match the reference tokenizer (added tokens whole, multi-vector expanded)',
+    (_prompt, c) => {
+      const encoder = pipe.promptEncoder as OnnxPromptEncoder;
+      const chunks = encoder.chunks(c.prompt);
+      expect(chunks).toHaveLength(1);
+      expect(chunks[0]!.tokens).toEqual(c.input_ids);
+    },
+  );
+
+  it.each(expected.cases.map((c) => [c.prompt] as const))(
+    'last_hidden_state of %j matches torch with the resized embedding (≤ 1e-4)',
+    async (prompt) => {
+      const { encoderHiddenStates } = await pipe.promptEncoder!.encode([prompt]);
+      const diff = maxDiff(encoderHiddenStates, reference(prompt));
+      expect(diff).toBeLessThanOrEqual(1e-4);
+    },
+  );
+
+  it('the embedding changes the output: "<pink>" differs from the same prompt without it', async () => {
+    const fresh = await StableDiffusionPipeline.fromPretrained(SD1, { backend: nodeBackend });
+    try {
+      const { encoderHiddenStates } = await fresh.promptEncoder!.encode(['a <pink> cat on the hill']);
+      expect(maxDiff(encoderHiddenStates, reference('a <pink> cat on the hill'))).toBeGreaterThan(0.05);
+    } finally {
+      await fresh.dispose();
+    }
+  });
+
+  it('in generate(): prompt and negative prompt with embeddings = the torch embeddings passed as promptEmbeds', async () => {
+    const common = { numInferenceSteps: 2, guidanceScale: 7.5, seed: 7, outputType: 'latent' as const };
+    const byText = (await pipe.generate({
+      ...common,
+      prompt: 'a <pink> cat on the hill',
+      negativePrompt: '<neg>, red',
+    })) as { images: Tensor };
+    const byEmbeds = (await pipe.generate({
+      ...common,
+      promptEmbeds: { encoderHiddenStates: reference('a <pink> cat on the hill') },
+      negativePromptEmbeds: { encoderHiddenStates: reference('<neg>, red') },
+    })) as { images: Tensor };
+    expect(maxDiff(byText.images, byEmbeds.images)).toBeLessThanOrEqual(1e-4);
+    const without = (await pipe.generate({
+      ...common,
+      prompt: 'a <pink> cat on the hill',
+      negativePrompt: 'red',
+    })) as { images: Tensor };
+    expect(maxDiff(byText.images, without.images)).toBeGreaterThan(1e-3);
+  });
+});
+
+describe('textual inversion details', () => {
+  it('an A1111 file read by path takes its file name as the token; a second embedding gets the next ids', async () => {
+    const pipe = await StableDiffusionPipeline.fromPretrained(SD1, { backend: nodeBackend });
+    try {
+      expect(await pipe.loadTextualInversion(NEG)).toEqual({ token: 'neg', tokens: ['neg'], format: 'a1111' });
+      await pipe.loadTextualInversion(PINK);
+      const encoder = pipe.promptEncoder as OnnxPromptEncoder;
+      // vocab.json ends at 576: neg = 577, then <pink> 578, <pink>_1 579
+      expect(encoder.chunks('neg <pink>')[0]!.tokens.slice(0, 5)).toEqual([575, 577, 578, 579, 576]);
+      const { encoderHiddenStates } = await encoder.encode(['neg <pink>']);
+      expect(encoderHiddenStates.data.every(Number.isFinite)).toBe(true);
+    } finally {
+      await pipe.dispose();
+    }
+  });
+
+  it('an fp16 export: the float16 token embedding (behind a Cast) grows too', async () => {
+    const pipe = await StableDiffusionPipeline.fromPretrained(join(FIXTURES, 'models', 'sd1-fp16'), {
+      backend: nodeBackend,
+    });
+    try {
+      const before = await pipe.promptEncoder!.encode(['a <pink> cat on the hill']);
+      await pipe.loadTextualInversion(PINK);
+      const after = await pipe.promptEncoder!.encode(['a <pink> cat on the hill']);
+      expect(after.encoderHiddenStates.data.every(Number.isFinite)).toBe(true);
+      expect(maxDiff(after.encoderHiddenStates, before.encoderHiddenStates)).toBeGreaterThan(0.05);
+    } finally {
+      await pipe.dispose();
+    }
+  });
+
+  it('finds the token embedding by its Gather of input_ids: sd1, sd1-fp16 and the shipped shapes model', async () => {
+    const find = async (dir: string) => {
+      const bytes = await new FileModelSource(dir).readBytes('text_encoder/model.onnx');
+      return tokenEmbeddingName(readOnnxGraph(bytes, 'text_encoder/model.onnx'));
+    };
+    expect(await find(SD1)).toBe('text_model.token_embedding.weight');
+    expect(await find(join(FIXTURES, 'models', 'sd1-fp16'))).toBe('text_model.token_embedding.weight_fp16');
+    const shapes = join(import.meta.dirname, '..', 'packages', 'model-shapes', 'model');
+    expect(await find(shapes)).toBe('m.tok.weight');
+  });
+
+  it('added tokens are case-sensitive, matched whole inside words, and decode back', async () => {
+    const tokenizer = await ClipTokenizer.fromSource(new FileModelSource(SD1));
+    const plain = tokenizer.encodeIds('<pink> cat');
+    expect(tokenizer.addTokens(['<pink>', '<pink>_1'])).toEqual([577, 578]);
+    expect(tokenizer.maxTokenId).toBe(578);
+    expect(tokenizer.encodeIds('<pink> cat')).toEqual([577, ...plain.slice(-1)]);
+    expect(tokenizer.encodeIds('<PINK> cat')).toEqual(plain); // not the added token: lower-cased BPE
+    expect(tokenizer.encodeIds('a<pink>_1dog')).toEqual([320, 578, 525]);
+    expect(tokenizer.decode([575, 320, 577, 578, 523, 576])).toBe('a <pink> <pink>_1 cat');
+    tokenizer.removeTokens(['<pink>', '<pink>_1']);
+    expect(tokenizer.encodeIds('<pink> cat')).toEqual(plain);
+  });
+
+  it('an SDXL file gives clip_l to SD 1.x/2.x and keeps clip_g', () => {
+    const bytes = safetensors({ clip_l: [2, 4], clip_g: [2, 6] });
+    const file = parseTextualInversionFile(bytes, 'sdxl.safetensors');
+    expect(file.vectors.shape).toEqual([2, 4]);
+    expect(file.sdxl?.clipG.shape).toEqual([2, 6]);
+    expect(file.format).toBe('a1111');
+  });
+});
+
+/** A safetensors file with F32 tensors of these shapes, values 0.01·i. */
+function safetensors(shapes: Record<string, number[]>): Uint8Array {
+  const header: Record<string, unknown> = {};
+  const chunks: Float32Array[] = [];
+  let offset = 0;
+  for (const [name, shape] of Object.entries(shapes)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    chunks.push(Float32Array.from({ length: n }, (_, i) => 0.01 * i));
+    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + 4 * n] };
+    offset += 4 * n;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + json.length + offset);
+  new DataView(out.buffer).setUint32(0, json.length, true);
+  out.set(json, 8);
+  let at = 8 + json.length;
+  for (const c of chunks) {
+    out.set(new Uint8Array(c.buffer), at);
+    at += c.byteLength;
+  }
+  return out;
+}
