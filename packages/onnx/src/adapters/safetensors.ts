@@ -23,7 +23,8 @@ const BYTES: Readonly<Record<string, number>> = { F32: 4, F16: 2, BF16: 2, F64: 
 const MAX_HEADER = 100_000_000;
 
 function toFloat32(dtype: string, raw: Uint8Array): Float32Array {
-  const copy = raw.slice(); // aligned
+  // a copy (aligned, offset 0): a Node Buffer's slice() would share the pooled buffer instead
+  const copy = new Uint8Array(raw);
   switch (dtype) {
     case 'F32':
       return new Float32Array(copy.buffer, 0, copy.byteLength / 4);
