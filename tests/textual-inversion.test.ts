@@ -10,6 +10,7 @@ import {
   tokenEmbeddingName,
 } from '@latentkit/onnx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { safetensorsBytes } from '../packages/onnx/src/test-support/safetensors-bytes.js';
 
 // Reference numbers: tools/fixtures/make_ti_fixture.py (torch 1.13) — the sd1 fixture's text encoder rebuilt in
 // torch, two embeddings loaded as diffusers' load_textual_inversion does, last_hidden_state per prompt.
@@ -111,7 +112,11 @@ describe('textual inversion details', () => {
   it('an A1111 file read by path takes its file name as the token; a second embedding gets the next ids', async () => {
     const pipe = await StableDiffusionPipeline.fromPretrained(SD1, { backend: nodeBackend });
     try {
-      expect(await pipe.loadTextualInversion(NEG)).toEqual({ token: 'neg', tokens: ['neg'], format: 'a1111' });
+      expect(await pipe.loadTextualInversion(NEG)).toEqual({
+        token: 'neg',
+        tokens: ['neg'],
+        format: 'a1111',
+      });
       await pipe.loadTextualInversion(PINK);
       const encoder = pipe.promptEncoder as OnnxPromptEncoder;
       // vocab.json ends at 576: neg = 577, then <pink> 578, <pink>_1 579
@@ -163,33 +168,10 @@ describe('textual inversion details', () => {
   });
 
   it('an SDXL file gives clip_l to SD 1.x/2.x and keeps clip_g', () => {
-    const bytes = safetensors({ clip_l: [2, 4], clip_g: [2, 6] });
+    const bytes = safetensorsBytes({ clip_l: [2, 4], clip_g: [2, 6] });
     const file = parseTextualInversionFile(bytes, 'sdxl.safetensors');
     expect(file.vectors.shape).toEqual([2, 4]);
     expect(file.sdxl?.clipG.shape).toEqual([2, 6]);
     expect(file.format).toBe('a1111');
   });
 });
-
-/** A safetensors file with F32 tensors of these shapes, values 0.01·i. */
-function safetensors(shapes: Record<string, number[]>): Uint8Array {
-  const header: Record<string, unknown> = {};
-  const chunks: Float32Array[] = [];
-  let offset = 0;
-  for (const [name, shape] of Object.entries(shapes)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    chunks.push(Float32Array.from({ length: n }, (_, i) => 0.01 * i));
-    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + 4 * n] };
-    offset += 4 * n;
-  }
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const out = new Uint8Array(8 + json.length + offset);
-  new DataView(out.buffer).setUint32(0, json.length, true);
-  out.set(json, 8);
-  let at = 8 + json.length;
-  for (const c of chunks) {
-    out.set(new Uint8Array(c.buffer), at);
-    at += c.byteLength;
-  }
-  return out;
-}
