@@ -132,7 +132,7 @@ function diffusersKey(key: string): { component: LoraComponent; module: string; 
   if (m) return { component, module: m[1]!, role: m[2] === 'A' ? 'down' : 'up' };
   m = /^(.+)\.(?:lora|lora_linear_layer)\.(down|up)\.weight$/.exec(rest);
   if (m) return { component, module: m[1]!, role: m[2] as Role };
-  m = /^(.+)\.(?:processor\.)?(to_q|to_k|to_v|to_out)_lora\.(down|up)\.weight$/.exec(rest);
+  m = /^(.+?)\.(?:processor\.)?(to_q|to_k|to_v|to_out)_lora\.(down|up)\.weight$/.exec(rest);
   if (m) {
     const names = component === 'unet' ? PROCESSOR_UNET : PROCESSOR_TEXT;
     return { component, module: `${m[1]!}.${names[m[2]!]!}`, role: m[3] as Role };
