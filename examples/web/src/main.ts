@@ -1,7 +1,9 @@
 /**
  * The latentkit browser demo: loads a diffusers ONNX model in a Web Worker (the shipped "shapes" model
  * by default) and generates with the settings on the page. Query parameters preset the form —
- * `?model=<url>&provider=wasm&threads=2&autoload=1` — which is also how the browser tests drive it.
+ * `?model=<url>&provider=wasm&threads=2&autoload=1` — which is also how the browser tests drive it. The
+ * model may be a Hugging Face repository id (`?model=org/name`, with `&revision=…` and `&hubUrl=…` for a
+ * mirror or a local test hub).
  * "Upscale ×4" runs the shapes world's x4 upscaler (or `?upscaler=<url>`) on the image shown. The Layout
  * panel draws boxes with a phrase each and "Generate layout" runs the shapes world's grounded model (or
  * `?layoutModel=<url>`) on them.
@@ -14,6 +16,7 @@ import {
   type GenerationWorker,
   listCachedModels,
   MAX_LAYOUT_OBJECTS,
+  resolveModelSource,
   toPngBlob,
   type WebExecutionProvider,
 } from '@latentkit/backend-web';
@@ -180,8 +183,16 @@ let lastSeed = '';
 let pngUrl: string | undefined;
 let upscaledPngUrl: string | undefined;
 
-/** The model's name for the PNG's `Model:` field: the shipped model's, else the URL's last folder. */
+/** The hub options from the query: `revision` and `hubUrl` (for hub ids; a token never goes in a URL). */
+const hubOptions = {
+  ...(params.get('revision') ? { revision: params.get('revision')! } : {}),
+  ...(params.get('hubUrl') ? { hubUrl: params.get('hubUrl')! } : {}),
+};
+
+/** The model's name for the PNG's `Model:` field: the shipped model's, the hub id, else the URL's last folder. */
 function modelName(): string {
+  const hub = resolveModelSource(ui.modelUrl.value, hubOptions).hub;
+  if (hub) return hub.repo;
   const url = new URL(ui.modelUrl.value, location.href);
   if (url.href === new URL('./models/shapes/', location.href).href) return shapesModelName;
   return url.pathname.split('/').filter(Boolean).at(-1) ?? url.host;
@@ -242,6 +253,7 @@ async function load(): Promise<void> {
   try {
     const result = await gen.load(ui.modelUrl.value, {
       ...loadOptions(),
+      ...hubOptions,
       onProgress: (p) => {
         ui.downloadProgress.value = p.totalBytes > 0 ? p.totalLoaded / p.totalBytes : 0;
         setStatus(ui.modelStatus, 'loading', `Loading ${p.file} (${(p.totalLoaded / 1e6).toFixed(1)} MB)…`);

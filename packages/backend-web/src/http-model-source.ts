@@ -1,13 +1,16 @@
 import { DownloadFailedError, ModelNotFoundError } from '@latentkit/core';
 import { checkModelPath, type ModelSource } from '@latentkit/onnx';
+import { fetchHubFile, type HubFetched } from './hub-redirect.js';
+import { checkToken, type HubRepository, resolveModelSource } from './hub-source.js';
 import {
   cacheStorage,
   DEFAULT_MODEL_CACHE,
   type ModelManifest,
+  manifestUrl,
   readManifest,
   writeManifest,
 } from './model-cache.js';
-import { checkUnderBase, modelFileUrl, resolveModelUrl } from './model-url.js';
+import { checkUnderBase, modelFileUrl } from './model-url.js';
 import {
   checkMaxFileBytes,
   checkSha256,
@@ -46,9 +49,23 @@ export interface HttpModelSourceOptions {
   cache?: boolean | string;
   /** Receives download progress: per file, and totals. */
   onProgress?: (progress: DownloadProgress) => void;
-  /** Branch, tag or commit for Hugging Face repository URLs that name none (default `main`). */
+  /**
+   * Branch, tag or commit for Hugging Face repository ids and URLs that name none (default `main`). It is
+   * part of every file's URL, so two revisions never share cached files.
+   */
   revision?: string;
-  /** Extra request options, e.g. `{ headers: { Authorization: 'Bearer hf_…' } }` for gated repositories. */
+  /**
+   * A Hugging Face access token (`hf_…`) for private and gated repositories: sent as
+   * `Authorization: Bearer <token>` to the model's base URL only — never to a redirect target on another
+   * origin — and never written to an error message, a log or a cache key.
+   */
+  token?: string;
+  /**
+   * The hub that repository ids (`org/name`) are read from (default `https://huggingface.co`): a mirror,
+   * or a local test hub. Files come from `<hubUrl>/org/name/resolve/<revision>/`.
+   */
+  hubUrl?: string;
+  /** Extra request options (headers, mode, …) for requests to the model's base URL. */
   requestInit?: RequestInit;
   /** The fetch function (default `globalThis.fetch`); for tests and custom transports. */
   fetch?: typeof fetch;
@@ -84,8 +101,10 @@ interface FileState {
 
 /**
  * A model folder served over HTTP (the diffusers ONNX layout), read with `fetch`: a plain base URL
- * (`https://example.com/models/sd/`, or relative to the page) or a Hugging Face repository
- * (`https://huggingface.co/org/repo`, read through its `…/resolve/main/…` URLs).
+ * (`https://example.com/models/sd/`, or relative to the page) or a Hugging Face repository — an id
+ * `org/name` or a URL `https://huggingface.co/org/name` — read through its `…/resolve/<revision>/…` URLs
+ * (see {@link resolveModelSource}). A hub's redirects off the base URL (to its CDN) are followed only for
+ * bytes whose SHA-256 is known first (see {@link fetchHubFile}).
  *
  * Files are kept in Cache Storage (see {@link HttpModelSourceOptions.cache}) together with a manifest of
  * which files exist and which do not, so a second load downloads nothing and works offline (files found
@@ -111,13 +130,20 @@ export class HttpModelSource implements ModelSource {
   readonly #downloaded = new Set<string>();
   // Files this source saw missing: asked again by the next source (a 404 is not remembered across loads).
   readonly #missing = new Set<string>();
+  readonly #hub: HubRepository | undefined;
+  readonly #token: string | undefined;
+  // The commit of the hub revision this load's files come from (see #checkCommit).
+  #commit: string | undefined;
 
   /**
-   * @param url - The model URL (see {@link resolveModelUrl}).
-   * @param options - Cache, progress and request options.
+   * @param url - The model URL or hub repository id (see {@link resolveModelSource}).
+   * @param options - Cache, progress, hub and request options.
    */
   constructor(url: string, options: HttpModelSourceOptions = {}) {
-    this.location = resolveModelUrl(url, options.revision);
+    const resolved = resolveModelSource(url, options);
+    this.location = resolved.base;
+    this.#hub = resolved.hub;
+    this.#token = options.token === undefined ? undefined : checkToken(options.token);
     this.#options = options;
     const f = options.fetch ?? globalThis.fetch;
     this.#fetch = (input, init) => f(input, init);
@@ -136,6 +162,11 @@ export class HttpModelSource implements ModelSource {
    */
   urlOf(path: string): string {
     return modelFileUrl(this.location, path);
+  }
+
+  /** The Hugging Face repository this source reads, when it is one. */
+  get hub(): HubRepository | undefined {
+    return this.#hub;
   }
 
   /**
@@ -169,7 +200,11 @@ export class HttpModelSource implements ModelSource {
     if (this.#missing.has(file)) return false;
     let response: Response;
     try {
-      response = await this.#request(file, 'HEAD');
+      const fetched = await this.#request(file, 'HEAD');
+      // A hub redirects the files it keeps on its CDN: they exist.
+      const { status, type } = fetched.response;
+      if (fetched.redirected && (type === 'opaqueredirect' || (status >= 300 && status < 400))) return true;
+      response = fetched.response;
     } catch (error) {
       if (error instanceof DownloadFailedError && manifest?.missing.includes(file)) return false;
       throw error;
@@ -218,7 +253,8 @@ export class HttpModelSource implements ModelSource {
       this.#report(file, bytes.length, bytes.length, true, true);
       return bytes;
     }
-    const response = await this.#request(file, 'GET');
+    const fetched = await this.#request(file, 'GET');
+    const response = fetched.response;
     if (response.status === 404 || isHtmlFallback(file, response)) {
       await response.body?.cancel().catch(() => undefined);
       await this.#markMissing(file);
@@ -233,9 +269,12 @@ export class HttpModelSource implements ModelSource {
       file,
       url,
       maxBytes: this.#maxFileBytes,
-      sha256: this.#sha256.get(file),
+      // The caller's digest, else the hub's for bytes that came off the base URL (its CDN), else the
+      // response's own X-Linked-ETag.
+      sha256: this.#sha256.get(file) ?? fetched.sha256,
       onProgress: (loaded, total) => this.#report(file, loaded, total, false, false),
     });
+    await this.#checkCommit(file, url, fetched.commit);
     this.#report(file, bytes.length, bytes.length, false, true);
     this.#missing.delete(file);
     if (cache) {
@@ -255,6 +294,47 @@ export class HttpModelSource implements ModelSource {
       });
     }
     return bytes;
+  }
+
+  /**
+   * A hub names the commit each file was served from. A branch that moves between two downloads (or
+   * between a cached load and a later download) would give a model mixed from two commits: refused, and
+   * the revision's cached files dropped so that the next load downloads one commit whole.
+   */
+  async #checkCommit(file: string, url: string, commit: string | undefined): Promise<void> {
+    const hub = this.#hub;
+    if (!hub || commit === undefined) return;
+    const manifest = await this.#loadManifest();
+    const known = this.#commit ?? manifest?.commit;
+    if (known === undefined || known === commit) {
+      this.#commit = commit;
+      if (manifest && manifest.commit !== commit) {
+        await this.#updateManifest((m) => {
+          m.commit = commit;
+        });
+      }
+      return;
+    }
+    const dropped = await this.#dropCachedRevision();
+    throw new DownloadFailedError(
+      url,
+      `"${file}" of ${hub.repo} came from commit ${commit}, but the files already loaded for revision "${hub.revision}" came from commit ${known}: the revision moved on the hub, and a model mixed from two commits is not loaded. ${dropped} cached files of this revision were dropped. Fix: load again to download commit ${commit} whole, or pin a commit with the revision option.`,
+    );
+  }
+
+  /** Removes every cached file of this base URL (and its manifest); returns how many files. */
+  async #dropCachedRevision(): Promise<number> {
+    this.#downloaded.clear();
+    const cache = await this.#openCache();
+    if (!cache) return 0;
+    let files = 0;
+    for (const request of await cache.keys()) {
+      if (request.url.startsWith(this.location) && (await cache.delete(request))) {
+        if (request.url !== manifestUrl(this.location)) files++;
+      }
+    }
+    this.#manifest = undefined;
+    return files;
   }
 
   async #markMissing(file: string): Promise<void> {
@@ -278,12 +358,34 @@ export class HttpModelSource implements ModelSource {
     onProgress({ file, loaded, total, totalLoaded, totalBytes, fromCache, done });
   }
 
-  async #request(file: string, method: 'GET' | 'HEAD'): Promise<Response> {
+  /** The request headers for the base URL's origin: `requestInit`'s, with the token. */
+  #headers(): Headers {
+    const headers = new Headers(this.#options.requestInit?.headers);
+    if (this.#token !== undefined) headers.set('authorization', `Bearer ${this.#token}`);
+    return headers;
+  }
+
+  async #request(file: string, method: 'GET' | 'HEAD'): Promise<HubFetched> {
     const url = this.urlOf(file);
-    // requestInit may carry credentials: it goes to URLs under the base URL only.
+    // requestInit and the token may carry credentials: they go to URLs under the base URL only.
     checkUnderBase(this.location, url);
+    const headers = this.#headers();
+    const init: RequestInit = { ...this.#options.requestInit, headers };
+    if (this.#hub) {
+      return fetchHubFile({
+        fetch: this.#fetch,
+        base: this.location,
+        hub: this.#hub,
+        file,
+        url,
+        method,
+        init,
+        headers,
+        sha256: this.#sha256.get(file),
+      });
+    }
     try {
-      return await this.#fetch(url, { ...this.#options.requestInit, method });
+      return { response: await this.#fetch(url, { ...init, method }), redirected: false };
     } catch (error) {
       throw new DownloadFailedError(
         url,
@@ -300,16 +402,22 @@ export class HttpModelSource implements ModelSource {
         `Model file "${file}" not found at ${url}: the server answered with an HTML page (a single-page-app fallback). Fix: check that ${this.location} is a complete diffusers ONNX export (it holds model_index.json).`,
       );
     }
-    const status = `HTTP ${response.status} ${response.statusText}`.trim();
+    const hubCode = this.#hub ? response.headers.get('x-error-code') : null;
+    const status = `HTTP ${response.status} ${response.statusText}`.trim() + (hubCode ? ` (${hubCode})` : '');
     if (response.status === 404 || response.status === 410) {
+      const hub = this.#hub;
       return new ModelNotFoundError(
-        `Model file "${file}" could not be downloaded from ${url}: ${status}. Fix: check that ${this.location} is a complete diffusers ONNX export (it holds model_index.json).`,
+        hub
+          ? `Model file "${file}" could not be downloaded from ${url}: ${status}. Fix: check the repository id "${hub.repo}" and the revision "${hub.revision}" on ${hub.hubUrl}, and that the repository is a diffusers ONNX export (it holds model_index.json)${this.#token === undefined ? '; a private repository answers 404 to requests without a token: pass the token option' : ''}.`
+          : `Model file "${file}" could not be downloaded from ${url}: ${status}. Fix: check that ${this.location} is a complete diffusers ONNX export (it holds model_index.json).`,
       );
     }
-    const fix =
-      response.status === 401 || response.status === 403
-        ? 'the server refused access; for a gated Hugging Face repository pass requestInit: { headers: { Authorization: "Bearer <token>" } }'
-        : 'try again later';
+    const denied = response.status === 401 || response.status === 403;
+    const fix = !denied
+      ? 'try again later'
+      : this.#token !== undefined
+        ? `the server refused the token you passed; check that it is valid and can read ${this.#hub ? `"${this.#hub.repo}"` : 'this model'}${this.#hub ? ', and for a gated repository accept its conditions on the hub page first' : ''}`
+        : 'the server refused access; for a private or gated Hugging Face repository pass the token option (token: "hf_…")';
     return new DownloadFailedError(
       url,
       `Model file "${file}" could not be downloaded from ${url}: ${status}. Fix: ${fix}.`,

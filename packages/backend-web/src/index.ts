@@ -1,8 +1,8 @@
 /**
  * @packageDocumentation
  * `@latentkit/backend-web`: runs latentkit in the browser on onnxruntime-web — WebGPU with a WebAssembly
- * fallback, models fetched over HTTP (plain URLs or Hugging Face repositories) and kept in Cache Storage,
- * output as `ImageData`, canvas or PNG `Blob`, and a Web Worker helper that keeps the page responsive.
+ * fallback, models fetched over HTTP (plain URLs, or Hugging Face repositories by URL or id `org/name`)
+ * and kept in Cache Storage, output as `ImageData`, canvas or PNG `Blob`, and a Web Worker helper that keeps the page responsive.
  *
  * ```ts
  * import { StableDiffusionPipeline } from '@latentkit/core';
@@ -18,6 +18,15 @@
 /** Re-exported from `@latentkit/core` (one PNG text-chunk writer for Node and the browser). */
 export { insertPngTextChunk } from '@latentkit/core';
 export { type DownloadProgress, HttpModelSource, type HttpModelSourceOptions } from './http-model-source.js';
+export {
+  checkHubUrl,
+  checkRevision,
+  checkToken,
+  type HubRepository,
+  type HubSourceOptions,
+  type ResolvedModelSource,
+  resolveModelSource,
+} from './hub-source.js';
 export {
   type DrawableCanvas,
   drawImage,

@@ -1,4 +1,4 @@
-import { resolveModelUrl } from './model-url.js';
+import { type HubSourceOptions, resolveModelSource } from './hub-source.js';
 
 /** The Cache Storage cache latentkit keeps model files in, unless told another name. */
 export const DEFAULT_MODEL_CACHE = 'latentkit-models';
@@ -18,6 +18,11 @@ export interface ModelManifest {
   missing: string[];
   /** When the manifest was last written (ISO 8601). */
   updated: string;
+  /**
+   * For a hub repository: the commit its cached files came from (`X-Repo-Commit`), so that files of two
+   * commits of one revision (a branch that moved) are never mixed.
+   */
+  commit?: string;
 }
 
 /** One model in the cache, as {@link listCachedModels} reports it. */
@@ -91,14 +96,19 @@ export async function listCachedModels(cacheName = DEFAULT_MODEL_CACHE): Promise
 /**
  * Removes one model's files (and its manifest) from the cache; the next load downloads them again.
  *
- * @param url - The model URL, as given to `fromPretrained` (it is normalised the same way).
+ * @param url - The model URL or hub repository id, as given to `fromPretrained` (it is normalised the same way).
  * @param cacheName - The Cache Storage cache (default {@link DEFAULT_MODEL_CACHE}).
+ * @param options - For a hub id: its `revision` (default `main`; each revision is cached apart) and `hubUrl`.
  * @returns How many entries were removed.
  */
-export async function clearCachedModel(url: string, cacheName = DEFAULT_MODEL_CACHE): Promise<number> {
+export async function clearCachedModel(
+  url: string,
+  cacheName = DEFAULT_MODEL_CACHE,
+  options: HubSourceOptions = {},
+): Promise<number> {
   const storage = cacheStorage();
   if (!storage || !(await storage.has(cacheName))) return 0;
-  const base = resolveModelUrl(url);
+  const base = resolveModelSource(url, options).base;
   const cache = await storage.open(cacheName);
   let removed = 0;
   for (const request of await cache.keys()) {

@@ -7,6 +7,7 @@ import {
 } from '@latentkit/core';
 import { loadOnnxPipeline, ONNX_PIPELINE_OPTION_KEYS, type OnnxPipelineOptions } from '@latentkit/onnx';
 import { HttpModelSource, type HttpModelSourceOptions } from './http-model-source.js';
+import { webAdapterReader } from './web-adapter-reader.js';
 import {
   type WebProviderAssignment,
   WebSessionFactory,
@@ -22,6 +23,8 @@ const WEB_BACKEND_OPTIONS: Readonly<Record<keyof WebBackendOptions | 'limits', t
   cache: true,
   onProgress: true,
   revision: true,
+  token: true,
+  hubUrl: true,
   requestInit: true,
   fetch: true,
   maxFileBytes: true,
@@ -50,13 +53,14 @@ export interface WebLoadedPipelineParts extends LoadedPipelineParts {
 
 /** The {@link Backend} of onnxruntime-web; `load` also tells which provider each component got. */
 export interface WebBackend extends Backend<WebBackendOptions> {
-  /** Loads a diffusers ONNX folder served over HTTP. */
+  /** Loads a diffusers ONNX folder served over HTTP, or a Hugging Face repository by id (`org/name`). */
   load(url: string, options?: WebBackendOptions): Promise<WebLoadedPipelineParts>;
 }
 
 /**
  * The onnxruntime-web backend: loads a diffusers ONNX folder from a URL (a plain base URL or a Hugging
- * Face repository), caches it in Cache Storage, runs it on WebGPU with a WebAssembly fallback.
+ * Face repository URL) or a hub repository id (`org/name`, with `revision`, `token`, `hubUrl`), caches it
+ * in Cache Storage, runs it on WebGPU with a WebAssembly fallback.
  *
  * ```ts
  * import { StableDiffusionPipeline } from '@latentkit/core';
@@ -78,7 +82,7 @@ export const webBackend: WebBackend = {
     // loadOnnxPipeline releases its sessions itself: on a failed load and in the parts' dispose.
     let parts: Awaited<ReturnType<typeof loadOnnxPipeline>>;
     try {
-      parts = await loadOnnxPipeline(source, sessions, options);
+      parts = await loadOnnxPipeline(source, sessions, options, { readAdapter: webAdapterReader(options) });
     } catch (error) {
       // A file that does not parse may be a damaged download that no check could catch (a truncated gzip
       // body): drop what this load downloaded, so the next load fetches it afresh instead of failing again.

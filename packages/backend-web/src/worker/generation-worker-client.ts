@@ -15,7 +15,7 @@ import {
   UnknownSchedulerError,
 } from '@latentkit/core';
 import type { DownloadProgress } from '../http-model-source.js';
-import { resolveModelUrl } from '../model-url.js';
+import { resolveModelSource } from '../hub-source.js';
 import type {
   WorkerError,
   WorkerGenerateOptions,
@@ -74,8 +74,9 @@ export interface GenerationWorker {
   /** The underlying Worker. */
   readonly worker: Worker;
   /**
-   * Loads a model (a URL, as for `webBackend`; relative URLs are resolved against the page) in the
-   * worker, replacing any loaded one.
+   * Loads a model (a URL, as for `webBackend`; relative URLs are resolved against the page; or a hub
+   * repository id `org/name`, with the `revision`, `token` and `hubUrl` options) in the worker, replacing
+   * any loaded one.
    */
   load(url: string, options?: WorkerLoadCallOptions): Promise<WorkerLoadResult>;
   /**
@@ -269,8 +270,10 @@ export function createGenerationWorker(worker: Worker | URL | string): Generatio
     let model = rest.model;
     try {
       // Relative URLs mean the page's; anything not a URL string is refused by the worker, named.
-      if (typeof model === 'string' && model !== '')
-        model = resolveModelUrl(model, rest.loadOptions?.revision);
+      if (typeof model === 'string' && model !== '') {
+        const resolved = resolveModelSource(model, rest.loadOptions ?? {});
+        model = resolved.fromId ? model : resolved.base;
+      }
     } catch (error) {
       return Promise.reject(error);
     }
@@ -296,8 +299,10 @@ export function createGenerationWorker(worker: Worker | URL | string): Generatio
       const { onProgress, onWarning, ...rest } = options;
       let absolute: string;
       try {
-        // Relative URLs mean the page's: the worker would resolve them against its own script's URL.
-        absolute = resolveModelUrl(url, rest.revision);
+        // Relative URLs mean the page's: the worker would resolve them against its own script's URL. A hub
+        // id (`org/name`) goes as it is: the worker resolves it with the same revision, token and hubUrl.
+        const resolved = resolveModelSource(url, rest);
+        absolute = resolved.fromId ? url : resolved.base;
       } catch (error) {
         return Promise.reject(error);
       }
