@@ -12,6 +12,7 @@ import {
 import { shapesModelPath } from '@latentkit/model-shapes';
 import { loadOnnxPipeline, ONNX_PIPELINE_OPTION_KEYS, type OnnxPipelineOptions } from '@latentkit/onnx';
 import { FileModelSource, type FileModelSourceOptions } from './file-model-source.js';
+import { nodeAdapterReader } from './node-adapter-reader.js';
 import {
   NodeSessionFactory,
   type NodeSessionOptions,
@@ -90,7 +91,7 @@ export const nodeBackend: NodeBackend = {
     });
     const sessions = new NodeSessionFactory(options);
     // loadOnnxPipeline releases its sessions itself: on a failed load and in the parts' dispose.
-    const parts = await loadOnnxPipeline(source, sessions, options);
+    const parts = await loadOnnxPipeline(source, sessions, options, { readAdapter: nodeAdapterReader });
     return { ...parts, providers: sessions.assignment, limits };
   },
 };

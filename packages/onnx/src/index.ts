@@ -8,6 +8,17 @@
  * @module @latentkit/onnx
  */
 
+export {
+  type AdapterReader,
+  adapterStem,
+  noAdapterReader,
+  readAdapterSource,
+} from './adapters/adapter-reader.js';
+export {
+  type ComponentDeltas,
+  computeLoraDeltas,
+  type LoraAdapterDeltas,
+} from './adapters/lora-adapter-deltas.js';
 export { loraDelta, mergeDeltas, type ScaledDelta } from './adapters/lora-delta.js';
 export {
   type LoraComponent,
@@ -25,6 +36,11 @@ export {
   type LoraTargets,
 } from './adapters/lora-targets.js';
 export { expandMultiVectorTokens } from './adapters/multi-vector-tokens.js';
+export {
+  type AdapterComponent,
+  OnnxModelAdapters,
+  type OnnxModelAdaptersOptions,
+} from './adapters/onnx-model-adapters.js';
 export { parseSafetensors, type SafetensorsFile } from './adapters/safetensors.js';
 export {
   type LoadTextualInversionOptions,
@@ -52,6 +68,7 @@ export {
   DEFAULT_MAX_NOISE_LEVEL,
   loadOnnxPipeline,
   ONNX_PIPELINE_OPTION_KEYS,
+  type OnnxBackendEnvironment,
   type OnnxComponentName,
   type OnnxPipelineOptions,
   type OnnxPipelineParts,

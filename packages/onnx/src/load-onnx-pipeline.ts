@@ -10,6 +10,8 @@ import {
 } from '@latentkit/core';
 import { createScheduler } from '@latentkit/schedulers';
 import type { InferenceSession } from 'onnxruntime-common';
+import type { AdapterReader } from './adapters/adapter-reader.js';
+import { OnnxModelAdapters } from './adapters/onnx-model-adapters.js';
 import { checkComponentSizes } from './check-components.js';
 import { checkGroundedSessions, declaredGrounding } from './check-grounding.js';
 import { ClipTokenizer } from './clip-tokenizer.js';
@@ -58,6 +60,15 @@ export interface OnnxPipelineOptions {
    * chunk). A longer prompt is refused with a `LimitExceededError` before the text encoder runs.
    */
   maxPromptChunks?: number;
+}
+
+/** What a backend gives {@link loadOnnxPipeline} besides sessions and files. */
+export interface OnnxBackendEnvironment {
+  /**
+   * Reads a LoRA or embedding file named by a string (`pipe.loadLoraWeights('./pink.safetensors')`): Node
+   * reads paths and `http(s)` URLs, the browser fetches URLs. Without it only bytes are accepted.
+   */
+  readAdapter?: AdapterReader;
 }
 
 /**
@@ -220,6 +231,7 @@ export async function loadOnnxPipeline(
   source: ModelSource,
   sessions: SessionFactory,
   options: OnnxPipelineOptions = {},
+  environment: OnnxBackendEnvironment = {},
 ): Promise<OnnxPipelineParts> {
   const wanted = checkComponents(options.components);
   const maxChunks = options.maxPromptChunks;
@@ -495,6 +507,12 @@ export async function loadOnnxPipeline(
     };
     const parts: OnnxPipelineParts = { denoiser, codec, scheduler, dispose };
     if (promptEncoder) parts.promptEncoder = promptEncoder;
+    // LoRA and textual inversion patch the UNet's and text encoder's weights (docs/lora-and-embeddings.md)
+    parts.adapters = new OnnxModelAdapters({
+      components: { unet: denoiser, ...(textEncoder ? { text_encoder: textEncoder } : {}) },
+      ...(environment.readAdapter ? { read: environment.readAdapter } : {}),
+      ...(tokenizer ? { tokenizer } : {}),
+    });
     if (lowResScheduler) parts.lowResScheduler = lowResScheduler;
     if (maxNoiseLevel !== undefined) parts.maxNoiseLevel = maxNoiseLevel;
     return parts;

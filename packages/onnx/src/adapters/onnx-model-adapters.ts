@@ -77,7 +77,12 @@ interface ComponentState {
  * touched weights' file values are read once. A merge writes W + Σ scaleᵢ·ΔWᵢ into initializer overrides
  * and re-creates the sessions of the components whose weights changed (the model files are never
  * rewritten). Calls that need the same scales share one merge; a call that needs others, and every change
- * of the adapters, waits until the running calls are done ({@link MergeQueue}).
+ * of the adapters, waits until the running calls are done (a first-in, first-out `MergeQueue`).
+ *
+ * Merges are lazy: after a call with per-call scales (`<lora:name:w>` tags) the sessions keep those weights
+ * until the next call through {@link OnnxModelAdapters.withScales} (every pipeline `generate()`) asks for
+ * others, so calls with the same tags in a row merge once. A denoiser or text encoder called directly,
+ * outside `generate()`, runs with whatever weights the last call left.
  */
 export class OnnxModelAdapters implements ModelAdapters {
   readonly #components = new Map<string, ComponentState>();
