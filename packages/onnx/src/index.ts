@@ -83,6 +83,12 @@ export {
 export { type ModelIndex, readModelIndex } from './model-index.js';
 export { checkModelPath } from './model-paths.js';
 export type { ModelSource } from './model-source.js';
+export {
+  type OnnxGraph,
+  type OnnxGraphInitializer,
+  type OnnxGraphNode,
+  readOnnxGraph,
+} from './onnx-graph.js';
 export { type OnnxWeight, readOnnxWeights } from './onnx-initializers.js';
 export { type ExternalDataFile, type OnnxModelInfo, readOnnxModelInfo } from './onnx-model-info.js';
 export {
