@@ -220,6 +220,12 @@ export class HttpModelSource implements ModelSource {
         throw error;
       }
     }
+    if (this.#hub && response.status === 404) {
+      // The hub tells a missing file (EntryNotFound) from a missing repository or revision: those are
+      // errors that name the id and revision, not an absent optional file.
+      const code = response.headers.get('x-error-code');
+      if (code === 'RepoNotFound' || code === 'RevisionNotFound') throw this.#httpError(file, response);
+    }
     if (response.status === 404 || isHtmlFallback(file, response)) {
       await this.#markMissing(file);
       return false;
@@ -408,7 +414,7 @@ export class HttpModelSource implements ModelSource {
       const hub = this.#hub;
       return new ModelNotFoundError(
         hub
-          ? `Model file "${file}" could not be downloaded from ${url}: ${status}. Fix: check the repository id "${hub.repo}" and the revision "${hub.revision}" on ${hub.hubUrl}, and that the repository is a diffusers ONNX export (it holds model_index.json)${this.#token === undefined ? '; a private repository answers 404 to requests without a token: pass the token option' : ''}.`
+          ? `Model file "${file}" could not be downloaded from ${url}: ${status}. Fix: check the repository id "${hub.repo}" and the revision "${hub.revision}" on ${hub.hubUrl}, and that the repository is a diffusers ONNX export (it holds model_index.json)${this.#token === undefined && hubCode !== 'RevisionNotFound' && hubCode !== 'EntryNotFound' ? '; a private repository answers 404 to requests without a token: pass the token option' : ''}.`
           : `Model file "${file}" could not be downloaded from ${url}: ${status}. Fix: check that ${this.location} is a complete diffusers ONNX export (it holds model_index.json).`,
       );
     }
