@@ -39,6 +39,7 @@ import { InterruptedError, UsageError } from './cli-error.js';
 import { MAX_IMAGES_PER_RUN } from './cli-limits.js';
 import { checkHiresFlags, type HiresFlags, hiresOptions } from './hires-flags.js';
 import { checkLayoutFlags, formatBox, type LayoutFlags } from './layout-flags.js';
+import { checkLoraFlags, type LoadedAdapters, type LoraFlags, loadAdapterFlags } from './lora-flags.js';
 import { checkOutputPaths, outputPaths } from './output-paths.js';
 import { createStepProgress } from './progress.js';
 import { readPromptInput } from './prompt-input.js';
@@ -51,7 +52,7 @@ import { checkUpscaleFlags, type UpscaleFlags, X4_UPSCALER_DEFAULTS } from './up
 import { upscaleStep } from './upscale-step.js';
 
 /** The flags of `latentkit generate`, as commander parsed them. */
-export interface GenerateFlags extends HiresFlags, UpscaleFlags, LayoutFlags {
+export interface GenerateFlags extends HiresFlags, UpscaleFlags, LayoutFlags, LoraFlags {
   model?: string;
   negative?: string;
   negativeFile?: string;
@@ -104,6 +105,8 @@ export interface GenerateSummary {
   upscale?: { factor: number; model: string; steps: number; guidance: number; noiseLevel: number };
   /** With `--box`: the layout as `phrase@x0,y0,x1,y1` strings, and the GLIGEN scheduled-sampling beta. */
   layout?: { boxes: string[]; beta: number };
+  /** With `--lora` / `--embedding`: the adapters loaded (LoRA name = file stem) and the embeddings' tokens. */
+  adapters?: LoadedAdapters;
   /** With `--vae-tiling`: the tile geometry of the model's VAE. */
   vaeTiling?: { tileSampleSize: number; tileOverlapFactor: number };
   /** True when Ctrl-C stopped the run before all `--n` images were made. */
@@ -217,6 +220,7 @@ export async function runGenerate(
       stdin: io.stdin,
     })) ?? '';
   checkImageCount(flags.n);
+  await checkLoraFlags(flags);
   if (flags.model !== undefined) await requireFolder(flags.model);
   else if (layout) await requireShippedLayoutModel();
   else await requireShippedModel();
@@ -295,6 +299,8 @@ export async function runGenerate(
   let generateMs = 0;
   let writeMs = 0;
   try {
+    // --lora / --embedding: into the model's UNet and text encoder (the upscaler gets none).
+    const adapters = await loadAdapterFlags(pipeline, flags);
     // The x4 upscaler, loaded after the model so that both are released in `finally`.
     if (upscalerDir !== undefined) {
       upscaler = await StableDiffusionUpscalePipeline.fromPretrained(upscalerDir, {
@@ -493,6 +499,7 @@ export async function runGenerate(
       ...(hiresSummary ? { hires: hiresSummary } : {}),
       ...(upscale ? { upscale } : {}),
       ...(layout ? { layout: { boxes: layout.map(formatBox), beta } } : {}),
+      ...(adapters.loras.length + adapters.embeddings.length > 0 ? { adapters } : {}),
       ...(vaeTiling
         ? {
             vaeTiling: {

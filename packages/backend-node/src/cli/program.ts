@@ -6,6 +6,7 @@ import { MAX_IMAGES_PER_RUN } from './cli-limits.js';
 import { checkCommandLineLength } from './command-line-limit.js';
 import type { CommandIo, GenerateFlags } from './generate-command.js';
 import { MAX_BOXES, parseBox } from './layout-flags.js';
+import { parseEmbedding, parseLora } from './lora-flags.js';
 import { integerAtLeast, numberAtLeast, numberIn, parseSeed } from './parse-values.js';
 import { parseUpscaleFactor, X4_UPSCALER_DEFAULTS } from './upscale-flags.js';
 
@@ -132,6 +133,16 @@ export function createProgram(io: CommandIo, state: RunState = { exitCode: ExitC
       '--gligen-beta <b>',
       "with --box: the share of the steps grounded in the boxes, in [0, 1] (GLIGEN's scheduled sampling; default: the layout model's card, 0.3 for other models)",
       numberIn(0, 1),
+    )
+    .option(
+      '--lora <file[:scale]>',
+      'apply a LoRA (.safetensors, kohya/A1111 or diffusers/PEFT) at this scale (default 1); repeatable. Its name is the file name without extension, so <lora:name:0.5> in the prompt sets its weight for the run',
+      parseLora,
+    )
+    .option(
+      '--embedding <file[:token]>',
+      "load a textual-inversion embedding (.safetensors); write its token in the prompt or --negative (default: the file's token, else the file name); repeatable",
+      parseEmbedding,
     )
     .option(
       '--vae-tiling',

@@ -1,5 +1,5 @@
 import type { GenerationParameters, RgbaImage, StableDiffusionUpscalePipeline } from '@latentkit/core';
-import { decodeLatentsToRgb } from '@latentkit/core';
+import { decodeLatentsToRgb, extractLoraTags } from '@latentkit/core';
 import { writePng } from '../png.js';
 import type { StepProgress } from './progress.js';
 
@@ -40,8 +40,9 @@ export async function upscaleStep(
 ): Promise<{ image: RgbaImage; infotext: GenerationParameters }> {
   const { progress, preview, signal } = input;
   const up = await upscaler.generate({
-    prompt: input.prompt,
-    negativePrompt: input.negativePrompt,
+    // <lora:…> tags choose the model's LoRA weights; the upscaler has no LoRA
+    prompt: extractLoraTags(input.prompt).prompt,
+    negativePrompt: extractLoraTags(input.negativePrompt).prompt,
     image: input.image,
     seed: input.seed,
     numInferenceSteps: settings.steps,
