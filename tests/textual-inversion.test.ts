@@ -108,6 +108,39 @@ describe('textual inversion on the sd1 fixture (torch reference)', () => {
   });
 });
 
+describe('PyTorch files (diffusers learned_embeds.bin, A1111 .pt) give the same numbers', () => {
+  let pipe: StableDiffusionPipeline;
+  beforeAll(async () => {
+    pipe = await StableDiffusionPipeline.fromPretrained(SD1, { backend: nodeBackend });
+  });
+  afterAll(async () => {
+    await pipe?.dispose();
+  });
+
+  it('loads both, the token of the .pt from its name field', async () => {
+    expect(await pipe.loadTextualInversion(join(TI, 'pink-learned_embeds.bin'))).toEqual({
+      token: '<pink>',
+      tokens: ['<pink>', '<pink>_1'],
+      format: 'diffusers',
+    });
+    // its tensor is a non-contiguous view (stride (1, 2)): read through the strides
+    expect(await pipe.loadTextualInversion(join(TI, 'neg.pt'))).toEqual({
+      token: '<neg>',
+      tokens: ['<neg>'],
+      format: 'a1111',
+    });
+  });
+
+  it.each(expected.cases.map((c) => [c.prompt, c] as const))(
+    '%j: ids and last_hidden_state (≤ 1e-4)',
+    async (prompt, c) => {
+      expect((pipe.promptEncoder as OnnxPromptEncoder).chunks(prompt)[0]!.tokens).toEqual(c.input_ids);
+      const { encoderHiddenStates } = await pipe.promptEncoder!.encode([prompt]);
+      expect(maxDiff(encoderHiddenStates, reference(prompt))).toBeLessThanOrEqual(1e-4);
+    },
+  );
+});
+
 describe('textual inversion details', () => {
   it('an A1111 file read by path takes its file name as the token; a second embedding gets the next ids', async () => {
     const pipe = await StableDiffusionPipeline.fromPretrained(SD1, { backend: nodeBackend });

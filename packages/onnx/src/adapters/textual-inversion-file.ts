@@ -1,5 +1,6 @@
 import { ModelInvalidError, NotImplementedError, Tensor } from '@latentkit/core';
 import { parseSafetensors } from './safetensors.js';
+import { readTorchZip } from './torch-pickle.js';
 
 /**
  * Reads a textual-inversion embedding file into its vectors, whatever tool wrote it:
@@ -9,8 +10,11 @@ import { parseSafetensors } from './safetensors.js';
  *   file name);
  * - SDXL embeddings (A1111/kohya): `clip_l` `[n, 768]` and `clip_g` `[n, 1280]`, one per text encoder.
  *
- * A1111's `.pt` files (a torch zip holding a pickle) are refused with a `NotImplementedError` that says how to
- * convert them: reading a pickle means running Python's object protocol, which latentkit does not do.
+ * - AUTOMATIC1111's `.pt` (`{string_to_param: {'*': [n, D]}, name}`) and diffusers' `learned_embeds.bin`:
+ *   PyTorch zip files, read without executing anything (see `torch-pickle.ts`).
+ *
+ * PyTorch files in the legacy format (before torch 1.6) are refused with a `NotImplementedError` that says
+ * how to convert them.
  */
 
 /** What {@link parseTextualInversionFile} found in a file. */
@@ -69,21 +73,20 @@ function isPickle(bytes: Uint8Array): boolean {
  * @param bytes - The whole file.
  * @param what - The file's name or URL, for messages.
  * @returns The vectors `[n, D]`, the token the file names (if any) and its format.
- * @throws {@link @latentkit/core!NotImplementedError} for a torch `.pt`/`.bin` file (convert it to
- *   safetensors); {@link @latentkit/core!ModelInvalidError} for a file that is not safetensors, holds
+ * @throws {@link @latentkit/core!NotImplementedError} for a legacy-format torch file (convert it to
+ *   safetensors); {@link @latentkit/core!ModelInvalidError} for a file that is neither safetensors nor a torch zip, holds
  *   none of the known layouts (the message names its keys), an embedding that is not `[D]`/`[n, D]`, or
  *   non-finite values.
  */
 export function parseTextualInversionFile(bytes: Uint8Array, what: string): TextualInversionFile {
-  if (isZip(bytes) || isPickle(bytes)) {
+  if (isPickle(bytes)) {
     throw new NotImplementedError(
-      `${what} is a PyTorch pickle (.pt/.bin, as A1111's string_to_param embeddings and diffusers' learned_embeds.bin are saved), which latentkit does not read: unpickling runs Python's object protocol. ` +
+      `${what} is a PyTorch file in the legacy (before torch 1.6) pickle format, which latentkit does not read. ` +
         'Fix: convert it to .safetensors once, e.g. with Python: `import torch; from safetensors.torch import save_file; d = torch.load("x.pt", map_location="cpu"); ' +
-        'save_file({"emb_params": d["string_to_param"]["*"].contiguous()}, "x.safetensors")` (for learned_embeds.bin: save_file(torch.load("learned_embeds.bin"), "learned_embeds.safetensors")).',
+        'save_file({"emb_params": d["string_to_param"]["*"].contiguous()}, "x.safetensors")`.',
     );
   }
-  const { tensors, metadata } = parseSafetensors(bytes, what);
-  const keys = [...tensors.keys()];
+  const { tensors, name, keys } = isZip(bytes) ? torchLayout(bytes, what) : safetensorsLayout(bytes, what);
   const read = (key: string): Tensor => {
     const rows = asRows(tensors.get(key)!, key, what);
     checkFinite(rows, key, what);
@@ -97,21 +100,49 @@ export function parseTextualInversionFile(bytes: Uint8Array, what: string): Text
         `${what}: clip_l has ${clipL.shape[0]} vectors but clip_g has ${clipG.shape[0]}; an SDXL embedding has the same number for both text encoders. Fix: use an intact SDXL embedding file.`,
       );
     }
-    const name = metadata['name'];
     return { vectors: clipL, sdxl: { clipL, clipG }, format: 'a1111', ...(name ? { token: name } : {}) };
   }
   if (tensors.has(A1111_KEY)) {
-    const name = metadata['name'];
     return { vectors: read(A1111_KEY), format: 'a1111', ...(name ? { token: name } : {}) };
   }
-  if (keys.length === 1) {
+  if (keys.length === 1 && tensors.size === 1) {
     const key = keys[0]!;
     return { token: key, vectors: read(key), format: 'diffusers' };
   }
   const shown =
     keys.length > 8 ? `${keys.slice(0, 8).join(', ')}, … (${keys.length} in all)` : keys.join(', ');
   throw new ModelInvalidError(
-    `${what} is not a textual-inversion embedding: its tensors are [${shown}], but an embedding holds one tensor named by its token (diffusers' learned_embeds), "emb_params" (A1111) or "clip_l" and "clip_g" (SDXL). ` +
+    `${what} is not a textual-inversion embedding: its entries are [${shown}], but an embedding holds one tensor named by its token (diffusers' learned_embeds), "emb_params" or "string_to_param" (A1111) or "clip_l" and "clip_g" (SDXL). ` +
       'Fix: pass an embedding file; a LoRA goes to loadLoraWeights instead.',
   );
+}
+
+/** The tensors of a file, the name it stores (A1111's `name`, safetensors metadata `name`), and its keys. */
+interface Layout {
+  tensors: ReadonlyMap<string, Tensor>;
+  name: string | undefined;
+  keys: readonly string[];
+}
+
+function safetensorsLayout(bytes: Uint8Array, what: string): Layout {
+  const { tensors, metadata } = parseSafetensors(bytes, what);
+  return { tensors, name: metadata['name'] || undefined, keys: [...tensors.keys()] };
+}
+
+/** A torch file: A1111's `{string_to_param: {'*': t}, name}` or a dict of tensors (`learned_embeds.bin`). */
+function torchLayout(bytes: Uint8Array, what: string): Layout {
+  const root = readTorchZip(bytes, what);
+  if (typeof root !== 'object' || root === null || Array.isArray(root) || root instanceof Tensor) {
+    throw new ModelInvalidError(
+      `${what} holds a ${root instanceof Tensor ? 'bare tensor' : typeof root}, not a dict: it is not a textual-inversion embedding. Fix: pass an A1111 .pt embedding or diffusers' learned_embeds.bin.`,
+    );
+  }
+  const dict = root as Record<string, unknown>;
+  const keys = Object.keys(dict);
+  const param = (dict['string_to_param'] as Record<string, unknown> | undefined)?.['*'];
+  const name = typeof dict['name'] === 'string' && dict['name'] ? dict['name'] : undefined;
+  if (param instanceof Tensor) return { tensors: new Map([[A1111_KEY, param]]), name, keys };
+  const tensors = new Map<string, Tensor>();
+  for (const [key, value] of Object.entries(dict)) if (value instanceof Tensor) tensors.set(key, value);
+  return { tensors, name, keys };
 }

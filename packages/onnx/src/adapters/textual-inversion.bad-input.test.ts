@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FileModelSource, NodeSessionFactory } from '@latentkit/backend-node';
@@ -11,6 +11,7 @@ import {
   NotImplementedError,
   type PromptEncoder,
 } from '@latentkit/core';
+import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOnnxPipeline, type OnnxPipelineParts } from '../load-onnx-pipeline.js';
 import type { OnnxPromptEncoder } from '../onnx-prompt-encoder.js';
@@ -47,16 +48,41 @@ afterAll(async () => {
 const vectors = (n: number, d = D) => ({ emb_params: [n, d] });
 const zip = new Uint8Array([0x50, 0x4b, 0x03, 0x04, ...new Array<number>(60).fill(0)]);
 const pickle = new Uint8Array([0x80, 0x02, 0x7d, 0x71, 0x00, 0x2e]);
+const bad = (name: string) => new Uint8Array(readFileSync(join(fixtures, 'textual-inversion', 'bad', name)));
+const zipWith = (files: Record<string, string>) =>
+  zipSync(Object.fromEntries(Object.entries(files).map(([k, v]) => [k, strToU8(v)])));
 
 const cases: [string, Uint8Array, { token?: unknown }, ErrorClass, RegExp][] = [
+  ['a broken zip', zip, { token: '<a>' }, ModelInvalidError, /not an intact zip file.*Fix:/],
   [
-    'a torch .pt zip (A1111 string_to_param)',
-    zip,
+    'a zip without data.pkl',
+    zipWith({ 'x/readme.txt': 'hi' }),
+    { token: '<a>' },
+    ModelInvalidError,
+    /no data\.pkl/,
+  ],
+  [
+    'a legacy (torch < 1.6) pickle',
+    pickle,
     { token: '<a>' },
     NotImplementedError,
-    /convert it to \.safetensors/,
+    /legacy.*convert it to \.safetensors/,
   ],
-  ['a legacy torch pickle', pickle, { token: '<a>' }, NotImplementedError, /PyTorch pickle.*Fix:/],
+  ['a .pt with an int64 tensor', bad('int64.pt'), {}, NotImplementedError, /LongStorage.*float/],
+  [
+    'a .pt whose pickle would run os.system (never executed)',
+    bad('os-system.pt'),
+    {},
+    ModelInvalidError,
+    /entries are \[<evil>\].*Fix:/,
+  ],
+  [
+    'a .pt holding a bare tensor',
+    bad('bare-tensor.pt'),
+    { token: '<a>' },
+    ModelInvalidError,
+    /bare tensor, not a dict/,
+  ],
   [
     'bytes that are not safetensors',
     new TextEncoder().encode('not an embedding at all'),
@@ -69,7 +95,7 @@ const cases: [string, Uint8Array, { token?: unknown }, ErrorClass, RegExp][] = [
     safetensorsBytes({}),
     { token: '<a>' },
     ModelInvalidError,
-    /its tensors are \[\].*Fix:/,
+    /its entries are \[\].*Fix:/,
   ],
   [
     'a LoRA (unknown layout; the keys are named)',
@@ -204,6 +230,10 @@ describe('loadTextualInversion with bad input (sd1 fixture, real onnxruntime-nod
     // nothing changed: the same tokens, embeddings and outputs as before
     expect(encoder.chunks('a <pink> cat <a>')[0]!.tokens).toEqual(before.tokens);
     expect(adapters.embeddings).toHaveLength(before.count);
+  });
+
+  it('the malicious pickle ran nothing', () => {
+    expect(existsSync('/tmp/latentkit-pickle-executed')).toBe(false);
   });
 
   it('after all the failures the first embedding still gives the same output', async () => {
