@@ -209,11 +209,20 @@ export class OnnxModelAdapters implements ModelAdapters {
           scales,
           this.#loras.map((l) => l.name),
         );
+        const before = this.#loras.map((l) => l.scale);
         for (const lora of this.#loras) {
           const i = names.indexOf(lora.name);
           lora.scale = i < 0 ? 0 : (scales?.[i] ?? 1);
         }
-        await this.#merge(this.#currentScales());
+        try {
+          await this.#merge(this.#currentScales());
+        } catch (error) {
+          // a merge that fails is checked before any session changes: keep the scales as they were
+          this.#loras.forEach((l, i) => {
+            l.scale = before[i]!;
+          });
+          throw error;
+        }
       },
     );
   }
@@ -328,6 +337,8 @@ export class OnnxModelAdapters implements ModelAdapters {
    * Only components whose merge differs from what they hold are re-created.
    */
   async #merge(scales: ReadonlyMap<string, number>): Promise<void> {
+    // Every component's merge is computed and checked first, so a merge that fails changes no session.
+    const changes: { state: ComponentState; key: string; overrides: Map<string, InitializerOverride> }[] = [];
     for (const [componentName, state] of this.#components) {
       const active = this.#loras
         .map((l) => ({ lora: l, scale: scales.get(l.name) ?? 0, deltas: l.deltas.get(componentName) }))
@@ -351,6 +362,9 @@ export class OnnxModelAdapters implements ModelAdapters {
         checkMerged(name, data, active, componentName);
         overrides.set(name, { dims: base.dims, data });
       }
+      changes.push({ state, key, overrides });
+    }
+    for (const { state, key, overrides } of changes) {
       await state.component.setInitializerOverrides(overrides.size === 0 ? undefined : overrides);
       state.applied = key;
       state.current = overrides;
