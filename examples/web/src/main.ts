@@ -28,6 +28,7 @@ import { LayoutEditor } from './layout-editor.js';
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
   modelUrl: $<HTMLInputElement>('model-url'),
+  hubToken: $<HTMLInputElement>('hub-token'),
   provider: $<HTMLSelectElement>('provider'),
   threads: $<HTMLInputElement>('threads'),
   load: $<HTMLButtonElement>('load'),
@@ -254,6 +255,8 @@ async function load(): Promise<void> {
     const result = await gen.load(ui.modelUrl.value, {
       ...loadOptions(),
       ...hubOptions,
+      // Sent to the hub only (never to its CDN), and never shown.
+      ...(ui.hubToken.value !== '' ? { token: ui.hubToken.value } : {}),
       onProgress: (p) => {
         ui.downloadProgress.value = p.totalBytes > 0 ? p.totalLoaded / p.totalBytes : 0;
         setStatus(ui.modelStatus, 'loading', `Loading ${p.file} (${(p.totalLoaded / 1e6).toFixed(1)} MB)…`);
