@@ -27,7 +27,7 @@ interface Stored {
 const reference = JSON.parse(readFileSync(`${dir}reference.json`, 'utf8')) as {
   inputs: Record<'sample' | 'timestep' | 'encoder_hidden_states' | 'input_ids', Stored>;
   cases: Record<string, { file: string; scale: number }[]>;
-  outputs: Record<string, Record<'unet' | 'text_encoder', Stored>>;
+  outputs: Record<string, Record<'unet' | 'unet_fp16' | 'text_encoder', Stored>>;
 };
 const source = new FileModelSource(dir);
 const factory = new NodeSessionFactory();
@@ -150,6 +150,19 @@ describe('LoRA numerics: merged by latentkit in ONNX = merged in torch', () => {
         }
       });
     }
+  }
+
+  for (const [name, adapters] of Object.entries(reference.cases)) {
+    it(`${name} — float16 UNet (weights read through Cast, merges written back as float16)`, async () => {
+      const overrides = await overridesFor(adapters, {
+        unet: 'unet_fp16.onnx',
+        text_encoder: 'text_encoder.onnx',
+      });
+      const unet = await runUnet('unet_fp16.onnx', overrides.unet);
+      const error = maxError(unet, reference.outputs[name]!.unet_fp16.data);
+      errors[`${name} unet_fp16.onnx`] = error;
+      expect(error).toBeLessThanOrEqual(TOLERANCE);
+    });
   }
 
   it('the LoRAs change the outputs far beyond the tolerance (the comparison can fail)', () => {

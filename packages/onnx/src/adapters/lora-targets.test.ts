@@ -127,6 +127,17 @@ describe('findLoraTargets on an Optimum-style export (constant folding)', () => 
 });
 
 describe('findLoraTargets on other exports', () => {
+  it('a float16 export: weights and biases read through Cast, the same targets as the float32 export', () => {
+    const fp16 = graphOf('tests/fixtures/lora/unet_fp16.onnx', 'unet/model.onnx');
+    const layers = loraOf('kohya.safetensors').layers.filter((l) => l.component === 'unet');
+    const half = findLoraTargets(layers, { unet: fp16 }, 'kohya.safetensors');
+    const full = findLoraTargets(layers, { unet: fixtureGraphs.unet }, 'kohya.safetensors');
+    expect(half.unmatched).toEqual([]);
+    expect(half.matched.map((m) => m.target)).toEqual(full.matched.map((m) => m.target));
+    for (const { target } of half.matched)
+      expect(fp16.graph.initializers.get(target.initializer)!.dataType).toBe(10);
+  });
+
   it('an unfolded export: the named weight [out, in] through Transpose → MatMul', () => {
     const unfolded = graphOf('tests/fixtures/lora/text_encoder_unfolded.onnx', 'text_encoder/model.onnx');
     const { matched, unmatched } = findLoraTargets(

@@ -9,8 +9,8 @@ import type { LoraComponent, LoraLayer } from './lora-file.js';
  *
  * 1. an initializer named `<module>.weight` (Conv and Gemm weights; Linear weights of exports without constant
  *    folding, read through `Transpose → MatMul`);
- * 2. an initializer named `<module>.bias` added to a MatMul's output (a Linear with bias whose folded weight
- *    lost its name);
+ * 2. an initializer named `<module>.bias` (or its Cast) added to a MatMul's output (a Linear with bias whose
+ *    folded weight lost its name);
  * 3. the scope in a node's name: `/down_blocks.0/…/attn1/to_q/MatMul` → `down_blocks.0.….attn1.to_q`
  *    (Optimum and torch exports fold the transpose, so that MatMul's weight is an `onnx::MatMul_N` `[in, out]`).
  *
@@ -97,6 +97,21 @@ function resolveWeight(
   return undefined;
 }
 
+/** The initializer a value is, or is cast from (fp16 exports read weights through a Cast). */
+function sourceInitializer(
+  value: string,
+  graph: OnnxGraph,
+  producers: ReadonlyMap<string, OnnxGraphNode>,
+): string | undefined {
+  for (let hops = 0; hops < 4; hops++) {
+    if (graph.initializers.has(value)) return value;
+    const producer = producers.get(value);
+    if (!producer || (producer.opType !== 'Cast' && producer.opType !== 'Identity')) return undefined;
+    value = producer.inputs[0] ?? '';
+  }
+  return undefined;
+}
+
 /** Module name → the targets found under it (more than one distinct initializer = ambiguous). */
 type ModuleMap = Map<string, Map<string, LoraTarget>>;
 
@@ -136,8 +151,8 @@ function indexGraph(graph: OnnxGraph): GraphIndex {
       for (const next of consumers.get(node.outputs[0] ?? '') ?? []) {
         if (next.opType !== 'Add') continue;
         for (const input of next.inputs) {
-          if (input.endsWith('.bias') && graph.initializers.has(input))
-            add(named, input.slice(0, -'.bias'.length), target);
+          const bias = sourceInitializer(input, graph, producers);
+          if (bias?.endsWith('.bias')) add(named, bias.slice(0, -'.bias'.length), target);
         }
       }
     }
