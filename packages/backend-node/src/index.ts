@@ -36,6 +36,12 @@ export {
 } from './execution-providers.js';
 export { FileModelSource, type FileModelSourceOptions } from './file-model-source.js';
 export { generationParametersFrom } from './generation-parameters.js';
+export {
+  type DownloadHubModelOptions,
+  downloadHubModel,
+  type HubModelSnapshot,
+} from './hub/download-hub-model.js';
+export type { HubDownloadProgress, HubOptions } from './hub/hub-options.js';
 export { detectImageFormat, type ImageFormat } from './image-format.js';
 export {
   loadPipeline,

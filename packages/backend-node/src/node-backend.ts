@@ -12,6 +12,8 @@ import {
 import { shapesModelPath } from '@latentkit/model-shapes';
 import { loadOnnxPipeline, ONNX_PIPELINE_OPTION_KEYS, type OnnxPipelineOptions } from '@latentkit/onnx';
 import { FileModelSource, type FileModelSourceOptions } from './file-model-source.js';
+import { HUB_OPTION_KEYS, type HubOptions } from './hub/hub-options.js';
+import { resolveModelFolder } from './hub/resolve-model-folder.js';
 import { nodeAdapterReader } from './node-adapter-reader.js';
 import {
   NodeSessionFactory,
@@ -20,7 +22,11 @@ import {
 } from './node-session-factory.js';
 
 /** Options of {@link nodeBackend}: how sessions are made, plus the ONNX loader's own options. */
-export interface NodeBackendOptions extends NodeSessionOptions, OnnxPipelineOptions, FileModelSourceOptions {
+export interface NodeBackendOptions
+  extends NodeSessionOptions,
+    OnnxPipelineOptions,
+    FileModelSourceOptions,
+    HubOptions {
   /**
    * The pipeline's limits (docs/performance.md, "Limits"); those not given take the defaults, with
    * `maxPixelsPerCall` from this machine's memory ({@link nodeDefaultLimits}).
@@ -50,6 +56,7 @@ const NODE_BACKEND_OPTIONS: Readonly<Record<keyof NodeBackendOptions, true>> = {
   ...ONNX_PIPELINE_OPTION_KEYS,
   allowSymlinksOutside: true,
   limits: true,
+  ...HUB_OPTION_KEYS,
 };
 
 /** Pipeline parts loaded by {@link nodeBackend}, with the provider each component ended up on. */
@@ -62,12 +69,16 @@ export interface NodeLoadedPipelineParts extends LoadedPipelineParts {
 
 /** The {@link Backend} of onnxruntime-node; `load` also tells which provider each component got. */
 export interface NodeBackend extends Backend<NodeBackendOptions> {
-  /** Loads a diffusers ONNX folder from disk. */
+  /**
+   * Loads a diffusers ONNX folder from disk, or a Hugging Face Hub id (`org/name`) through the
+   * Python-compatible cache (docs/hub.md); an existing local folder of that name wins.
+   */
   load(directory: string, options?: NodeBackendOptions): Promise<NodeLoadedPipelineParts>;
 }
 
 /**
- * The onnxruntime-node backend: loads a diffusers ONNX folder from disk.
+ * The onnxruntime-node backend: loads a diffusers ONNX folder from disk, or a model by its Hugging Face
+ * Hub id (downloaded once into the cache Python's `huggingface_hub` uses; see {@link HubOptions}).
  *
  * ```ts
  * import { StableDiffusionPipeline } from '@latentkit/core';
@@ -86,12 +97,19 @@ export const nodeBackend: NodeBackend = {
     checkKnownKeys('nodeBackend options', options, Object.keys(NODE_BACKEND_OPTIONS));
     // Checked before anything is loaded, so a typo in a limit costs no session.
     const limits = mergePipelineLimits(nodeDefaultLimits(), options.limits);
-    const source = new FileModelSource(directory, {
-      allowSymlinksOutside: options.allowSymlinksOutside ?? false,
+    // A local folder wins; else a hub id is downloaded into the Python-compatible cache (docs/hub.md).
+    const found = await resolveModelFolder(directory, options);
+    const source = new FileModelSource(found.directory, {
+      // a hub snapshot's files are links to ../../blobs/ by design
+      allowSymlinksOutside: found.snapshot !== undefined || (options.allowSymlinksOutside ?? false),
     });
     const sessions = new NodeSessionFactory(options);
+    const loadOptions =
+      Object.keys(found.modelFiles).length > 0
+        ? { ...options, modelFiles: { ...found.modelFiles, ...options.modelFiles } }
+        : options;
     // loadOnnxPipeline releases its sessions itself: on a failed load and in the parts' dispose.
-    const parts = await loadOnnxPipeline(source, sessions, options, { readAdapter: nodeAdapterReader });
+    const parts = await loadOnnxPipeline(source, sessions, loadOptions, { readAdapter: nodeAdapterReader });
     return { ...parts, providers: sessions.assignment, limits };
   },
 };
