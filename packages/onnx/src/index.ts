@@ -11,6 +11,7 @@
 export {
   type AdapterReader,
   adapterStem,
+  checkAdapterSource,
   noAdapterReader,
   readAdapterSource,
 } from './adapters/adapter-reader.js';

@@ -41,7 +41,7 @@ const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 export function parseLora(value: string, previous: LoraFlag[] | undefined): LoraFlag[] {
   const colon = value.lastIndexOf(':');
   const tail = colon >= 0 ? value.slice(colon + 1).trim() : '';
-  const hasScale = colon > 0 && NUMBER.test(tail);
+  const hasScale = colon >= 0 && NUMBER.test(tail);
   const file = hasScale ? value.slice(0, colon) : value;
   const scale = hasScale ? Number(tail) : 1;
   if (file.trim() === '') {

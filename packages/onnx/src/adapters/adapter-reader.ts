@@ -35,6 +35,24 @@ export function adapterStem(source: string): string {
 }
 
 /**
+ * Checks an adapter source: a non-empty string (path or URL) or the bytes.
+ *
+ * @param option - The argument's name, for the message.
+ * @throws {@link InvalidArgumentError} for anything else.
+ */
+export function checkAdapterSource(source: unknown, option = 'source'): void {
+  if (source instanceof Uint8Array) return;
+  if (typeof source !== 'string' || source.trim() === '') {
+    throw new InvalidArgumentError({
+      name: option,
+      value: source,
+      expected: 'a file path, a URL or the file bytes (Uint8Array)',
+      fix: "pass e.g. './loras/pink.safetensors'",
+    });
+  }
+}
+
+/**
  * Reads an adapter source: bytes as given, a string through the backend's reader.
  *
  * @returns The bytes and a name for messages.
@@ -47,13 +65,6 @@ export async function readAdapterSource(
 ): Promise<{ bytes: Uint8Array; what: string }> {
   if (source instanceof Uint8Array)
     return { bytes: source, what: `the adapter bytes given (${source.byteLength} bytes)` };
-  if (typeof source !== 'string' || source.trim() === '') {
-    throw new InvalidArgumentError({
-      name: option,
-      value: source,
-      expected: 'a file path, a URL or the file bytes (Uint8Array)',
-      fix: "pass e.g. './loras/pink.safetensors'",
-    });
-  }
-  return { bytes: await read(source), what: source };
+  checkAdapterSource(source, option);
+  return { bytes: await read(source as string), what: source as string };
 }

@@ -18,7 +18,13 @@ import type { InitializerOverride, InitializerOverrides } from '../initializer-o
 import { readOnnxGraph } from '../onnx-graph.js';
 import { readOnnxWeights } from '../onnx-initializers.js';
 import type { SessionRequest } from '../session-factory.js';
-import { type AdapterReader, adapterStem, noAdapterReader, readAdapterSource } from './adapter-reader.js';
+import {
+  type AdapterReader,
+  adapterStem,
+  checkAdapterSource,
+  noAdapterReader,
+  readAdapterSource,
+} from './adapter-reader.js';
 import { type ComponentDeltas, computeLoraDeltas } from './lora-adapter-deltas.js';
 import type { LoraComponent } from './lora-file.js';
 import type { LoraGraph } from './lora-targets.js';
@@ -141,6 +147,7 @@ export class OnnxModelAdapters implements ModelAdapters {
         expected: 'an object such as { scale: 0.8, adapterName: "pink" }',
       });
     }
+    checkAdapterSource(source);
     const scale = checkLoraScale('scale', options.scale ?? 1);
     return this.#queue.run(
       undefined,
