@@ -141,6 +141,40 @@ describe('PyTorch files (diffusers learned_embeds.bin, A1111 .pt) give the same 
   );
 });
 
+describe('with a LoRA on the text encoder: the overrides hold both the merge and the grown embedding', () => {
+  const lora = (expected as unknown as { lora: { file: string; cases: Case[] } }).lora;
+  const loraReference = (prompt: string): Tensor => {
+    const c = lora.cases.find((x) => x.prompt === prompt)!;
+    return new Tensor(Float32Array.from(c.last_hidden_state.values), c.last_hidden_state.shape);
+  };
+  const prompts = lora.cases.map((c) => c.prompt);
+
+  it('LoRA then embeddings, unload the LoRA, load it again: torch numbers at each stage (≤ 1e-4)', async () => {
+    const pipe = await StableDiffusionPipeline.fromPretrained(SD1, { backend: nodeBackend });
+    const check = async (ref: (p: string) => Tensor) => {
+      for (const prompt of prompts) {
+        const { encoderHiddenStates } = await pipe.promptEncoder!.encode([prompt]);
+        expect(maxDiff(encoderHiddenStates, ref(prompt)), prompt).toBeLessThanOrEqual(1e-4);
+      }
+    };
+    // the LoRA matters: its references are far from the embeddings-only ones (≥ 0.7 here)
+    for (const prompt of prompts)
+      expect(maxDiff(loraReference(prompt), reference(prompt))).toBeGreaterThan(0.5);
+    try {
+      await pipe.loadLoraWeights(join(TI, lora.file));
+      await pipe.loadTextualInversion(PINK);
+      await pipe.loadTextualInversion(NEG, { token: '<neg>' });
+      await check(loraReference);
+      await pipe.unloadLoraWeights();
+      await check(reference);
+      await pipe.loadLoraWeights(join(TI, lora.file), { adapterName: 'again' });
+      await check(loraReference);
+    } finally {
+      await pipe.dispose();
+    }
+  });
+});
+
 describe('textual inversion details', () => {
   it('an A1111 file read by path takes its file name as the token; a second embedding gets the next ids', async () => {
     const pipe = await StableDiffusionPipeline.fromPretrained(SD1, { backend: nodeBackend });
