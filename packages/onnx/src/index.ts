@@ -34,6 +34,7 @@ export {
   type LoraLayout,
   type LoraMatch,
   type LoraTarget,
+  type LoraTargetOptions,
   type LoraTargets,
 } from './adapters/lora-targets.js';
 export { expandMultiVectorTokens } from './adapters/multi-vector-tokens.js';
@@ -43,6 +44,7 @@ export {
   type OnnxModelAdaptersOptions,
 } from './adapters/onnx-model-adapters.js';
 export { parseSafetensors, type SafetensorsFile } from './adapters/safetensors.js';
+export { sgmToDiffusersName } from './adapters/sgm-lora-names.js';
 export {
   type LoadTextualInversionOptions,
   loadTextualInversionInto,

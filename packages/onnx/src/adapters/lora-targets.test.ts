@@ -202,6 +202,25 @@ describe('findLoraTargets on other exports', () => {
     });
   });
 
+  it('kohya SDXL-style names (input_blocks_…, time_embed_…) find the same weights as diffusers names', () => {
+    const kohya = loraOf('kohya.safetensors').layers.filter((l) => l.component === 'unet');
+    const sgmName = (flat: string) =>
+      flat
+        .replace('down_blocks_0_resnets_0_conv1', 'input_blocks_1_0_in_layers_2')
+        .replace('down_blocks_0_resnets_0_time_emb_proj', 'input_blocks_1_0_emb_layers_1')
+        .replace('down_blocks_0_attentions_0_', 'input_blocks_1_1_')
+        .replace('time_embedding_linear_1', 'time_embed_0');
+    const renamed = kohya.map((l) => ({ ...l, flatName: sgmName(l.flatName!) }));
+    expect(renamed.filter((l) => l.flatName.startsWith('input_blocks_1_')).length).toBe(13);
+    // the fixture UNet has one layer per block
+    const sgm = findLoraTargets(renamed, { unet: fixtureGraphs.unet }, 'sgm.safetensors', {
+      layersPerBlock: 1,
+    });
+    const diffusers = findLoraTargets(kohya, { unet: fixtureGraphs.unet }, 'kohya.safetensors');
+    expect(sgm.unmatched).toEqual([]);
+    expect(sgm.matched.map((m) => m.target)).toEqual(diffusers.matched.map((m) => m.target));
+  });
+
   it('returns the keys of layers not in the model (another component, an unknown module) when others match', () => {
     const lora = loraFrom({
       ...peft('unet', 'conv_in', [2, 4, 3, 3], [8, 2, 1, 1]),

@@ -1,6 +1,7 @@
 import { ModelMismatchError } from '@latentkit/core';
 import type { OnnxGraph, OnnxGraphNode } from '../onnx-graph.js';
 import type { LoraComponent, LoraLayer } from './lora-file.js';
+import { sgmToDiffusersName } from './sgm-lora-names.js';
 
 /**
  * Finds the weight each LoRA layer changes in an ONNX graph. A LoRA names torch modules
@@ -17,7 +18,8 @@ import type { LoraComponent, LoraLayer } from './lora-file.js';
  * The weight is followed through `Cast` (fp16 exports), `Transpose` and `Identity` to the initializer, which
  * fixes its layout. Exports often wrap the model (`m.`…); when no name matches exactly, a match after dropping
  * the graph name's first segment is taken if it is unique. kohya's underscored names are compared with the
- * graph's names written the same way.
+ * graph's names written the same way; kohya's SDXL names in the original model's terms (`input_blocks_4_1_…`)
+ * are also tried under their diffusers names (`sgmToDiffusersName`).
  */
 
 /**
@@ -50,6 +52,15 @@ export interface LoraMatch {
   readonly layer: LoraLayer;
   /** Its weight. */
   readonly target: LoraTarget;
+}
+
+/** Options of {@link findLoraTargets}. */
+export interface LoraTargetOptions {
+  /**
+   * The UNet's `layers_per_block` (its config.json), to rename kohya SDXL layers named as the original model
+   * names them (`lora_unet_input_blocks_4_1_…`) to diffusers' names. Default 2 (SDXL base and refiner).
+   */
+  readonly layersPerBlock?: number;
 }
 
 /** What {@link findLoraTargets} found. */
@@ -195,18 +206,28 @@ class ModuleLookup {
     this.sampleNames = [...new Set([...named.keys(), ...scoped.keys()])].slice(0, 6);
   }
 
-  /** The unique target of a layer, `undefined` when none, `'ambiguous'` when several initializers. */
-  find(layer: LoraLayer): LoraTarget | 'ambiguous' | undefined {
-    for (const table of this.tables) {
-      const hits =
-        layer.module !== undefined
-          ? table.dotted.get(layer.module)
-          : layer.flatName !== undefined
-            ? table.flat.get(layer.flatName)
-            : undefined;
-      if (!hits) continue;
-      if (hits.size > 1) return 'ambiguous';
-      return [...hits.values()][0];
+  /**
+   * The unique target of a layer, `undefined` when none, `'ambiguous'` when several initializers. A kohya
+   * UNet name in SGM style (`input_blocks_…`) is also tried under its diffusers name.
+   */
+  find(layer: LoraLayer, layersPerBlock: number): LoraTarget | 'ambiguous' | undefined {
+    const flats: string[] = [];
+    if (layer.flatName !== undefined) {
+      flats.push(layer.flatName);
+      const sgm = layer.component === 'unet' ? sgmToDiffusersName(layer.flatName, layersPerBlock) : undefined;
+      if (sgm !== undefined) flats.push(sgm);
+    }
+    for (const flatName of flats) {
+      for (const table of this.tables) {
+        const hits = table.flat.get(flatName);
+        if (hits) return hits.size > 1 ? 'ambiguous' : [...hits.values()][0];
+      }
+    }
+    if (layer.module !== undefined) {
+      for (const table of this.tables) {
+        const hits = table.dotted.get(layer.module);
+        if (hits) return hits.size > 1 ? 'ambiguous' : [...hits.values()][0];
+      }
     }
     return undefined;
   }
@@ -249,6 +270,7 @@ function layerName(layer: LoraLayer): string {
  * @param layers - The layers (`readLoraFile`).
  * @param graphs - The graph of each component the model has (`unet`, `text_encoder`, `text_encoder_2`).
  * @param what - The LoRA file's name, for messages.
+ * @param options - The UNet's `layers_per_block`, for kohya SDXL names.
  * @returns The matched layers and the keys of the layers whose module is not in the model.
  * @throws {@link @latentkit/core!ModelMismatchError} when no layer's module is in the model (a LoRA for
  *   another kind of model), when a name matches several weights, or when a matched weight's dimensions
@@ -258,7 +280,9 @@ export function findLoraTargets(
   layers: readonly LoraLayer[],
   graphs: Partial<Readonly<Record<LoraComponent, LoraGraph>>>,
   what: string,
+  options: LoraTargetOptions = {},
 ): LoraTargets {
+  const layersPerBlock = options.layersPerBlock ?? 2;
   const lookups = new Map<LoraComponent, ModuleLookup>();
   const matched: LoraMatch[] = [];
   const unmatched: string[] = [];
@@ -270,7 +294,7 @@ export function findLoraTargets(
     }
     const lookup = lookups.get(layer.component) ?? new ModuleLookup(g.graph);
     lookups.set(layer.component, lookup);
-    const target = lookup.find(layer);
+    const target = lookup.find(layer, layersPerBlock);
     if (target === 'ambiguous') {
       throw new ModelMismatchError(
         `${what}: LoRA layer ${JSON.stringify(layer.key)} names module ${JSON.stringify(layerName(layer))}, which matches more than one weight in ${g.modelPath}. Fix: the export's node names are not unique; re-export the model with diffusers' module names (Optimum), or use a diffusers-format LoRA with full module paths.`,
