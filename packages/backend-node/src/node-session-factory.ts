@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { BackendUnavailableError, InvalidArgumentError, ModelInvalidError } from '@latentkit/core';
 import {
   checkGraphOptimizationLevel,
@@ -5,6 +6,7 @@ import {
   createWithFallback,
   type GraphOptimizationLevel,
   type OrtFeedData,
+  patchInitializers,
   readPatchedModel,
   type SessionFactory,
   type SessionRequest,
@@ -52,9 +54,9 @@ function checkThreads(name: string, value: number | undefined): void {
 
 /**
  * The {@link SessionFactory} over onnxruntime-node. Models in a {@link FileModelSource} are loaded by
- * path, so external weight files beside them (`model.onnx_data`, `weights.pb`) are found; other sources,
- * and requests with initializer overrides, are read into memory first (see
- * {@link @latentkit/onnx!readPatchedModel}). It remembers every session it made, so {@link releaseAll} frees them.
+ * path, so external weight files beside them (`model.onnx_data`, `weights.pb`) are found — with
+ * initializer overrides, from the patched bytes with the external files still read by onnxruntime from the
+ * folder; other sources are read into memory first (see {@link @latentkit/onnx!readPatchedModel}). It remembers every session it made, so {@link releaseAll} frees them.
  */
 export class NodeSessionFactory implements SessionFactory {
   /** The provider each component got (after any fallback). */
@@ -82,11 +84,7 @@ export class NodeSessionFactory implements SessionFactory {
   /** Creates a session, trying each provider in turn (see {@link NodeSessionOptions.providers}). */
   async create(request: SessionRequest): Promise<InferenceSession> {
     const { component, modelPath, source } = request;
-    // Load by path when we can: that is what makes onnxruntime find external weight files. With
-    // initializer overrides (LoRA, textual inversion), or from another source, load from bytes and hand
-    // over the external data files.
-    const byPath = source instanceof FileModelSource && request.overrides === undefined;
-    const model = byPath ? await source.require(modelPath) : await readPatchedModel(request);
+    const model = await this.modelFor(request);
     const providers = this.providersFor(component);
     const where = `${modelPath} in ${source.location}`;
     const { value: session, provider } = await createWithFallback(
@@ -96,10 +94,7 @@ export class NodeSessionFactory implements SessionFactory {
       (p) =>
         typeof model === 'string'
           ? InferenceSession.create(model, this.sessionOptions(p))
-          : InferenceSession.create(model.model, {
-              ...this.sessionOptions(p),
-              ...(model.externalData.length > 0 ? { externalData: model.externalData } : {}),
-            }),
+          : InferenceSession.create(model.bytes, { ...this.sessionOptions(p), ...model.options }),
       {
         what: component,
         warn: this.warn,
@@ -117,6 +112,29 @@ export class NodeSessionFactory implements SessionFactory {
     this.sessions.push(session);
     this.assignment[component] = provider;
     return session;
+  }
+
+  /**
+   * What onnxruntime loads for a request. A folder on disk: the model's path (so onnxruntime finds the
+   * external weight files beside it), or with initializer overrides (LoRA, textual inversion) the patched
+   * bytes plus the folder onnxruntime reads the external files from — they are never read into
+   * JavaScript, so a 3.4 GB `weights.pb` costs no copy. Other sources: the bytes and every external file,
+   * read through the source.
+   */
+  private async modelFor(
+    request: SessionRequest,
+  ): Promise<string | { bytes: Uint8Array; options: InferenceSession.SessionOptions }> {
+    const { modelPath, source, overrides } = request;
+    if (source instanceof FileModelSource) {
+      const path = await source.require(modelPath);
+      if (overrides === undefined) return path;
+      const bytes = patchInitializers(await source.readBytes(modelPath), modelPath, overrides);
+      const extra = this.options.sessionOptions?.extra as Record<string, Record<string, unknown>> | undefined;
+      const session = { ...extra?.['session'], model_external_initializers_file_folder_path: dirname(path) };
+      return { bytes, options: { extra: { ...extra, session } } };
+    }
+    const { model, externalData } = await readPatchedModel(request);
+    return { bytes: model, options: externalData.length > 0 ? { externalData } : {} };
   }
 
   /** Makes an onnxruntime-node tensor (sessions only accept their runtime's own Tensor class). */

@@ -100,14 +100,9 @@ export {
   type OnnxPromptEncoderOptions,
 } from './onnx-prompt-encoder.js';
 export { OnnxTextEncoder, type OnnxTextEncoderOptions, type TextEncoderOutput } from './onnx-text-encoder.js';
-export {
-  type ExternalDataReader,
-  type PatchedExternalData,
-  type PatchedModel,
-  patchInitializers,
-} from './patch-initializers.js';
+export { MAX_ONNX_MODEL_BYTES, patchInitializers } from './patch-initializers.js';
 export { parsePythonJson } from './python-json.js';
-export { readPatchedModel } from './read-patched-model.js';
+export { type ModelExternalData, type PatchedModel, readPatchedModel } from './read-patched-model.js';
 export type { OrtFeedData, SessionFactory, SessionRequest } from './session-factory.js';
 export {
   checkGraphOptimizationLevel,

@@ -1,42 +1,32 @@
-import { InvalidArgumentError, ModelInvalidError, ShapeMismatchError } from '@latentkit/core';
+import {
+  InvalidArgumentError,
+  LimitExceededError,
+  ModelInvalidError,
+  ShapeMismatchError,
+} from '@latentkit/core';
 import { float32ToFloat16 } from './float16.js';
 import type { InitializerOverride, InitializerOverrides } from './initializer-overrides.js';
-import { type ExternalDataFile, readOnnxModelInfo } from './onnx-model-info.js';
 import { type ProtoField, ProtoReader, WireType } from './onnx-protobuf.js';
 import { ProtoWriter } from './onnx-protobuf-writer.js';
 
 /**
- * Replaces initializers (weights) of an ONNX model in memory: the patched model bytes and external data
- * files that onnxruntime's `InferenceSession.create(model, { externalData })` takes. The caller's buffers
- * and the files on disk are never modified: every change is made in a copy.
+ * Replaces initializers (weights) of an ONNX model in memory, giving the model bytes that onnxruntime's
+ * `InferenceSession.create(bytes, …)` takes. The caller's buffers and the files on disk are never modified:
+ * every change is made in a copy.
  *
- * - An override with the initializer's own dims overwrites its bytes in a copy: the inline `raw_data`
- *   payload of the model, or the region `offset`/`length` of its external data file.
- * - An override with other dims (textual inversion adds rows to the token embedding), and any initializer
- *   stored as `float_data`/`int32_data` rather than raw bytes, rebuilds that TensorProto — inline
- *   `raw_data`, dims updated, `external_data`/`data_location` dropped — and the GraphProto and ModelProto
- *   around it with their new length prefixes.
+ * - An override with the initializer's own dims, of a weight stored inline as `raw_data`, overwrites those
+ *   bytes in a copy of the model.
+ * - Any other override — other dims (textual inversion adds rows to the token embedding), a weight in an
+ *   external data file, or one stored as `float_data`/`int32_data` — rebuilds that TensorProto inline
+ *   (`raw_data`, dims updated, `external_data`/`data_location` dropped) and the GraphProto and ModelProto
+ *   around it with their new length prefixes. External data files are therefore never copied: the
+ *   session reads the weights not overridden from them as before (for SD 1.5 that file is 3.4 GB), and the
+ *   overridden ones from the model.
  * - float16 initializers are written back as float16 (round to nearest even).
  */
 
-/** One external data file handed to onnxruntime: `path` as the model names it, and its bytes. */
-export interface PatchedExternalData {
-  /** The location as written in the model (relative to the `.onnx` file), e.g. `model.onnx_data`. */
-  readonly path: string;
-  /** The file's bytes (a patched copy where an override lies in it, else the bytes as read). */
-  readonly data: Uint8Array;
-}
-
-/** A model with its initializers replaced, ready for `InferenceSession.create(model, { externalData })`. */
-export interface PatchedModel {
-  /** The model bytes. */
-  readonly model: Uint8Array;
-  /** Every external data file the model references, in the order first referenced. */
-  readonly externalData: readonly PatchedExternalData[];
-}
-
-/** Reads one external data file of the model (e.g. `source.readBytes(file.path)`). */
-export type ExternalDataReader = (file: ExternalDataFile) => Promise<Uint8Array>;
+/** The most bytes a protobuf message may have (2 GiB − 1): larger ONNX files cannot be parsed. */
+export const MAX_ONNX_MODEL_BYTES = 2 ** 31 - 1;
 
 const FLOAT = 1;
 const FLOAT16 = 10;
@@ -86,28 +76,28 @@ interface FoundTensor {
 /** What to do with one overridden initializer. */
 type Action =
   | { kind: 'inline'; tensor: FoundTensor; bytes: Uint8Array }
-  | { kind: 'external'; tensor: FoundTensor; bytes: Uint8Array; location: string; offset: number }
   | { kind: 'rebuild'; tensor: FoundTensor; bytes: Uint8Array; dims: readonly number[] };
 
 /**
  * Applies {@link InitializerOverrides} to an ONNX model (see the module comment for how).
  *
- * @param bytes - The `.onnx` file (not modified).
- * @param modelPath - Its path in the model folder (external files are resolved beside it; named in errors).
- * @param readExternal - Reads an external data file the model references.
+ * @param bytes - The `.onnx` file (not modified; returned as is when `overrides` is empty).
+ * @param modelPath - Its path in the model folder, named in errors.
  * @param overrides - The new values by initializer name.
+ * @returns The patched model bytes (a new buffer). External data files it references are unchanged and
+ *   still needed (with the same locations) for the weights not overridden.
  * @throws {@link @latentkit/core!InvalidArgumentError} for an override of a name that is not a float
  *   initializer of the model, or with non-finite values (or values beyond float16's range for a float16
  *   weight); {@link @latentkit/core!ShapeMismatchError} for dims whose rank or trailing sizes differ
  *   from the initializer's, or data whose length is not the product of the dims;
- *   {@link @latentkit/core!ModelInvalidError} when the model or its external data is malformed.
+ *   {@link @latentkit/core!LimitExceededError} when the patched model would pass protobuf's 2 GiB;
+ *   {@link @latentkit/core!ModelInvalidError} when the model is malformed.
  */
-export async function patchInitializers(
+export function patchInitializers(
   bytes: Uint8Array,
   modelPath: string,
-  readExternal: ExternalDataReader,
   overrides: InitializerOverrides,
-): Promise<PatchedModel> {
+): Uint8Array {
   if (!(overrides instanceof Map)) {
     throw new InvalidArgumentError({
       name: 'overrides',
@@ -115,52 +105,26 @@ export async function patchInitializers(
       expected: 'a Map from initializer name to { dims, data: Float32Array }',
     });
   }
-  const info = readOnnxModelInfo(bytes, modelPath);
-  const files = new Map<string, ExternalDataFile>(info.externalData.map((f) => [f.location, f]));
-  const read = new Map<string, Uint8Array>(
-    await Promise.all(info.externalData.map(async (f) => [f.location, await readExternal(f)] as const)),
-  );
-  const externalData = (patched: ReadonlyMap<string, Uint8Array>): PatchedExternalData[] =>
-    info.externalData.map((f) => ({
-      path: f.location,
-      data: patched.get(f.location) ?? read.get(f.location)!,
-    }));
-  if (overrides.size === 0) return { model: bytes, externalData: externalData(new Map()) };
-
+  if (overrides.size === 0) return bytes;
   const { graph, tensors } = findInitializers(bytes, modelPath, new Set(overrides.keys()));
   const actions: Action[] = [];
-  for (const [name, override] of overrides) {
-    const tensor = tensors.get(name);
-    actions.push(plan(name, override, tensor, modelPath, tensor && externalFile(tensor, files, modelPath)));
-  }
+  for (const [name, override] of overrides) actions.push(plan(name, override, tensors.get(name), modelPath));
 
-  // External regions: overwrite in a copy of each file concerned.
-  const patchedFiles = new Map<string, Uint8Array>();
-  for (const a of actions) {
-    if (a.kind !== 'external') continue;
-    const file = read.get(a.location)!;
-    if (a.offset + a.bytes.length > file.length) {
-      throw new ModelInvalidError(
-        `${modelPath}: the weight "${a.tensor.name}" lies at bytes ${a.offset}…${a.offset + a.bytes.length} of ${files.get(a.location)!.path}, which holds ${file.length} bytes: the file is truncated or does not belong to this model; download or export it again.`,
-      );
-    }
-    let copy = patchedFiles.get(a.location);
-    if (!copy) {
-      copy = file.slice();
-      patchedFiles.set(a.location, copy);
-    }
-    copy.set(a.bytes, a.offset);
+  if (actions.every((a) => a.kind === 'inline')) {
+    const model = bytes.slice();
+    for (const a of actions) model.set(a.bytes, a.tensor.raw!.start);
+    return model;
   }
-
-  const inline = actions.filter((a) => a.kind !== 'external');
-  let model: Uint8Array;
-  if (inline.every((a) => a.kind === 'inline')) {
-    model = bytes.slice();
-    for (const a of inline) model.set(a.bytes, a.tensor.raw!.start);
-  } else {
-    model = rebuild(bytes, modelPath, graph, inline);
+  const added = actions.reduce((sum, a) => sum + a.bytes.length, 0);
+  if (bytes.length + added + 64 * actions.length > MAX_ONNX_MODEL_BYTES) {
+    throw new LimitExceededError({
+      name: `${modelPath} with the overridden weights inline`,
+      value: `${bytes.length + added} bytes`,
+      expected: `at most ${MAX_ONNX_MODEL_BYTES} bytes (2 GiB, protobuf's limit for one ONNX file); overridden weights are written into the model file's bytes`,
+      fix: 'override fewer weights at once (e.g. a LoRA of fewer layers), or use an fp16 export',
+    });
   }
-  return { model, externalData: externalData(patchedFiles) };
+  return rebuild(bytes, modelPath, graph, actions);
 }
 
 /** Finds the graph field and the wanted initializers (by name) of a model. */
@@ -215,40 +179,12 @@ function readTensor(
   return t;
 }
 
-/** The external file an initializer lies in, or undefined when its values are in the model. */
-function externalFile(
-  t: FoundTensor,
-  files: ReadonlyMap<string, ExternalDataFile>,
-  modelPath: string,
-): { location: string; offset: number; length: number | undefined } | undefined {
-  const location = t.external['location'];
-  if (location === undefined) return undefined;
-  if (!files.has(location)) {
-    throw new ModelInvalidError(
-      `${modelPath}: the weight "${t.name}" names the external file "${location}", which the model does not list.`,
-    );
-  }
-  const number = (key: string): number | undefined => {
-    const text = t.external[key];
-    if (text === undefined) return undefined;
-    const n = Number(text);
-    if (!Number.isSafeInteger(n) || n < 0) {
-      throw new ModelInvalidError(
-        `${modelPath}: the weight "${t.name}" has external_data ${key} = ${JSON.stringify(text)}; expected a whole number of bytes. The file is corrupt; export it again.`,
-      );
-    }
-    return n;
-  };
-  return { location, offset: number('offset') ?? 0, length: number('length') };
-}
-
 /** Checks one override against its initializer and decides how to apply it. */
 function plan(
   name: string,
   override: InitializerOverride,
   tensor: FoundTensor | undefined,
   modelPath: string,
-  external: ReturnType<typeof externalFile>,
 ): Action {
   const what = `initializer override "${name}"`;
   if (!tensor || (tensor.dataType !== FLOAT && tensor.dataType !== FLOAT16)) {
@@ -297,15 +233,7 @@ function plan(
   const bytes = encodeValues(data, tensor.dataType, what);
   const same = dims[0] === own[0];
   const size = tensor.dataType === FLOAT ? 4 : 2;
-  if (same && external) {
-    if (external.length !== undefined && external.length !== bytes.length) {
-      throw new ModelInvalidError(
-        `${modelPath}: the weight "${name}" (dims ${JSON.stringify(own)}) has external_data length ${external.length} bytes; expected ${bytes.length}. The file is corrupt; export it again.`,
-      );
-    }
-    return { kind: 'external', tensor, bytes, location: external.location, offset: external.offset };
-  }
-  if (same && tensor.raw && !external) {
+  if (same && tensor.raw && tensor.external['location'] === undefined) {
     const stored = tensor.raw.end - tensor.raw.start;
     if (stored !== count * size) {
       throw new ModelInvalidError(
@@ -351,6 +279,7 @@ function rebuild(
   graph: ProtoField & { keyStart: number },
   actions: readonly Action[],
 ): Uint8Array {
+  // every override is written inline here, the same-size ones too
   const byStart = new Map(actions.map((a) => [a.tensor.fieldStart, a]));
   const reader = new ProtoReader(bytes, 0, bytes.length, modelPath);
   const graphWriter = new ProtoWriter();
