@@ -4,9 +4,11 @@
  * a user's `fromPretrained('org/name')` takes against huggingface.co. Each test has its own cache folder.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   downloadHubModel,
   type HubDownloadProgress,
@@ -28,6 +30,7 @@ import {
   SD1_EXTERNAL_FOLDER,
   SD1_EXTERNAL_REPO,
   SHAPES_REPO,
+  standardRepos,
   TestHub,
   UNNEEDED_FILES,
 } from './support/test-hub.js';
@@ -36,8 +39,29 @@ let hub: TestHub;
 const caches: string[] = [];
 const savedEnv = { ...process.env };
 
+const SD1 = fileURLToPath(new URL('./fixtures/models/sd1', import.meta.url));
+const SD1_FP16 = fileURLToPath(new URL('./fixtures/models/sd1-fp16', import.meta.url));
+const fp16 = (component: string) => readFileSync(join(SD1_FP16, component, 'model.onnx'));
+/** The sd1 fixture with fp16 graphs beside the fp32 ones, named both ways ONNX repos name them. */
+const VARIANTS_REPO = 'latentkit/sd1-variants';
+
 beforeAll(async () => {
-  hub = await TestHub.start();
+  hub = await TestHub.start([
+    ...standardRepos(),
+    {
+      id: VARIANTS_REPO,
+      branches: {
+        main: {
+          folder: SD1,
+          files: {
+            'text_encoder/model.fp16.onnx': fp16('text_encoder'),
+            'unet/model_fp16.onnx': fp16('unet'),
+            'vae_decoder/model.fp16.onnx': fp16('vae_decoder'),
+          },
+        },
+      },
+    },
+  ]);
 });
 afterAll(async () => {
   await hub.close();
@@ -329,6 +353,32 @@ describe('fromPretrained by hub id', () => {
     await pipe.dispose();
     expect((images as RgbaImage[])[0]!.width).toBe(32);
     expect(hub.requests).toEqual([]);
+  });
+
+  it("variant 'fp16' fetches model.fp16.onnx / model_fp16.onnx (not model.onnx) and runs them as the fp16 folder does", async () => {
+    const cacheDir = await newCache();
+    const snap = await downloadHubModel(VARIANTS_REPO, { hubUrl: hub.url, cacheDir, variant: 'fp16' });
+    expect(snap.modelFiles).toEqual({
+      text_encoder: 'text_encoder/model.fp16.onnx',
+      unet: 'unet/model_fp16.onnx',
+      vae_decoder: 'vae_decoder/model.fp16.onnx',
+    });
+    expect(snap.downloaded).not.toContain('unet/model.onnx');
+    expect(snap.downloaded).not.toContain('text_encoder/model.onnx');
+    expect(snap.downloaded).toContain('vae_encoder/model.onnx'); // the optional encoder keeps its model.onnx
+    const opts = { numInferenceSteps: 2, seed: 5, width: 32, height: 32, outputType: 'tensor' as const };
+    const pipe = await load(VARIANTS_REPO, { hubUrl: hub.url, cacheDir, variant: 'fp16' });
+    const fromHub = (await pipe.generate({ prompt: 'a cat', ...opts })).images as { data: Float32Array };
+    await pipe.dispose();
+    const local = await load(SD1_FP16, {});
+    const fromFolder = (await local.generate({ prompt: 'a cat', ...opts })).images as { data: Float32Array };
+    await local.dispose();
+    expect(Array.from(fromHub.data)).toEqual(Array.from(fromFolder.data));
+    // the same variant rule on a local folder: the snapshot folder itself, loaded by path
+    const byPath = await load(snap.folder, { variant: 'fp16', allowSymlinksOutside: true });
+    const again = (await byPath.generate({ prompt: 'a cat', ...opts })).images as { data: Float32Array };
+    await byPath.dispose();
+    expect(Array.from(again.data)).toEqual(Array.from(fromFolder.data));
   });
 
   it('an existing local folder wins over a hub id of the same name', async () => {

@@ -55,8 +55,8 @@ const ALL: readonly OnnxComponentName[] = ['text_encoder', 'unet', 'vae_decoder'
  * @param has - Whether the folder (or the repo revision) has a file.
  * @param upscale - Whether `model_index.json` names the x4 upscaler (no VAE encoder).
  * @param where - The folder or `org/name@revision`, for messages.
- * @throws {@link @latentkit/core!InvalidArgumentError} when a needed component has no file of the
- *   variant.
+ * @throws {@link @latentkit/core!InvalidArgumentError} for a malformed variant name, or when a needed
+ *   component has no file of the variant (the optional VAE encoder keeps its `model.onnx`).
  */
 export async function chooseModelFiles(
   options: Pick<OnnxPipelineOptions, 'components' | 'modelFiles'> & { variant?: string | undefined },
@@ -69,6 +69,14 @@ export async function chooseModelFiles(
   const optional: string[] = [];
   const modelFiles: Partial<Record<OnnxComponentName, string>> = {};
   const variant = options.variant;
+  if (variant !== undefined && (typeof variant !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(variant))) {
+    throw new InvalidArgumentError({
+      name: 'variant',
+      value: variant,
+      expected: 'a variant name of letters, digits, "_" or "-", such as "fp16"',
+      fix: "leave variant out for each component's model.onnx",
+    });
+  }
   for (const component of ALL) {
     if (!wanted.has(component)) continue;
     if (component === 'vae_encoder' && upscale) continue;
@@ -84,8 +92,8 @@ export async function chooseModelFiles(
           break;
         }
       }
-      if (file === undefined) {
-        if (isOptional && !(await has(`${component}/model.onnx`))) continue;
+      // the optional VAE encoder keeps its model.onnx (its dtype is handled per session)
+      if (file === undefined && !isOptional) {
         throw new InvalidArgumentError({
           name: 'variant',
           value: variant,

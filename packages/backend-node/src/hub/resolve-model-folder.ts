@@ -8,7 +8,7 @@ import {
   parseHubModelId,
   readModelIndex,
 } from '@latentkit/onnx';
-import { FileModelSource } from '../file-model-source.js';
+import { FileModelSource, type FileModelSourceOptions } from '../file-model-source.js';
 import {
   type DownloadHubModelOptions,
   downloadHubModel,
@@ -57,7 +57,7 @@ function withLocalNote(error: unknown, source: string): unknown {
  */
 export async function resolveModelFolder(
   source: string,
-  options: HubOptions & Pick<OnnxPipelineOptions, 'components' | 'modelFiles'> = {},
+  options: HubOptions & Pick<OnnxPipelineOptions, 'components' | 'modelFiles'> & FileModelSourceOptions = {},
 ): Promise<ResolvedModelFolder> {
   if (typeof source !== 'string' || source === '') {
     throw new InvalidArgumentError({
@@ -69,7 +69,9 @@ export async function resolveModelFolder(
   const local = await isDirectory(source);
   if (local) {
     if (options.variant === undefined) return { directory: source, modelFiles: {} };
-    const folder = new FileModelSource(source);
+    const folder = new FileModelSource(source, {
+      allowSymlinksOutside: options.allowSymlinksOutside ?? false,
+    });
     const index = await readModelIndex(folder);
     const choice = await chooseModelFiles(
       { ...options, variant: options.variant },
