@@ -11,8 +11,11 @@ const t = (shape: number[], value = 0.1): TestTensor => ({
 const Q = 'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q';
 const good = kohyaLayer(Q, { shape: [2, 8] }, { shape: [8, 2] }, 1);
 
+/** Any of latentkit's error classes. */
+type ErrorClass = new (...args: never[]) => LatentkitError;
+
 // Each row: the tensors of a bad file, the error class, and words its message must contain.
-const cases: [string, Record<string, TestTensor>, typeof LatentkitError, RegExp][] = [
+const cases: [string, Record<string, TestTensor>, ErrorClass, RegExp][] = [
   ['no tensors', {}, ModelInvalidError, /is not a LoRA file: none of its keys .* \(its keys: none\)/],
   [
     'a textual-inversion embedding',

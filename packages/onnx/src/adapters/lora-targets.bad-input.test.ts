@@ -61,8 +61,11 @@ const ambiguous: OnnxGraph = {
   ]),
 };
 
+/** Any of latentkit's error classes. */
+type ErrorClass = new (...args: never[]) => LatentkitError;
+
 // Each row: what to run, the error class, and words its message must contain.
-const cases: [string, () => unknown, typeof LatentkitError, RegExp][] = [
+const cases: [string, () => unknown, ErrorClass, RegExp][] = [
   [
     'a LoRA for another model (SDXL-style names): none match',
     () =>
