@@ -210,6 +210,27 @@ describe('textual inversion details', () => {
     }
   });
 
+  it('SD 2.x (int64 input_ids, "!" padding, width 48): the token is added and padded after as usual', async () => {
+    const pipe = await StableDiffusionPipeline.fromPretrained(join(FIXTURES, 'models', 'sd2-v'), {
+      backend: nodeBackend,
+    });
+    try {
+      const before = await pipe.promptEncoder!.encode(['a <sd2> house']);
+      const info = await pipe.loadTextualInversion(safetensorsBytes({ '<sd2>': [3, 48] }));
+      expect(info.tokens).toEqual(['<sd2>', '<sd2>_1', '<sd2>_2']);
+      const encoder = pipe.promptEncoder as OnnxPromptEncoder;
+      const tokens = encoder.chunks('a <sd2> house')[0]!.tokens;
+      const pad = tokens.at(-1)!;
+      expect(tokens.slice(1, 5)).toEqual([320, 577, 578, 579]);
+      expect(tokens[7]).toBe(pad); // BOS a <sd2>×3 house EOS, then the "!" padding
+      const after = await encoder.encode(['a <sd2> house']);
+      expect(after.encoderHiddenStates.data.every(Number.isFinite)).toBe(true);
+      expect(maxDiff(after.encoderHiddenStates, before.encoderHiddenStates)).toBeGreaterThan(0.05);
+    } finally {
+      await pipe.dispose();
+    }
+  });
+
   it('finds the token embedding by its Gather of input_ids: sd1, sd1-fp16 and the shipped shapes model', async () => {
     const find = async (dir: string) => {
       const bytes = await new FileModelSource(dir).readBytes('text_encoder/model.onnx');
