@@ -371,6 +371,28 @@ describe('swapping sessions', () => {
     await runFails(factory.made[1]!.session);
   });
 
+  it('swaps requested at once take effect in call order; a failed one does not stop the next', async () => {
+    const factory = new RecordingFactory();
+    const { unet, source, predict } = await loadUnet(join(models, 'sd1'), factory);
+    const before = await predict();
+    const base = await own(source, 'unet/model.onnx', (n) => n.startsWith('conv_out.'));
+    const zero = mapValues(base, (d) => new Float32Array(d.length));
+    const nan = mapValues(base, (d) => new Float32Array(d.length).fill(Number.NaN));
+    const results = await Promise.allSettled([
+      unet.setInitializerOverrides(zero),
+      unet.setInitializerOverrides(nan),
+      unet.setInitializerOverrides(undefined),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(unet.initializerOverrides).toBeUndefined();
+    expect(Array.from((await predict()).data)).toEqual(Array.from(before.data));
+    await unet.setInitializerOverrides(zero);
+    expect((await predict()).data.every((v) => v === 0)).toBe(true);
+    expect(factory.made).toHaveLength(4);
+    for (const { session } of factory.made.slice(0, 3)) await runFails(session);
+    await unet.release();
+  });
+
   it("loadOnnxPipeline's dispose releases the swapped-in UNet session and every other; later runs fail", async () => {
     const factory = new RecordingFactory();
     const parts = await loadOnnxPipeline(new FileModelSource(join(models, 'sd1')), factory);
