@@ -76,6 +76,21 @@ describe('textual inversion on the sd1 fixture (torch reference)', () => {
     },
   );
 
+  it('a multi-vector embedding is not split across 75-token chunks (moved whole, as A1111 does)', () => {
+    const encoder = pipe.promptEncoder as OnnxPromptEncoder;
+    const filler = (n: number) => new Array<string>(n).fill('a').join(' ');
+    // 73 tokens + <pink> <pink>_1 = 75: one chunk
+    const fits = encoder.chunks(`${filler(73)} <pink>`);
+    expect(fits).toHaveLength(1);
+    expect(fits[0]!.tokens.slice(74, 77)).toEqual([577, 578, 576]);
+    // 74 tokens + 2 vectors: the pair moves to the second chunk, the first is padded after 74 tokens
+    const moved = encoder.chunks(`${filler(74)} (<pink>:1.5)`);
+    expect(moved).toHaveLength(2);
+    expect(moved[0]!.tokens.slice(74, 77)).toEqual([320, 576, 576]);
+    expect(moved[1]!.tokens.slice(0, 4)).toEqual([575, 577, 578, 576]);
+    expect(moved[1]!.weights.slice(0, 4)).toEqual([1, 1.5, 1.5, 1]);
+  });
+
   it('the embedding changes the output: "<pink>" differs from the same prompt without it', async () => {
     const fresh = await StableDiffusionPipeline.fromPretrained(SD1, { backend: nodeBackend });
     try {

@@ -8,7 +8,7 @@ import {
   parsePromptWeights,
   Tensor,
 } from '@latentkit/core';
-import { expandMultiVectorTokens } from './adapters/multi-vector-tokens.js';
+import { expandMultiVectorTokens, multiVectorExpander } from './adapters/multi-vector-tokens.js';
 import type { ClipTokenizer } from './clip-tokenizer.js';
 import type { OnnxTextEncoder } from './onnx-text-encoder.js';
 
@@ -129,15 +129,13 @@ export class OnnxPromptEncoder implements PromptEncoder {
       chunk = { tokens: [], weights: [] };
       lastComma = -1;
     };
+    const expand = multiVectorExpander(this.#tokenizer);
     for (const fragment of fragments) {
       if ('isBreak' in fragment && fragment.isBreak) {
         nextChunk();
         continue;
       }
-      for (const token of expandMultiVectorTokens(
-        this.#tokenizer.encodeIds(fragment.text),
-        this.#tokenizer,
-      )) {
+      for (const token of this.#tokenizer.encodeIds(fragment.text)) {
         if (token === this.#comma) {
           lastComma = chunk.tokens.length;
         } else if (
@@ -155,8 +153,14 @@ export class OnnxPromptEncoder implements PromptEncoder {
           chunk = moved;
         }
         if (chunk.tokens.length === CHUNK) nextChunk();
-        chunk.tokens.push(token);
-        chunk.weights.push(fragment.weight);
+        // a multi-vector embedding (<tok> <tok>_1 …) stays in one chunk, as A1111 keeps it: it moves whole to
+        // the next chunk when it does not fit in this one
+        const group = expand(token);
+        if (group.length > 1 && chunk.tokens.length > 0 && chunk.tokens.length + group.length > CHUNK) {
+          nextChunk();
+        }
+        chunk.tokens.push(...group);
+        chunk.weights.push(...group.map(() => fragment.weight));
       }
     }
     if (chunk.tokens.length > 0 || chunks.length === 0) nextChunk();

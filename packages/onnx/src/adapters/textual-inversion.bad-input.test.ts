@@ -5,6 +5,7 @@ import { FileModelSource, NodeSessionFactory } from '@latentkit/backend-node';
 import {
   InvalidArgumentError,
   type LatentkitError,
+  LimitExceededError,
   type ModelAdapters,
   ModelInvalidError,
   ModelMismatchError,
@@ -103,6 +104,13 @@ const cases: [string, Uint8Array, { token?: unknown }, ErrorClass, RegExp][] = [
     { token: '<a>' },
     ModelInvalidError,
     /lora_unet_x\.lora_down\.weight.*loadLoraWeights/,
+  ],
+  [
+    'more vectors than a prompt chunk holds (76 > 75)',
+    safetensorsBytes(vectors(76)),
+    { token: '<long>' },
+    LimitExceededError,
+    /76 vectors.*at most 75 vectors/,
   ],
   [
     'a 3-D embedding',

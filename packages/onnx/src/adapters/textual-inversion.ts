@@ -1,5 +1,6 @@
 import {
   InvalidArgumentError,
+  LimitExceededError,
   ModelMismatchError,
   NotImplementedError,
   type TextualInversionInfo,
@@ -57,6 +58,7 @@ export interface LoadTextualInversionOptions {
  * @returns The token, the tokens it expands to, and the file's format.
  * @throws {@link @latentkit/core!InvalidArgumentError} when no token is given or found, or the token (or one
  *   of `token_1`, …) is empty, has spaces or is already in the tokenizer;
+ *   {@link @latentkit/core!LimitExceededError} for more vectors than one prompt chunk holds (75);
  *   {@link @latentkit/core!ModelMismatchError} when the vectors' width is not the text encoder's embedding
  *   width, or the tokenizer has more ids than the embedding has rows;
  *   {@link @latentkit/core!ModelInvalidError} for a file that is not an embedding, or holds non-finite values;
@@ -80,6 +82,15 @@ export async function loadTextualInversionInto(
     });
   }
   const [n, width] = file.vectors.shape as [number, number];
+  const perChunk = target.tokenizer.modelMaxLength - 2;
+  if (n > perChunk) {
+    throw new LimitExceededError({
+      name: `the embedding in ${what}`,
+      value: `${n} vectors`,
+      expected: `at most ${perChunk} vectors (its tokens must fit in one ${perChunk}-token prompt chunk)`,
+      fix: 'use an embedding with fewer vectors (textual-inversion embeddings have 1 to a few dozen)',
+    });
+  }
   const tokens = n > 1 ? [token, ...Array.from({ length: n - 1 }, (_, i) => `${token}_${i + 1}`)] : [token];
   target.tokenizer.checkNewTokens(tokens);
 
