@@ -7,6 +7,7 @@
  * eval:layout` (scripts/eval-layout.ts) runs it on the shipped layout model.
  */
 export * from './adherence-score.js';
+export * from './concept-prompts.js';
 export * from './eval-layouts.js';
 export * from './evaluate-adherence.js';
 export * from './evaluate-layout.js';

@@ -1,4 +1,4 @@
-import { formatValue, ModelInvalidError } from '@latentkit/core';
+import { formatValue, InvalidArgumentError, ModelInvalidError } from '@latentkit/core';
 
 /** The shape classes of the shapes world. A triangle is isosceles with its apex up. */
 export type ShapeName = 'circle' | 'square' | 'triangle';
@@ -160,4 +160,49 @@ export function recommendedSampling(
     guidanceScale: guidance ?? fallback.guidanceScale,
   };
   return scheduler === undefined ? settings : { ...settings, scheduler };
+}
+
+/**
+ * The world with more colours in its table, for judging a concept the model learned later (e.g. the
+ * pink of `packages/model-shapes/adapters/`): `judgeShapeImage(image, withExtraColors(world, { pink:
+ * [250, 120, 190] }).colors)` can then say "pink". The world's own colours keep their order and come
+ * first, so every image the old table judged as one of them still is, unless the new colour is nearer.
+ * Throws `InvalidArgumentError` for a name the world already has or an RGB that is not 3 numbers in 0–255.
+ */
+export function withExtraColors(
+  world: ShapesWorld,
+  extra: Readonly<Record<string, readonly [number, number, number]>>,
+): ShapesWorld {
+  if (!isRecord(extra) || Object.keys(extra).length === 0) {
+    throw new InvalidArgumentError({
+      name: 'extra colours',
+      value: isRecord(extra) ? Object.keys(extra) : extra, // the (empty) list of names
+      expected: 'an object of colour name → [r, g, b] with at least one colour',
+      fix: 'pass e.g. { pink: [250, 120, 190] }',
+    });
+  }
+  const colors: Record<string, readonly [number, number, number]> = { ...world.colors };
+  for (const [name, rgb] of Object.entries(extra)) {
+    if (name in world.colors) {
+      throw new InvalidArgumentError({
+        name: `extra colours.${name}`,
+        value: name,
+        expected: `a colour the world does not have (it has ${Object.keys(world.colors).join(', ')})`,
+        fix: 'give the new colour another name',
+      });
+    }
+    const ok =
+      Array.isArray(rgb) &&
+      rgb.length === 3 &&
+      rgb.every((c) => typeof c === 'number' && Number.isFinite(c) && c >= 0 && c <= 255);
+    if (!ok) {
+      throw new InvalidArgumentError({
+        name: `extra colours.${name}`,
+        value: rgb,
+        expected: '[r, g, b] with values in 0–255',
+      });
+    }
+    colors[name] = [rgb[0], rgb[1], rgb[2]];
+  }
+  return { ...world, colors };
 }

@@ -1,0 +1,82 @@
+"""Train a rank-4 LoRA that teaches the shipped model the colour "pink" (see pink.py, make_data.py).
+
+Frozen base; LoRA on q/k/v/o of attn1/attn2 in every UNet transformer block and q/k/v/o of the
+text encoder's layers (lora.py).  ε-prediction with 10 % empty captions (CFG dropout) as in
+train_unet.py; each batch is half pink rows ("a pink circle on a blue background", ...) and half
+prior-preservation rows from the 8-colour vocabulary.  Time-boxed by --minutes (LR cosine over it).
+Writes the kohya-format safetensors (lora.kohya_tensors) to packages/model-shapes/adapters/.
+
+    /usr/bin/python3 train_lora.py --minutes 30
+"""
+import argparse
+import json
+import os
+import time
+
+import torch
+
+import lora
+import pink
+import safetensors_io
+from tokenizer import Tokenizer
+from train_common import Batches, load_shipped, lr_at
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=30)
+    ap.add_argument("--rank", type=int, default=4)
+    ap.add_argument("--alpha", type=float, default=4.0)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--n_pink", type=int, default=32)
+    ap.add_argument("--n_prior", type=int, default=32)
+    ap.add_argument("--p_uncond", type=float, default=0.1)
+    ap.add_argument("--fg_weight", type=float, default=2.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--latents", default=os.path.join(pink.WORK, "pink_latents.pt"))
+    ap.add_argument("--out", default=os.path.join(pink.ADAPTERS, "pink-lora.safetensors"))
+    args = ap.parse_args()
+    torch.manual_seed(args.seed)
+    joint = load_shipped()
+    unet_l = lora.inject(joint.unet, lora.UNET_TARGET, args.rank, args.alpha)
+    te_l = lora.inject(joint.text, lora.TE_TARGET, args.rank, args.alpha)
+    params = [p for l in list(unet_l.values()) + list(te_l.values()) for p in (l.down, l.up)]
+    n_params = sum(p.numel() for p in params)
+    print(f"LoRA: {len(unet_l)} UNet + {len(te_l)} text-encoder Linears, {n_params} parameters", flush=True)
+    tok = Tokenizer.load(os.path.join(pink.MODEL, "tokenizer"))
+    batches = Batches(torch.load(args.latents), tok, pink.caption, args.n_pink, args.n_prior, args.p_uncond, args.fg_weight, args.seed)
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    budget, t0, step, avg, last = args.minutes * 60, time.time(), 0, None, time.time()
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+
+    def save():
+        meta = {"format": "kohya", "concept": "pink", "rgb": list(pink.PINK), "rank": args.rank, "alpha": args.alpha, "steps": step,
+                "train_seconds": round(time.time() - t0), "base_model": "latentkit shapes model (packages/model-shapes/model)",
+                "trainer": "tools/shapes-adapters/train_lora.py"}
+        safetensors_io.write(args.out, lora.kohya_tensors(unet_l, te_l), meta)
+        return meta
+
+    while (frac := (time.time() - t0) / budget) < 1:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(args.lr, frac, step)
+        loss = batches.loss(joint)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
+        if step % 50 == 0:
+            print(f"step {step} t {time.time() - t0:.0f}s loss {avg:.4f} lr {opt.param_groups[0]['lr']:.2e}", flush=True)
+        if time.time() - last > 120:
+            save()
+            last = time.time()
+    meta = save()
+    stats = meta | {"params": n_params, "unet_targets": len(unet_l), "te_targets": len(te_l), "final_loss_ema": avg, "bytes": os.path.getsize(args.out),
+                    "batch": args.n_pink + args.n_prior, "lr": args.lr}
+    json.dump(stats, open(os.path.join(pink.WORK, "lora_stats.json"), "w"), indent=2)
+    print(stats, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Textual inversion: one new token `<pink>` whose input embedding (1 vector by default, --vectors for
+more) is the only thing trained; the UNet, the text encoder and every other embedding stay frozen.
+Pink rows only ("a <pink> circle on a blue background", ...), ε-prediction as train_unet.py, no
+empty captions (the unconditional branch cannot change).  Time-boxed by --minutes.
+Writes diffusers' format {"<pink>": [n, 64]} to packages/model-shapes/adapters/pink-embedding.safetensors.
+
+    /usr/bin/python3 train_ti.py --minutes 25
+"""
+import argparse
+import json
+import os
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import pink
+import safetensors_io
+from tokenizer import Tokenizer
+from train_common import Batches, load_shipped, lr_at
+
+
+class ExtendedEmbedding(nn.Module):
+    """The frozen token table with `new` rows appended (ids len(table), len(table)+1, ...)."""
+
+    def __init__(self, table, new):
+        super().__init__()
+        self.register_buffer("table", table.detach().clone())
+        self.new = nn.Parameter(new.detach().clone())
+
+    def forward(self, ids):
+        return F.embedding(ids, torch.cat([self.table, self.new]))
+
+
+def vector_tokens(n):
+    """diffusers' names for an n-vector embedding: <pink>, <pink>_1, ..."""
+    return [pink.TOKEN] + [f"{pink.TOKEN}_{i}" for i in range(1, n)]
+
+
+def expand(text, n):
+    """diffusers' maybe_convert_prompt: `<pink>` -> `<pink> <pink>_1 ...`."""
+    return text.replace(pink.TOKEN, " ".join(vector_tokens(n)))
+
+
+def with_embedding(joint, vectors, tok):
+    """Put the learned vectors into `joint`'s text encoder; returns the tokenizer that knows the token."""
+    joint.text.tok = ExtendedEmbedding(joint.text.tok.weight if isinstance(joint.text.tok, nn.Embedding) else joint.text.tok.table, vectors)
+    return pink.AddedTokenTokenizer(tok, vector_tokens(len(vectors)))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=25)
+    ap.add_argument("--vectors", type=int, default=1)
+    ap.add_argument("--init", default="red white", help="words whose mean embedding starts every vector")
+    ap.add_argument("--lr", type=float, default=5e-3)
+    ap.add_argument("--batch", type=int, default=48)
+    ap.add_argument("--fg_weight", type=float, default=2.0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--latents", default=os.path.join(pink.WORK, "pink_latents.pt"))
+    ap.add_argument("--out", default=os.path.join(pink.ADAPTERS, "pink-embedding.safetensors"))
+    args = ap.parse_args()
+    torch.manual_seed(args.seed)
+    joint = load_shipped()
+    base_tok = Tokenizer.load(os.path.join(pink.MODEL, "tokenizer"))
+    table = joint.text.tok.weight
+    init_ids = [t for w in args.init.split() for t in base_tok.tokens(w)]
+    init = table[init_ids].mean(0, keepdim=True).repeat(args.vectors, 1)
+    tok = with_embedding(joint, init, base_tok)
+    emb = joint.text.tok.new
+    print(f"token {pink.TOKEN}: {args.vectors} vector(s) of {table.shape[1]}, ids {list(tok.added.values())}, init from {args.init!r} (norm {init[0].norm():.3f}, "
+          f"mean token norm {table.norm(dim=1).mean():.3f})", flush=True)
+    caption = lambda rng, a: expand(pink.caption(rng, a, pink.TOKEN), args.vectors)
+    lat = torch.load(args.latents)
+    batches = Batches(lat, tok, caption, args.batch, 0, 0.0, args.fg_weight, args.seed)
+    opt = torch.optim.AdamW([emb], lr=args.lr, weight_decay=0.0)
+    budget, t0, step, avg, last = args.minutes * 60, time.time(), 0, None, time.time()
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+
+    def save():
+        meta = {"format": "diffusers", "token": pink.TOKEN, "vectors": args.vectors, "concept": "pink", "rgb": list(pink.PINK), "steps": step,
+                "train_seconds": round(time.time() - t0), "trainer": "tools/shapes-adapters/train_ti.py"}
+        safetensors_io.write(args.out, {pink.TOKEN: emb.detach().numpy()}, meta)
+        return meta
+
+    while (frac := (time.time() - t0) / budget) < 1:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(args.lr, frac, step, warmup=50)
+        loss = batches.loss(joint)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
+        if step % 50 == 0:
+            print(f"step {step} t {time.time() - t0:.0f}s loss {avg:.4f} norm {emb.detach().norm(dim=1).tolist()}", flush=True)
+        if time.time() - last > 120:
+            save()
+            last = time.time()
+    meta = save()
+    stats = meta | {"final_loss_ema": avg, "bytes": os.path.getsize(args.out), "batch": args.batch, "lr": args.lr, "init": args.init}
+    json.dump(stats, open(os.path.join(pink.WORK, "ti_stats.json"), "w"), indent=2)
+    print(stats, flush=True)
+
+
+if __name__ == "__main__":
+    main()
