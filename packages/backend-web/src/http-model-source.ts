@@ -104,7 +104,7 @@ interface FileState {
  * (`https://example.com/models/sd/`, or relative to the page) or a Hugging Face repository — an id
  * `org/name` or a URL `https://huggingface.co/org/name` — read through its `…/resolve/<revision>/…` URLs
  * (see {@link resolveModelSource}). A hub's redirects off the base URL (to its CDN) are followed only for
- * bytes whose SHA-256 is known first (see {@link fetchHubFile}).
+ * bytes whose SHA-256 is known first (docs/hub.md, "In the browser").
  *
  * Files are kept in Cache Storage (see {@link HttpModelSourceOptions.cache}) together with a manifest of
  * which files exist and which do not, so a second load downloads nothing and works offline (files found

@@ -47,7 +47,13 @@ describe('resolveModelSource: ids and hub URLs become resolve/<revision>/ base U
     ],
     ['org/name', { hubUrl: `${hub}/` }, `${hub}/org/name/resolve/main/`, 'org/name', 'main'],
     [`${hub}/org/name/tree/dev`, { hubUrl: hub }, `${hub}/org/name/resolve/dev/`, 'org/name', 'dev'],
-    [`${hub}/org/name/tree/dev/onnx`, { hubUrl: hub }, `${hub}/org/name/resolve/dev/onnx/`, 'org/name', 'dev'],
+    [
+      `${hub}/org/name/tree/dev/onnx`,
+      { hubUrl: hub },
+      `${hub}/org/name/resolve/dev/onnx/`,
+      'org/name',
+      'dev',
+    ],
     [
       'https://huggingface.co/org/name/tree/main/onnx',
       {},
