@@ -83,10 +83,15 @@ export function mergeDeltas(
   }
   const active = deltas.filter((d) => d.scale !== 0);
   const merged = new Float32Array(base.length);
-  for (let i = 0; i < base.length; i++) {
-    let w = base[i]!;
-    for (const d of active) w += d.scale * d.delta[i]!;
-    merged[i] = w;
+  if (active.length === 1) {
+    const { delta, scale } = active[0]!;
+    for (let i = 0; i < base.length; i++) merged[i] = base[i]! + scale * delta[i]!;
+  } else {
+    const sum = Float64Array.from(base);
+    for (const { delta, scale } of active) for (let i = 0; i < sum.length; i++) sum[i]! += scale * delta[i]!;
+    merged.set(sum);
+  }
+  for (let i = 0; i < merged.length; i++) {
     if (!Number.isFinite(merged[i]!)) {
       throw new NonFiniteOutputError(
         `Merging LoRA into ${what} gives ${merged[i]} at index ${i} (the weight ${base[i]} plus ${active.map((d) => `${d.scale}·${d.delta[i]}`).join(' + ')}). Fix: use smaller LoRA scales.`,
