@@ -17,7 +17,13 @@ import { fileURLToPath } from 'node:url';
 import { FileModelSource, NodeSessionFactory, nodeBackend } from '@latentkit/backend-node';
 import { StableDiffusionPipeline, Tensor } from '@latentkit/core';
 import { shapesModelPath } from '@latentkit/model-shapes';
-import { OnnxModelAdapters, OnnxTextEncoder, type SessionRequest, UnetDenoiser } from '@latentkit/onnx';
+import {
+  type ModelSource,
+  OnnxModelAdapters,
+  OnnxTextEncoder,
+  type SessionRequest,
+  UnetDenoiser,
+} from '@latentkit/onnx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const loraDir = fileURLToPath(new URL('./fixtures/lora', import.meta.url));
@@ -122,6 +128,70 @@ describe('OnnxModelAdapters against torch (merged weights, tests/fixtures/lora)'
     expect(adapters.loras).toEqual([]);
     await expectCase('base');
     expect(unet.initializerOverrides).toBeUndefined();
+  });
+});
+
+describe('a model whose weights are in an external data file (tests/fixtures/models/sd1-external)', () => {
+  const folder = fileURLToPath(new URL('./fixtures/models/sd1-external', import.meta.url));
+  const lora = new Uint8Array(readFileSync(join(shapesLoras, 'sd1-external.safetensors')));
+  const factory = new NodeSessionFactory({});
+  const input = {
+    sample: new Tensor(
+      Float32Array.from({ length: 2 * 4 * 8 * 8 }, (_, i) => Math.sin(i)),
+      [2, 4, 8, 8],
+    ),
+    timestep: 500,
+    conditioning: {
+      encoderHiddenStates: new Tensor(
+        Float32Array.from({ length: 2 * 77 * 32 }, (_, i) => Math.cos(i)),
+        [2, 77, 32],
+      ),
+    },
+  };
+
+  /** ε of the UNet with the LoRA at `scale`, its base weights read through `source`. */
+  async function predictWith(source: ModelSource, scale: number): Promise<Float32Array> {
+    const request: SessionRequest = { component: 'unet', modelPath: 'unet/model.onnx', source };
+    const unet = new UnetDenoiser(await factory.create(request), factory, { request });
+    try {
+      const adapters = new OnnxModelAdapters({ components: { unet } });
+      const info = await adapters.loadLoraWeights(lora, { adapterName: 'x', scale });
+      expect(info.targets).toEqual({ unet: 3 });
+      return (await unet.predict(input)).data;
+    } finally {
+      await unet.release();
+    }
+  }
+
+  it('reads the base weights from model.onnx_data by range, as reading the whole file does; scale 0 = base', async () => {
+    const files = new FileModelSource(folder);
+    expect(files.readRange).toBeTypeOf('function');
+    // the same folder through a source that can only read whole files
+    const whole: ModelSource = {
+      location: files.location,
+      exists: (p) => files.exists(p),
+      readText: (p) => files.readText(p),
+      readBytes: (p) => files.readBytes(p),
+    };
+    const ranges: string[] = [];
+    const counting: ModelSource = {
+      ...whole,
+      readRange: (p, offset, length) => {
+        ranges.push(p);
+        return files.readRange(p, offset, length);
+      },
+    };
+    const ranged = await predictWith(counting, 1);
+    // the 3 weights the LoRA changes, each read from the external file by range
+    expect(ranges).toEqual(Array(3).fill('unet/model.onnx_data'));
+    expect(Array.from(await predictWith(whole, 1))).toEqual(Array.from(ranged));
+    const off = await predictWith(files, 0);
+    const request: SessionRequest = { component: 'unet', modelPath: 'unet/model.onnx', source: files };
+    const plain = new UnetDenoiser(await factory.create(request), factory, { request });
+    const base = (await plain.predict(input)).data;
+    await plain.release();
+    expect(Array.from(off)).toEqual(Array.from(base));
+    expect(maxDiff(ranged, base)).toBeGreaterThan(1e-3);
   });
 });
 

@@ -1,4 +1,4 @@
-import { access, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { access, type FileHandle, open, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ModelInvalidError, ModelNotFoundError } from '@latentkit/core';
 import type { ModelSource } from '@latentkit/onnx';
@@ -43,6 +43,32 @@ export class FileModelSource implements ModelSource {
   constructor(directory: string, options: FileModelSourceOptions = {}) {
     this.location = resolve(directory);
     this.allowSymlinksOutside = options.allowSymlinksOutside ?? false;
+  }
+
+  /**
+   * `length` bytes of a file from `offset` (fewer at its end), read without reading the rest of it (LoRA
+   * reads a few weights out of a multi-gigabyte external data file); a missing file is a
+   * {@link ModelNotFoundError}.
+   */
+  async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+    const real = await this.realPath(path);
+    if (real === undefined) throw await this.notFound(path);
+    let file: FileHandle | undefined;
+    try {
+      file = await open(real, 'r');
+      const out = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await file.read(out, done, length - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return out.subarray(0, done);
+    } catch (error) {
+      throw await this.notFound(path, error);
+    } finally {
+      await file?.close();
+    }
   }
 
   /**

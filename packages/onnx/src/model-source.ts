@@ -12,4 +12,10 @@ export interface ModelSource {
   readText(path: string): Promise<string>;
   /** A file's bytes. Throws `ModelNotFoundError` naming the file when it is missing. */
   readBytes(path: string): Promise<Uint8Array>;
+  /**
+   * `length` bytes of a file from `offset` (fewer at the end of the file), when the source can read part of
+   * a file: weights in a large external data file (SD 1.5's 3.4 GB `weights.pb`) are read without reading
+   * the whole file. Sources without it are read whole with {@link ModelSource.readBytes}.
+   */
+  readRange?(path: string, offset: number, length: number): Promise<Uint8Array>;
 }

@@ -110,15 +110,28 @@ export async function readOnnxWeights(
   }
   const dir = folderOf(modelPath);
   const out: OnnxWeight[] = [];
+  // External files read whole are read once per call (sources that read ranges read only the weights).
+  const whole = new Map<string, Promise<Uint8Array>>();
+  const readWhole = (location: string) => {
+    const read = whole.get(location) ?? source.readBytes(location);
+    whole.set(location, read);
+    return read;
+  };
   for (const t of found) {
     if (t.dataType !== FLOAT && t.dataType !== FLOAT16) continue;
     let data: Float32Array;
     if (t.external['location']) {
       const location = checkModelPath(dir + t.external['location'], 'external weights');
-      const file = await source.readBytes(location);
       const offset = Number(t.external['offset'] ?? 0);
-      const length = Number(t.external['length'] ?? file.length - offset);
-      data = rawToFloat32(file.subarray(offset, offset + length), t.dataType, `${t.name} in ${location}`);
+      const size = t.external['length'];
+      let raw: Uint8Array;
+      if (source.readRange && size !== undefined) {
+        raw = await source.readRange(location, offset, Number(size));
+      } else {
+        const file = await readWhole(location);
+        raw = file.subarray(offset, size === undefined ? file.length : offset + Number(size));
+      }
+      data = rawToFloat32(raw, t.dataType, `${t.name} in ${location}`);
     } else if (t.raw) {
       data = rawToFloat32(t.raw, t.dataType, `${t.name} in ${modelPath}`);
     } else if (t.dataType === FLOAT) {
