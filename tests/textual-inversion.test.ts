@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileModelSource, nodeBackend } from '@latentkit/backend-node';
 import { StableDiffusionPipeline, Tensor } from '@latentkit/core';
+import { shapesModelPath } from '@latentkit/model-shapes';
 import {
   ClipTokenizer,
   type OnnxPromptEncoder,
@@ -246,6 +247,21 @@ describe('textual inversion details', () => {
     }
   });
 
+  it('the shipped shapes model (token embedding m.tok.weight [603, 64]) takes an embedding', async () => {
+    const pipe = await StableDiffusionPipeline.fromPretrained(shapesModelPath, { backend: nodeBackend });
+    try {
+      const before = await pipe.promptEncoder!.encode(['a <zz> star']);
+      await pipe.loadTextualInversion(safetensorsBytes({ emb_params: [1, 64] }), { token: '<zz>' });
+      const encoder = pipe.promptEncoder as OnnxPromptEncoder;
+      expect(encoder.chunks('a <zz> star')[0]!.tokens).toContain(603);
+      const after = await encoder.encode(['a <zz> star']);
+      expect(after.encoderHiddenStates.data.every(Number.isFinite)).toBe(true);
+      expect(maxDiff(after.encoderHiddenStates, before.encoderHiddenStates)).toBeGreaterThan(0.01);
+    } finally {
+      await pipe.dispose();
+    }
+  });
+
   it('finds the token embedding by its Gather of input_ids: sd1, sd1-fp16 and the shipped shapes model', async () => {
     const find = async (dir: string) => {
       const bytes = await new FileModelSource(dir).readBytes('text_encoder/model.onnx');
@@ -253,8 +269,7 @@ describe('textual inversion details', () => {
     };
     expect(await find(SD1)).toBe('text_model.token_embedding.weight');
     expect(await find(join(FIXTURES, 'models', 'sd1-fp16'))).toBe('text_model.token_embedding.weight_fp16');
-    const shapes = join(import.meta.dirname, '..', 'packages', 'model-shapes', 'model');
-    expect(await find(shapes)).toBe('m.tok.weight');
+    expect(await find(shapesModelPath)).toBe('m.tok.weight');
   });
 
   it('added tokens are case-sensitive, matched whole inside words, and decode back', async () => {
