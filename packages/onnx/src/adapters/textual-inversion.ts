@@ -53,7 +53,7 @@ export interface LoadTextualInversionOptions {
  * embedding's rows, the tokenizer gets `token`, `token_1`, …).
  *
  * @param target - The tokenizer, the text encoder and how to give it the grown embedding.
- * @param bytes - The embedding file (safetensors: diffusers, A1111 `emb_params`, SDXL `clip_l`/`clip_g`).
+ * @param bytes - The embedding file (see {@link parseTextualInversionFile}: safetensors or a torch zip).
  * @param options - The token to use, and the file's name.
  * @returns The token, the tokens it expands to, and the file's format.
  * @throws {@link @latentkit/core!InvalidArgumentError} when no token is given or found, or the token (or one
@@ -62,8 +62,8 @@ export interface LoadTextualInversionOptions {
  *   {@link @latentkit/core!ModelMismatchError} when the vectors' width is not the text encoder's embedding
  *   width, or the tokenizer has more ids than the embedding has rows;
  *   {@link @latentkit/core!ModelInvalidError} for a file that is not an embedding, or holds non-finite values;
- *   {@link @latentkit/core!NotImplementedError} for torch `.pt`/`.bin` files and text encoders whose token
- *   embedding cannot be found.
+ *   {@link @latentkit/core!NotImplementedError} for legacy (torch < 1.6) pickles and text encoders whose
+ *   token embedding cannot be found.
  */
 export async function loadTextualInversionInto(
   target: TextualInversionTarget,
