@@ -38,6 +38,7 @@ import { readPng, writePng } from '../png.js';
 import { InterruptedError, UsageError } from './cli-error.js';
 import { MAX_IMAGES_PER_RUN } from './cli-limits.js';
 import { checkHiresFlags, type HiresFlags, hiresOptions } from './hires-flags.js';
+import { checkHubFlags, type HubFlags, hubLoadOptions, isHubModelFlag } from './hub-flags.js';
 import { checkLayoutFlags, formatBox, type LayoutFlags } from './layout-flags.js';
 import { checkLoraFlags, type LoadedAdapters, type LoraFlags, loadAdapterFlags } from './lora-flags.js';
 import { checkOutputPaths, outputPaths } from './output-paths.js';
@@ -52,7 +53,7 @@ import { checkUpscaleFlags, type UpscaleFlags, X4_UPSCALER_DEFAULTS } from './up
 import { upscaleStep } from './upscale-step.js';
 
 /** The flags of `latentkit generate`, as commander parsed them. */
-export interface GenerateFlags extends HiresFlags, UpscaleFlags, LayoutFlags, LoraFlags {
+export interface GenerateFlags extends HiresFlags, UpscaleFlags, LayoutFlags, LoraFlags, HubFlags {
   model?: string;
   negative?: string;
   negativeFile?: string;
@@ -125,9 +126,10 @@ async function requireFolder(path: string): Promise<void> {
     (s) => s.isDirectory(),
     () => false,
   );
-  if (!isFolder) {
+  // a Hugging Face Hub id: nodeBackend downloads it into the HF cache, or finds it there
+  if (!isFolder && !isHubModelFlag(path)) {
     throw new ModelNotFoundError(
-      `Model folder ${resolve(path)} does not exist. Fix: pass --model the folder of a diffusers ONNX export (it holds model_index.json).`,
+      `Model folder ${resolve(path)} does not exist. Fix: pass --model the folder of a diffusers ONNX export (it holds model_index.json), or a Hugging Face Hub id org/name.`,
     );
   }
 }
@@ -221,6 +223,7 @@ export async function runGenerate(
     })) ?? '';
   checkImageCount(flags.n);
   await checkLoraFlags(flags);
+  await checkHubFlags(flags);
   if (flags.model !== undefined) await requireFolder(flags.model);
   else if (layout) await requireShippedLayoutModel();
   else await requireShippedModel();
@@ -270,11 +273,16 @@ export async function runGenerate(
     // onnxruntime's own native error lines duplicate our one-line fallback warning.
     logLevel: process.env['LATENTKIT_DEBUG'] ? ('warning' as const) : ('fatal' as const),
   };
-  const parts = await nodeBackend.load(modelDir, {
-    ...loadOptions,
-    // Text-to-image never encodes an image (the hires fix's second pass does): skip the VAE encoder's session.
-    ...(image || hires ? {} : { components: ['text_encoder', 'unet', 'vae_decoder'] as const }),
-  });
+  // --model org/name: a download bar while the hub model is fetched (none on a cache hit)
+  const hub = hubLoadOptions(flags, io.stderr, Boolean(flags.json));
+  const parts = await nodeBackend
+    .load(modelDir, {
+      ...loadOptions,
+      ...hub.options,
+      // Text-to-image never encodes an image (the hires fix's second pass does): skip the VAE encoder's session.
+      ...(image || hires ? {} : { components: ['text_encoder', 'unet', 'vae_decoder'] as const }),
+    })
+    .finally(() => hub.stop());
   // --box needs a grounded UNet: refuse any other model here, with the CLI's fix, its sessions released.
   if (layout && !parts.denoiser.grounding) {
     await parts.dispose();

@@ -4,6 +4,7 @@ import { EXECUTION_PROVIDERS, parseExecutionProviders } from '../execution-provi
 import { ExitCode, exitCodeFor, formatCliError } from './cli-error.js';
 import { MAX_IMAGES_PER_RUN } from './cli-limits.js';
 import { checkCommandLineLength } from './command-line-limit.js';
+import type { DownloadFlags } from './download-command.js';
 import type { CommandIo, GenerateFlags } from './generate-command.js';
 import { MAX_BOXES, parseBox } from './layout-flags.js';
 import { parseEmbedding, parseLora } from './lora-flags.js';
@@ -46,7 +47,11 @@ export function createProgram(io: CommandIo, state: RunState = { exitCode: ExitC
     )
     .argument('[prompt]', 'what to draw; "-" reads it from stdin (for long prompts, or use --prompt-file)')
     .option('--prompt-file <file>', 'read the prompt from a UTF-8 text file (instead of the argument)')
-    .option('-m, --model <dir>', 'diffusers ONNX model folder (default: the shipped "shapes" model)')
+    .option(
+      '-m, --model <dir|id>',
+      'diffusers ONNX model folder, or a Hugging Face Hub id org/name (downloaded once into the HF cache; HF_TOKEN, HF_HUB_OFFLINE, HF_ENDPOINT apply) (default: the shipped "shapes" model)',
+    )
+    .option('--revision <rev>', 'with --model org/name: the branch, tag or commit (default main)')
     .option('--negative <text>', 'negative prompt ("-": read it from stdin)')
     .option('--negative-file <file>', 'read the negative prompt from a UTF-8 text file')
     .option('--steps <n>', 'denoising steps (default: 50 for the shipped model, else 20)', integerAtLeast(1))
@@ -210,6 +215,33 @@ export function createProgram(io: CommandIo, state: RunState = { exitCode: ExitC
       const { schedulerNames } = await import('./schedulers-command.js');
       const names = schedulerNames();
       io.stdout.write(flags.json ? `${json(names)}\n` : `${names.join('\n')}\n`);
+    });
+
+  program
+    .command('download')
+    .description(
+      "Download what a pipeline needs of a Hugging Face Hub model into the HF cache (Python's layout, shared with huggingface_hub), so later runs load it offline.",
+    )
+    .argument('<id>', 'the model id, org/name (or its hub URL)')
+    .option('--revision <rev>', 'branch, tag or commit (default main)')
+    .option(
+      '--cache-dir <dir>',
+      'the cache folder (default: HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub)',
+    )
+    .option(
+      '--variant <name>',
+      "each component's model.<name>.onnx / model_<name>.onnx instead of model.onnx, e.g. fp16",
+    )
+    .option('--hub-url <url>', 'the hub or a mirror (default: HF_ENDPOINT, else https://huggingface.co)')
+    .option('--json', 'print a JSON summary on stdout; no progress bar')
+    .action(async (id: string, flags: DownloadFlags) => {
+      const { formatDownloadSummary, runDownload } = await import('./download-command.js');
+      const summary = await runDownload(id, flags, io);
+      if (flags.json) io.stdout.write(`${json(summary)}\n`);
+      else {
+        io.stderr.write(`${formatDownloadSummary(summary)}\n`);
+        io.stdout.write(`${summary.folder}\n`);
+      }
     });
 
   program
