@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ModelInvalidError } from '@latentkit/core';
+import { InvalidArgumentError, ModelInvalidError } from '@latentkit/core';
 import { describe, expect, it } from 'vitest';
 import { ClipTokenizer, type ClipTokenizerFiles } from './clip-tokenizer.js';
 
@@ -120,5 +120,54 @@ describe('ClipTokenizer (real CLIP ViT-L/14 files)', () => {
     expect(() => new ClipTokenizer({ ...files, specialTokensMap: { pad_token: '<pad>' } })).toThrow(
       /pad_token/,
     );
+  });
+});
+
+describe('ClipTokenizer added tokens (textual inversion) on the real CLIP vocabulary', () => {
+  // the text around an added token is tokenized as it is alone: reference ids of "a photo of" and "cat"
+  const fresh = () => new ClipTokenizer(files);
+
+  it('gives the next ids after vocab.json (49408, 49409, …) and matches them whole before BPE', () => {
+    const t = fresh();
+    expect(t.maxTokenId).toBe(EOS);
+    expect(t.addTokens(['<cat-toy>', '<cat-toy>_1'])).toEqual([49408, 49409]);
+    expect(t.maxTokenId).toBe(49409);
+    expect(t.encode('a photo of <cat-toy>').slice(0, 6)).toEqual([BOS, 320, 1125, 539, 49408, EOS]);
+    // glued to words and punctuation: cut out of the text, the rest tokenized as usual
+    expect(t.encodeIds('a photo of a<cat-toy>cat')).toEqual([320, 1125, 539, 320, 49408, 2368]);
+    // the longer token wins where both match
+    expect(t.encodeIds('<cat-toy>_1')).toEqual([49409]);
+    expect(t.tokenize('a <cat-toy>')).toEqual(['a</w>', '<cat-toy>']);
+    expect(t.tokenToId('<cat-toy>')).toBe(49408);
+  });
+
+  it('is case-sensitive (as transformers CLIPTokenizer), other text is still lower-cased', () => {
+    const t = fresh();
+    const upper = t.encodeIds('<CAT-TOY>');
+    t.addTokens(['<cat-toy>']);
+    expect(t.encodeIds('<CAT-TOY>')).toEqual(upper);
+    expect(t.encodeIds('<cat-toy>')).toEqual([49408]);
+    expect(t.encodeIds('A PHOTO of <cat-toy>')).toEqual([320, 1125, 539, 49408]);
+  });
+
+  it('refuses taken, empty, spaced and repeated tokens without adding any', () => {
+    const t = fresh();
+    for (const bad of [['cat</w>'], ['<|startoftext|>'], [''], ['two words'], ['<x>', '<x>']]) {
+      expect(() => t.addTokens(bad)).toThrow(InvalidArgumentError);
+    }
+    expect(t.addedTokens.size).toBe(0);
+    t.addTokens(['<x>']);
+    expect(() => t.addTokens(['<y>', '<x>'])).toThrow(/"<x>".*not in the tokenizer yet/);
+    expect([...t.addedTokens.keys()]).toEqual(['<x>']);
+  });
+
+  it('removes only the most recently added tokens', () => {
+    const t = fresh();
+    t.addTokens(['<a>']);
+    t.addTokens(['<b>', '<b>_1']);
+    expect(() => t.removeTokens(['<a>'])).toThrow(InvalidArgumentError);
+    t.removeTokens(['<b>', '<b>_1']);
+    expect(t.maxTokenId).toBe(49408);
+    expect(t.addTokens(['<c>'])).toEqual([49409]);
   });
 });
