@@ -238,6 +238,30 @@ describe('examples/ against the shipped model', () => {
   );
 
   it(
+    'lora.ts: the LoRA changes the image, <lora:red:0.5> gives a third one, unloading gives the first back exactly',
+    async () => {
+      const run = await expectExample('lora', [
+        'lora-off.png',
+        'lora-on.png',
+        'lora-half.png',
+        'lora-unloaded.png',
+      ]);
+      expect(run.stdout).toMatch(
+        /loaded red \(diffusers format\), changing 2 weights of the unet and 1 weight of the text_encoder/,
+      );
+      const [off, on, half, unloaded] = await Promise.all(
+        ['lora-off', 'lora-on', 'lora-half', 'lora-unloaded'].map((n) => read(`${n}.png`)),
+      );
+      expect(maxDiff(unloaded!, off!)).toBe(0);
+      expect(meanDiff(on!, off!)).toBeGreaterThan(0.5);
+      expect(maxDiff(half!, off!)).toBeGreaterThan(0);
+      expect(maxDiff(half!, on!)).toBeGreaterThan(0);
+      expect(half!.text['parameters']).toMatch(/^a blue square on a white background <lora:red:0\.5>\n/);
+    },
+    TIMEOUT,
+  );
+
+  it(
     'layout.ts puts the blue square where its box is, in both layouts',
     async () => {
       await expectExample('layout', ['layout.png', 'layout-swapped.png']);
