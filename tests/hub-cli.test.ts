@@ -62,7 +62,7 @@ const draw = [
 ];
 
 describe('latentkit download / generate --model org/name', () => {
-  it('download fetches the model once; the second run is a cache hit without a request', async () => {
+  it('download fetches the model once; a second run asks the hub for the commit and fetches nothing', async () => {
     const cache = join(work, 'cache-1');
     const first = await cli(['download', SHAPES_REPO, '--hub-url', hub.url, '--cache-dir', cache, '--json']);
     expect(first.code, first.stderr).toBe(0);
@@ -83,7 +83,9 @@ describe('latentkit download / generate --model org/name', () => {
       /^latentkit: latentkit\/shapes \(revision "main", commit [0-9a-f]{10}\): already in the cache, nothing fetched; in /,
     );
     expect(again.stdout.trim()).toBe(summary.folder);
-    expect(hub.requests).toEqual([]);
+    // the revision's commit and listing, no file
+    expect(hub.requests.filter((r) => r.url.includes('/resolve/') || r.server === 'cdn')).toEqual([]);
+    expect(hub.requests.some((r) => r.url.includes('/api/models/latentkit/shapes/revision/main'))).toBe(true);
   });
 
   it('generate --model org/name offline (HF_HUB_OFFLINE) draws the pixels of --model <folder>', async () => {

@@ -244,6 +244,29 @@ describe('fromPretrained by hub id', () => {
     expect(viaUrl.requested).toBe(false);
   });
 
+  it('a branch that moved: the cache keeps its commit until checkForUpdates (latentkit download) asks the hub', async () => {
+    const cacheDir = await newCache();
+    const repoDir = join(cacheDir, 'models--latentkit--shapes');
+    // the cache as it was when main pointed to what is now the euler commit
+    const old = hub.commit(SHAPES_REPO, 'euler');
+    await downloadHubModel(SHAPES_REPO, { hubUrl: hub.url, cacheDir, revision: old });
+    await mkdir(join(repoDir, 'refs'), { recursive: true });
+    await writeFile(join(repoDir, 'refs', 'main'), old);
+    hub.clearRequests();
+    const stale = await load(SHAPES_REPO, { hubUrl: hub.url, cacheDir });
+    expect(stale.scheduler.constructor.name).toBe('EulerDiscreteScheduler');
+    await stale.dispose();
+    expect(hub.requests).toEqual([]);
+    const fresh = await downloadHubModel(SHAPES_REPO, { hubUrl: hub.url, cacheDir, checkForUpdates: true });
+    expect(fresh.commit).toBe(hub.commit(SHAPES_REPO));
+    // only the file that differs; the others are linked from the blobs both commits share
+    expect(fresh.downloaded).toEqual(['scheduler/scheduler_config.json']);
+    expect(await readFile(join(repoDir, 'refs', 'main'), 'utf8')).toBe(fresh.commit);
+    const now = await load(SHAPES_REPO, { hubUrl: hub.url, cacheDir });
+    expect(now.scheduler.constructor.name).toBe('DDIMScheduler');
+    await now.dispose();
+  });
+
   it('external weights: the graph names unet/model.onnx_data, which is fetched and loads as the folder does', async () => {
     const cacheDir = await newCache();
     const snap = await downloadHubModel(SD1_EXTERNAL_REPO, { hubUrl: hub.url, cacheDir });

@@ -21,14 +21,16 @@ export interface DownloadSummary {
   /** Files fetched by this run (none when the cache already had them). */
   downloaded: string[];
   downloadedBytes: number;
-  /** Whether the cache already held every file (no request was made). */
+  /** Whether the cache already held every file of the revision's current commit (nothing was fetched). */
   cached: boolean;
 }
 
 /**
  * `latentkit download org/name`: fetches what a pipeline needs of a hub model into the Hugging Face
  * cache (the one Python's `huggingface_hub` uses), with a progress bar on a TTY, so that later runs — and
- * `fromPretrained('org/name')` — load it without the network (`HF_HUB_OFFLINE=1` works then).
+ * `fromPretrained('org/name')` — load it without the network (`HF_HUB_OFFLINE=1` works then). Unlike
+ * `fromPretrained`, it always asks the hub which commit the revision points to now (a branch may have
+ * moved), and fetches only the files the cache lacks.
  */
 export async function runDownload(id: string, flags: DownloadFlags, io: CommandIo): Promise<DownloadSummary> {
   const bar = createDownloadProgress(io.stderr, Boolean(io.stderr.isTTY) && !flags.json);
@@ -39,6 +41,8 @@ export async function runDownload(id: string, flags: DownloadFlags, io: CommandI
       ...(flags.variant !== undefined ? { variant: flags.variant } : {}),
       ...(flags.hubUrl !== undefined ? { hubUrl: flags.hubUrl } : {}),
       onProgress: (p) => bar.update(p),
+      // `download` makes the cache current: it asks the hub where the revision points now
+      checkForUpdates: true,
     });
     return {
       repo: snap.repo,
@@ -47,7 +51,7 @@ export async function runDownload(id: string, flags: DownloadFlags, io: CommandI
       folder: snap.folder,
       downloaded: [...snap.downloaded],
       downloadedBytes: snap.downloadedBytes,
-      cached: !snap.requested,
+      cached: snap.downloaded.length === 0,
     };
   } finally {
     bar.stop();

@@ -29,7 +29,14 @@ import { chooseModelFiles, configFiles, missingInRepo } from './model-files.js';
 /** Options of {@link downloadHubModel}: the hub options and the loader's choice of components and files. */
 export interface DownloadHubModelOptions
   extends HubOptions,
-    Pick<OnnxPipelineOptions, 'components' | 'modelFiles'> {}
+    Pick<OnnxPipelineOptions, 'components' | 'modelFiles'> {
+  /**
+   * Ask the hub for the revision's current commit even when the cache holds a complete snapshot of the
+   * commit it last pointed to (`latentkit download` does; `fromPretrained` does not, so a cached model
+   * loads without the network). Files already in the cache are never fetched again.
+   */
+  checkForUpdates?: boolean;
+}
 
 /** A model revision in the cache, ready to load. */
 export interface HubModelSnapshot {
@@ -55,7 +62,7 @@ export interface HubModelSnapshot {
 // that keeps its weights outside is small; reading a multi-GB self-contained one on every load is not).
 const MAX_PARSED_CACHED_ONNX = 256 * 1024 * 1024;
 
-const OPTION_KEYS = [...Object.keys(HUB_OPTION_KEYS), 'components', 'modelFiles'];
+const OPTION_KEYS = [...Object.keys(HUB_OPTION_KEYS), 'components', 'modelFiles', 'checkForUpdates'];
 
 /** A folder's files, through the snapshot's links (they lead to ../../blobs, by design). */
 function snapshotSource(folder: string): FileModelSource {
@@ -178,7 +185,8 @@ export async function downloadHubModel(
 
   // 1. The cache: a complete snapshot needs no request.
   const cachedCommit = await readCommit(cache, revision);
-  if (cachedCommit !== undefined) {
+  const askHub = options.checkForUpdates === true && !settings.offline;
+  if (cachedCommit !== undefined && !askHub) {
     const modelFiles = await completeSnapshot(cache, cachedCommit, options, where);
     if (modelFiles) {
       return {
