@@ -143,6 +143,12 @@ const cases: [string, () => unknown, ErrorClass, RegExp][] = [
     /none of its .* LoRA layers is in this model.*Fix: use a LoRA trained for this model's base/,
   ],
   [
+    'a URL with a user name and password (never shown)',
+    () => pipe.loadLoraWeights(`${baseUrl.replace('//', '//me:hunter2@')}/other.safetensors`),
+    InvalidArgumentError,
+    /^adapter URL = "http:\/\/…@127\.0\.0\.1:\d+\/other\.safetensors" is invalid: expected an http\(s\) URL without user name or password(?![\s\S]*hunter2)/,
+  ],
+  [
     'a URL that answers 404',
     () => pipe.loadLoraWeights(`${baseUrl}/missing.safetensors`),
     DownloadFailedError,

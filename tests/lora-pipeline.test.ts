@@ -12,6 +12,8 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FileModelSource, NodeSessionFactory, nodeBackend } from '@latentkit/backend-node';
@@ -289,6 +291,40 @@ describe('pipe.loadLoraWeights & co on the shipped shapes model', () => {
     expect(Array.from(c)).toEqual(Array.from(at03));
     expect(Array.from(d)).toEqual(Array.from(base));
     await pipe.unloadLoraWeights();
+  });
+
+  it('a change of adapters waits for the generate() already running, which keeps the weights it started with', async () => {
+    await pipe.loadLoraWeights(red);
+    const withRed = await run();
+    const running = run(); // starts with red at 1
+    const change = pipe.setAdapters('red', 0); // waits for it
+    expect(Array.from(await running)).toEqual(Array.from(withRed));
+    await change;
+    expect(Array.from(await run())).toEqual(Array.from(base));
+    await pipe.unloadLoraWeights();
+  });
+
+  it('loads from an http URL (a local server), named after the file', async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/loras/red.safetensors?download=1') res.end(readFileSync(red));
+      else {
+        res.statusCode = 404;
+        res.end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/loras/red.safetensors?download=1`;
+      const info = await pipe.loadLoraWeights(url);
+      expect(info.name).toBe('red');
+      const fromUrl = await run();
+      await pipe.unloadLoraWeights();
+      await pipe.loadLoraWeights(new Uint8Array(readFileSync(red)), { adapterName: 'red' });
+      expect(Array.from(fromUrl)).toEqual(Array.from(await run()));
+      await pipe.unloadLoraWeights();
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('leaves the model files as they were', () => {

@@ -1,6 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { DownloadFailedError, LimitExceededError, ModelNotFoundError } from '@latentkit/core';
+import {
+  DownloadFailedError,
+  InvalidArgumentError,
+  LimitExceededError,
+  ModelNotFoundError,
+} from '@latentkit/core';
 import type { AdapterReader } from '@latentkit/onnx';
 
 /**
@@ -18,10 +23,31 @@ function tooLarge(what: string, size: number): LimitExceededError {
   });
 }
 
-async function readUrl(url: string): Promise<Uint8Array> {
+/** The URL without user name and password, for messages. */
+function shown(source: string): string {
+  try {
+    const url = new URL(source);
+    url.username = '';
+    url.password = '';
+    return url.href;
+  } catch {
+    return source.replace(/\/\/[^/@]*@/, '//…@');
+  }
+}
+
+async function readUrl(source: string): Promise<Uint8Array> {
+  const url = shown(source);
+  if (url !== source && /\/\/[^/]*@/.test(source)) {
+    throw new InvalidArgumentError({
+      name: 'adapter URL',
+      value: url.replace('//', '//…@'),
+      expected: 'an http(s) URL without user name or password (fetch refuses them)',
+      fix: 'download the file and pass its path, or serve it without credentials in the URL',
+    });
+  }
   let response: Response;
   try {
-    response = await fetch(url, { redirect: 'follow' });
+    response = await fetch(source, { redirect: 'follow' });
   } catch (cause) {
     throw new DownloadFailedError(
       url,
@@ -65,6 +91,7 @@ async function readUrl(url: string): Promise<Uint8Array> {
  * `https://` URL is fetched; anything else is a file path, relative to the working directory.
  *
  * @throws {@link @latentkit/core!ModelNotFoundError} for a path that is not a file;
+ *   {@link @latentkit/core!InvalidArgumentError} for a URL with a user name or password;
  *   {@link @latentkit/core!DownloadFailedError} for a failed download;
  *   {@link @latentkit/core!LimitExceededError} for a file over {@link MAX_ADAPTER_BYTES}.
  */

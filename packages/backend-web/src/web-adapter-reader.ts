@@ -34,9 +34,11 @@ export function webAdapterReader(options: WebAdapterReaderOptions = {}): Adapter
       url = new URL('invalid:');
     }
     if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password) {
+      const credentials = url.username !== '' || url.password !== '';
       throw new InvalidArgumentError({
         name: 'adapter URL',
-        value: source,
+        // never the credentials themselves in a message
+        value: credentials ? `${url.protocol}//…@${url.host}${url.pathname}` : source,
         expected: 'an http(s) URL without user name or password, absolute or relative to the page',
         fix: 'serve the .safetensors file over HTTP, or pass its bytes (a Uint8Array)',
       });
