@@ -38,7 +38,7 @@ export function adapterStem(source: string): string {
  * Checks an adapter source: a non-empty string (path or URL) or the bytes.
  *
  * @param option - The argument's name, for the message.
- * @throws {@link InvalidArgumentError} for anything else.
+ * @throws {@link @latentkit/core!InvalidArgumentError} for anything else.
  */
 export function checkAdapterSource(source: unknown, option = 'source'): void {
   if (source instanceof Uint8Array) return;
@@ -56,7 +56,7 @@ export function checkAdapterSource(source: unknown, option = 'source'): void {
  * Reads an adapter source: bytes as given, a string through the backend's reader.
  *
  * @returns The bytes and a name for messages.
- * @throws {@link InvalidArgumentError} for a source that is neither a non-empty string nor a Uint8Array.
+ * @throws {@link @latentkit/core!InvalidArgumentError} for a source that is neither a non-empty string nor a Uint8Array.
  */
 export async function readAdapterSource(
   source: unknown,
