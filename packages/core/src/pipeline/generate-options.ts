@@ -103,7 +103,9 @@ export interface StepInfo {
 export interface GenerateOptions {
   /**
    * The prompt, or one prompt per batch item. Encoded by the pipeline's `promptEncoder`.
-   * Give either this or `promptEmbeds`, not both.
+   * Give either this or `promptEmbeds`, not both. A1111's `<lora:name:weight>` tags (here and in
+   * `negativePrompt`) set loaded LoRA adapters' weights for this call and are not encoded
+   * (docs/lora-and-embeddings.md).
    */
   prompt?: string | string[];
   /**
