@@ -267,6 +267,20 @@ describe('fromPretrained by hub id', () => {
     await now.dispose();
   });
 
+  it('two loads of one model at once into one cache both succeed, and the cache is whole', async () => {
+    const cacheDir = await newCache();
+    const [a, b] = await Promise.all([
+      downloadHubModel(SD1_EXTERNAL_REPO, { hubUrl: hub.url, cacheDir }),
+      downloadHubModel(SD1_EXTERNAL_REPO, { hubUrl: hub.url, cacheDir }),
+    ]);
+    expect(a.folder).toBe(b.folder);
+    const blobs = await listTree(join(cacheDir, 'models--latentkit--sd1-external', 'blobs'));
+    expect(blobs.filter((f) => f.includes('incomplete'))).toEqual([]);
+    hub.clearRequests();
+    expect((await downloadHubModel(SD1_EXTERNAL_REPO, { hubUrl: hub.url, cacheDir })).requested).toBe(false);
+    expect(hub.requests).toEqual([]);
+  });
+
   it('external weights: the graph names unet/model.onnx_data, which is fetched and loads as the folder does', async () => {
     const cacheDir = await newCache();
     const snap = await downloadHubModel(SD1_EXTERNAL_REPO, { hubUrl: hub.url, cacheDir });

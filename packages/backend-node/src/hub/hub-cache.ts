@@ -1,4 +1,5 @@
-import { copyFile, lstat, mkdir, readFile, rm, stat, symlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readFile, rename, rm, stat, symlink } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { InvalidArgumentError } from '@latentkit/core';
 import { writeFileAtomic } from '../atomic-write.js';
@@ -107,20 +108,21 @@ export async function linkSnapshotFile(
   const target = join(cache.snapshot(commit), ...path.split('/'));
   const blob = cache.blob(etag);
   await mkdir(dirname(target), { recursive: true });
-  // a stale or dangling link from an earlier, interrupted run
-  if (
-    await lstat(target).then(
-      () => true,
-      () => false,
-    )
-  )
-    await rm(target, { force: true });
+  // Made beside the target and renamed over it: atomic, so a concurrent load of the same model never sees
+  // the file missing, and a stale or dangling link from an interrupted run is replaced.
+  const temp = `${target}.${process.pid}-${randomBytes(4).toString('hex')}.link`;
   try {
-    await symlink(relative(dirname(target), blob), target);
+    try {
+      await symlink(relative(dirname(target), blob), temp);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EINVAL') throw error;
+      await copyFile(blob, temp);
+    }
+    await rename(temp, target);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EINVAL') throw error;
-    await copyFile(blob, target);
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw error;
   }
   return target;
 }
