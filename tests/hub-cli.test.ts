@@ -117,7 +117,9 @@ describe('latentkit download / generate --model org/name', () => {
       },
     );
     expect(run.code, run.stderr).toBe(0);
-    expect((JSON.parse(run.stdout) as { scheduler: string }).scheduler).toMatch(/Euler/);
+    const summary = JSON.parse(run.stdout) as { scheduler: string; model: string };
+    expect(summary.scheduler).toMatch(/Euler/);
+    expect(summary.model).toBe('latentkit/shapes@euler');
   });
 
   it('errors: --revision with a folder (2), an unknown repo (2), a private repo without a token (1) — one line each', async () => {

@@ -38,7 +38,7 @@ import { readPng, writePng } from '../png.js';
 import { InterruptedError, UsageError } from './cli-error.js';
 import { MAX_IMAGES_PER_RUN } from './cli-limits.js';
 import { checkHiresFlags, type HiresFlags, hiresOptions } from './hires-flags.js';
-import { checkHubFlags, type HubFlags, hubLoadOptions, isHubModelFlag } from './hub-flags.js';
+import { checkHubFlags, type HubFlags, hubLoadOptions, isHubModelFlag, modelLabel } from './hub-flags.js';
 import { checkLayoutFlags, formatBox, type LayoutFlags } from './layout-flags.js';
 import { checkLoraFlags, type LoadedAdapters, type LoraFlags, loadAdapterFlags } from './lora-flags.js';
 import { checkOutputPaths, outputPaths } from './output-paths.js';
@@ -230,6 +230,7 @@ export async function runGenerate(
 
   // Without --model: the shipped shapes model, or with --box the shipped shapes layout model.
   const modelDir = flags.model ?? (layout ? shapesLayoutModelPath : shapesModelPath);
+  const modelName = await modelLabel(modelDir, flags.revision); // a folder, or a hub id
   // The shipped models' cards recommend their own settings; other models get A1111-like defaults.
   const defaults =
     flags.model !== undefined ? OTHER_MODEL_DEFAULTS : layout ? shapesLayoutDefaults : shapesModelDefaults;
@@ -287,7 +288,7 @@ export async function runGenerate(
   if (layout && !parts.denoiser.grounding) {
     await parts.dispose();
     throw new ModelMismatchError(
-      `--box needs a layout-to-image (GLIGEN) model, but ${resolve(modelDir)} is not one: its UNet has no gligen_* inputs. Fix: leave out --model to use the shipped shapes layout model, or pass --model a GLIGEN export (docs/layout-to-image.md).`,
+      `--box needs a layout-to-image (GLIGEN) model, but ${modelName} is not one: its UNet has no gligen_* inputs. Fix: leave out --model to use the shipped shapes layout model, or pass --model a GLIGEN export (docs/layout-to-image.md).`,
     );
   }
   const textToImage = layout ? undefined : new StableDiffusionPipeline(parts);
@@ -502,7 +503,7 @@ export async function runGenerate(
       steps,
       guidance,
       scheduler,
-      model: resolve(modelDir),
+      model: modelName,
       providers: { ...parts.providers },
       ...(hiresSummary ? { hires: hiresSummary } : {}),
       ...(upscale ? { upscale } : {}),

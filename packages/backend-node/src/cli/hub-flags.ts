@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseHubModelId } from '@latentkit/onnx';
 import type { HubOptions } from '../hub/hub-options.js';
 import { UsageError } from './cli-error.js';
@@ -52,4 +53,17 @@ export function hubLoadOptions(
     },
     stop: () => bar.stop(),
   };
+}
+
+/**
+ * How to name the model in messages and the `--json` summary: the absolute folder, or for a hub id that
+ * is not a local folder the id itself (with `@revision` when one was given).
+ */
+export async function modelLabel(model: string, revision?: string): Promise<string> {
+  const folder = await stat(model).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (folder || !isHubModelFlag(model)) return resolve(model);
+  return revision === undefined ? model : `${model}@${revision}`;
 }
