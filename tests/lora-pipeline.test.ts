@@ -26,6 +26,7 @@ import {
   type SessionRequest,
   UnetDenoiser,
 } from '@latentkit/onnx';
+import { createScheduler } from '@latentkit/schedulers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const loraDir = fileURLToPath(new URL('./fixtures/lora', import.meta.url));
@@ -325,6 +326,23 @@ describe('pipe.loadLoraWeights & co on the shipped shapes model', () => {
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+
+  it('a call waiting for its weights still runs with the scheduler set when it was called', async () => {
+    await pipe.loadLoraWeights(red);
+    const shipped = pipe.scheduler;
+    const withRed = await run();
+    pipe.scheduler = createScheduler('EulerDiscreteScheduler', shipped.config);
+    const eulerBase = await run(`${call.prompt} <lora:red:0>`);
+    pipe.scheduler = shipped;
+    const first = run(); // red at 1, the shipped scheduler
+    pipe.scheduler = createScheduler('EulerDiscreteScheduler', shipped.config);
+    const second = run(`${call.prompt} <lora:red:0>`); // waits for `first`: other weights
+    pipe.scheduler = shipped; // swapped back before `second` starts its loop
+    expect(Array.from(await first)).toEqual(Array.from(withRed));
+    expect(Array.from(await second)).toEqual(Array.from(eulerBase));
+    expect(maxDiff(eulerBase, base)).toBeGreaterThan(1e-4);
+    await pipe.unloadLoraWeights();
   });
 
   it('leaves the model files as they were', () => {

@@ -53,6 +53,8 @@ export abstract class PipelineBase {
   #disposeParts: (() => Promise<void>) | undefined;
   #disposed = false;
   #adapters: ModelAdapters | undefined;
+  /** The scheduler each call had when it started (withLoraTags may make it wait for its weights). */
+  readonly #callScheduler = new WeakMap<object, Scheduler>();
 
   /**
    * Checks and keeps the parts.
@@ -111,12 +113,12 @@ export abstract class PipelineBase {
   }
 
   /**
-   * The start every `generate()` shares, after its options are checked: takes the current scheduler,
+   * The start every `generate()` shares, after its options are checked: takes the scheduler set when the call began,
    * stops on an aborted signal, makes the call's generator and resolved parameters, encodes the prompts,
    * and stops again if the signal was aborted meanwhile.
    */
   protected async startCall(v: ParametersInput): Promise<CallStart> {
-    const shared = this.scheduler;
+    const shared = this.#callScheduler.get(v) ?? this.scheduler;
     v.signal?.throwIfAborted();
     const { generator, seed } = callGenerator(v);
     const parameters = resolveParameters(v, shared, seed);
@@ -159,6 +161,8 @@ export abstract class PipelineBase {
     v: { readonly prompts?: readonly string[]; readonly negativePrompts?: readonly string[] },
     body: () => Promise<T>,
   ): Promise<T> {
+    // The call's scheduler is the one set when generate() was called, even if it waits for its weights.
+    this.#callScheduler.set(v, this.scheduler);
     const scales = loraTagScales([...(v.prompts ?? []), ...(v.negativePrompts ?? [])]);
     const adapters = this.#adapters;
     if (!adapters) {
