@@ -19,7 +19,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   GATED_REPO,
   PRIVATE_REPO,
-  PRIVATE_TOKEN,
   SD1_EXTERNAL_FOLDER,
   SHAPES_MODEL_FOLDER,
   SHAPES_REPO,
