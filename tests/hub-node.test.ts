@@ -5,7 +5,18 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -356,8 +367,20 @@ describe('fromPretrained by hub id', () => {
       ).rejects.toThrow();
       await expect(lstat(join(repoDir, 'refs', 'main'))).rejects.toThrow();
     }
+    // what a killed download leaves: an hour-old partial file is removed, a live one (or Python's) is not
+    const stale = join(repoDir, 'blobs', `${unet.sha256}.999-dead.incomplete`);
+    const live = join(repoDir, 'blobs', `${unet.sha256}.998-live.incomplete`);
+    const python = join(repoDir, 'blobs', `${unet.sha256}.incomplete`);
+    for (const f of [stale, live, python]) await writeFile(f, 'partial');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    await utimes(stale, twoHoursAgo, twoHoursAgo);
+    await utimes(python, twoHoursAgo, twoHoursAgo);
     hub.clearRequests();
     const snap = await downloadHubModel(SHAPES_REPO, { hubUrl: hub.url, cacheDir });
+    const left = await listTree(join(repoDir, 'blobs'));
+    expect(left).not.toContain(`${unet.sha256}.999-dead.incomplete`);
+    expect(left).toContain(`${unet.sha256}.998-live.incomplete`);
+    expect(left).toContain(`${unet.sha256}.incomplete`);
     expect(snap.downloaded).toContain('unet/model.onnx');
     expect(snap.downloaded).not.toContain('model_index.json'); // kept from the failed runs
     expect(await readFile(join(repoDir, 'refs', 'main'), 'utf8')).toBe(hub.commit(SHAPES_REPO));

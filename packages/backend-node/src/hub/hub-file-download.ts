@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { downloadFile } from '@huggingface/hub';
 import { DownloadFailedError, ModelNotFoundError } from '@latentkit/core';
 import type { HubRepoCache } from './hub-cache.js';
@@ -23,6 +23,28 @@ export interface HubFileEntry {
 /** The name of a file's blob in the cache, as Python names it: the sha256 for LFS files, else the git oid. */
 export function etagOf(entry: HubFileEntry): string | undefined {
   return entry.sha256 ?? entry.oid;
+}
+
+/** A partial file older than this was left by a process that died (a live download writes every second). */
+const STALE_PARTIAL_MS = 60 * 60 * 1000;
+
+/**
+ * Removes the `<etag>.*.incomplete` files of a blob that no download has written to for an hour: what a
+ * killed process left behind. Python's own `<etag>.incomplete` (which it resumes) is left alone.
+ */
+async function removeStalePartials(blobs: string, etag: string): Promise<void> {
+  const names = await readdir(blobs).catch(() => [] as string[]);
+  const now = Date.now();
+  for (const name of names) {
+    if (!name.startsWith(`${etag}.`) || !name.endsWith('.incomplete') || name === `${etag}.incomplete`)
+      continue;
+    const path = join(blobs, name);
+    const modified = await stat(path).then(
+      (s) => s.mtimeMs,
+      () => now,
+    );
+    if (now - modified > STALE_PARTIAL_MS) await rm(path, { force: true }).catch(() => undefined);
+  }
 }
 
 /** Where one download goes and whom it reports to. */
@@ -60,6 +82,7 @@ export async function downloadBlob(entry: HubFileEntry, target: FileDownloadTarg
   const url = `${settings.hubUrl}/${repo}/resolve/${commit}/${entry.path}`;
   const blobPath = cache.blob(etag);
   await mkdir(dirname(blobPath), { recursive: true });
+  await removeStalePartials(dirname(blobPath), etag);
   const partial = `${blobPath}.${process.pid}-${randomBytes(4).toString('hex')}.incomplete`;
   const context = { repo, revision, path: entry.path };
   const hash =
