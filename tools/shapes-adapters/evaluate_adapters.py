@@ -15,12 +15,11 @@ import json
 import os
 import time
 
-import numpy as np
 import torch
 
+import pink  # first: puts ../shapes-model on sys.path
 import evaluate
 import lora
-import pink
 import safetensors_io
 from tokenizer import Tokenizer
 from train_common import load_shipped

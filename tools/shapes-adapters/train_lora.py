@@ -32,28 +32,54 @@ def main():
     ap.add_argument("--n_prior", type=int, default=32)
     ap.add_argument("--p_uncond", type=float, default=0.1)
     ap.add_argument("--fg_weight", type=float, default=2.0)
+    ap.add_argument("--ema", type=float, default=0.995, help="EMA decay of the LoRA weights (what is saved); 0: none")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--latents", default=os.path.join(pink.WORK, "pink_latents.pt"))
     ap.add_argument("--out", default=os.path.join(pink.ADAPTERS, "pink-lora.safetensors"))
+    ap.add_argument("--resume", default=None, help="start from this kohya file's down/up weights (fresh optimiser and LR schedule)")
+    ap.add_argument("--prev_cpu_seconds", type=int, default=None, help="CPU seconds of the run resumed from, when its file does not record them")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     joint = load_shipped()
     unet_l = lora.inject(joint.unet, lora.UNET_TARGET, args.rank, args.alpha)
     te_l = lora.inject(joint.text, lora.TE_TARGET, args.rank, args.alpha)
+    prev_steps = prev_seconds = prev_cpu = 0
+    if args.resume:
+        tensors, meta = safetensors_io.read(args.resume)
+        for prefix, loras in (("lora_unet", unet_l), ("lora_te", te_l)):
+            for path, l in loras.items():
+                key = f"{prefix}_{path.replace('.', '_')}"
+                with torch.no_grad():
+                    l.down.copy_(torch.from_numpy(tensors[f"{key}.lora_down.weight"]))
+                    l.up.copy_(torch.from_numpy(tensors[f"{key}.lora_up.weight"]))
+        prev_steps, prev_seconds = int(meta["steps"]), int(meta["train_seconds"])
+        prev_cpu = args.prev_cpu_seconds if args.prev_cpu_seconds is not None else int(meta.get("cpu_seconds", prev_seconds))
+        print(f"resumed from {args.resume}: {prev_steps} steps, {prev_seconds} s", flush=True)
     params = [p for l in list(unet_l.values()) + list(te_l.values()) for p in (l.down, l.up)]
     n_params = sum(p.numel() for p in params)
     print(f"LoRA: {len(unet_l)} UNet + {len(te_l)} text-encoder Linears, {n_params} parameters", flush=True)
     tok = Tokenizer.load(os.path.join(pink.MODEL, "tokenizer"))
     batches = Batches(torch.load(args.latents), tok, pink.caption, args.n_pink, args.n_prior, args.p_uncond, args.fg_weight, args.seed)
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    ema = [p.detach().clone() for p in params]
     budget, t0, step, avg, last = args.minutes * 60, time.time(), 0, None, time.time()
+    c0 = time.process_time()
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
 
     def save():
-        meta = {"format": "kohya", "concept": "pink", "rgb": list(pink.PINK), "rank": args.rank, "alpha": args.alpha, "steps": step,
-                "train_seconds": round(time.time() - t0), "base_model": "latentkit shapes model (packages/model-shapes/model)",
+        live = [p.detach().clone() for p in params]
+        if args.ema:
+            with torch.no_grad():
+                for p, e in zip(params, ema):
+                    p.copy_(e)
+        meta = {"ema": args.ema, "format": "kohya", "concept": "pink", "rgb": list(pink.PINK), "rank": args.rank, "alpha": args.alpha, "steps": prev_steps + step,
+                "train_seconds": prev_seconds + round(time.time() - t0),
+                "cpu_seconds": prev_cpu + round(time.process_time() - c0), "base_model": "latentkit shapes model (packages/model-shapes/model)",
                 "trainer": "tools/shapes-adapters/train_lora.py"}
         safetensors_io.write(args.out, lora.kohya_tensors(unet_l, te_l), meta)
+        with torch.no_grad():
+            for p, v in zip(params, live):
+                p.copy_(v)
         return meta
 
     while (frac := (time.time() - t0) / budget) < 1:
@@ -65,6 +91,10 @@ def main():
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         step += 1
+        decay = min(args.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for p, e in zip(params, ema):
+                e.lerp_(p, 1 - decay)
         avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
         if step % 50 == 0:
             print(f"step {step} t {time.time() - t0:.0f}s loss {avg:.4f} lr {opt.param_groups[0]['lr']:.2e}", flush=True)

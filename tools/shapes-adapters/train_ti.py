@@ -57,9 +57,12 @@ def main():
     ap.add_argument("--lr", type=float, default=5e-3)
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--fg_weight", type=float, default=2.0)
+    ap.add_argument("--ema", type=float, default=0.995, help="EMA decay of the embedding (what is saved); 0: none")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--latents", default=os.path.join(pink.WORK, "pink_latents.pt"))
     ap.add_argument("--out", default=os.path.join(pink.ADAPTERS, "pink-embedding.safetensors"))
+    ap.add_argument("--resume", default=None, help="start from this embedding file (fresh optimiser and LR schedule)")
+    ap.add_argument("--prev_cpu_seconds", type=int, default=None, help="CPU seconds of the run resumed from, when its file does not record them")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     joint = load_shipped()
@@ -67,6 +70,13 @@ def main():
     table = joint.text.tok.weight
     init_ids = [t for w in args.init.split() for t in base_tok.tokens(w)]
     init = table[init_ids].mean(0, keepdim=True).repeat(args.vectors, 1)
+    prev_steps = prev_seconds = prev_cpu = 0
+    if args.resume:
+        tensors, meta = safetensors_io.read(args.resume)
+        init = torch.from_numpy(tensors[pink.TOKEN])
+        prev_steps, prev_seconds = int(meta["steps"]), int(meta["train_seconds"])
+        prev_cpu = args.prev_cpu_seconds if args.prev_cpu_seconds is not None else int(meta.get("cpu_seconds", prev_seconds))
+        print(f"resumed from {args.resume}: {prev_steps} steps, {prev_seconds} s", flush=True)
     tok = with_embedding(joint, init, base_tok)
     emb = joint.text.tok.new
     print(f"token {pink.TOKEN}: {args.vectors} vector(s) of {table.shape[1]}, ids {list(tok.added.values())}, init from {args.init!r} (norm {init[0].norm():.3f}, "
@@ -75,13 +85,17 @@ def main():
     lat = torch.load(args.latents)
     batches = Batches(lat, tok, caption, args.batch, 0, 0.0, args.fg_weight, args.seed)
     opt = torch.optim.AdamW([emb], lr=args.lr, weight_decay=0.0)
+    ema = emb.detach().clone()
     budget, t0, step, avg, last = args.minutes * 60, time.time(), 0, None, time.time()
+    c0 = time.process_time()
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
 
     def save():
-        meta = {"format": "diffusers", "token": pink.TOKEN, "vectors": args.vectors, "concept": "pink", "rgb": list(pink.PINK), "steps": step,
-                "train_seconds": round(time.time() - t0), "trainer": "tools/shapes-adapters/train_ti.py"}
-        safetensors_io.write(args.out, {pink.TOKEN: emb.detach().numpy()}, meta)
+        meta = {"format": "diffusers", "token": pink.TOKEN, "vectors": args.vectors, "concept": "pink", "rgb": list(pink.PINK), "steps": prev_steps + step,
+                "train_seconds": prev_seconds + round(time.time() - t0),
+                "cpu_seconds": prev_cpu + round(time.process_time() - c0), "trainer": "tools/shapes-adapters/train_ti.py"}
+        meta["ema"] = args.ema
+        safetensors_io.write(args.out, {pink.TOKEN: (ema if args.ema else emb.detach()).numpy()}, meta)
         return meta
 
     while (frac := (time.time() - t0) / budget) < 1:
@@ -92,6 +106,8 @@ def main():
         loss.backward()
         opt.step()
         step += 1
+        with torch.no_grad():
+            ema.lerp_(emb.detach(), 1 - min(args.ema, (1 + step) / (10 + step)))
         avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
         if step % 50 == 0:
             print(f"step {step} t {time.time() - t0:.0f}s loss {avg:.4f} norm {emb.detach().norm(dim=1).tolist()}", flush=True)
