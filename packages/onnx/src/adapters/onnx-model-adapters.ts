@@ -253,7 +253,15 @@ export class OnnxModelAdapters implements ModelAdapters {
    * @throws {@link @latentkit/core!InvalidArgumentError} for a name that is not loaded or a scale that is not
    *   finite.
    */
-  withScales<T>(scales: ReadonlyMap<string, number>, body: () => Promise<T>): Promise<T> {
+  async withScales<T>(scales: ReadonlyMap<string, number>, body: () => Promise<T>): Promise<T> {
+    if (!(scales instanceof Map)) {
+      throw new InvalidArgumentError({
+        name: 'scales',
+        value: scales,
+        expected: 'a Map from adapter name to scale',
+        fix: "pass e.g. new Map([['pink', 0.8]])",
+      });
+    }
     const check = () => {
       checkLoraTagNames(
         scales,
