@@ -144,23 +144,19 @@ export function resolveModelSource(source: string, options: HubSourceOptions = {
   const revision = options.revision === undefined ? undefined : checkRevision(options.revision);
   const id = typeof source === 'string' ? parseHubModelId(source, hubUrl) : undefined;
   if (id) {
-    // A page URL `…/tree/<revision>/<folder…>` names a folder inside the repository after the revision (as
-    // the hub's own pages do); a revision holding `/` (`refs/pr/3`) is passed as the revision option.
-    // The URL as written tells `tree/refs%2Fpr%2F1` (a revision) from `tree/main/onnx` (a folder).
-    let named = id.revision;
-    let subfolder = '';
-    const tree = `${hubUrl}/${id.repo}/tree/`;
-    if (named !== undefined && source.startsWith(tree)) {
-      const [first = '', ...rest] = source.slice(tree.length).split('/');
-      named = decodeURIComponent(first);
-      const folder = rest.filter((s) => s !== '');
-      subfolder = folder.length === 0 ? '' : `${folder.join('/')}/`;
-    }
+    const named = id.revision;
+    const subfolder =
+      id.subfolder === undefined ? '' : `${id.subfolder.split('/').map(encodeURIComponent).join('/')}/`;
     const rev = revision ?? (named === undefined ? 'main' : checkRevision(named));
     const base = `${hubUrl}/${id.repo}/resolve/${encodeURIComponent(rev)}/${subfolder}`;
     return {
       base,
-      hub: { hubUrl, repo: id.repo, revision: rev, subfolder: decodeURIComponent(subfolder) },
+      hub: {
+        hubUrl,
+        repo: id.repo,
+        revision: rev,
+        subfolder: id.subfolder === undefined ? '' : `${id.subfolder}/`,
+      },
       fromId: !source.includes('://'),
     };
   }

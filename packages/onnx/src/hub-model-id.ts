@@ -13,6 +13,11 @@ export interface HubModelId {
   readonly repo: string;
   /** A revision named in the URL (`/tree/<revision>`), if any; the `revision` option wins over it. */
   readonly revision?: string;
+  /**
+   * A folder inside the repository named in the URL after the revision (`/tree/main/onnx` → `onnx`), as the
+   * hub's own pages name folders; a revision holding `/` (`refs/pr/3`) is written `refs%2Fpr%2F3` there.
+   */
+  readonly subfolder?: string;
 }
 
 // The hub's rules for a name part: letters, digits, `-`, `_`, `.`; at most 96; no `--` or `..`; no
@@ -25,7 +30,7 @@ function isRepoPart(part: string | undefined): part is string {
 
 /**
  * Reads `source` as a hub repository: `org/name`, or a URL on `hubUrl` (`<hubUrl>/org/name`,
- * `<hubUrl>/org/name/tree/<revision>`). Returns `undefined` for anything else (a path such as `./model`,
+ * `<hubUrl>/org/name/tree/<revision>[/<folder>]`). Returns `undefined` for anything else (a path such as `./model`,
  * `/models/sd`, `C:\\models`, or a URL elsewhere). The caller decides whether an existing local folder
  * `org/name` wins (it does in both backends, as in diffusers).
  *
@@ -41,8 +46,10 @@ export function parseHubModelId(source: string, hubUrl: string = DEFAULT_HUB_URL
       .split('/');
     if (!isRepoPart(org) || !isRepoPart(name)) return undefined;
     if (tree === undefined) return { repo: `${org}/${name}` };
-    if (tree !== 'tree' || revision.length === 0) return undefined;
-    return { repo: `${org}/${name}`, revision: decodeURIComponent(revision.join('/')) };
+    const [named, ...folder] = revision.filter((segment) => segment !== '');
+    if (tree !== 'tree' || named === undefined) return undefined;
+    const id = { repo: `${org}/${name}`, revision: decodeURIComponent(named) };
+    return folder.length === 0 ? id : { ...id, subfolder: folder.map(decodeURIComponent).join('/') };
   }
   const parts = source.split('/');
   if (parts.length !== 2 || !isRepoPart(parts[0]) || !isRepoPart(parts[1])) return undefined;

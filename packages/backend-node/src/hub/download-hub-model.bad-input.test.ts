@@ -233,6 +233,16 @@ describe('loading by hub id: bad input', () => {
     });
   }
 
+  it('a hub URL naming a folder inside the repository: NotImplementedError in Node, before any request', async () => {
+    hub.clearRequests();
+    const error = await loadError(`${hub.url}/${SHAPES_REPO}/tree/main/onnx`);
+    expect(error).toBeInstanceOf(NotImplementedError);
+    expect(error.message).toMatch(
+      /names the folder "onnx" inside latentkit\/shapes; in Node latentkit loads a model from the root/,
+    );
+    expect(hub.requests).toHaveLength(0);
+  });
+
   it('an SDXL repo fetches nothing but model_index.json', async () => {
     hub.clearRequests();
     await loadError('latentkit/sdxl', { cacheDir: join(cacheDir, 'sdxl') });

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listFiles, modelInfo } from '@huggingface/hub';
-import { checkKnownKeys, ModelInvalidError, ModelNotFoundError } from '@latentkit/core';
+import { checkKnownKeys, ModelInvalidError, ModelNotFoundError, NotImplementedError } from '@latentkit/core';
 import {
   type OnnxComponentName,
   type OnnxPipelineOptions,
@@ -176,6 +176,11 @@ export async function downloadHubModel(
   if (!id) {
     throw new ModelNotFoundError(
       `${JSON.stringify(source)} is not a Hugging Face Hub model id: expected "org/name" (letters, digits, "-", "_", "."), or a URL ${settings.hubUrl}/org/name. Fix: pass an id such as "latentkit/shapes", or the path of a local model folder.`,
+    );
+  }
+  if (id.subfolder !== undefined) {
+    throw new NotImplementedError(
+      `${source} names the folder "${id.subfolder}" inside ${id.repo}; in Node latentkit loads a model from the root of a repository only (the browser backend takes such URLs). Fix: pass "${id.repo}" with the revision option, or download the folder and pass its path.`,
     );
   }
   const repo = id.repo;
