@@ -16,7 +16,11 @@ function gauss(r) {
 }
 function randn(r, dims) {
   const n = dims.reduce((a, b) => a * b, 1);
-  return new ort.Tensor('float32', Float32Array.from({ length: n }, () => gauss(r)), dims);
+  return new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: n }, () => gauss(r)),
+    dims,
+  );
 }
 
 async function main() {
@@ -27,11 +31,22 @@ async function main() {
     unet: [],
   };
   const r = rng(7);
-  for (const [b, n] of [[2, 16], [1, 16], [3, 9]]) {
-    const ids = Int32Array.from({ length: b * n }, (_, i) => (i % n === 0 ? 601 : i % n === n - 1 ? 602 : Math.floor(r() * 601)));
+  for (const [b, n] of [
+    [2, 16],
+    [1, 16],
+    [3, 9],
+  ]) {
+    const ids = Int32Array.from({ length: b * n }, (_, i) =>
+      i % n === 0 ? 601 : i % n === n - 1 ? 602 : Math.floor(r() * 601),
+    );
     cases.text_encoder.push({ input_ids: new ort.Tensor('int32', ids, [b, n]) });
   }
-  for (const [b, hw, ts] of [[2, 8, [981]], [2, 8, [1, 501]], [1, 16, [41]], [4, 8, [250]]]) {
+  for (const [b, hw, ts] of [
+    [2, 8, [981]],
+    [2, 8, [1, 501]],
+    [1, 16, [41]],
+    [4, 8, [250]],
+  ]) {
     cases.unet.push({
       sample: randn(r, [b, 4, hw, hw]),
       timestep: new ort.Tensor('float32', Float32Array.from(ts), [ts.length]),
@@ -47,12 +62,17 @@ async function main() {
       const oa = await a.run(feeds);
       const ob = await b.run(feeds);
       for (const k of a.outputNames) {
-        if (JSON.stringify(oa[k].dims) !== JSON.stringify(ob[k].dims)) throw new Error(`${name}.${k}: dims differ`);
+        if (JSON.stringify(oa[k].dims) !== JSON.stringify(ob[k].dims))
+          throw new Error(`${name}.${k}: dims differ`);
         let m = 0;
         for (let i = 0; i < oa[k].data.length; i++) m = Math.max(m, Math.abs(oa[k].data[i] - ob[k].data[i]));
         worst = Math.max(worst, m);
-        const shape = Object.entries(feeds).map(([n, t]) => `${n}${JSON.stringify(t.dims)}`).join(' ');
-        console.log(`${name} ${shape} -> ${k}${JSON.stringify(oa[k].dims)} max|old-new|=${m.toExponential(2)}`);
+        const shape = Object.entries(feeds)
+          .map(([n, t]) => `${n}${JSON.stringify(t.dims)}`)
+          .join(' ');
+        console.log(
+          `${name} ${shape} -> ${k}${JSON.stringify(oa[k].dims)} max|old-new|=${m.toExponential(2)}`,
+        );
       }
     }
   }
