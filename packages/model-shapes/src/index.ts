@@ -141,4 +141,24 @@ export const shapesLayoutModelFiles: readonly string[] = [
   'vae_encoder/model.onnx',
 ];
 
+/** The adapters folder's URL (`file:` in Node; wherever the bundler put the package otherwise). */
+export const shapesAdaptersUrl: URL = new URL('../adapters/', import.meta.url);
+
+/**
+ * The absolute path of the shipped model's adapters (Node): `pink-lora.safetensors`, a kohya-format LoRA
+ * (rank 4, UNet and text-encoder attention) that teaches the model the colour pink, and
+ * `pink-embedding.safetensors`, a textual-inversion embedding (diffusers format) of the token `<pink>` for
+ * the same colour. Load them with `pipe.loadLoraWeights(join(shapesAdaptersPath, 'pink-lora.safetensors'))`
+ * or `pipe.loadTextualInversion(...)`; `adapters.json` gives the colour's RGB for the judge. How they were
+ * trained and how well they do: `MODEL_CARD.md` ("Adapters: pink"), `tools/shapes-adapters/`.
+ */
+export const shapesAdaptersPath: string = folderPath(shapesAdaptersUrl);
+
+/** Every file of the adapters folder, relative — for serving it over HTTP (a browser cannot list a folder). */
+export const shapesAdapterFiles: readonly string[] = [
+  'adapters.json',
+  'pink-embedding.safetensors',
+  'pink-lora.safetensors',
+];
+
 export * from './evaluation/index.js';
