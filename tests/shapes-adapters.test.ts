@@ -11,6 +11,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { inflateSync } from 'node:zlib';
 import { nodeBackend } from '@latentkit/backend-node';
 import { StableDiffusionPipeline } from '@latentkit/core';
 import { shapesAdapterFiles, shapesAdaptersPath, shapesModelPath } from '@latentkit/model-shapes';
@@ -130,6 +131,64 @@ describe('the shipped pink adapters on the shipped model', () => {
       expect(tokenBare.rate, tokenBare.report).toBeLessThanOrEqual(MAX_BARE);
       expect(withLora.rate, withLora.report).toBeGreaterThanOrEqual(MIN_LORA);
       expect(withEmbedding.rate, withEmbedding.report).toBeGreaterThanOrEqual(MIN_EMBEDDING);
+    } finally {
+      await pipe.dispose();
+    }
+  });
+});
+
+// torch's images of the same model with the LoRA merged into its weights / the embedding appended to its token
+// table (tools/shapes-adapters/reference_images.py: evaluate.py's DDIM + CFG, same initial noise). Measured on
+// this machine: 0 levels of difference on all three; the tolerance allows another CPU's rounding.
+const reference = JSON.parse(
+  readFileSync(
+    new URL('../packages/model-shapes/test-fixtures/adapters-reference.json', import.meta.url),
+    'utf8',
+  ),
+) as {
+  steps: number;
+  guidance: number;
+  seed: number;
+  cases: {
+    adapter: 'bare' | 'lora' | 'embedding';
+    prompt: string;
+    width: number;
+    height: number;
+    rgb: string;
+  }[];
+};
+const MAX_LEVELS = 3;
+
+describe('the shipped pink adapters match torch', () => {
+  it(`gives torch's pixels (within ${MAX_LEVELS} of 255 levels) without an adapter, with the LoRA merged and with the embedding`, async () => {
+    const pipe = await StableDiffusionPipeline.fromPretrained(shapesModelPath, { backend: nodeBackend });
+    try {
+      const errors: Record<string, number> = {};
+      for (const c of reference.cases) {
+        if (c.adapter === 'lora') await pipe.loadLoraWeights(join(shapesAdaptersPath, manifest.pink.lora));
+        if (c.adapter === 'embedding') {
+          await pipe.unloadLoraWeights();
+          await pipe.loadTextualInversion(join(shapesAdaptersPath, manifest.pink.embedding));
+        }
+        const { images } = await pipe.generate({
+          prompt: c.prompt,
+          seed: reference.seed,
+          numInferenceSteps: reference.steps,
+          guidanceScale: reference.guidance,
+          width: c.width,
+          height: c.height,
+        });
+        const rgb = inflateSync(Buffer.from(c.rgb, 'base64'));
+        const image = images[0]!;
+        let max = 0;
+        for (let p = 0; p < c.width * c.height; p++) {
+          for (let k = 0; k < 3; k++) max = Math.max(max, Math.abs(image.data[p * 4 + k]! - rgb[p * 3 + k]!));
+        }
+        errors[c.adapter] = max;
+      }
+      expect(Object.keys(errors)).toEqual(['bare', 'lora', 'embedding']);
+      for (const [adapter, max] of Object.entries(errors))
+        expect(max, adapter).toBeLessThanOrEqual(MAX_LEVELS);
     } finally {
       await pipe.dispose();
     }
