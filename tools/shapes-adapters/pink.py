@@ -100,22 +100,7 @@ def pink_prompts(word=WORD, seed=7, repeats=2):
     cases = []
     triples = [(word, s, b) for s in data.SHAPES for b in data.COLOR_NAMES] * repeats
     for i, (c, s, b) in enumerate(triples):
-        kind = i % 4
-        exp = {"color": WORD, "shape": s, "background": b}
-        if kind == 0:
-            p = f"a {c} {s} on a {b} background"
-        elif kind == 1:
-            z = rng.choice(data.SIZES)
-            p, exp["size"] = f"a {z} {c} {s} on a {b} background", z
-            if z == "large":
-                exp["position"] = "center"
-        elif kind == 2:
-            pos = rng.choice(data.POSITIONS)
-            where = "in the center" if pos == "center" else f"at the {pos}"
-            p = f"a small {c} {s} {where} on a {b} background"
-            exp.update(size="small", position=pos)
-        else:
-            p = f"{c} {s}, {b} background"
+        p, exp = evaluate.phrase_case(i % 4, c, s, b, rng, color=WORD)
         cases.append(("pink", p, exp))
     return cases
 

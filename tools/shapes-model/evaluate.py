@@ -105,6 +105,27 @@ def grid(imgs, cols=8, up=2):
 
 
 # --------------------------------------------------------------- test suite
+def phrase_case(kind, c, s, b, rng, color=None):
+    """One test prompt in phrasing `kind` (0: plain, 1: with a size, 2: small at a position, 3: terse) and
+    the attributes it states; `color` is the expected colour name when it differs from the word `c`."""
+    exp = {"color": color or c, "shape": s, "background": b}
+    if kind == 0:
+        p = f"a {c} {s} on a {b} background"
+    elif kind == 1:
+        z = rng.choice(data.SIZES)
+        p, exp["size"] = f"a {z} {c} {s} on a {b} background", z
+        if z == "large":
+            exp["position"] = "center"
+    elif kind == 2:
+        pos = rng.choice(data.POSITIONS)
+        where = "in the center" if pos == "center" else f"at the {pos}"
+        p = f"a small {c} {s} {where} on a {b} background"
+        exp.update(size="small", position=pos)
+    else:
+        p = f"{c} {s}, {b} background"
+    return p, exp
+
+
 def make_prompts(n_seen=48, seed=7):
     """Each held-out triple twice + n_seen seen triples, cycling phrasings.
     Returns (prompt, expected-attributes) pairs; size/position are only
@@ -115,22 +136,7 @@ def make_prompts(n_seen=48, seed=7):
     cases = []
     for split, triples in (("heldout", held + held), ("seen", seen)):
         for i, (c, s, b) in enumerate(triples):
-            kind = i % 4
-            exp = {"color": c, "shape": s, "background": b}
-            if kind == 0:
-                p = f"a {c} {s} on a {b} background"
-            elif kind == 1:
-                z = rng.choice(data.SIZES)
-                p, exp["size"] = f"a {z} {c} {s} on a {b} background", z
-                if z == "large":
-                    exp["position"] = "center"
-            elif kind == 2:
-                pos = rng.choice(data.POSITIONS)
-                where = "in the center" if pos == "center" else f"at the {pos}"
-                p = f"a small {c} {s} {where} on a {b} background"
-                exp.update(size="small", position=pos)
-            else:
-                p = f"{c} {s}, {b} background"
+            p, exp = phrase_case(i % 4, c, s, b, rng)
             cases.append((split, p, exp))
     return cases
 

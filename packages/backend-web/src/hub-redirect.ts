@@ -1,6 +1,7 @@
 import { DownloadFailedError } from '@latentkit/core';
 import { type HubDigest, lookupHubSha256 } from './hub-file-digest.js';
 import type { HubRepository } from './hub-source.js';
+import { linkedSha256 } from './verified-download.js';
 
 /** What {@link fetchHubFile} got: the response to read, and the SHA-256 its body must have when it came off the base URL. */
 export interface HubFetched {
@@ -39,22 +40,10 @@ export interface HubRequest {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_HOPS = 5;
-const SHA256 = /^[0-9a-f]{64}$/;
 
 function underBase(base: string, url: URL): boolean {
   const b = new URL(base);
   return url.origin === b.origin && url.pathname.startsWith(b.pathname);
-}
-
-/** The redirect's `X-Linked-ETag` (the SHA-256 of an LFS file, as the hub sends it), when it is one. */
-function linkedSha256(response: Response): string | undefined {
-  const etag = response.headers
-    .get('x-linked-etag')
-    ?.trim()
-    .replace(/^W\//, '')
-    .replace(/"/g, '')
-    .toLowerCase();
-  return etag !== undefined && SHA256.test(etag) ? etag : undefined;
 }
 
 async function digestFor(request: HubRequest, redirect: Response | undefined): Promise<HubDigest> {

@@ -56,7 +56,7 @@ function byteCount(response: Response, header: string): number | undefined {
 }
 
 /** Hugging Face's `X-Linked-ETag` (the SHA-256 of an LFS file), when the response carries one. */
-function linkedSha256(response: Response): string | undefined {
+export function linkedSha256(response: Response): string | undefined {
   const etag = response.headers
     .get('x-linked-etag')
     ?.trim()
