@@ -3,8 +3,8 @@ import { nodeBackend } from '@latentkit/backend-node';
 import { StableDiffusionPipeline } from '@latentkit/core';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHub, type TestHub } from '../../packages/backend-web/src/test-support/hub-server.js';
 import type { StaticServer } from '../../packages/backend-web/src/test-support/static-server.js';
+import { TestHub } from '../support/test-hub.js';
 import {
   artifactsDir,
   buildDemo,
@@ -21,7 +21,7 @@ import {
 } from './support/demo-harness.js';
 
 // The demo page in headless Chromium loads the shipped model BY HUB ID from a local hub-like server on
-// another origin (packages/backend-web/src/test-support/hub-server.ts): small files from
+// another origin (tests/support/test-hub.ts): small files from
 // `/<org>/<name>/resolve/main/…`, the `.onnx` files (Git LFS there) through a 302 to a CDN on a third
 // origin, as huggingface.co serves them. In a browser the redirect is hidden from the page
 // (`opaqueredirect`), so each file's SHA-256 comes from the hub's paths-info API before the browser follows
@@ -52,7 +52,7 @@ describe.skipIf(skip)('the demo page loads a model by hub id (a local hub, an LF
     const dist = join(artifactsDir, 'web-dist-hub');
     await buildDemo(dist);
     server = await serveDemo(dist);
-    hub = await startTestHub({ [REPO]: { revisions: { main: shapesModelDir }, token: TOKEN } });
+    hub = await TestHub.start([{ id: REPO, token: TOKEN, branches: { main: { folder: shapesModelDir } } }]);
     browser = await launchChromium({ webgpu: false });
   }, 180_000);
 
@@ -63,7 +63,7 @@ describe.skipIf(skip)('the demo page loads a model by hub id (a local hub, an LF
   });
 
   it(`"${REPO}" with a token: onnxruntime-node's pixels; the token reaches the hub only; a reload downloads nothing`, async () => {
-    const query = `model=${REPO}&hubUrl=${encodeURIComponent(hub.origin)}&provider=wasm&threads=1&autoload=0`;
+    const query = `model=${REPO}&hubUrl=${encodeURIComponent(hub.url)}&provider=wasm&threads=1&autoload=0`;
     const page = await openDemo(browser.context, server.origin, query);
     await page.fill('#hub-token', TOKEN);
     await page.click('#load');
@@ -88,7 +88,7 @@ describe.skipIf(skip)('the demo page loads a model by hub id (a local hub, an LF
 
     // The hub: every request but the CORS preflights carried the token, under the repository's
     // resolve/main/ or its paths-info API (asked once per .onnx file: the redirect was hidden).
-    const asked = hub.requests.filter((r) => r.method !== 'OPTIONS');
+    const asked = hub.hubRequests.filter((r) => r.method !== 'OPTIONS');
     expect(asked.length).toBeGreaterThan(0);
     for (const r of asked) {
       expect(r.authorization, `${r.method} ${r.url}`).toBe(`Bearer ${TOKEN}`);
@@ -105,16 +105,16 @@ describe.skipIf(skip)('the demo page loads a model by hub id (a local hub, an LF
     expect(hub.cdnRequests.map((r) => r.authorization)).toEqual(hub.cdnRequests.map(() => undefined));
 
     // Reload: everything from Cache Storage (the cache keys are the resolve/main/ URLs), no GET at all.
-    const before = { hub: hub.requests.length, cdn: hub.cdnRequests.length };
+    const before = { hub: hub.hubRequests.length, cdn: hub.cdnRequests.length };
     await page.reload();
     await page.fill('#hub-token', TOKEN);
     await page.click('#load');
     const again = await waitLoaded(page);
     expect(again.state, again.text).toBe('ready');
-    const reloadAsked = hub.requests.slice(before.hub).filter((r) => r.method !== 'OPTIONS');
+    const reloadAsked = hub.hubRequests.slice(before.hub).filter((r) => r.method !== 'OPTIONS');
     expect(reloadAsked.filter((r) => r.method !== 'HEAD')).toEqual([]);
     expect(hub.cdnRequests.length).toBe(before.cdn);
-    expect(await page.textContent('#cached-models')).toContain(`${hub.origin}/${REPO}/resolve/main/`);
+    expect(await page.textContent('#cached-models')).toContain(`${hub.url}/${REPO}/resolve/main/`);
     await page.close();
   }, 240_000);
 });

@@ -19,12 +19,17 @@
  *   `401` (`RepoNotFound`) for a private repo without its token, `403` (`GatedRepo`) for a gated repo
  *   without it; JSON bodies `{ "error": "…" }`.
  *
- * A revision is a branch name (`main`, …; `HEAD` is `main`) or the 40-hex commit it points to; commits are derived from the
- * revision's content, so they are stable across runs. Every request (both origins) is recorded with its
- * `Authorization` header, so a test can assert "no request at all" or "the token never left the hub".
- * {@link TestHub.setFault} cuts a file's body short, corrupts it, or answers a status.
+ * A revision is a branch name (`main`, `v2`, `refs/pr/1`, …; `HEAD` is `main`) or the 40-hex commit it points
+ * to; commits are derived from the revision's content, so they are stable across runs, and
+ * {@link TestHub.moveBranch} makes a branch report another commit (a push between two downloads). Every
+ * request (both origins) is recorded with its `Authorization` header, so a test can assert "no request at
+ * all" or "the token never left the hub". {@link TestHub.setFault} cuts a file's body short, corrupts it
+ * (on the CDN, for an LFS file), or answers a status; {@link TestHub.configure} drops `X-Linked-Etag` from
+ * the redirects or turns the paths-info API off (404), as some mirrors do.
  *
- * Used by tests/hub-*.test.ts (Node) and may be used by the browser tests; keep the API stable.
+ * The one test hub of the repository: used by tests/hub-*.test.ts and packages/backend-node (the Node
+ * backend's `@huggingface/hub` client), and by packages/backend-web's web-hub tests and
+ * tests/browser/web-hub.test.ts (the browser backend's fetch); keep the API stable.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -82,6 +87,16 @@ export type TestHubFault =
   | { readonly kind: 'truncate-chunked'; readonly bytes: number }
   | { readonly kind: 'corrupt' }
   | { readonly kind: 'status'; readonly status: number };
+
+/** How the hub answers, beyond its repositories; change it with {@link TestHub.configure}. */
+export interface TestHubBehaviour {
+  /** Send `X-Linked-Etag` (the SHA-256) on the redirects of LFS files (default true). */
+  readonly linkedEtag: boolean;
+  /** Answer the paths-info API (default true; false: `404` without `X-Error-Code`, as for no such endpoint). */
+  readonly pathsInfo: boolean;
+}
+
+const DEFAULT_BEHAVIOUR: TestHubBehaviour = { linkedEtag: true, pathsInfo: true };
 
 /** A file of a served revision, with the hashes the hub reports for it. */
 export interface TestHubFile {
@@ -285,6 +300,9 @@ export class TestHub {
 
   private readonly repos: ReadonlyMap<string, Repo>;
   private readonly faults = new Map<string, TestHubFault>();
+  /** `repo\0branch` → the commit the branch reports instead of its own (see {@link TestHub.moveBranch}). */
+  private readonly moved = new Map<string, string>();
+  private behaviour: TestHubBehaviour = DEFAULT_BEHAVIOUR;
   private readonly hubServer: Server;
   private readonly cdnServer: Server;
 
@@ -328,7 +346,42 @@ export class TestHub {
 
   /** The commit a branch of a repo points to (40 hex). */
   commit(repo: string, branch = 'main'): string {
-    return this.revision(repo, branch).commit;
+    return this.commitOf(repo, this.revision(repo, branch));
+  }
+
+  /** The requests the hub origin received (API and `resolve/`), in order. */
+  get hubRequests(): RecordedRequest[] {
+    return this.requests.filter((r) => r.server === 'hub');
+  }
+
+  /** The requests the CDN origin received (LFS bytes), in order. */
+  get cdnRequests(): RecordedRequest[] {
+    return this.requests.filter((r) => r.server === 'cdn');
+  }
+
+  /** Changes how the hub answers (the rest stays); see {@link TestHubBehaviour}. */
+  configure(change: Partial<TestHubBehaviour>): void {
+    this.behaviour = { ...this.behaviour, ...change };
+  }
+
+  /**
+   * Moves a branch to another commit (40 hex) with the same files, as a push between two downloads does:
+   * its answers carry that commit in `X-Repo-Commit` and `sha`, and the commit resolves as a revision;
+   * `undefined` moves it back to its own commit.
+   */
+  moveBranch(repo: string, branch: string, commit: string | undefined): void {
+    this.revision(repo, branch);
+    const key = `${repo}\0${branch}`;
+    if (commit === undefined) this.moved.delete(key);
+    else this.moved.set(key, commit);
+  }
+
+  /** Back to the start: no faults, no moved branches, the default behaviour, no recorded requests. */
+  reset(): void {
+    this.faults.clear();
+    this.moved.clear();
+    this.behaviour = DEFAULT_BEHAVIOUR;
+    this.clearRequests();
   }
 
   /** A file of a branch (its bytes and hashes); throws if there is none. */
@@ -363,6 +416,10 @@ export class TestHub {
         s.close(() => resolve());
       });
     await Promise.all([stop(this.hubServer), stop(this.cdnServer)]);
+  }
+
+  private commitOf(repo: string, rev: Revision): string {
+    return this.moved.get(`${repo}\0${rev.branch}`) ?? rev.commit;
   }
 
   private revision(repo: string, branch: string): Revision {
@@ -423,12 +480,12 @@ export class TestHub {
   private findRevision(res: ServerResponse, repo: Repo, rev: string): Revision | undefined {
     // `HEAD` is the default branch (`main`), as on the hub
     const branch = rev === 'HEAD' ? 'main' : rev;
-    const found = repo.revisions.find((r) => r.branch === branch || r.commit === rev);
+    const found = repo.revisions.find((r) => r.branch === branch || this.commitOf(repo.spec.id, r) === rev);
     if (!found) sendError(res, 404, 'RevisionNotFound', `Invalid rev id: ${rev}`);
     return found;
   }
 
-  private entry(file: TestHubFile, rev: Revision, expand: boolean): Record<string, unknown> {
+  private entry(file: TestHubFile, commit: string, rev: Revision, expand: boolean): Record<string, unknown> {
     return {
       type: 'file',
       oid: file.lfs ? lfsPointer(file).oid : file.gitOid,
@@ -438,7 +495,7 @@ export class TestHub {
         ? { lfs: { oid: file.sha256, size: file.bytes.length, pointerSize: lfsPointer(file).size } }
         : {}),
       ...(expand
-        ? { lastCommit: { id: rev.commit, title: `${rev.branch}`, date: '2026-01-01T00:00:00.000Z' } }
+        ? { lastCommit: { id: commit, title: `${rev.branch}`, date: '2026-01-01T00:00:00.000Z' } }
         : {}),
     };
   }
@@ -461,13 +518,18 @@ export class TestHub {
       ];
       const repo = this.access(req, res, `${org}/${name}`);
       if (!repo) return;
+      if (endpoint === 'paths-info' && !this.behaviour.pathsInfo) {
+        sendJson(res, 404, { error: 'Not Found' });
+        return;
+      }
       const revision = this.findRevision(res, repo, rev);
       if (!revision) return;
+      const commit = this.commitOf(repo.spec.id, revision);
       if (endpoint === 'revision' && req.method === 'GET') {
         sendJson(res, 200, {
           _id: createHash('sha1').update(repo.spec.id).digest('hex').slice(0, 24),
           id: repo.spec.id,
-          sha: revision.commit,
+          sha: commit,
           private: repo.spec.token !== undefined,
           gated: repo.spec.gated ? 'manual' : false,
           disabled: false,
@@ -503,7 +565,7 @@ export class TestHub {
               path: dir,
             });
           }
-          if (recursive || below.length === 1) entries.push(this.entry(file, revision, expand));
+          if (recursive || below.length === 1) entries.push(this.entry(file, commit, revision, expand));
         }
         if (folder !== '' && entries.length === 0) {
           sendError(res, 404, 'EntryNotFound', `${folder} does not exist on "${rev}"`);
@@ -527,7 +589,7 @@ export class TestHub {
         }
         const out = paths.flatMap((p) => {
           const file = revision.files.get(p);
-          return file ? [this.entry(file, revision, expand)] : [];
+          return file ? [this.entry(file, commit, revision, expand)] : [];
         });
         sendJson(res, 200, out);
         return;
@@ -551,7 +613,7 @@ export class TestHub {
       }
       const common = {
         ...CORS_HEADERS,
-        'X-Repo-Commit': revision.commit,
+        'X-Repo-Commit': this.commitOf(repo.spec.id, revision),
       };
       if (file.lfs) {
         const fault = this.faults.get(`${repo.spec.id}\0${path}`);
@@ -562,7 +624,7 @@ export class TestHub {
         res.writeHead(302, {
           ...common,
           ETag: `"${lfsPointer(file).oid}"`,
-          'X-Linked-Etag': `"${file.sha256}"`,
+          ...(this.behaviour.linkedEtag ? { 'X-Linked-Etag': `"${file.sha256}"` } : {}),
           'X-Linked-Size': String(file.bytes.length),
           Location: `${this.cdnUrl}/lfs/${encodeURIComponent(repo.spec.id)}/${file.sha256}?path=${encodeURIComponent(path)}&expires=4102444800`,
           'Content-Length': '0',

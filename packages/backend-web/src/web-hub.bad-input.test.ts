@@ -6,8 +6,8 @@ import {
   ModelNotFoundError,
 } from '@latentkit/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TestHub } from '../../../tests/support/test-hub.js';
 import { HttpModelSource } from './http-model-source.js';
-import { startTestHub, type TestHub } from './test-support/hub-server.js';
 import { MemoryCacheStorage } from './test-support/memory-cache-storage.js';
 import { webBackend } from './web-backend.js';
 
@@ -34,7 +34,7 @@ async function failure(promise: Promise<unknown>): Promise<LatentkitError> {
 describe('hub ids, revisions, hub URLs and tokens that cannot be right: refused before any request', () => {
   let hub: TestHub;
   beforeAll(async () => {
-    hub = await startTestHub({ [REPO]: { revisions: { main: shapes } } });
+    hub = await TestHub.start([{ id: REPO, branches: { main: { folder: shapes } } }]);
   });
   afterAll(() => hub.close());
   afterEach(() => expect(hub.requests).toEqual([]));
@@ -47,7 +47,7 @@ describe('hub ids, revisions, hub URLs and tokens that cannot be right: refused 
     ['my org/name', /letters, digits/],
     [`org/${'x'.repeat(97)}`, /at most 96/],
   ])('the id %j: InvalidArgumentError naming the hub rules', async (id, rule) => {
-    const error = await failure(webBackend.load(id, { hubUrl: hub.origin }));
+    const error = await failure(webBackend.load(id, { hubUrl: hub.url }));
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect(error.message).toContain(JSON.stringify(id));
     expect(error.message).toMatch(rule);
@@ -61,7 +61,7 @@ describe('hub ids, revisions, hub URLs and tokens that cannot be right: refused 
     ['ma\nin', 'a control character'],
     [42, 'not a string'],
   ])('the revision %j (%s): InvalidArgumentError', async (revision, _why) => {
-    const error = await failure(webBackend.load(REPO, { hubUrl: hub.origin, revision: revision as string }));
+    const error = await failure(webBackend.load(REPO, { hubUrl: hub.url, revision: revision as string }));
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect(error.message).toMatch(/revision/);
     expect(error.message).toMatch(/Fix: .*"main"/);
@@ -84,7 +84,7 @@ describe('hub ids, revisions, hub URLs and tokens that cannot be right: refused 
     [`Bearer ${TOKEN}`, 'with "Bearer " in it'],
     [`${TOKEN}\r\nX-Evil: 1`, 'a header injection'],
   ])('the token %j (%s): InvalidArgumentError that does not repeat it', async (token, _why) => {
-    const error = await failure(webBackend.load(REPO, { hubUrl: hub.origin, token }));
+    const error = await failure(webBackend.load(REPO, { hubUrl: hub.url, token }));
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect(error.message).toMatch(/token/);
     expect(error.message).toMatch(/not shown/);
@@ -98,16 +98,14 @@ describe('what the hub answers, done wrong: typed errors, the token never in the
   const cachedKeys = () => [...storage.caches.values()].flatMap((c) => [...c.entries.keys()]);
 
   beforeAll(async () => {
-    hub = await startTestHub({
-      [REPO]: { revisions: { main: shapes, v2: sd1 } },
-      [PRIVATE]: { revisions: { main: shapes }, token: TOKEN },
-    });
+    hub = await TestHub.start([
+      { id: REPO, branches: { main: { folder: shapes }, v2: { folder: sd1 } } },
+      { id: PRIVATE, token: TOKEN, branches: { main: { folder: shapes } } },
+    ]);
   });
   afterAll(() => hub.close());
   beforeEach(() => {
-    hub.requests.length = 0;
-    hub.cdnRequests.length = 0;
-    hub.configure({ linkedEtag: true, pathsInfo: true, tamper: false, commits: {} });
+    hub.reset();
     storage = new MemoryCacheStorage();
     (globalThis as { caches?: unknown }).caches = storage;
   });
@@ -117,7 +115,7 @@ describe('what the hub answers, done wrong: typed errors, the token never in the
 
   it('a repository the hub does not have (asked with a token): ModelNotFoundError naming the id and revision', async () => {
     const error = await failure(
-      webBackend.load('latentkit/no-such-model', { hubUrl: hub.origin, token: TOKEN }),
+      webBackend.load('latentkit/no-such-model', { hubUrl: hub.url, token: TOKEN }),
     );
     expect(error).toBeInstanceOf(ModelNotFoundError);
     expect(error.message).toMatch(/HTTP 404.*RepoNotFound/);
@@ -127,7 +125,7 @@ describe('what the hub answers, done wrong: typed errors, the token never in the
   });
 
   it('a revision the repository does not have: ModelNotFoundError naming it', async () => {
-    const error = await failure(webBackend.load(REPO, { hubUrl: hub.origin, revision: 'v9' }));
+    const error = await failure(webBackend.load(REPO, { hubUrl: hub.url, revision: 'v9' }));
     expect(error).toBeInstanceOf(ModelNotFoundError);
     expect(error.message).toMatch(/RevisionNotFound/);
     expect(error.message).toContain('revision "v9"');
@@ -135,30 +133,30 @@ describe('what the hub answers, done wrong: typed errors, the token never in the
   });
 
   it('a private repository without a token (401): DownloadFailedError saying to pass the token option', async () => {
-    const error = await failure(webBackend.load(PRIVATE, { hubUrl: hub.origin }));
+    const error = await failure(webBackend.load(PRIVATE, { hubUrl: hub.url }));
     expect(error).toBeInstanceOf(DownloadFailedError);
     expect(error.message).toMatch(/HTTP 401/);
     expect(error.message).toMatch(/pass the token option/);
-    expect(hub.requests.map((r) => r.authorization)).toEqual([undefined]);
+    expect(hub.hubRequests.map((r) => r.authorization)).toEqual([undefined]);
   });
 
   it('a private repository with a wrong token (401): DownloadFailedError "refused the token", the token not shown', async () => {
     const wrong = 'hf_wrong_token_0000';
-    const error = await failure(webBackend.load(PRIVATE, { hubUrl: hub.origin, token: wrong }));
+    const error = await failure(webBackend.load(PRIVATE, { hubUrl: hub.url, token: wrong }));
     expect(error).toBeInstanceOf(DownloadFailedError);
     expect(error.message).toMatch(/HTTP 401/);
     expect(error.message).toMatch(/refused the token/);
     expect(error.message).not.toContain(wrong);
     expect(JSON.stringify(error)).not.toContain(wrong);
-    expect(hub.requests.map((r) => r.authorization)).toEqual([`Bearer ${wrong}`]);
+    expect(hub.hubRequests.map((r) => r.authorization)).toEqual([`Bearer ${wrong}`]);
   });
 
   it('a redirect off the base URL with no X-Linked-ETag and no paths-info API: refused, the CDN never asked', async () => {
     hub.configure({ linkedEtag: false, pathsInfo: false });
-    const source = new HttpModelSource(PRIVATE, { hubUrl: hub.origin, token: TOKEN });
+    const source = new HttpModelSource(PRIVATE, { hubUrl: hub.url, token: TOKEN });
     const error = await failure(source.readBytes('unet/model.onnx'));
     expect(error).toBeInstanceOf(DownloadFailedError);
-    expect(error.message).toContain(`redirected it to ${hub.cdnOrigin}`);
+    expect(error.message).toContain(`redirected it to ${hub.cdnUrl}`);
     expect(error.message).toMatch(/cannot be verified and are not fetched/);
     expect(error.message).toMatch(/paths-info API answered HTTP 404/);
     expect(error.message).toMatch(/Fix: pass its digest as the sha256 option/);
@@ -175,7 +173,7 @@ describe('what the hub answers, done wrong: typed errors, the token never in the
       .update(readFileSync(`${shapes}unet/model.onnx`))
       .digest('hex');
     const source = new HttpModelSource(PRIVATE, {
-      hubUrl: hub.origin,
+      hubUrl: hub.url,
       token: TOKEN,
       sha256: { 'unet/model.onnx': digest },
     });
@@ -184,35 +182,34 @@ describe('what the hub answers, done wrong: typed errors, the token never in the
   });
 
   it('the CDN serves bytes other than the hub says (X-Linked-ETag): DownloadFailedError, nothing cached', async () => {
-    hub.configure({ tamper: true });
-    const error = await failure(
-      new HttpModelSource(REPO, { hubUrl: hub.origin }).readBytes('unet/model.onnx'),
-    );
+    hub.setFault(REPO, 'unet/model.onnx', { kind: 'corrupt' });
+    const error = await failure(new HttpModelSource(REPO, { hubUrl: hub.url }).readBytes('unet/model.onnx'));
     expect(error).toBeInstanceOf(DownloadFailedError);
     expect(error.message).toMatch(/does not match its SHA-256/);
     expect(cachedKeys()).toEqual([]);
   });
 
   it('the CDN serves bytes other than the paths-info API says: DownloadFailedError, nothing cached', async () => {
-    hub.configure({ tamper: true, linkedEtag: false });
+    hub.setFault(REPO, 'vae_decoder/model.onnx', { kind: 'corrupt' });
+    hub.configure({ linkedEtag: false });
     const error = await failure(
-      new HttpModelSource(REPO, { hubUrl: hub.origin }).readBytes('vae_decoder/model.onnx'),
+      new HttpModelSource(REPO, { hubUrl: hub.url }).readBytes('vae_decoder/model.onnx'),
     );
     expect(error).toBeInstanceOf(DownloadFailedError);
     expect(error.message).toMatch(/does not match its SHA-256/);
-    expect(hub.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+    expect(hub.hubRequests.filter((r) => r.method === 'POST')).toHaveLength(1);
     expect(cachedKeys()).toEqual([]);
   });
 
   it('a revision that moves on the hub between two downloads: DownloadFailedError, the revision cache dropped', async () => {
-    hub.configure({ commits: { main: 'a'.repeat(40) } });
-    const first = new HttpModelSource(REPO, { hubUrl: hub.origin });
+    hub.moveBranch(REPO, 'main', 'a'.repeat(40));
+    const first = new HttpModelSource(REPO, { hubUrl: hub.url });
     await first.readText('model_index.json');
     await first.readText('unet/config.json');
     expect(cachedKeys()).toHaveLength(3);
-    hub.configure({ commits: { main: 'b'.repeat(40) } });
+    hub.moveBranch(REPO, 'main', 'b'.repeat(40));
     // A later load: model_index.json comes from the cache (commit a…), the next file from commit b….
-    const second = new HttpModelSource(REPO, { hubUrl: hub.origin });
+    const second = new HttpModelSource(REPO, { hubUrl: hub.url });
     await second.readText('model_index.json');
     const error = await failure(second.readText('text_encoder/config.json'));
     expect(error).toBeInstanceOf(DownloadFailedError);
@@ -222,19 +219,19 @@ describe('what the hub answers, done wrong: typed errors, the token never in the
     expect(error.message).toMatch(/Fix: load again/);
     expect(cachedKeys()).toEqual([]);
     // Loading again downloads commit b… whole.
-    const third = new HttpModelSource(REPO, { hubUrl: hub.origin });
+    const third = new HttpModelSource(REPO, { hubUrl: hub.url });
     await third.readText('model_index.json');
     await third.readText('text_encoder/config.json');
     expect(cachedKeys()).toHaveLength(3);
   });
 
   it('revision v2 never answers from the cache of main (a different model), nor main from v2', async () => {
-    const main = await new HttpModelSource(REPO, { hubUrl: hub.origin }).readText('model_index.json');
-    const v2 = await new HttpModelSource(REPO, { hubUrl: hub.origin, revision: 'v2' }).readText(
+    const main = await new HttpModelSource(REPO, { hubUrl: hub.url }).readText('model_index.json');
+    const v2 = await new HttpModelSource(REPO, { hubUrl: hub.url, revision: 'v2' }).readText(
       'model_index.json',
     );
     expect(v2).not.toBe(main);
-    expect(hub.requests.map((r) => r.url)).toEqual([
+    expect(hub.hubRequests.map((r) => r.url)).toEqual([
       `/${REPO}/resolve/main/model_index.json`,
       `/${REPO}/resolve/v2/model_index.json`,
     ]);

@@ -5,16 +5,16 @@ import { fileURLToPath } from 'node:url';
 import { nodeBackend } from '@latentkit/backend-node';
 import { type RgbaImage, StableDiffusionPipeline } from '@latentkit/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TestHub } from '../../../tests/support/test-hub.js';
 import { HttpModelSource } from './http-model-source.js';
 import { resolveModelSource } from './hub-source.js';
 import { clearCachedModel } from './model-cache.js';
-import { repositoryFiles, startTestHub, type TestHub } from './test-support/hub-server.js';
 import { connectInProcess } from './test-support/in-process-worker.js';
 import { MemoryCacheStorage } from './test-support/memory-cache-storage.js';
 import { webBackend } from './web-backend.js';
 
 // Loading by Hugging Face id in the web backend (onnxruntime-web's wasm build, in Node, with the real
-// fetch) against a real hub-like server on 127.0.0.1 (test-support/hub-server.ts): the `.onnx` files are
+// fetch) against a real hub-like server on 127.0.0.1 (tests/support/test-hub.ts): the `.onnx` files are
 // Git LFS files there, redirected to a CDN on another origin, as huggingface.co does. The browser's side
 // of it (the redirect hidden from the page) is tests/browser/web-hub.test.ts.
 
@@ -88,19 +88,19 @@ describe('resolveModelSource: ids and hub URLs become resolve/<revision>/ base U
 describe('webBackend loads a model by hub id (a local hub with an LFS CDN on another origin)', () => {
   let hub: TestHub;
   let storage: MemoryCacheStorage;
-  const shapesFiles = repositoryFiles(shapes);
 
   beforeAll(async () => {
-    hub = await startTestHub({
-      [REPO]: { revisions: { main: shapes, 'refs/pr/1': shapes, v2: sd1 } },
-      [PRIVATE]: { revisions: { main: shapes }, token: TOKEN },
-    });
+    hub = await TestHub.start([
+      {
+        id: REPO,
+        branches: { main: { folder: shapes }, 'refs/pr/1': { folder: shapes }, v2: { folder: sd1 } },
+      },
+      { id: PRIVATE, token: TOKEN, branches: { main: { folder: shapes } } },
+    ]);
   });
   afterAll(() => hub.close());
   beforeEach(() => {
-    hub.requests.length = 0;
-    hub.cdnRequests.length = 0;
-    hub.configure({ linkedEtag: true, pathsInfo: true, tamper: false, commits: {} });
+    hub.reset();
     storage = new MemoryCacheStorage();
     (globalThis as { caches?: unknown }).caches = storage;
   });
@@ -117,7 +117,7 @@ describe('webBackend loads a model by hub id (a local hub with an LFS CDN on ano
     };
     const web = await StableDiffusionPipeline.fromPretrained(REPO, {
       backend: webBackend,
-      hubUrl: hub.origin,
+      hubUrl: hub.url,
       providers: ['wasm'],
       numThreads: 1,
     });
@@ -131,18 +131,20 @@ describe('webBackend loads a model by hub id (a local hub with an LFS CDN on ano
 
     // Every hub request was under the repository's resolve/main/; the .onnx files came from the CDN
     // (302 → another origin), verified by the redirect's X-Linked-ETag, so the API was never asked.
-    expect(hub.requests.length).toBeGreaterThan(0);
-    for (const r of hub.requests) expect(r.url.startsWith(`/${REPO}/resolve/main/`), r.url).toBe(true);
+    const requests = hub.hubRequests;
+    expect(requests.length).toBeGreaterThan(0);
+    for (const r of requests) expect(r.url.startsWith(`/${REPO}/resolve/main/`), r.url).toBe(true);
     const cdnFiles = hub.cdnRequests.map((r) => r.url.split('?')[0]);
-    const onnx = shapesFiles.filter(isLfs).filter((f) => hub.requests.some((r) => r.url.endsWith(f)));
+    const shapesFiles = [...hub.files(REPO).keys()];
+    const onnx = shapesFiles.filter(isLfs).filter((f) => requests.some((r) => r.url.endsWith(f)));
     expect(onnx.length).toBeGreaterThanOrEqual(3);
     expect(new Set(cdnFiles)).toEqual(
-      new Set(onnx.map((f) => `/blobs/${sha256(readFileSync(join(shapes, f)))}`)),
+      new Set(onnx.map((f) => `/lfs/${encodeURIComponent(REPO)}/${sha256(readFileSync(join(shapes, f)))}`)),
     );
   }, 120_000);
 
   it('a token goes to the hub on every request and never to the CDN, nor into the cache keys', async () => {
-    const source = new HttpModelSource(PRIVATE, { hubUrl: hub.origin, token: TOKEN });
+    const source = new HttpModelSource(PRIVATE, { hubUrl: hub.url, token: TOKEN });
     expect(await source.readText('model_index.json')).toBe(
       readFileSync(join(shapes, 'model_index.json'), 'utf8'),
     );
@@ -152,7 +154,8 @@ describe('webBackend loads a model by hub id (a local hub with an LFS CDN on ano
     expect(await source.exists('vae_encoder/model.onnx')).toBe(true); // a HEAD answered with a redirect
     expect(await source.exists('unet/model.onnx_data')).toBe(false);
 
-    expect(hub.requests.map((r) => r.authorization)).toEqual(hub.requests.map(() => `Bearer ${TOKEN}`));
+    const requests = hub.hubRequests;
+    expect(requests.map((r) => r.authorization)).toEqual(requests.map(() => `Bearer ${TOKEN}`));
     expect(hub.cdnRequests).toHaveLength(1);
     expect(hub.cdnRequests[0]!.authorization).toBeUndefined();
     const keys = [...storage.caches.values()].flatMap((c) => [...c.entries.keys()]);
@@ -167,12 +170,13 @@ describe('webBackend loads a model by hub id (a local hub with an LFS CDN on ano
 
   it('without X-Linked-ETag on the redirect, the digest comes from the hub paths-info API, with the token', async () => {
     hub.configure({ linkedEtag: false });
-    const source = new HttpModelSource(PRIVATE, { hubUrl: hub.origin, token: TOKEN, cache: false });
+    const source = new HttpModelSource(PRIVATE, { hubUrl: hub.url, token: TOKEN, cache: false });
     const bytes = await source.readBytes('vae_decoder/model.onnx');
     expect(sha256(bytes)).toBe(sha256(readFileSync(join(shapes, 'vae_decoder/model.onnx'))));
-    const api = hub.requests.filter((r) => r.method === 'POST');
+    const api = hub.hubRequests.filter((r) => r.method === 'POST');
     expect(api).toEqual([
       {
+        server: 'hub',
         method: 'POST',
         url: `/api/models/${PRIVATE}/paths-info/main`,
         authorization: `Bearer ${TOKEN}`,
@@ -182,30 +186,30 @@ describe('webBackend loads a model by hub id (a local hub with an LFS CDN on ano
   });
 
   it('each revision has its own URLs and cache entries: main, v2 and refs/pr/1 never mix', async () => {
-    const main = new HttpModelSource(REPO, { hubUrl: hub.origin });
-    const v2 = new HttpModelSource(REPO, { hubUrl: hub.origin, revision: 'v2' });
-    const pr = new HttpModelSource(`${hub.origin}/${REPO}/tree/refs%2Fpr%2F1`, { hubUrl: hub.origin });
+    const main = new HttpModelSource(REPO, { hubUrl: hub.url });
+    const v2 = new HttpModelSource(REPO, { hubUrl: hub.url, revision: 'v2' });
+    const pr = new HttpModelSource(`${hub.url}/${REPO}/tree/refs%2Fpr%2F1`, { hubUrl: hub.url });
     const index = (dir: string) => readFileSync(join(dir, 'model_index.json'), 'utf8');
     expect(await main.readText('model_index.json')).toBe(index(shapes));
     expect(await v2.readText('model_index.json')).toBe(index(sd1));
     expect(await pr.readText('model_index.json')).toBe(index(shapes));
-    expect(pr.location).toBe(`${hub.origin}/${REPO}/resolve/refs%2Fpr%2F1/`);
-    expect(hub.requests.map((r) => r.url)).toEqual([
+    expect(pr.location).toBe(`${hub.url}/${REPO}/resolve/refs%2Fpr%2F1/`);
+    expect(hub.hubRequests.map((r) => r.url)).toEqual([
       `/${REPO}/resolve/main/model_index.json`,
       `/${REPO}/resolve/v2/model_index.json`,
       `/${REPO}/resolve/refs%2Fpr%2F1/model_index.json`,
     ]);
     // A second load of each revision asks nothing: its own cache entries answer.
-    hub.requests.length = 0;
+    hub.clearRequests();
     expect(
-      await new HttpModelSource(REPO, { hubUrl: hub.origin, revision: 'v2' }).readText('model_index.json'),
+      await new HttpModelSource(REPO, { hubUrl: hub.url, revision: 'v2' }).readText('model_index.json'),
     ).toBe(index(sd1));
-    expect(await new HttpModelSource(REPO, { hubUrl: hub.origin }).readText('model_index.json')).toBe(
+    expect(await new HttpModelSource(REPO, { hubUrl: hub.url }).readText('model_index.json')).toBe(
       index(shapes),
     );
-    expect(hub.requests).toEqual([]);
+    expect(hub.hubRequests).toEqual([]);
     // clearCachedModel takes the id and revision too, and drops only that revision.
-    expect(await clearCachedModel(REPO, undefined, { hubUrl: hub.origin, revision: 'v2' })).toBe(2);
+    expect(await clearCachedModel(REPO, undefined, { hubUrl: hub.url, revision: 'v2' })).toBe(2);
     const left = [...storage.caches.values()].flatMap((c) => [...c.entries.keys()]);
     expect(left.some((k) => k.includes('/resolve/v2/'))).toBe(false);
     expect(left.some((k) => k.includes('/resolve/main/'))).toBe(true);
@@ -214,13 +218,13 @@ describe('webBackend loads a model by hub id (a local hub with an LFS CDN on ano
   it('the generation worker takes a hub id (and its hubUrl) where it takes a model URL', async () => {
     const gen = connectInProcess();
     try {
-      const loaded = await gen.load(REPO, { hubUrl: hub.origin, providers: ['wasm'], numThreads: 1 });
+      const loaded = await gen.load(REPO, { hubUrl: hub.url, providers: ['wasm'], numThreads: 1 });
       expect(loaded.providers.unet).toBe('wasm');
       const result = await gen.generate({ prompt: 'a red circle', seed: 1, numInferenceSteps: 2 });
       expect(result.images).toHaveLength(1);
     } finally {
       gen.terminate();
     }
-    expect(hub.requests.every((r) => r.url.startsWith(`/${REPO}/resolve/main/`))).toBe(true);
+    expect(hub.hubRequests.every((r) => r.url.startsWith(`/${REPO}/resolve/main/`))).toBe(true);
   }, 120_000);
 });
