@@ -56,6 +56,27 @@ describe('NodeSessionFactory', () => {
     await factory.releaseAll(); // twice is fine
   });
 
+  it('release(session) releases one session and forgets it; releaseAll then releases only the others', async () => {
+    const factory = new NodeSessionFactory();
+    const request = { component: 'unet', modelPath: 'unet/model.onnx', source };
+    const first = await factory.create(request);
+    const second = await factory.create(request);
+    const x = () => factory.createTensor({ type: 'float32', data: new Float32Array([1, 1, 1, 1]) }, [4]);
+    await factory.release(first);
+    await expect(first.run({ x: x() })).rejects.toThrow(); // released
+    expect(Array.from((await second.run({ x: x() })).y!.data as Float32Array)).toEqual([2, 3, 4, 5]);
+    const released: unknown[] = [];
+    for (const session of [first, second]) {
+      const release = session.release.bind(session);
+      session.release = () => {
+        released.push(session);
+        return release();
+      };
+    }
+    await factory.releaseAll();
+    expect(released).toEqual([second]); // the forgotten session is not released twice
+  });
+
   it('loads from bytes for sources that are not folders', async () => {
     const inMemory: ModelSource = {
       location: 'memory:',

@@ -157,6 +157,13 @@ export class NodeSessionFactory implements SessionFactory {
     }
   }
 
+  /** Releases one session this factory made and forgets it (see {@link SessionFactory.release}). */
+  async release(session: InferenceSession): Promise<void> {
+    const i = this.sessions.indexOf(session);
+    if (i >= 0) this.sessions.splice(i, 1);
+    await session.release();
+  }
+
   /** Releases every session this factory made (safe to call twice). */
   async releaseAll(): Promise<void> {
     const sessions = this.sessions.splice(0);

@@ -32,4 +32,10 @@ export interface SessionFactory {
   create(request: SessionRequest): Promise<InferenceSession>;
   /** Makes a runtime tensor. */
   createTensor(feed: OrtFeedData, dims: readonly number[]): OrtTensor;
+  /**
+   * Releases one session this factory made and forgets it (a session swapped out by a weight change), so
+   * a factory that tracks its sessions does not keep released ones. Optional: without it, the session's
+   * own `release()` is called.
+   */
+  release?(session: InferenceSession): Promise<void>;
 }

@@ -102,7 +102,7 @@ export class SwappableSession {
       this.#checkLive();
       checkSameIo(this.#session, next, this.#request.modelPath);
     } catch (err) {
-      await next.release?.().catch(() => undefined);
+      await this.#releaseSession(next).catch(() => undefined);
       throw err;
     }
     const old = this.#session;
@@ -122,7 +122,14 @@ export class SwappableSession {
   async #releaseAfterRuns(session: InferenceSession): Promise<void> {
     const runs = this.#inFlight.get(session);
     if (runs) await Promise.allSettled([...runs]);
-    await session.release?.();
+    await this.#releaseSession(session);
+  }
+
+  // Through the factory when it can, so it forgets the session too.
+  #releaseSession(session: InferenceSession): Promise<void> {
+    return this.#factory.release
+      ? this.#factory.release(session)
+      : (session.release?.() ?? Promise.resolve());
   }
 
   #checkLive(): void {
