@@ -73,7 +73,7 @@ interface ComponentState {
   applied: string;
   /** The overrides the session now has. */
   current: InitializerOverrides;
-  /** The graph, read when the first LoRA is loaded. */
+  /** The graph, read when the first LoRA or embedding is loaded. */
   graph?: LoraGraph;
 }
 
@@ -178,14 +178,17 @@ export class OnnxModelAdapters implements ModelAdapters {
 
   async #graphs(): Promise<Partial<Record<LoraComponent, LoraGraph>>> {
     const graphs: Partial<Record<LoraComponent, LoraGraph>> = {};
-    for (const [name, state] of this.#components) {
-      if (!state.graph) {
-        const { source, modelPath } = state.component.request;
-        state.graph = { graph: readOnnxGraph(await source.readBytes(modelPath), modelPath), modelPath };
-      }
-      graphs[name as LoraComponent] = state.graph;
-    }
+    for (const [name, state] of this.#components) graphs[name as LoraComponent] = await this.#graph(state);
     return graphs;
+  }
+
+  /** A component's graph, read from its file once (LoRA targets and textual inversion share it). */
+  async #graph(state: ComponentState): Promise<LoraGraph> {
+    if (!state.graph) {
+      const { source, modelPath } = state.component.request;
+      state.graph = { graph: readOnnxGraph(await source.readBytes(modelPath), modelPath), modelPath };
+    }
+    return state.graph;
   }
 
   #defaultName(names: readonly string[]): string {
@@ -314,7 +317,7 @@ export class OnnxModelAdapters implements ModelAdapters {
         const info = await loadTextualInversionInto(
           {
             tokenizer,
-            textEncoder: text.component,
+            textEncoder: { request: text.component.request, graph: (await this.#graph(text)).graph },
             overrides: text.current,
             setTokenEmbedding: async (name, value) => {
               const before = text.fixed.get(name);

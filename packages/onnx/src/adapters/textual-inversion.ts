@@ -7,6 +7,7 @@ import {
 } from '@latentkit/core';
 import type { ClipTokenizer } from '../clip-tokenizer.js';
 import type { InitializerOverride, InitializerOverrides } from '../initializer-overrides.js';
+import type { OnnxGraph } from '../onnx-graph.js';
 import { readOnnxWeights } from '../onnx-initializers.js';
 import type { SessionRequest } from '../session-factory.js';
 import { parseTextualInversionFile } from './textual-inversion-file.js';
@@ -23,8 +24,11 @@ import { findTokenEmbedding } from './token-embedding.js';
 export interface TextualInversionTarget {
   /** The tokenizer that gets the new tokens (once the text encoder has the grown embedding). */
   readonly tokenizer: ClipTokenizer;
-  /** The text encoder's model: the file and folder the token embedding is read from. */
-  readonly textEncoder: { readonly request: SessionRequest };
+  /**
+   * The text encoder's model: the file and folder the token embedding is read from, and its graph when the
+   * caller has it read already (else the graph is read from the file).
+   */
+  readonly textEncoder: { readonly request: SessionRequest; readonly graph?: OnnxGraph };
   /**
    * The text encoder's overrides in force (LoRA merges, embeddings loaded before): a second embedding grows
    * the embedding already grown by the first.
@@ -94,8 +98,8 @@ export async function loadTextualInversionInto(
   const tokens = n > 1 ? [token, ...Array.from({ length: n - 1 }, (_, i) => `${token}_${i + 1}`)] : [token];
   target.tokenizer.checkNewTokens(tokens);
 
-  const { request } = target.textEncoder;
-  const name = await findTokenEmbedding(request);
+  const { request, graph } = target.textEncoder;
+  const name = await findTokenEmbedding(request, graph);
   const current = target.overrides.get(name) ?? (await readEmbedding(request, name));
   const [rows, d] = current.dims as [number, number];
   if (width !== d) {

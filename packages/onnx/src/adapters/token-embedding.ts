@@ -47,11 +47,12 @@ export function tokenEmbeddingName(graph: OnnxGraph, idsInput = 'input_ids'): st
  * Reads the text encoder's graph and returns the name of its token embedding initializer.
  *
  * @param request - The text encoder's model file and folder.
+ * @param read - Its graph, when the caller has read it already (the file is then not read again).
  * @throws {@link @latentkit/core!NotImplementedError} when the graph has no such `Gather` (an export that
  *   fused or renamed the embedding lookup).
  */
-export async function findTokenEmbedding(request: SessionRequest): Promise<string> {
-  const graph = readOnnxGraph(await request.source.readBytes(request.modelPath), request.modelPath);
+export async function findTokenEmbedding(request: SessionRequest, read?: OnnxGraph): Promise<string> {
+  const graph = read ?? readOnnxGraph(await request.source.readBytes(request.modelPath), request.modelPath);
   const name = tokenEmbeddingName(graph);
   if (name === undefined) {
     throw new NotImplementedError(
