@@ -5,12 +5,10 @@
  * PNG files, compared with StableDiffusionGLIGENPipeline run in
  * this process. Bad flags: tests/cli-layout.bad-input.test.ts.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { nodeBackend, parseGenerationParameters, readPng } from '@latentkit/backend-node';
 import {
   type RgbaImage,
@@ -20,36 +18,14 @@ import {
 } from '@latentkit/core';
 import { shapesLayoutDefaults, shapesLayoutModelPath } from '@latentkit/model-shapes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliEntry, runGenerate, runNode, tsxLoader } from './support/run-node.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-const entry = join(root, 'packages/backend-node/src/cli/main.ts');
 const wrapper = join(root, 'scripts/generate.mjs');
 const gligenTiny = join(root, 'tests/fixtures/models/sd-gligen-tiny');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(argv: string[]): Promise<Run> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    TSX_TSCONFIG_PATH: join(root, 'tsconfig.json'),
-    LATENTKIT_DEBUG: '',
-  };
-  delete env['INIT_CWD'];
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      argv,
-      { cwd: root, env, maxBuffer: 1 << 24 },
-      (_e, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }),
-    );
-  });
-}
-const cli = (args: string[]) => run(['--import', tsx, entry, 'generate', ...args]);
+const run = (argv: string[]) => runNode(argv);
+const cli = runGenerate;
 
 /** The README command of issue 16, on the fixture, 3 steps. */
 const README_BOXES = [
@@ -194,7 +170,7 @@ describe('latentkit generate --box (the shipped layout model and the grounded fi
   });
 
   it('latentkit info shows a grounded folder: the GLIGEN pipeline, attention_type "gated" and the gligen_* inputs', async () => {
-    const r = await run(['--import', tsx, entry, 'info', gligenTiny]);
+    const r = await run(['--import', tsxLoader, cliEntry, 'info', gligenTiny]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^pipeline: StableDiffusionGLIGENPipeline$/m);
     expect(r.stdout).toMatch(/cross_attention_dim=32, attention_type="gated"/);

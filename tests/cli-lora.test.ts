@@ -4,38 +4,20 @@
  * this process with the LoRA loaded at that scale; `<lora:name:w>` in the CLI prompt sets the weight for the
  * run (the name is the file stem). Bad flags: tests/lora-pipeline.bad-input.test.ts.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { nodeBackend, parseGenerationParameters, readPng } from '@latentkit/backend-node';
 import { type RgbaImage, StableDiffusionPipeline, TorchGenerator } from '@latentkit/core';
 import { shapesModelPath } from '@latentkit/model-shapes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runGenerate } from './support/run-node.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-const entry = join(root, 'packages/backend-node/src/cli/main.ts');
 const red = join(root, 'tests/fixtures/lora-shapes/red.safetensors');
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    TSX_TSCONFIG_PATH: join(root, 'tsconfig.json'),
-    LATENTKIT_DEBUG: '',
-  };
-  delete env['INIT_CWD'];
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      ['--import', tsx, entry, 'generate', ...args],
-      { cwd: root, env, maxBuffer: 1 << 24 },
-      (_e, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }),
-    );
-  });
-}
+const cli = runGenerate;
 
 const PROMPT = 'a blue square on a white background';
 const SETTINGS = ['--steps', '4', '--guidance', '5', '--seed', '7', '--json'];
