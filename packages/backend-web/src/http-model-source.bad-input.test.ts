@@ -11,7 +11,11 @@ import {
 } from '@latentkit/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HttpModelSource } from './http-model-source.js';
-import { MemoryCacheStorage } from './test-support/memory-cache-storage.js';
+import {
+  installMemoryCaches,
+  type MemoryCacheStorage,
+  uninstallMemoryCaches,
+} from './test-support/memory-cache-storage.js';
 import { type ScriptedServer, startScriptedServer } from './test-support/scripted-server.js';
 import { onnxWithExternalData } from './test-support/tiny-onnx.js';
 import { webBackend } from './web-backend.js';
@@ -83,8 +87,7 @@ describe('HttpModelSource against a hostile server', () => {
     await foreign.close();
   });
   beforeEach(() => {
-    storage = new MemoryCacheStorage();
-    (globalThis as { caches?: unknown }).caches = storage;
+    storage = installMemoryCaches();
     server.requests.length = 0;
     foreign.requests.length = 0;
     server.handle((_req, res) => {
@@ -92,9 +95,7 @@ describe('HttpModelSource against a hostile server', () => {
       res.end(BODY);
     });
   });
-  afterEach(() => {
-    delete (globalThis as { caches?: unknown }).caches;
-  });
+  afterEach(uninstallMemoryCaches);
 
   describe('paths that would leave the base URL are refused before any request', () => {
     const escapes: [string, string][] = [

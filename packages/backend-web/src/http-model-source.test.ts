@@ -2,7 +2,7 @@ import { DownloadFailedError, ModelNotFoundError } from '@latentkit/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type DownloadProgress, HttpModelSource } from './http-model-source.js';
 import { clearCachedModel, clearModelCache, listCachedModels } from './model-cache.js';
-import { MemoryCacheStorage } from './test-support/memory-cache-storage.js';
+import { installMemoryCaches, uninstallMemoryCaches } from './test-support/memory-cache-storage.js';
 
 const BASE = 'https://models.example/sd/';
 const FILES: Record<string, Uint8Array> = {
@@ -32,14 +32,10 @@ function fakeFetch(log: string[], options: { contentLength?: boolean } = {}): ty
 }
 
 describe('HttpModelSource', () => {
-  let storage: MemoryCacheStorage;
   beforeEach(() => {
-    storage = new MemoryCacheStorage();
-    (globalThis as { caches?: unknown }).caches = storage;
+    installMemoryCaches();
   });
-  afterEach(() => {
-    delete (globalThis as { caches?: unknown }).caches;
-  });
+  afterEach(uninstallMemoryCaches);
 
   it('downloads with progress per file and in total, from Content-Length', async () => {
     const log: string[] = [];

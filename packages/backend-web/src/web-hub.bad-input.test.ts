@@ -8,7 +8,11 @@ import {
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TestHub } from '../../../tests/support/test-hub.js';
 import { HttpModelSource } from './http-model-source.js';
-import { MemoryCacheStorage } from './test-support/memory-cache-storage.js';
+import {
+  installMemoryCaches,
+  type MemoryCacheStorage,
+  uninstallMemoryCaches,
+} from './test-support/memory-cache-storage.js';
 import { webBackend } from './web-backend.js';
 
 // Hub ids in the web backend, done wrong: bad ids, revisions, hub URLs and tokens are refused before any
@@ -106,12 +110,9 @@ describe('what the hub answers, done wrong: typed errors, the token never in the
   afterAll(() => hub.close());
   beforeEach(() => {
     hub.reset();
-    storage = new MemoryCacheStorage();
-    (globalThis as { caches?: unknown }).caches = storage;
+    storage = installMemoryCaches();
   });
-  afterEach(() => {
-    delete (globalThis as { caches?: unknown }).caches;
-  });
+  afterEach(uninstallMemoryCaches);
 
   it('a repository the hub does not have (asked with a token): ModelNotFoundError naming the id and revision', async () => {
     const error = await failure(

@@ -10,7 +10,11 @@ import { HttpModelSource } from './http-model-source.js';
 import { resolveModelSource } from './hub-source.js';
 import { clearCachedModel } from './model-cache.js';
 import { connectInProcess } from './test-support/in-process-worker.js';
-import { MemoryCacheStorage } from './test-support/memory-cache-storage.js';
+import {
+  installMemoryCaches,
+  type MemoryCacheStorage,
+  uninstallMemoryCaches,
+} from './test-support/memory-cache-storage.js';
 import { webBackend } from './web-backend.js';
 
 // Loading by Hugging Face id in the web backend (onnxruntime-web's wasm build, in Node, with the real
@@ -101,12 +105,9 @@ describe('webBackend loads a model by hub id (a local hub with an LFS CDN on ano
   afterAll(() => hub.close());
   beforeEach(() => {
     hub.reset();
-    storage = new MemoryCacheStorage();
-    (globalThis as { caches?: unknown }).caches = storage;
+    storage = installMemoryCaches();
   });
-  afterEach(() => {
-    delete (globalThis as { caches?: unknown }).caches;
-  });
+  afterEach(uninstallMemoryCaches);
 
   it('fromPretrained("latentkit/shapes") gives the pixels of onnxruntime-node on the folder (≤ 2/255)', async () => {
     const settings = {

@@ -52,3 +52,15 @@ export class MemoryCacheStorage {
     return this.caches.delete(name);
   }
 }
+
+/** Installs a fresh {@link MemoryCacheStorage} as `globalThis.caches` and returns it (call in `beforeEach`). */
+export function installMemoryCaches(): MemoryCacheStorage {
+  const storage = new MemoryCacheStorage();
+  (globalThis as { caches?: unknown }).caches = storage;
+  return storage;
+}
+
+/** Removes `globalThis.caches` again (call in `afterEach`). */
+export function uninstallMemoryCaches(): void {
+  delete (globalThis as { caches?: unknown }).caches;
+}
