@@ -22,6 +22,20 @@ export interface PipelineParts {
   limits?: Partial<PipelineLimits>;
 }
 
+/** The pipeline-level settings of an SDXL model (diffusers' `StableDiffusionXL*Pipeline` config in `model_index.json`). */
+export interface SdxlPipelineConfig {
+  /**
+   * `requires_aesthetics_score` (the refiner: true): the time ids end with the aesthetic score (5 values)
+   * instead of the target size (6 values). Default false.
+   */
+  requiresAestheticsScore: boolean;
+  /**
+   * `force_zeros_for_empty_prompt` (SDXL base: true): under guidance with no negative prompt, the negative
+   * conditioning is zeros instead of the encoding of `""`. Default true.
+   */
+  forceZerosForEmptyPrompt: boolean;
+}
+
 /** Parts loaded from a model, with a way to release what holds memory (runtime sessions). */
 export interface LoadedPipelineParts extends PipelineParts {
   /**
@@ -36,6 +50,11 @@ export interface LoadedPipelineParts extends PipelineParts {
    * it); the pipelines' `loadLoraWeights`, `loadTextualInversion`, … delegate to it.
    */
   adapters?: ModelAdapters;
+  /**
+   * Present when the model is SDXL (model_index.json names an SDXL pipeline, or the folder has
+   * `text_encoder_2/`): its pipeline config. `StableDiffusionXLPipeline.fromPretrained` needs it.
+   */
+  sdxl?: SdxlPipelineConfig;
   /** Releases every runtime session. */
   dispose?(): Promise<void>;
 }

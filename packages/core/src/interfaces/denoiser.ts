@@ -46,6 +46,20 @@ export interface GroundingSpec {
   readonly embeddingDim: number;
 }
 
+/**
+ * What an SDXL UNet (diffusers' `addition_embed_type: "text_time"`) takes besides the hidden states: the
+ * pooled text embedding (`conditioning.textEmbeds`) and the micro-conditioning time ids (`conditioning.timeIds`).
+ */
+export interface MicroConditioningSpec {
+  /** The width of `conditioning.textEmbeds` (1280 for SDXL base and refiner), if the model fixes it. */
+  readonly textEmbedsDim: number | undefined;
+  /**
+   * Values per `conditioning.timeIds` row, if the model fixes it: 6 (SDXL base: original size, crop top-left,
+   * target size) or 5 (the refiner, `requires_aesthetics_score`: original size, crop top-left, aesthetic score).
+   */
+  readonly timeIdCount: number | undefined;
+}
+
 /** The noise predictor (a UNet). */
 export interface Denoiser {
   /** 4 for text-to-image UNets, 9 for inpainting UNets (latents ‖ mask ‖ masked-image latents). */
@@ -58,6 +72,11 @@ export interface Denoiser {
    * are multiples of 64 px). Default 1 (any size).
    */
   readonly sizeMultiple?: number;
+  /**
+   * Present on SDXL UNets: `predict` then needs `conditioning.textEmbeds` `[B, textEmbedsDim]` and
+   * `conditioning.timeIds` `[B, timeIdCount]` on every call.
+   */
+  readonly microConditioning?: MicroConditioningSpec;
   /** Present on grounded (GLIGEN) UNets: they take {@link DenoiserInput.gligen}. */
   readonly grounding?: GroundingSpec;
   /** Predicts the model output (ε, v or x₀ as the scheduler's `prediction_type` says) `[B, 4, h, w]`. */
