@@ -89,6 +89,12 @@ export { checkKnownKeys, closestName } from './pipeline/option-keys.js';
 export { PipelineBase } from './pipeline/pipeline-base.js';
 export * from './pipeline/pipeline-limits.js';
 export {
+  SDXL_DEFAULTS,
+  SDXL_OPTION_KEYS,
+  type SdxlGenerateOptions,
+  type SizePair,
+} from './pipeline/sdxl-options.js';
+export {
   type GligenPipelineParts,
   StableDiffusionGLIGENPipeline,
 } from './pipeline/stable-diffusion-gligen-pipeline.js';
@@ -98,6 +104,7 @@ export {
   type UpscalePipelineConfig,
   type UpscalePipelineParts,
 } from './pipeline/stable-diffusion-upscale-pipeline.js';
+export { StableDiffusionXLPipeline } from './pipeline/stable-diffusion-xl-pipeline.js';
 export {
   UPSCALE_DEFAULTS,
   UPSCALE_OPTION_KEYS,
