@@ -10,14 +10,18 @@ import {
   hiresFix,
   hiresGenerationParameters,
   InvalidArgumentError,
+  type LatentCodec,
   LimitExceededError,
   ModelMismatchError,
   ModelNotFoundError,
+  NotImplementedError,
   type PipelineBase,
   type RgbaImage,
+  SDXL_DEFAULTS,
   StableDiffusionGLIGENPipeline,
   StableDiffusionPipeline,
   StableDiffusionUpscalePipeline,
+  StableDiffusionXLPipeline,
   type Tensor,
   TorchGenerator,
 } from '@latentkit/core';
@@ -46,6 +50,8 @@ import { createStepProgress } from './progress.js';
 import { readPromptInput } from './prompt-input.js';
 import { checkSchedulerName } from './scheduler-choice.js';
 import { schedulerDisplayName } from './scheduler-name.js';
+import { checkSdxlFlags, checkSdxlModel, DEFAULT_HIGH_NOISE_FRAC, type SdxlFlags } from './sdxl-flags.js';
+import { type SdxlRefiner, sdxlStep } from './sdxl-step.js';
 import { requireShippedLayoutModel, requireShippedModel } from './shipped-model.js';
 import { fewStepsWarning } from './step-minimums.js';
 import { unlessAborted } from './unless-aborted.js';
@@ -53,7 +59,7 @@ import { checkUpscaleFlags, type UpscaleFlags, X4_UPSCALER_DEFAULTS } from './up
 import { upscaleStep } from './upscale-step.js';
 
 /** The flags of `latentkit generate`, as commander parsed them. */
-export interface GenerateFlags extends HiresFlags, UpscaleFlags, LayoutFlags, LoraFlags, HubFlags {
+export interface GenerateFlags extends HiresFlags, UpscaleFlags, LayoutFlags, LoraFlags, HubFlags, SdxlFlags {
   model?: string;
   negative?: string;
   negativeFile?: string;
@@ -99,7 +105,11 @@ export interface GenerateSummary {
   guidance: number;
   scheduler: string;
   model: string;
+  /** The pipeline class that ran, picked from the model (e.g. `StableDiffusionXLPipeline` for an SDXL folder). */
+  pipeline: string;
   providers: Record<string, string>;
+  /** With `--refiner`: the refiner's folder, the switch (`--high-noise-frac`) and its providers. */
+  refiner?: { model: string; highNoiseFrac: number; providers: Record<string, string> };
   /** With `--hires-scale`: the hires settings as resolved (the images are `width × height`, the hires size). */
   hires?: { scale: number; strength: number; steps: number; upscaler: string; firstPassSize: string };
   /** With `--upscale 4`: the x4 upscaler's folder and settings (the images are 4× the generated size). */
@@ -196,6 +206,8 @@ export async function runGenerate(
   const hires = checkHiresFlags(flags);
   // --box: layout-to-image (StableDiffusionGLIGENPipeline), text-to-image only.
   const layout = checkLayoutFlags(flags);
+  // --refiner DIR (SDXL's base + refiner hand-off), --high-noise-frac
+  const refinerDir = await checkSdxlFlags(flags);
   if (flags.vaeTileSize !== undefined && !flags.vaeTiling)
     throw new UsageError('--vae-tile-size needs --vae-tiling.');
   if (promptArgument === '-' && flags.negative === '-') {
@@ -235,7 +247,7 @@ export async function runGenerate(
   const defaults =
     flags.model !== undefined ? OTHER_MODEL_DEFAULTS : layout ? shapesLayoutDefaults : shapesModelDefaults;
   const steps = flags.steps ?? defaults.numInferenceSteps;
-  const guidance = flags.guidance ?? defaults.guidanceScale;
+  let guidance = flags.guidance ?? defaults.guidanceScale;
   const beta =
     flags.gligenBeta ??
     (flags.model === undefined ? shapesLayoutDefaults.gligenScheduledSamplingBeta : OTHER_GLIGEN_BETA);
@@ -291,9 +303,40 @@ export async function runGenerate(
       `--box needs a layout-to-image (GLIGEN) model, but ${modelName} is not one: its UNet has no gligen_* inputs. Fix: leave out --model to use the shipped shapes layout model, or pass --model a GLIGEN export (docs/layout-to-image.md).`,
     );
   }
-  const textToImage = layout ? undefined : new StableDiffusionPipeline(parts);
+  // An SDXL folder runs with StableDiffusionXLPipeline (picked from the model, as DiffusionPipeline does);
+  // --refiner loads the refiner beside it. SDXL flags on other models are refused here.
+  let refinerParts: Awaited<ReturnType<typeof nodeBackend.load>> | undefined;
+  try {
+    if (parts.sdxl && hires) {
+      throw new NotImplementedError(
+        `--hires-scale is not supported with SDXL models yet (${modelName} is one). Fix: generate at the model's own size (1024×1024 for SDXL 1.0) without --hires-scale, or finish with --refiner DIR / --upscale 4.`,
+      );
+    }
+    if (refinerDir !== undefined && parts.sdxl)
+      refinerParts = await nodeBackend.load(refinerDir, loadOptions);
+    checkSdxlModel(
+      flags,
+      modelName,
+      parts,
+      refinerParts && { name: basename(resolve(refinerDir!)), parts: refinerParts },
+    );
+  } catch (error) {
+    await refinerParts?.dispose();
+    await parts.dispose();
+    throw error;
+  }
+  // diffusers' SDXL default guidance (5) unless --guidance says otherwise
+  if (parts.sdxl && flags.guidance === undefined && flags.model !== undefined)
+    guidance = SDXL_DEFAULTS.guidanceScale;
+  const xl = !layout && parts.sdxl ? new StableDiffusionXLPipeline(parts, parts.sdxl) : undefined;
+  const refiner: SdxlRefiner | undefined = refinerParts && {
+    pipe: new StableDiffusionXLPipeline(refinerParts, refinerParts.sdxl),
+    name: basename(resolve(refinerDir!)),
+    highNoiseFrac: flags.highNoiseFrac ?? DEFAULT_HIGH_NOISE_FRAC,
+  };
+  const textToImage = layout || xl ? undefined : new StableDiffusionPipeline(parts);
   const grounded = layout ? new StableDiffusionGLIGENPipeline(parts) : undefined;
-  const pipeline: PipelineBase = (grounded ?? textToImage)!;
+  const pipeline: PipelineBase = (grounded ?? xl ?? textToImage)!;
   let upscaler: StableDiffusionUpscalePipeline | undefined;
   const loaded = performance.now();
   const progress = createStepProgress(io.stderr, Boolean(io.stderr.isTTY) && !flags.json);
@@ -342,6 +385,9 @@ export async function runGenerate(
       });
     }
     if (flags.scheduler) pipeline.scheduler = createScheduler(flags.scheduler, pipeline.scheduler.config);
+    // the refiner runs the same sampler, built from its own scheduler config
+    if (refiner && flags.scheduler)
+      refiner.pipe.scheduler = createScheduler(flags.scheduler, refiner.pipe.scheduler.config);
     const scheduler = schedulerDisplayName(pipeline.scheduler);
     const warning =
       flags.model === undefined ? fewStepsWarning(pipeline.scheduler, scheduler, steps) : undefined;
@@ -368,16 +414,19 @@ export async function runGenerate(
             step,
             totalSteps,
             latents,
+            codec = parts.codec,
           }: {
             step: number;
             totalSteps: number;
             latents: Tensor;
+            /** The VAE that decodes the preview (the refiner's during its steps). */
+            codec?: LatentCodec;
           }) => {
             progress.update(step + 1, totalSteps);
             if (flags.preview === undefined || abort.signal.aborted) return;
             const [preview] = flags.previewApprox
               ? approximateLatentsToRgb(latents)
-              : await decodeLatentsToRgb(parts.codec, latents);
+              : await decodeLatentsToRgb(codec, latents);
             await writePng(flags.preview, preview!, { text: { Step: `${step + 1}/${totalSteps}` } });
           };
           const size = {
@@ -398,6 +447,20 @@ export async function runGenerate(
               signal: abort.signal,
             });
             return { result, infotext: generationParametersFrom(result.parameters, { model }) };
+          }
+          if (xl) {
+            return sdxlStep(xl, refiner, flags, {
+              prompt,
+              negativePrompt,
+              steps,
+              guidance,
+              seed: imageSeed,
+              size,
+              model,
+              onStep: (info, which) =>
+                onStep(which === 'refiner' ? { ...info, codec: refiner!.pipe.codec } : info),
+              signal: abort.signal,
+            });
           }
           if (hires) {
             // Both passes start a generator from the image's seed, as the plain path does.
@@ -504,7 +567,21 @@ export async function runGenerate(
       guidance,
       scheduler,
       model: modelName,
+      pipeline: xl
+        ? 'StableDiffusionXLPipeline'
+        : grounded
+          ? 'StableDiffusionGLIGENPipeline'
+          : 'StableDiffusionPipeline',
       providers: { ...parts.providers },
+      ...(refiner
+        ? {
+            refiner: {
+              model: resolve(refinerDir!),
+              highNoiseFrac: refiner.highNoiseFrac,
+              providers: { ...refinerParts!.providers },
+            },
+          }
+        : {}),
       ...(hiresSummary ? { hires: hiresSummary } : {}),
       ...(upscale ? { upscale } : {}),
       ...(layout ? { layout: { boxes: layout.map(formatBox), beta } } : {}),
@@ -529,6 +606,7 @@ export async function runGenerate(
     progress.stop();
     process.off('SIGINT', onSigint);
     await upscaler?.dispose();
+    await refinerParts?.dispose();
     await parts.dispose();
   }
 }

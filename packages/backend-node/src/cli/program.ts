@@ -9,6 +9,7 @@ import type { CommandIo, GenerateFlags } from './generate-command.js';
 import { MAX_BOXES, parseBox } from './layout-flags.js';
 import { parseEmbedding, parseLora } from './lora-flags.js';
 import { integerAtLeast, numberAtLeast, numberIn, parseSeed } from './parse-values.js';
+import { DEFAULT_HIGH_NOISE_FRAC, parsePixelPoint, parsePixelSize } from './sdxl-flags.js';
 import { parseUpscaleFactor, X4_UPSCALER_DEFAULTS } from './upscale-flags.js';
 
 const VERSION = '0.1.0';
@@ -150,6 +151,48 @@ export function createProgram(io: CommandIo, state: RunState = { exitCode: ExitC
       parseEmbedding,
     )
     .option(
+      '--prompt-2 <text>',
+      "SDXL: the prompt of the second text encoder (diffusers' prompt_2; default: the prompt)",
+    )
+    .option(
+      '--negative-2 <text>',
+      "SDXL: the negative prompt of the second text encoder (diffusers' negative_prompt_2; default: --negative)",
+    )
+    .option(
+      '--refiner <dir>',
+      "SDXL: a refiner model folder (stable-diffusion-xl-refiner-1.0's ONNX export); the base denoises the first --high-noise-frac of the schedule and hands its latents to the refiner (diffusers' ensemble of expert denoisers)",
+    )
+    .option(
+      '--high-noise-frac <f>',
+      `with --refiner: the share of the schedule the base runs, in (0, 1) (default ${DEFAULT_HIGH_NOISE_FRAC}; A1111's "Refiner switch at")`,
+      numberIn(0, 1),
+    )
+    .option(
+      '--original-size <WxH>',
+      'SDXL micro-conditioning: the size the model is told the training image had, e.g. 1024x1024 (default: the output size)',
+      parsePixelSize,
+    )
+    .option(
+      '--target-size <WxH>',
+      'SDXL micro-conditioning (base models): the target size, e.g. 1024x1024 (default: the output size)',
+      parsePixelSize,
+    )
+    .option(
+      '--crop-top-left <x,y>',
+      "SDXL micro-conditioning: the crop's top-left corner in pixels, x from the left, y from the top (default 0,0; e.g. 0,256 draws as if cropped below the top)",
+      parsePixelPoint,
+    )
+    .option(
+      '--aesthetic-score <s>',
+      'SDXL refiner: the aesthetic score its time ids carry (default 6)',
+      numberIn(),
+    )
+    .option(
+      '--negative-aesthetic-score <s>',
+      'SDXL refiner: the negative aesthetic score (default 2.5)',
+      numberIn(),
+    )
+    .option(
       '--vae-tiling',
       "decode (and encode) in overlapping tiles blended linearly, as diffusers' enable_vae_tiling: the VAE's peak memory grows with the tile, not the image (for large outputs)",
     )
@@ -195,6 +238,10 @@ export function createProgram(io: CommandIo, state: RunState = { exitCode: ExitC
         io.stderr.write(
           `latentkit: ${summary.files.length} image(s) ${summary.width}x${summary.height}, ${summary.steps} steps, ` +
             `${summary.scheduler}, seed ${summary.seeds[0]}` +
+            (summary.pipeline === 'StableDiffusionXLPipeline' ? ', SDXL (StableDiffusionXLPipeline)' : '') +
+            (summary.refiner
+              ? `, refiner ${summary.refiner.model} from ${summary.refiner.highNoiseFrac} of the schedule`
+              : '') +
             (summary.hires
               ? `, hires fix ×${summary.hires.scale} from ${summary.hires.firstPassSize} (${summary.hires.upscaler}, strength ${summary.hires.strength}, ${summary.hires.steps} steps)`
               : '') +
