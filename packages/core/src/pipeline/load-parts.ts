@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, ModelMismatchError } from '../errors.js';
 import type { Backend, LoadedPipelineParts } from '../interfaces/backend.js';
 import { mergePipelineLimits, type PipelineLimits, resolvePipelineLimits } from './pipeline-limits.js';
 
@@ -57,4 +57,14 @@ export async function loadPipelineParts<O extends object>(
 export async function rejectParts(parts: LoadedPipelineParts, error: Error): Promise<never> {
   await parts.dispose?.();
   throw error;
+}
+
+/**
+ * The error of a pipeline other than StableDiffusionXLPipeline given an SDXL model (`parts.sdxl`): its
+ * two text encoders and micro-conditioned UNet need the SDXL pipeline.
+ */
+export function sdxlModelError(source: string, className: string): ModelMismatchError {
+  return new ModelMismatchError(
+    `${source} is an SDXL model (its UNet takes text_embeds and time_ids, and it has two text encoders), which ${className} cannot run. Fix: load it with StableDiffusionXLPipeline.fromPretrained, or DiffusionPipeline.fromPretrained to pick the class from the model.`,
+  );
 }

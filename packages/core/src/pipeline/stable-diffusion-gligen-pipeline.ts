@@ -6,7 +6,7 @@ import { groundedCalls } from '../layout/scheduled-sampling.js';
 import { runDenoisingLoop } from './denoising-loop.js';
 import type { GenerateResult, OutputType } from './generate-options.js';
 import type { GligenGenerateOptions } from './gligen-options.js';
-import { loadPipelineParts, rejectParts } from './load-parts.js';
+import { loadPipelineParts, rejectParts, sdxlModelError } from './load-parts.js';
 import { PipelineBase } from './pipeline-base.js';
 import { withSchedulerLease } from './pipeline-call.js';
 import type { PipelineLimits } from './pipeline-limits.js';
@@ -63,7 +63,7 @@ export class StableDiffusionGLIGENPipeline extends PipelineBase {
    * GLIGEN model (`unet/config.json` `"attention_type": "gated"`) with `@latentkit/backend-node`. Call
    * {@link PipelineBase.dispose} to release its sessions.
    *
-   * @throws {@link ModelMismatchError} when the model's denoiser is not grounded (an ordinary text-to-image
+   * @throws {@link ModelMismatchError} when the model is SDXL (use StableDiffusionXLPipeline), or when the model's denoiser is not grounded (an ordinary text-to-image
    *   model or an upscaler); its sessions are released first.
    */
   static async fromPretrained<O extends object>(
@@ -71,6 +71,7 @@ export class StableDiffusionGLIGENPipeline extends PipelineBase {
     options: { backend: Backend<O>; limits?: Partial<PipelineLimits> } & O,
   ): Promise<StableDiffusionGLIGENPipeline> {
     const { parts, limits } = await loadPipelineParts('StableDiffusionGLIGENPipeline', source, options);
+    if (parts.sdxl) return rejectParts(parts, sdxlModelError(source, 'StableDiffusionGLIGENPipeline'));
     if (!parts.denoiser?.grounding || parts.lowResScheduler) {
       return rejectParts(
         parts,

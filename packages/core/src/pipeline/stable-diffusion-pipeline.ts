@@ -1,29 +1,13 @@
 import { ModelMismatchError } from '../errors.js';
-import { normalizeImage } from '../image/image-range.js';
 import type { Backend, PipelineParts } from '../interfaces/backend.js';
-import type { Scheduler } from '../interfaces/scheduler.js';
-import type { Generator } from '../random/generator.js';
-import { Tensor } from '../tensor.js';
-import { type KnownLatentsBlend, runDenoisingLoop } from './denoising-loop.js';
+import { runDenoisingLoop } from './denoising-loop.js';
 import type { GenerateOptions, GenerateResult, OutputType } from './generate-options.js';
-import { strengthSchedule } from './img2img.js';
-import { binarizeMask, maskedImage, resizeNearest } from './inpaint-mask.js';
-import { loadPipelineParts, rejectParts } from './load-parts.js';
+import { loadPipelineParts, rejectParts, sdxlModelError } from './load-parts.js';
+import { startLoop } from './loop-start.js';
 import { PipelineBase } from './pipeline-base.js';
 import { withSchedulerLease } from './pipeline-call.js';
 import type { PipelineLimits } from './pipeline-limits.js';
-import { encodeImages, expandBatch, initialLatents } from './prepare-latents.js';
 import { type ValidatedOptions, validateGenerateOptions } from './validate-options.js';
-
-/** What the denoising loop starts from. */
-interface LoopStart {
-  latents: Tensor;
-  timesteps: number[];
-  /** 9-channel inpainting: `[mask, maskedImageLatents]` concatenated to every denoiser input (CFG-doubled). */
-  extraChannels?: Tensor[];
-  /** 4-channel inpainting: the known latents, the noise that re-noises them, and the latent-size mask. */
-  blend?: KnownLatentsBlend;
-}
 
 /**
  * The Stable Diffusion pipeline: text-to-image, img2img (`image`) and inpainting (`image` + `maskImage`),
@@ -46,7 +30,8 @@ export class StableDiffusionPipeline extends PipelineBase {
    * `@latentkit/backend-node`. The backend's own options go next to `backend`. Call
    * {@link PipelineBase.dispose} to release its sessions.
    *
-   * @throws {@link ModelMismatchError} when the model is an x4 upscaler (use StableDiffusionUpscalePipeline).
+   * @throws {@link ModelMismatchError} when the model is an x4 upscaler (use StableDiffusionUpscalePipeline)
+   *   or SDXL (use StableDiffusionXLPipeline).
    */
   static async fromPretrained<O extends object>(
     source: string,
@@ -62,6 +47,7 @@ export class StableDiffusionPipeline extends PipelineBase {
         ),
       );
     }
+    if (parts.sdxl) return rejectParts(parts, sdxlModelError(source, 'StableDiffusionPipeline'));
     return PipelineBase.adoptParts(parts, () => new StableDiffusionPipeline({ ...parts, limits }));
   }
 
@@ -92,10 +78,7 @@ export class StableDiffusionPipeline extends PipelineBase {
     // Each call runs on a scheduler state of its own (a clone), or waits its turn for a clone-less one.
     const latents = await withSchedulerLease(shared, signal, async (scheduler) => {
       scheduler.setTimesteps(v.numInferenceSteps);
-      const start =
-        v.mode === 'txt2img'
-          ? this.#startText(v, scheduler, generator)
-          : await this.#startFromImage(v, scheduler, generator, v.generators ?? generator);
+      const start = await startLoop(this, v, scheduler, generator);
       return runDenoisingLoop({
         denoiser: this.denoiser,
         scheduler,
@@ -115,77 +98,5 @@ export class StableDiffusionPipeline extends PipelineBase {
     });
 
     return this.finishCall(v, latents, parameters);
-  }
-
-  /** Text-to-image: noise · initNoiseSigma over the whole schedule. */
-  #startText(v: ValidatedOptions, scheduler: Scheduler, generator: Generator): LoopStart {
-    const shape = [v.totalImages, this.codec.latentChannels, v.latentHeight, v.latentWidth];
-    const { latents } = initialLatents(shape, scheduler.initNoiseSigma, generator, v.latents);
-    return { latents, timesteps: [...scheduler.timesteps] };
-  }
-
-  /**
-   * img2img and inpainting, drawing from the generator in diffusers' order. img2img: encode the image,
-   * then the noise. Inpainting: encode the image (4-channel denoisers, or strength < 1), the noise, then
-   * the masked image.
-   */
-  async #startFromImage(
-    v: ValidatedOptions,
-    scheduler: Scheduler,
-    generator: Generator,
-    encodeGenerator: Generator | readonly Generator[],
-  ): Promise<LoopStart> {
-    const { timesteps } = strengthSchedule(scheduler, v.numInferenceSteps, v.strength);
-    const image = normalizeImage(v.image!);
-    const codec = this.codec;
-    const shape = [v.totalImages, codec.latentChannels, v.latentHeight, v.latentWidth];
-
-    if (v.mode === 'img2img') {
-      // diffusers' img2img: with a list of generators the image is first grown to one per generator.
-      const imageLatents = Array.isArray(encodeGenerator)
-        ? await encodeImages(codec, expandBatch(image, v.batchSize, v.numImagesPerPrompt), encodeGenerator)
-        : expandBatch(await encodeImages(codec, image, encodeGenerator), v.batchSize, v.numImagesPerPrompt);
-      const noise = generator.randn(imageLatents.shape);
-      return { latents: scheduler.addNoise(imageLatents, noise, timesteps[0]!), timesteps };
-    }
-
-    // Inpainting (diffusers' StableDiffusionInpaintPipeline).
-    const binary = binarizeMask(v.mask!);
-    const fullMask = binary.shape[0] === image.shape[0] ? binary : binary.repeatInterleave(image.shape[0]!);
-    const masked = maskedImage(image, fullMask);
-    const blending = this.denoiser.inChannels === codec.latentChannels;
-    const strengthIsMax = v.strength === 1;
-    let imageLatents: Tensor | undefined;
-    if (blending || (!v.latents && !strengthIsMax)) {
-      imageLatents = expandBatch(
-        await encodeImages(codec, image, encodeGenerator),
-        v.batchSize,
-        v.numImagesPerPrompt,
-      );
-    }
-    let latents: Tensor;
-    let noise: Tensor;
-    if (v.latents || strengthIsMax) {
-      ({ latents, noise } = initialLatents(shape, scheduler.initNoiseSigma, generator, v.latents));
-    } else {
-      noise = generator.randn(shape);
-      latents = scheduler.addNoise(imageLatents!, noise, timesteps[0]!);
-    }
-    const latentMask = expandBatch(
-      resizeNearest(fullMask, v.latentHeight, v.latentWidth),
-      v.batchSize,
-      v.numImagesPerPrompt,
-    );
-    // diffusers encodes the masked image for 4-channel UNets too, unused; we do the same so that the
-    // generator is at the same state when the scheduler draws its per-step noise.
-    const maskedLatents = expandBatch(
-      await encodeImages(codec, masked, encodeGenerator),
-      v.batchSize,
-      v.numImagesPerPrompt,
-    );
-    if (blending)
-      return { latents, timesteps, blend: { imageLatents: imageLatents!, noise, mask: latentMask } };
-    const double = (t: Tensor) => (v.doClassifierFreeGuidance ? Tensor.cat([t, t]) : t);
-    return { latents, timesteps, extraChannels: [double(latentMask), double(maskedLatents)] };
   }
 }

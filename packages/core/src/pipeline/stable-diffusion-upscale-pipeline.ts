@@ -6,7 +6,7 @@ import type { Generator } from '../random/generator.js';
 import { Tensor } from '../tensor.js';
 import { runDenoisingLoop } from './denoising-loop.js';
 import type { GenerateResult, OutputType } from './generate-options.js';
-import { loadPipelineParts, rejectParts } from './load-parts.js';
+import { loadPipelineParts, rejectParts, sdxlModelError } from './load-parts.js';
 import { checkFinite } from './non-finite.js';
 import { PipelineBase } from './pipeline-base.js';
 import { withSchedulerLease } from './pipeline-call.js';
@@ -99,13 +99,14 @@ export class StableDiffusionUpscalePipeline extends PipelineBase {
    * include `lowResScheduler` (and may give `maxNoiseLevel`). Call {@link PipelineBase.dispose} to
    * release its sessions.
    *
-   * @throws {@link ModelMismatchError} when the model is not an upscaler (no low-res scheduler).
+   * @throws {@link ModelMismatchError} when the model is SDXL (use StableDiffusionXLPipeline), or when the model is not an upscaler (no low-res scheduler).
    */
   static async fromPretrained<O extends object>(
     source: string,
     options: { backend: Backend<O>; limits?: Partial<PipelineLimits> } & O,
   ): Promise<StableDiffusionUpscalePipeline> {
     const { parts, limits } = await loadPipelineParts('StableDiffusionUpscalePipeline', source, options);
+    if (parts.sdxl) return rejectParts(parts, sdxlModelError(source, 'StableDiffusionUpscalePipeline'));
     const { lowResScheduler, maxNoiseLevel } = parts;
     if (!lowResScheduler) {
       return rejectParts(

@@ -68,7 +68,38 @@ export interface ValidatedOptions extends CommonOptions {
   image?: Tensor;
   /** The mask `[B, 1, H, W]` in [0, 1], not yet binarised. */
   mask?: Tensor;
+  /**
+   * SDXL: `image` given as latents `[B, latentChannels, h, w]` (diffusion space, e.g. the base's
+   * `outputType: 'latent'` result): the start latents, not encoded. `image` is then undefined.
+   */
+  imageLatents?: Tensor;
 }
+
+/**
+ * What differs between the pipelines that take {@link GenerateOptions} (StableDiffusionPipeline and its
+ * GLIGEN and SDXL relatives): accepted keys and diffusers' defaults.
+ */
+export interface GenerateSpec {
+  /** The accepted option names (others are rejected with a "did you mean"). */
+  keys: readonly string[];
+  /** Default `guidanceScale` (SD 7.5, SDXL 5). */
+  defaultGuidance: number;
+  /** Default img2img `strength` (SD 0.8, SDXL 0.3). */
+  img2imgStrength: number;
+  /** Default inpainting `strength` (SD 1, SDXL 0.9999). */
+  inpaintStrength: number;
+  /** Whether `image` may be a latents Tensor `[B, latentChannels, h, w]` (SDXL's refiner hand-off). */
+  latentImage: boolean;
+}
+
+/** StableDiffusionPipeline's {@link GenerateSpec}: diffusers' `StableDiffusion*Pipeline` defaults. */
+export const SD_GENERATE_SPEC: GenerateSpec = Object.freeze({
+  keys: [],
+  defaultGuidance: 7.5,
+  img2imgStrength: 0.8,
+  inpaintStrength: 1,
+  latentImage: false,
+});
 
 /** The options shared by every pipeline's `generate()`, as {@link validateCommonOptions} reads them. */
 export type CommonGenerateOptions = Pick<
@@ -389,7 +420,7 @@ export function checkImage(
   return image;
 }
 
-function checkMask(value: unknown, image: Tensor): Tensor {
+function checkMask(value: unknown, image: { readonly shape: readonly number[] }): Tensor {
   const mask = isRgbaImage(value) ? rgbaToMask(value) : checkTensor('maskImage', value);
   if (mask.shape.length !== 4 || mask.shape[1] !== 1) {
     throw new ShapeMismatchError({
@@ -709,12 +740,15 @@ export function checkOnStep(onStep: unknown): void {
 export function validateGenerateOptions(
   options: GenerateOptions,
   parts: ValidationParts,
-  keys: readonly string[] = GENERATE_OPTION_KEYS,
+  keysOrSpec: readonly string[] | Partial<GenerateSpec> = GENERATE_OPTION_KEYS,
 ): ValidatedOptions {
+  const spec: GenerateSpec = Array.isArray(keysOrSpec)
+    ? { ...SD_GENERATE_SPEC, keys: keysOrSpec as readonly string[] }
+    : { ...SD_GENERATE_SPEC, keys: GENERATE_OPTION_KEYS, ...(keysOrSpec as Partial<GenerateSpec>) };
   const common = validateCommonOptions(options, parts, {
-    keys,
+    keys: spec.keys,
     defaultSteps: 50,
-    defaultGuidance: 7.5,
+    defaultGuidance: spec.defaultGuidance,
   });
   const { denoiser, codec } = parts;
   const { limits, batchSize, totalImages, numInferenceSteps } = common;
@@ -724,13 +758,24 @@ export function validateGenerateOptions(
 
   // --- image, mask, mode ---
   let image: Tensor | undefined;
+  let imageLatents: Tensor | undefined;
   let mask: Tensor | undefined;
-  if (options.image !== undefined) {
+  if (
+    spec.latentImage &&
+    options.image instanceof Tensor &&
+    options.image.shape.length === 4 &&
+    options.image.shape[1] === latentChannels &&
+    latentChannels !== 3
+  ) {
+    imageLatents = checkImageLatents(options.image, rule, downscale, limits, totalImages);
+  } else if (options.image !== undefined) {
     requireEncode(codec);
     image = checkImage(options.image, rule, limits, totalImages);
   }
+  // The pixel image, or (latents) a stand-in of the output size for the mask and size checks.
+  const sized = image ?? (imageLatents ? latentsSizeImage(imageLatents, downscale) : undefined);
   if (options.maskImage !== undefined) {
-    if (!image) {
+    if (!sized) {
       throw new InvalidArgumentError({
         name: 'maskImage',
         value: options.maskImage,
@@ -738,11 +783,11 @@ export function validateGenerateOptions(
         fix: 'pass image: the picture to inpaint, or drop maskImage',
       });
     }
-    mask = checkMask(options.maskImage, image);
+    mask = checkMask(options.maskImage, sized);
   }
-  const mode: GenerationMode = mask ? 'inpaint' : image ? 'img2img' : 'txt2img';
-  if (image) {
-    const ib = image.shape[0]!;
+  const mode: GenerationMode = mask ? 'inpaint' : sized ? 'img2img' : 'txt2img';
+  if (sized) {
+    const ib = sized.shape[0]!;
     if (ib !== 1 && ib !== batchSize && ib !== totalImages) {
       throw new ShapeMismatchError({
         name: 'image batch',
@@ -753,7 +798,7 @@ export function validateGenerateOptions(
     }
   }
 
-  if (options.strength !== undefined && !image) {
+  if (options.strength !== undefined && !sized) {
     throw new InvalidArgumentError({
       name: 'strength',
       value: options.strength,
@@ -761,7 +806,8 @@ export function validateGenerateOptions(
       fix: 'pass image, or drop strength',
     });
   }
-  const strength = options.strength ?? (mode === 'inpaint' ? 1 : 0.8);
+  const strength =
+    options.strength ?? (mode === 'inpaint' ? spec.inpaintStrength : spec.img2imgStrength);
   if (!isFiniteNumber(strength) || strength < 0 || strength > 1) {
     throw new InvalidArgumentError({
       name: 'strength',
@@ -770,14 +816,14 @@ export function validateGenerateOptions(
       fix: 'use e.g. 0.8 (1 = ignore the image, 0 = keep it)',
     });
   }
-  if (image && Math.min(Math.floor(numInferenceSteps * strength), numInferenceSteps) < 1) {
+  if (sized && Math.min(Math.floor(numInferenceSteps * strength), numInferenceSteps) < 1) {
     throw zeroStepsError(numInferenceSteps, strength);
   }
 
   // --- size ---
   const defaultSize = denoiser.sampleSize !== undefined ? denoiser.sampleSize * downscale : 512;
-  const width = options.width ?? (image ? image.shape[3]! : defaultSize);
-  const height = options.height ?? (image ? image.shape[2]! : defaultSize);
+  const width = options.width ?? (sized ? sized.shape[3]! : defaultSize);
+  const height = options.height ?? (sized ? sized.shape[2]! : defaultSize);
   for (const [name, value] of [
     ['width', width],
     ['height', height],
@@ -801,11 +847,11 @@ export function validateGenerateOptions(
     }
   }
   checkPixelBudget(totalImages, width, height, limits);
-  if (image && (width !== image.shape[3] || height !== image.shape[2])) {
+  if (sized && (width !== sized.shape[3] || height !== sized.shape[2])) {
     throw new ShapeMismatchError({
       name: 'width×height',
       value: [width, height],
-      expected: `${image.shape[3]}×${image.shape[2]}, the size of image (the pipeline does not resize)`,
+      expected: `${sized.shape[3]}×${sized.shape[2]}, the size of image${imageLatents ? ` (latents × ${downscale})` : ''} (the pipeline does not resize)`,
       fix: 'drop width and height, or resize the image first',
     });
   }
@@ -875,6 +921,57 @@ export function validateGenerateOptions(
   };
   if (latents) out.latents = latents;
   if (image) out.image = image;
+  if (imageLatents) out.imageLatents = imageLatents;
   if (mask) out.mask = mask;
   return out;
+}
+
+/**
+ * Checks `image` given as latents `[B, latentChannels, h, w]` (SDXL's refiner hand-off): the output size
+ * it implies (h, w × downscale) within the limits and a multiple of the size rule, finite values.
+ */
+function checkImageLatents(
+  latents: Tensor,
+  rule: SizeRule,
+  downscale: number,
+  limits: PipelineLimits,
+  totalImages: number,
+): Tensor {
+  const [b, , h, w] = latents.shape as [number, number, number, number];
+  if (b < 1 || h < 1 || w < 1) {
+    throw new ShapeMismatchError({
+      name: 'image (latents)',
+      value: latents.shape,
+      expected: 'shape [batch ≥ 1, latentChannels, height ≥ 1, width ≥ 1]',
+      fix: "pass the base pipeline's outputType: 'latent' result as image",
+    });
+  }
+  checkSideLimit(`image width (latents width ${w} × ${downscale})`, w * downscale, limits);
+  checkSideLimit(`image height (latents height ${h} × ${downscale})`, h * downscale, limits);
+  checkPixelBudget(totalImages, w * downscale, h * downscale, limits);
+  for (const [name, size] of [
+    ['width', w],
+    ['height', h],
+  ] as const) {
+    if ((size * downscale) % rule.multiple !== 0) {
+      throw new InvalidArgumentError({
+        name: `image (latents) ${name}`,
+        value: size,
+        expected: `a multiple of ${rule.multiple / downscale} latent pixels (${rule.multiple} image pixels: ${rule.why})`,
+        fix: 'generate the latents at a size the denoiser accepts, e.g. with the base pipeline at the same width and height',
+      });
+    }
+  }
+  checkFinite(
+    'image (latents)',
+    latents,
+    'pass finite latents (the base pipeline stops with NonFiniteOutputError before it returns NaN)',
+  );
+  return latents;
+}
+
+/** An empty `[B, 3, h·downscale, w·downscale]` stand-in: the image size that latents `[B, C, h, w]` imply. */
+function latentsSizeImage(latents: Tensor, downscale: number): { shape: readonly number[] } {
+  const [b, , h, w] = latents.shape as [number, number, number, number];
+  return { shape: [b, 3, h * downscale, w * downscale] };
 }
