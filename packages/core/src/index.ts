@@ -61,6 +61,7 @@ export {
   parseGenerationParameters,
   quoteInfotextValue,
 } from './parameters/infotext.js';
+export { type RefinerInfo, refinerGenerationParameters } from './parameters/refiner-parameters.js';
 export { checkAdapterNames, checkLoraScale, checkNewAdapterName } from './pipeline/adapter-arguments.js';
 export {
   applyGuidance,

@@ -1,6 +1,7 @@
 import {
   type GenerateResult,
   type GenerationParameters,
+  refinerGenerationParameters,
   type StableDiffusionXLPipeline,
   type StepInfo,
   type Tensor,
@@ -86,33 +87,10 @@ export async function sdxlStep(
   });
   return {
     result,
-    infotext: refinerInfotext(
+    infotext: refinerGenerationParameters(
       generationParametersFrom(handOff.parameters, { model: input.model }),
       generationParametersFrom(result.parameters, { model: input.model }),
-      refiner,
+      { name: refiner.name, switchAt: refiner.highNoiseFrac },
     ),
   };
-}
-
-/** The refiner's own keys that the image's parameters keep (its time ids' aesthetic scores). */
-const REFINER_KEYS = ['Aesthetic score', 'Negative aesthetic score'] as const;
-
-/**
- * The parameters of a base + refiner image as A1111 writes them: the base's settings (its `Denoising end`
- * is the switch, written as `Refiner switch at`), `Refiner: <name>` and the refiner's aesthetic scores.
- */
-export function refinerInfotext(
-  baseInfo: GenerationParameters,
-  refinerInfo: GenerationParameters,
-  refiner: Pick<SdxlRefiner, 'name' | 'highNoiseFrac'>,
-): GenerationParameters {
-  const extra: Record<string, string | number | boolean> = { ...baseInfo.extra };
-  delete extra['Denoising end'];
-  for (const key of REFINER_KEYS) {
-    const value = refinerInfo.extra?.[key];
-    if (value !== undefined) extra[key] = value;
-  }
-  extra['Refiner'] = refiner.name;
-  extra['Refiner switch at'] = refiner.highNoiseFrac;
-  return { ...baseInfo, extra };
 }
