@@ -7,9 +7,14 @@
  * Each run loads the model, generates one image and releases it; the table shows medians (and min/max)
  * over the runs. Every `session.run` is timed through a wrapping SessionFactory, so
  * overhead = wall − Σ session.run is what latentkit itself costs (tokenizer, tensor ops, scheduler, image
- * conversion) as a share of the generation's wall time. Peak RSS is the process's maxRSS at the end.
+ * conversion) as a share of the generation's wall time. Peak RSS is the process's maxRSS at the end,
+ * shown beside the bytes of the ONNX files loaded (weights included). An SDXL folder (model_index.json
+ * naming an SDXL pipeline, or text_encoder_2/) runs with StableDiffusionXLPipeline (guidance 5 unless
+ * --guidance says otherwise: diffusers' default), its two text encoders timed together.
  * Speed is measured here, never in tests.
  */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   type ExecutionProviderName,
@@ -17,7 +22,13 @@ import {
   NodeSessionFactory,
   parseExecutionProviders,
 } from '@latentkit/backend-node';
-import { type LoadedPipelineParts, StableDiffusionPipeline } from '@latentkit/core';
+import {
+  type LoadedPipelineParts,
+  type PipelineBase,
+  SDXL_DEFAULTS,
+  StableDiffusionPipeline,
+  StableDiffusionXLPipeline,
+} from '@latentkit/core';
 import {
   loadOnnxPipeline,
   type OrtFeedData,
@@ -34,14 +45,16 @@ Options:
   --model DIR        diffusers ONNX model folder to benchmark (required)
   --size PX          width and height in pixels (default 512)
   --steps N          denoising steps (default 20)
-  --runs N           runs, each loads the model, generates one image and releases it (at least 3; default 3)
-  --guidance G       classifier-free guidance scale (default 7.5)
+  --runs N           runs, each loads the model, generates one image and releases it (default 3; fewer
+                     only for models too big to load three times: the table then has no spread)
+  --guidance G       classifier-free guidance scale (default 7.5; 5 for SDXL, as diffusers)
   --provider LIST    execution providers in order of preference, e.g. cuda,cpu (default cpu)
   --threads N        onnxruntime intra-op threads (default: onnxruntime's)
   --prompt TEXT      the prompt (default "a red circle on a blue background")
   -h, --help         print this help
 
 Example: npm run bench -- --model packages/model-shapes/model --size 32 --steps 50
+         npm run bench -- --model /tmp/sdxl-random --size 1024 --steps 2 --runs 1
 `;
 
 function usageError(message: string): never {
@@ -54,7 +67,7 @@ let values: {
   size: string;
   steps: string;
   runs: string;
-  guidance: string;
+  guidance?: string;
   provider: string;
   threads?: string;
   prompt: string;
@@ -67,7 +80,7 @@ try {
       size: { type: 'string', default: '512' },
       steps: { type: 'string', default: '20' },
       runs: { type: 'string', default: '3' },
-      guidance: { type: 'string', default: '7.5' },
+      guidance: { type: 'string' },
       provider: { type: 'string', default: 'cpu' },
       threads: { type: 'string' },
       prompt: { type: 'string', default: 'a red circle on a blue background' },
@@ -89,8 +102,12 @@ for (const key of ['size', 'steps', 'runs', 'guidance', 'threads'] as const) {
 }
 const size = Number(values.size);
 const steps = Number(values.steps);
-const runs = Math.max(3, Number(values.runs));
-const guidance = Number(values.guidance);
+const runs = Math.max(1, Math.floor(Number(values.runs)));
+const guidanceFlag = values.guidance === undefined ? undefined : Number(values.guidance);
+/** The guidance the runs used (set by the first run: it depends on whether the model is SDXL). */
+let guidance = guidanceFlag ?? 7.5;
+/** The pipeline class that ran. */
+let pipelineName = 'StableDiffusionPipeline';
 const providers = parseExecutionProviders(values.provider) as ExecutionProviderName[];
 const threads = values.threads === undefined ? undefined : Number(values.threads);
 
@@ -177,6 +194,29 @@ interface RunResult {
   overheadShare: number;
   unetCallsPerStep: number;
   peakRssMb: number;
+  modelMb: number;
+  rssPerModelByte: number;
+}
+
+/** Bytes of the ONNX files (graphs and external weights) in the components' folders of `dir`. */
+async function onnxBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    for (const file of await readdir(join(dir, entry.name))) {
+      // the model.onnx that loads, its external data (model.onnx_data, weights.pb, …); not fp16 variants
+      if (/\.fp16\.onnx|_fp16\.onnx/.test(file)) continue;
+      if (
+        file === 'model.onnx' ||
+        file.endsWith('.onnx_data') ||
+        file.endsWith('.pb') ||
+        file === 'weights.bin'
+      ) {
+        total += (await stat(join(dir, entry.name, file))).size;
+      }
+    }
+  }
+  return total;
 }
 
 async function runOnce(seed: number): Promise<RunResult> {
@@ -195,7 +235,12 @@ async function runOnce(seed: number): Promise<RunResult> {
   timeMethod(parts.denoiser, 'predict', wall, 'unet');
   timeMethod(parts.codec, 'decode', wall, 'vae');
   timeMethod(parts.scheduler, 'step', wall, 'scheduler');
-  const pipeline = new StableDiffusionPipeline(parts);
+  // An SDXL folder runs with the SDXL pipeline (as the CLI and DiffusionPipeline pick it).
+  const pipeline: PipelineBase & { generate: StableDiffusionPipeline['generate'] } = parts.sdxl
+    ? new StableDiffusionXLPipeline(parts, parts.sdxl)
+    : new StableDiffusionPipeline(parts);
+  pipelineName = parts.sdxl ? 'StableDiffusionXLPipeline' : 'StableDiffusionPipeline';
+  guidance = guidanceFlag ?? (parts.sdxl ? SDXL_DEFAULTS.guidanceScale : 7.5);
   times.reset(); // loading may run sessions (warm-up, checks): not part of the generation
   const g0 = performance.now();
   await pipeline.generate({
@@ -224,6 +269,8 @@ async function runOnce(seed: number): Promise<RunResult> {
     overheadShare: (wallMs - sessionRunMs) / wallMs,
     unetCallsPerStep: (times.calls.get('unet') ?? 0) / unetSteps,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
+    modelMb: modelBytes / 1e6,
+    rssPerModelByte: (process.resourceUsage().maxRSS * 1024) / modelBytes,
   };
 }
 
@@ -233,6 +280,7 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+const modelBytes = await onnxBytes(values.model!);
 const results: RunResult[] = [];
 for (let r = 0; r < runs; r++) {
   const result = await runOnce(r);
@@ -253,8 +301,10 @@ const rows: [string, keyof RunResult, (v: number) => string][] = [
   ['overhead share of wall', 'overheadShare', (v) => `${(v * 100).toFixed(2)} %`],
   ['UNet calls per step', 'unetCallsPerStep', (v) => v.toFixed(2)],
   ['peak RSS', 'peakRssMb', (v) => `${v.toFixed(0)} MB`],
+  ['ONNX files (graphs + weights)', 'modelMb', (v) => `${v.toFixed(1)} MB`],
+  ['peak RSS / ONNX bytes', 'rssPerModelByte', (v) => `${v.toFixed(2)}×`],
 ];
-const header = `model ${values.model} · ${size}×${size} · ${steps} steps · guidance ${guidance} · ${providers.join(',')} · ${runs} runs · node ${process.version}`;
+const header = `model ${values.model} (${pipelineName}) · ${size}×${size} · ${steps} steps · guidance ${guidance} · ${providers.join(',')} · ${runs} runs · node ${process.version}`;
 const col = Math.max(...rows.map(([label]) => label.length));
 const lines = [
   header,

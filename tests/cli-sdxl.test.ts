@@ -73,7 +73,7 @@ describe('latentkit generate on SDXL folders', () => {
   };
 
   /** The base alone in this process, as the CLI runs it. */
-  const baseImage = async (options: Partial<SdxlGenerateOptions> = {}): Promise<RgbaImage> => {
+  const baseImage = async (options: Omit<SdxlGenerateOptions, 'outputType'> = {}): Promise<RgbaImage> => {
     const { images } = await base.generate({
       prompt: PROMPT,
       negativePrompt: NEGATIVE,

@@ -271,6 +271,23 @@ describe('examples/ against the shipped model', () => {
   );
 
   it(
+    'sdxl-refiner.ts: the base stops at 0.8 of the schedule, the refiner finishes it; A1111 refiner parameters',
+    async () => {
+      // the tiny SDXL fixtures (tests/fixtures/models/sdxl-tiny, sdxl-refiner-tiny) make 64×64 images
+      const run = await expectExample('sdxl-refiner', ['sdxl-base.png', 'sdxl-refined.png'], 64);
+      // 10 steps split at 0.8: the base runs 8, the refiner the other 2, on latents 1×4×8×8
+      expect(run.stdout).toMatch(/latents 1×4×8×8 handed over; base 8 steps, refiner 2 steps/);
+      const refined = await read('sdxl-refined.png');
+      expect(refined.text['parameters']).toMatch(
+        /^A majestic lion jumping from a big stone at night\n.*Steps: 10, .*CFG scale: 5\.0, Seed: 42, Size: 64x64, Model: base, Aesthetic score: 6, Negative aesthetic score: 2\.5, Refiner: refiner, Refiner switch at: 0\.8$/,
+      );
+      // The refiner denoised the last part: not the base's own image.
+      expect(maxDiff(await read('sdxl-base.png'), refined)).toBeGreaterThan(0);
+    },
+    TIMEOUT,
+  );
+
+  it(
     'layout.ts puts the blue square where its box is, in both layouts',
     async () => {
       await expectExample('layout', ['layout.png', 'layout-swapped.png']);

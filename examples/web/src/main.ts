@@ -6,7 +6,8 @@
  * mirror or a local test hub).
  * "Upscale ×4" runs the shapes world's x4 upscaler (or `?upscaler=<url>`) on the image shown. The Layout
  * panel draws boxes with a phrase each and "Generate layout" runs the shapes world's grounded model (or
- * `?layoutModel=<url>`) on them.
+ * `?layoutModel=<url>`) on them. SDXL folders load too (`?model=<sdxl folder>`, e.g. an SDXL-Turbo export):
+ * the worker runs them with StableDiffusionXLPipeline, and the status line says so.
  */
 
 import {
@@ -145,14 +146,22 @@ function schedulerOption(className: string): string {
 }
 
 /**
- * The steps and guidance the model's card recommends: the shipped model's (DDIM, 50 steps, guidance 5),
- * else diffusers' defaults (50 steps, guidance 7.5).
+ * The steps and guidance the model's card recommends: the shipped model's (DDIM, 50 steps, guidance 5);
+ * for SDXL folders diffusers' SDXL defaults (50 steps, guidance 5), or SDXL-Turbo's (1 step, no guidance)
+ * when the model's name says "turbo"; else diffusers' defaults (50 steps, guidance 7.5).
  */
-function recommendedSettings(modelUrl: string): { numInferenceSteps: number; guidanceScale: number } {
+function recommendedSettings(
+  modelUrl: string,
+  pipeline: string,
+): { numInferenceSteps: number; guidanceScale: number } {
   const shipped = new URL('./models/shapes/', location.href).href;
-  return new URL(modelUrl, location.href).href === shipped
-    ? shapesModelDefaults
-    : { numInferenceSteps: 50, guidanceScale: 7.5 };
+  if (new URL(modelUrl, location.href).href === shipped) return shapesModelDefaults;
+  if (pipeline === 'StableDiffusionXLPipeline') {
+    return /turbo/i.test(modelUrl)
+      ? { numInferenceSteps: 1, guidanceScale: 0 }
+      : { numInferenceSteps: 50, guidanceScale: 5 };
+  }
+  return { numInferenceSteps: 50, guidanceScale: 7.5 };
 }
 
 /**
@@ -268,13 +277,14 @@ async function load(): Promise<void> {
     setStatus(
       ui.modelStatus,
       'ready',
-      `Loaded in ${Math.round(result.loadMs)} ms on ${on} (${result.numThreads} wasm thread${result.numThreads === 1 ? '' : 's'}).` +
+      `Loaded ${result.pipeline === 'StableDiffusionXLPipeline' ? 'an SDXL model ' : ''}in ${Math.round(result.loadMs)} ms on ${on} (${result.numThreads} wasm thread${result.numThreads === 1 ? '' : 's'}).` +
         (warnings.length ? ` ${warnings.join(' ')}` : ''),
     );
     ui.modelStatus.dataset['providers'] = JSON.stringify(result.providers);
     ui.modelStatus.dataset['threads'] = String(result.numThreads);
+    ui.modelStatus.dataset['pipeline'] = result.pipeline;
     ui.scheduler.value = schedulerOption(result.scheduler);
-    const recommended = recommendedSettings(ui.modelUrl.value);
+    const recommended = recommendedSettings(ui.modelUrl.value, result.pipeline);
     if (!userSet.has(ui.steps)) ui.steps.value = String(recommended.numInferenceSteps);
     if (!userSet.has(ui.guidance)) ui.guidance.value = String(recommended.guidanceScale);
     if (result.imageSize) fillSizes(result.imageSize);

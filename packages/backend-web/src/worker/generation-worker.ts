@@ -8,6 +8,7 @@ import {
   StableDiffusionGLIGENPipeline,
   StableDiffusionPipeline,
   StableDiffusionUpscalePipeline,
+  StableDiffusionXLPipeline,
   type StepInfo,
 } from '@latentkit/core';
 import { createScheduler } from '@latentkit/schedulers';
@@ -150,7 +151,8 @@ function transfers(images: readonly RgbaImage[]): Transferable[] {
  * @param scope - The worker's global scope (default `self`).
  */
 export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown as WorkerScopeLike): void {
-  let pipe: StableDiffusionPipeline | undefined;
+  // An SDXL folder (base, refiner, Turbo) runs with StableDiffusionXLPipeline, any other with StableDiffusionPipeline.
+  let pipe: StableDiffusionPipeline | StableDiffusionXLPipeline | undefined;
   let release: (() => Promise<void>) | undefined;
   let modelScheduler: Readonly<Record<string, unknown>> = {};
   let modelTiling: WorkerVaeTiling | undefined;
@@ -179,7 +181,9 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
       onProgress: (progress) => post({ type: 'progress', id, progress }),
       onWarning: (message) => post({ type: 'warning', id, message }),
     });
-    const loaded = new StableDiffusionPipeline(parts);
+    const loaded = parts.sdxl
+      ? new StableDiffusionXLPipeline(parts, parts.sdxl)
+      : new StableDiffusionPipeline(parts);
     try {
       applyVaeTiling(loaded, tiling);
     } catch (error) {
@@ -198,6 +202,7 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
         numThreads: parts.numThreads,
         imageSize: sampleSizeOf(parts.denoiser) * parts.codec.downscale || undefined,
         scheduler: String(modelScheduler['_class_name'] ?? pipe.scheduler.constructor.name),
+        pipeline: parts.sdxl ? 'StableDiffusionXLPipeline' : 'StableDiffusionPipeline',
         loadMs: performance.now() - start,
       },
     });

@@ -63,6 +63,10 @@ export interface WorkerGenerateOptions
     | 'seed'
     | 'strength'
   > {
+  /** SDXL models only: the second text encoder's prompt (diffusers' `prompt_2`); default `prompt`. */
+  prompt2?: string | string[];
+  /** SDXL models only: the second text encoder's negative prompt (`negative_prompt_2`); default `negativePrompt`. */
+  negativePrompt2?: string | string[];
   /** An init image for img2img (and inpainting with `maskImage`). */
   image?: RgbaImage;
   /** The inpainting mask (white = repaint). */
@@ -150,6 +154,11 @@ export interface WorkerLoadResult {
   readonly numThreads: number;
   /** The model's scheduler (`_class_name` of its config). */
   readonly scheduler: string;
+  /**
+   * The pipeline class the worker runs the model with, picked from the model as `DiffusionPipeline` does:
+   * `StableDiffusionXLPipeline` for an SDXL folder (base, refiner, Turbo), else `StableDiffusionPipeline`.
+   */
+  readonly pipeline: 'StableDiffusionPipeline' | 'StableDiffusionXLPipeline';
   /** The image size the model was trained at (UNet `sample_size` × VAE downscale), when known. */
   readonly imageSize: number | undefined;
   /** Milliseconds the load took (download, or cache read, and session creation). */

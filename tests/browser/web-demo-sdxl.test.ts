@@ -1,0 +1,123 @@
+import { join } from 'node:path';
+import { nodeBackend } from '@latentkit/backend-node';
+import { StableDiffusionXLPipeline } from '@latentkit/core';
+import type { BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StaticServer } from '../../packages/backend-web/src/test-support/static-server.js';
+import {
+  artifactsDir,
+  buildDemo,
+  chromiumMissing,
+  type DemoSettings,
+  finishGenerate,
+  fixtureModels,
+  launchChromium,
+  maxDifference,
+  openDemo,
+  serveDemo,
+  startGenerate,
+  waitLoaded,
+} from './support/demo-harness.js';
+
+// SDXL in the browser (issue 18): the demo page loads the tiny SDXL-Turbo and SDXL base fixtures
+// (tests/fixtures/models/sdxl-turbo-tiny, sdxl-tiny: two text encoders, text_embeds/time_ids UNets) in its
+// worker, runs them with StableDiffusionXLPipeline on WebAssembly, and must give the pixels
+// onnxruntime-node gives for the same prompt, seed and settings (≤ 2/255, as the SD 1.x demo test).
+
+const skip = process.env['LATENTKIT_SKIP_BROWSER_TESTS'] === '1';
+
+/** onnxruntime-node's image for the same settings, with the SDXL pipeline. */
+async function nodeReference(model: string, s: DemoSettings): Promise<Uint8ClampedArray> {
+  const pipe = await StableDiffusionXLPipeline.fromPretrained(join(fixtureModels, model), {
+    backend: nodeBackend,
+  });
+  try {
+    const { images } = await pipe.generate({
+      prompt: s.prompt,
+      negativePrompt: s.negativePrompt,
+      numInferenceSteps: s.steps,
+      guidanceScale: s.guidance,
+      seed: s.seed,
+    });
+    return images[0]!.data;
+  } finally {
+    await pipe.dispose();
+  }
+}
+
+describe.skipIf(skip)('SDXL on the demo page in headless Chromium', () => {
+  let server: StaticServer;
+  let browser: { context: BrowserContext; close(): Promise<void> };
+
+  beforeAll(async () => {
+    const missing = chromiumMissing();
+    if (missing) throw new Error(missing);
+    const dist = join(artifactsDir, 'web-dist-sdxl');
+    await buildDemo(dist);
+    server = await serveDemo(dist);
+    browser = await launchChromium();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('SDXL-Turbo (1 step, guidance 0), WebAssembly: StableDiffusionXLPipeline, the pixels of onnxruntime-node', async () => {
+    const page = await openDemo(
+      browser.context,
+      server.origin,
+      'model=/models/sdxl-turbo-tiny/&provider=wasm&threads=1',
+    );
+    const loaded = await waitLoaded(page);
+    expect(loaded.state, loaded.text).toBe('ready');
+    expect(loaded.text).toMatch(/^Loaded an SDXL model in/);
+    expect(await page.getAttribute('#model-status', 'data-pipeline')).toBe('StableDiffusionXLPipeline');
+    // Both text encoders, the UNet and the VAE run in the page.
+    expect(Object.keys(loaded.providers)).toEqual(
+      expect.arrayContaining(['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder']),
+    );
+    // The page recommends Turbo's settings for a model named "turbo".
+    expect(await page.inputValue('#steps')).toBe('1');
+    expect(await page.inputValue('#guidance')).toBe('0');
+    const turbo: DemoSettings = {
+      prompt: 'a photo of a cat',
+      negativePrompt: '',
+      steps: 1,
+      guidance: 0,
+      seed: 1234,
+      previews: false,
+    };
+    await startGenerate(page, turbo);
+    const out = await finishGenerate(page);
+    expect(out.state, out.text).toBe('done');
+    expect([out.width, out.height]).toEqual([64, 64]);
+    const reference = await nodeReference('sdxl-turbo-tiny', turbo);
+    expect(maxDifference(out.rgba, reference)).toBeLessThanOrEqual(2);
+    await page.close();
+  }, 120_000);
+
+  it('SDXL base (guidance 5, a negative prompt, 3 steps), WebAssembly 2 threads: the pixels of onnxruntime-node', async () => {
+    const page = await openDemo(
+      browser.context,
+      server.origin,
+      'model=/models/sdxl-tiny/&provider=wasm&threads=2',
+    );
+    const loaded = await waitLoaded(page);
+    expect(loaded.state, loaded.text).toBe('ready');
+    expect(await page.getAttribute('#model-status', 'data-pipeline')).toBe('StableDiffusionXLPipeline');
+    const settings: DemoSettings = {
+      prompt: 'a photo of a cat',
+      negativePrompt: 'a dog',
+      steps: 3,
+      guidance: 5,
+      seed: 99,
+      previews: true,
+    };
+    await startGenerate(page, settings);
+    const out = await finishGenerate(page);
+    expect(out.state, out.text).toBe('done');
+    expect(maxDifference(out.rgba, await nodeReference('sdxl-tiny', settings))).toBeLessThanOrEqual(2);
+    await page.close();
+  }, 120_000);
+});
