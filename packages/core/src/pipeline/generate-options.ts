@@ -21,6 +21,10 @@ export interface ImageParameters {
   prompt?: string;
   /** The negative prompt of this image (`''` by default under guidance); undefined with embeddings or without guidance. */
   negativePrompt?: string;
+  /** SDXL: the second text encoder's prompt (`prompt2`), when it differs from `prompt`. */
+  prompt2?: string;
+  /** SDXL: the second text encoder's negative prompt (`negativePrompt2`), when it differs from `negativePrompt`. */
+  negativePrompt2?: string;
   /**
    * The seed of the generator that made this image: the call's `seed` (or the random seed chosen for it),
    * or the initial seed of this image's `TorchGenerator`; undefined for other generators.
@@ -41,6 +45,32 @@ export interface ResolvedLayout {
   boxes: [number, number, number, number][];
   /** `gligenScheduledSamplingBeta` as resolved. */
   scheduledSamplingBeta: number;
+}
+
+/** What an SDXL call resolved (StableDiffusionXLPipeline only): micro-conditioning and the schedule fractions. */
+export interface ResolvedSdxlParameters {
+  /** `[height, width]`, default the output size. */
+  originalSize: [number, number];
+  /** `[top, left]`, default `[0, 0]`. */
+  cropsCoordsTopLeft: [number, number];
+  /** `[height, width]`, default the output size (not used by the refiner's time ids). */
+  targetSize: [number, number];
+  /** As given. */
+  negativeOriginalSize?: [number, number];
+  /** As given. */
+  negativeCropsCoordsTopLeft?: [number, number];
+  /** As given. */
+  negativeTargetSize?: [number, number];
+  /** The refiner's aesthetic score (`requiresAestheticsScore` img2img / inpainting only). */
+  aestheticScore?: number;
+  /** The refiner's negative aesthetic score (`requiresAestheticsScore` img2img / inpainting only). */
+  negativeAestheticScore?: number;
+  /** The positive and negative time-id rows the denoiser received (5 or 6 values each). */
+  timeIds: { positive: number[]; negative: number[] };
+  /** `denoisingEnd`, when given. */
+  denoisingEnd?: number;
+  /** `denoisingStart`, when given. */
+  denoisingStart?: number;
 }
 
 /** The settings a call resolved (defaults filled in): enough to write A1111 parameters or repeat the call. */
@@ -67,6 +97,8 @@ export interface ResolvedParameters {
   noiseLevel?: number;
   /** The layout of a layout-to-image call (StableDiffusionGLIGENPipeline only). */
   layout?: ResolvedLayout;
+  /** SDXL's micro-conditioning and schedule fractions (StableDiffusionXLPipeline only). */
+  sdxl?: ResolvedSdxlParameters;
   /** The scheduler's diffusers class name (`config._class_name`, e.g. `DDIMScheduler`). */
   scheduler: string;
   /** The scheduler's config as used (snake_case keys), to tell e.g. Karras sigmas apart. */

@@ -4,8 +4,8 @@ import type { LatentCodec } from '../interfaces/latent-codec.js';
 import type { Scheduler } from '../interfaces/scheduler.js';
 import type { Generator } from '../random/generator.js';
 import { Tensor } from '../tensor.js';
-import type { KnownLatentsBlend } from './denoising-loop.js';
 import { denoisingStartSchedule } from './denoising-fraction.js';
+import type { KnownLatentsBlend } from './denoising-loop.js';
 import { strengthSchedule } from './img2img.js';
 import { binarizeMask, maskedImage, resizeNearest } from './inpaint-mask.js';
 import { encodeImages, expandBatch, initialLatents } from './prepare-latents.js';
@@ -119,7 +119,8 @@ export async function startLoop(
   const maskedLatents = image
     ? grow(await encodeImages(codec, maskedImage(image, fullMask), encodeGenerator))
     : undefined;
-  if (blending) return { latents, timesteps, blend: { imageLatents: imageLatents!, noise, mask: latentMask } };
+  if (blending)
+    return { latents, timesteps, blend: { imageLatents: imageLatents!, noise, mask: latentMask } };
   const double = (t: Tensor) => (v.doClassifierFreeGuidance ? Tensor.cat([t, t]) : t);
   return { latents, timesteps, extraChannels: [double(latentMask), double(maskedLatents!)] };
 }

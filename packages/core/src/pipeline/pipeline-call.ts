@@ -3,11 +3,11 @@ import { denormalizeImage } from '../image/image-range.js';
 import { tensorToRgba } from '../image/rgba-image.js';
 import type { Conditioning } from '../interfaces/conditioning.js';
 import type { LatentCodec } from '../interfaces/latent-codec.js';
-import type { PromptEncoder } from '../interfaces/prompt-encoder.js';
+import type { PromptEncodeOptions, PromptEncoder } from '../interfaces/prompt-encoder.js';
 import type { Scheduler } from '../interfaces/scheduler.js';
 import type { Generator } from '../random/generator.js';
 import { TorchGenerator } from '../random/torch-generator.js';
-import type { Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import {
   concatConditioning,
   conditioningBatch,
@@ -48,8 +48,12 @@ export function callGenerator(v: Pick<CommonOptions, 'seed' | 'generator' | 'gen
 
 /**
  * The denoiser's conditioning: each prompt's row repeated `numImagesPerPrompt` times in a row, and under
- * guidance `[uncond; cond]`, uncond first (diffusers' `encode_prompt` + `torch.cat([neg, pos])`). Prompts
- * and negative prompts are encoded in one encoder call.
+ * guidance `[uncond; cond]`, uncond first (diffusers' `encode_prompt` + `torch.cat([neg, pos])`); pooled
+ * `textEmbeds` rows go the same way. Prompts and negative prompts are encoded in one encoder call, with
+ * `prompts2` (SDXL's second encoder; `[...negativePrompts2, ...prompts2]`, each defaulting to its first-encoder
+ * text) when given. SDXL's diffusers quirks: with `negativesIgnoreClipSkip` and a `clipSkip`, the negatives
+ * are encoded in a call of their own without it; with `zeroNegative` the negative conditioning is zeros
+ * (hidden states and pooled) and nothing negative is encoded.
  */
 export async function callConditioning(
   promptEncoder: PromptEncoder | undefined,
@@ -57,27 +61,45 @@ export async function callConditioning(
 ): Promise<Conditioning> {
   let cond = v.promptEmbeds;
   let uncond = v.negativePromptEmbeds;
-  const texts = [...(v.negativePrompts ?? []), ...(v.prompts ?? [])];
+  const negatives = v.zeroNegative ? [] : (v.negativePrompts ?? []);
+  const positives = v.prompts ?? [];
+  const texts = [...negatives, ...positives];
   if (texts.length > 0) {
-    // One encoder call for negative and positive prompts: a batched run, and encoders that pad
-    // long prompts pad both alike.
-    const encoded = await promptEncoder!.encode(
-      texts,
-      v.clipSkip === undefined ? undefined : { clipSkip: v.clipSkip },
-    );
-    const rows = conditioningBatch(encoded);
-    if (rows !== texts.length) {
-      throw new ShapeMismatchError({
-        name: 'promptEncoder.encode output batch',
-        value: rows,
-        expected: `${texts.length}, one row per prompt`,
-        fix: 'make the prompt encoder return one row of encoderHiddenStates per prompt',
-      });
+    const second = v.prompts2 !== undefined || v.negativePrompts2 !== undefined;
+    const negatives2 = v.zeroNegative ? [] : (v.negativePrompts2 ?? negatives);
+    const positives2 = v.prompts2 ?? positives;
+    const separate = v.negativesIgnoreClipSkip === true && v.clipSkip !== undefined;
+    const encode = async (list: string[], list2: string[], clipSkip: number | undefined) => {
+      const options: PromptEncodeOptions = {};
+      if (clipSkip !== undefined) options.clipSkip = clipSkip;
+      if (second) options.prompts2 = list2;
+      const encoded = await promptEncoder!.encode(
+        list,
+        Object.keys(options).length > 0 ? options : undefined,
+      );
+      const rows = conditioningBatch(encoded);
+      if (rows !== list.length) {
+        throw new ShapeMismatchError({
+          name: 'promptEncoder.encode output batch',
+          value: rows,
+          expected: `${list.length}, one row per prompt`,
+          fix: 'make the prompt encoder return one row of encoderHiddenStates per prompt',
+        });
+      }
+      return encoded;
+    };
+    if (separate) {
+      // diffusers' SDXL encode_prompt: clip_skip for the prompts, the penultimate layer for the negatives.
+      if (positives.length > 0) cond = await encode(positives, positives2, v.clipSkip);
+      if (negatives.length > 0) uncond = await encode(negatives, negatives2, undefined);
+    } else {
+      // One encoder call for negative and positive prompts: a batched run, and encoders that pad
+      // long prompts pad both alike.
+      const encoded = await encode(texts, [...negatives2, ...positives2], v.clipSkip);
+      const [neg, pos] = splitConditioning(encoded, negatives.length);
+      if (positives.length > 0) cond = pos;
+      if (negatives.length > 0) uncond = neg;
     }
-    const nNeg = v.negativePrompts?.length ?? 0;
-    const [neg, pos] = splitConditioning(encoded, nNeg);
-    if (v.prompts) cond = pos;
-    if (v.negativePrompts) uncond = neg;
   }
   if (!cond)
     throw new InvalidArgumentError({
@@ -87,8 +109,17 @@ export async function callConditioning(
     });
   const repeatedCond = repeatConditioning(cond, v.numImagesPerPrompt);
   if (!v.doClassifierFreeGuidance) return repeatedCond;
+  if (v.zeroNegative) uncond = zerosLikeConditioning(cond);
   checkNegativeMatches(cond, uncond!);
   return concatConditioning([repeatConditioning(uncond!, v.numImagesPerPrompt), repeatedCond]);
+}
+
+/** diffusers' `torch.zeros_like` of the hidden states and the pooled embeddings (SDXL `force_zeros_for_empty_prompt`). */
+function zerosLikeConditioning(c: Conditioning): Conditioning {
+  const zeros = (t: Tensor) => new Tensor(new Float32Array(t.size), t.shape);
+  const out: Conditioning = { encoderHiddenStates: zeros(c.encoderHiddenStates) };
+  if (c.textEmbeds) out.textEmbeds = zeros(c.textEmbeds);
+  return out;
 }
 
 /**

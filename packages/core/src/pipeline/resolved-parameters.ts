@@ -1,6 +1,11 @@
 import type { Scheduler } from '../interfaces/scheduler.js';
 import type { Generator } from '../random/generator.js';
-import type { ImageParameters, ResolvedLayout, ResolvedParameters } from './generate-options.js';
+import type {
+  ImageParameters,
+  ResolvedLayout,
+  ResolvedParameters,
+  ResolvedSdxlParameters,
+} from './generate-options.js';
 import type { CommonOptions } from './validate-options.js';
 
 /** A generator that can say what it was seeded with, as `TorchGenerator.initialSeed()` (torch's `initial_seed()`). */
@@ -36,6 +41,8 @@ export interface ParametersInput extends CommonOptions {
   noiseLevel?: number;
   /** The layout of a GLIGEN call. */
   layout?: ResolvedLayout;
+  /** What an SDXL call resolved. */
+  sdxl?: ResolvedSdxlParameters;
 }
 
 /**
@@ -60,6 +67,10 @@ export function resolveParameters(
     if (prompt !== undefined) image.prompt = prompt;
     const negative = v.doClassifierFreeGuidance ? v.negativePrompts?.[promptIndex] : undefined;
     if (negative !== undefined) image.negativePrompt = negative;
+    const prompt2 = v.prompts2?.[promptIndex];
+    if (prompt2 !== undefined && prompt2 !== prompt) image.prompt2 = prompt2;
+    const negative2 = v.doClassifierFreeGuidance ? v.negativePrompts2?.[promptIndex] : undefined;
+    if (negative2 !== undefined && negative2 !== negative) image.negativePrompt2 = negative2;
     const generator = v.generators ? v.generators[i]! : v.generator;
     const seed = generator
       ? isSeeded(generator)
@@ -85,6 +96,7 @@ export function resolveParameters(
     parameters.strength = v.strength;
   if (v.noiseLevel !== undefined) parameters.noiseLevel = v.noiseLevel;
   if (v.clipSkip !== undefined) parameters.clipSkip = v.clipSkip;
+  if (v.sdxl !== undefined) parameters.sdxl = v.sdxl;
   if (v.layout !== undefined) {
     const { phrases, boxes, scheduledSamplingBeta } = v.layout;
     parameters.layout = {

@@ -1,10 +1,18 @@
-import { ModelMismatchError, NotImplementedError } from '../errors.js';
+import { InvalidArgumentError, ModelMismatchError } from '../errors.js';
 import type { Backend, PipelineParts, SdxlPipelineConfig } from '../interfaces/backend.js';
-import type { GenerateResult, OutputType } from './generate-options.js';
+import type { Conditioning } from '../interfaces/conditioning.js';
+import type { Tensor } from '../tensor.js';
+import { truncateAtDenoisingEnd } from './denoising-fraction.js';
+import { runDenoisingLoop } from './denoising-loop.js';
+import type { GenerateResult, OutputType, ResolvedSdxlParameters } from './generate-options.js';
 import { loadPipelineParts, rejectParts } from './load-parts.js';
+import { startLoop } from './loop-start.js';
 import { PipelineBase } from './pipeline-base.js';
+import { withSchedulerLease } from './pipeline-call.js';
 import type { PipelineLimits } from './pipeline-limits.js';
 import type { SdxlGenerateOptions } from './sdxl-options.js';
+import { sdxlTimeIds } from './sdxl-time-ids.js';
+import { type ValidatedSdxlOptions, validateSdxlOptions } from './validate-sdxl-options.js';
 
 /** diffusers' defaults of the SDXL pipeline config (SDXL base 1.0's `model_index.json`). */
 const DEFAULT_SDXL_CONFIG: SdxlPipelineConfig = Object.freeze({
@@ -67,12 +75,98 @@ export class StableDiffusionXLPipeline extends PipelineBase {
   }
 
   /**
-   * Generates images; see {@link SdxlGenerateOptions}. The type of `images` follows `outputType`.
+   * Generates images; see {@link SdxlGenerateOptions}. The type of `images` follows `outputType`:
+   * `RgbaImage[]` by default, a `Tensor` for `'tensor'` and `'latent'` (the refiner's `image`).
+   *
+   * The denoiser gets `conditioning { encoderHiddenStates, textEmbeds, timeIds }` on every call, batch
+   * `[uncond…; cond…]` under guidance (time ids as diffusers builds them, quirks included: docs/sdxl.md).
+   * Calls may run at the same time on one pipeline, each on its own scheduler state, as
+   * StableDiffusionPipeline's. Every option is checked before any work.
    */
   generate<O extends OutputType = 'image'>(
     options: SdxlGenerateOptions & { outputType?: O },
   ): Promise<GenerateResult<O>>;
-  async generate(_options: SdxlGenerateOptions): Promise<GenerateResult<OutputType>> {
-    throw new NotImplementedError('StableDiffusionXLPipeline.generate is being written (issue 18).');
+  async generate(options: SdxlGenerateOptions): Promise<GenerateResult<OutputType>> {
+    const v = validateSdxlOptions(options, this, this.config);
+    const { timeIds, positive, negative } = sdxlTimeIds(v.micro, {
+      mode: v.mode,
+      requiresAestheticsScore: this.config.requiresAestheticsScore,
+      totalImages: v.totalImages,
+      doClassifierFreeGuidance: v.doClassifierFreeGuidance,
+    });
+    v.sdxl = resolvedSdxl(v, this.config.requiresAestheticsScore, positive, negative);
+    return this.withLoraTags(v, () => this.#generate(v, timeIds));
+  }
+
+  async #generate(v: ValidatedSdxlOptions, timeIds: Tensor): Promise<GenerateResult<OutputType>> {
+    const { shared, generator, parameters, conditioning } = await this.startCall(v);
+    checkPooled(conditioning);
+    const signal = v.signal;
+    const latents = await withSchedulerLease(shared, signal, async (scheduler) => {
+      scheduler.setTimesteps(v.numInferenceSteps);
+      // diffusers' SDXL txt2img starts the scheduler at index 0 explicitly.
+      if (v.mode === 'txt2img') scheduler.setBeginIndex?.(0);
+      const start = await startLoop(this, v, scheduler, generator);
+      const timesteps =
+        v.denoisingEnd === undefined
+          ? start.timesteps
+          : truncateAtDenoisingEnd(scheduler, start.timesteps, v.denoisingEnd);
+      return runDenoisingLoop({
+        denoiser: this.denoiser,
+        scheduler,
+        latents: start.latents,
+        timesteps,
+        conditioning: { ...conditioning, timeIds },
+        doClassifierFreeGuidance: v.doClassifierFreeGuidance,
+        guidanceScale: v.guidanceScale,
+        guidanceRescale: v.guidanceRescale,
+        eta: v.eta,
+        generator,
+        ...(start.extraChannels ? { extraChannels: start.extraChannels } : {}),
+        ...(start.blend ? { blend: start.blend } : {}),
+        signal,
+        onStep: v.onStep,
+      });
+    });
+    return this.finishCall(v, latents, parameters);
+  }
+}
+
+/** The `sdxl` block of the resolved parameters. */
+function resolvedSdxl(
+  v: ValidatedSdxlOptions,
+  refiner: boolean,
+  positive: number[],
+  negative: number[],
+): ResolvedSdxlParameters {
+  const m = v.micro;
+  const out: ResolvedSdxlParameters = {
+    originalSize: m.originalSize,
+    cropsCoordsTopLeft: m.cropsCoordsTopLeft,
+    targetSize: m.targetSize,
+    timeIds: { positive, negative },
+  };
+  if (m.negativeOriginalSize) out.negativeOriginalSize = m.negativeOriginalSize;
+  if (m.negativeCropsCoordsTopLeft) out.negativeCropsCoordsTopLeft = m.negativeCropsCoordsTopLeft;
+  if (m.negativeTargetSize) out.negativeTargetSize = m.negativeTargetSize;
+  if (refiner && v.mode !== 'txt2img') {
+    out.aestheticScore = m.aestheticScore;
+    out.negativeAestheticScore = m.negativeAestheticScore;
+  }
+  if (v.denoisingEnd !== undefined) out.denoisingEnd = v.denoisingEnd;
+  if (v.denoisingStart !== undefined) out.denoisingStart = v.denoisingStart;
+  return out;
+}
+
+/** An SDXL UNet needs the pooled embeddings: a prompt encoder that returns none is the wrong one. */
+function checkPooled(c: Conditioning): void {
+  if (!c.textEmbeds) {
+    throw new InvalidArgumentError({
+      name: 'promptEncoder.encode output textEmbeds',
+      value: undefined,
+      expected:
+        'the pooled text embeddings [B, P] of the second text encoder (an SDXL prompt encoder returns them)',
+      fix: "load the model's SDXL prompt encoder (text_encoder + text_encoder_2), or pass promptEmbeds with textEmbeds",
+    });
   }
 }

@@ -31,6 +31,20 @@ export interface CommonOptions {
   prompts?: string[];
   /** Negative prompts to encode (under guidance, when no `negativePromptEmbeds`); one per prompt. */
   negativePrompts?: string[];
+  /** SDXL: the second text encoder's prompts (`prompt2`), one per prompt; default `prompts`. */
+  prompts2?: string[];
+  /** SDXL: the second text encoder's negative prompts (`negativePrompt2`), one per negative prompt. */
+  negativePrompts2?: string[];
+  /**
+   * SDXL `force_zeros_for_empty_prompt`: the negative conditioning (hidden states and pooled) is zeros
+   * instead of an encoding (under guidance, with no `negativePrompt` and no `negativePromptEmbeds`).
+   */
+  zeroNegative?: boolean;
+  /**
+   * SDXL: encode the negative prompts without `clipSkip` (diffusers' SDXL `encode_prompt` applies
+   * `clip_skip` to the prompts only), in an encoder call of their own.
+   */
+  negativesIgnoreClipSkip?: boolean;
   promptEmbeds?: Conditioning;
   /** Negative conditioning, kept only under guidance. */
   negativePromptEmbeds?: Conditioning;
@@ -90,6 +104,8 @@ export interface GenerateSpec {
   inpaintStrength: number;
   /** Whether `image` may be a latents Tensor `[B, latentChannels, h, w]` (SDXL's refiner hand-off). */
   latentImage: boolean;
+  /** SDXL `force_zeros_for_empty_prompt` (see {@link CallSpec.zeroNegative}). */
+  zeroNegative: boolean;
 }
 
 /** StableDiffusionPipeline's {@link GenerateSpec}: diffusers' `StableDiffusion*Pipeline` defaults. */
@@ -99,6 +115,7 @@ export const SD_GENERATE_SPEC: GenerateSpec = Object.freeze({
   img2imgStrength: 0.8,
   inpaintStrength: 1,
   latentImage: false,
+  zeroNegative: false,
 });
 
 /** The options shared by every pipeline's `generate()`, as {@link validateCommonOptions} reads them. */
@@ -129,6 +146,11 @@ export interface CallSpec {
   defaultSteps: number;
   /** Default `guidanceScale`. */
   defaultGuidance: number;
+  /**
+   * SDXL `force_zeros_for_empty_prompt`: under guidance with neither `negativePrompt` nor
+   * `negativePromptEmbeds`, the negative conditioning is zeros (nothing is encoded for it).
+   */
+  zeroNegative?: boolean;
 }
 
 const OUTPUT_TYPES: readonly OutputType[] = ['image', 'tensor', 'latent'];
@@ -610,7 +632,14 @@ export function validateCommonOptions(
     }
   }
   let negativePrompts: string[] | undefined;
-  if (doClassifierFreeGuidance && options.negativePromptEmbeds === undefined) {
+  const zeroNegative =
+    doClassifierFreeGuidance &&
+    spec.zeroNegative === true &&
+    options.negativePrompt === undefined &&
+    options.negativePromptEmbeds === undefined;
+  if (zeroNegative) {
+    // SDXL force_zeros_for_empty_prompt: zeros, nothing to encode.
+  } else if (doClassifierFreeGuidance && options.negativePromptEmbeds === undefined) {
     const given = options.negativePrompt ?? '';
     const list = toPromptList('negativePrompt', given);
     if (typeof given === 'string') negativePrompts = Array.from({ length: batchSize }, () => given);
@@ -711,6 +740,7 @@ export function validateCommonOptions(
   };
   if (prompts) out.prompts = prompts;
   if (negativePrompts) out.negativePrompts = negativePrompts;
+  if (zeroNegative) out.zeroNegative = true;
   if (options.promptEmbeds) out.promptEmbeds = options.promptEmbeds;
   if (options.negativePromptEmbeds && doClassifierFreeGuidance)
     out.negativePromptEmbeds = options.negativePromptEmbeds;
@@ -749,6 +779,7 @@ export function validateGenerateOptions(
     keys: spec.keys,
     defaultSteps: 50,
     defaultGuidance: spec.defaultGuidance,
+    zeroNegative: spec.zeroNegative,
   });
   const { denoiser, codec } = parts;
   const { limits, batchSize, totalImages, numInferenceSteps } = common;
@@ -806,8 +837,7 @@ export function validateGenerateOptions(
       fix: 'pass image, or drop strength',
     });
   }
-  const strength =
-    options.strength ?? (mode === 'inpaint' ? spec.inpaintStrength : spec.img2imgStrength);
+  const strength = options.strength ?? (mode === 'inpaint' ? spec.inpaintStrength : spec.img2imgStrength);
   if (!isFiniteNumber(strength) || strength < 0 || strength > 1) {
     throw new InvalidArgumentError({
       name: 'strength',
