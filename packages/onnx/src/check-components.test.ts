@@ -148,11 +148,31 @@ describe('readModelIndex', () => {
     );
   });
 
-  it('SDXL is not implemented; other pipelines and missing files are typed errors', async () => {
-    await expect(readModelIndex(index('StableDiffusionXLPipeline'))).rejects.toThrow(NotImplementedError);
+  it('SDXL folders are read with their pipeline settings; other SDXL pipelines are not implemented', async () => {
+    const base = await readModelIndex(index('StableDiffusionXLPipeline'));
+    expect(base.sdxl).toEqual({ requiresAestheticsScore: false, forceZerosForEmptyPrompt: true });
+    const refiner = await readModelIndex(
+      index('ORTStableDiffusionXLImg2ImgPipeline', {
+        requires_aesthetics_score: true,
+        force_zeros_for_empty_prompt: false,
+        text_encoder: [null, null],
+      }),
+    );
+    expect(refiner.sdxl).toEqual({ requiresAestheticsScore: true, forceZerosForEmptyPrompt: false });
+    expect('text_encoder' in refiner.components).toBe(false);
+    expect(
+      (await readModelIndex(index('OnnxStableDiffusionPipeline', { text_encoder_2: ['x', 'y'] }))).sdxl,
+    ).toBeDefined();
+    expect((await readModelIndex(index('OnnxStableDiffusionPipeline'))).sdxl).toBeUndefined();
+    await expect(readModelIndex(index('StableDiffusionXLControlNetPipeline'))).rejects.toThrow(
+      NotImplementedError,
+    );
     await expect(
-      readModelIndex(index('OnnxStableDiffusionPipeline', { text_encoder_2: ['x', 'y'] })),
-    ).rejects.toThrow(/SDXL is not supported yet/);
+      readModelIndex(index('StableDiffusionXLPipeline', { requires_aesthetics_score: 'yes' })),
+    ).rejects.toThrow(/"requires_aesthetics_score" is "yes"; expected true or false/);
+  });
+
+  it('other pipelines and missing files are typed errors', async () => {
     await expect(readModelIndex(index('KandinskyPipeline'))).rejects.toThrow(ModelInvalidError);
     await expect(readModelIndex(memorySource({}))).rejects.toThrow(ModelNotFoundError);
     await expect(readModelIndex(memorySource({ 'model_index.json': '{"_class_name": 3}' }))).rejects.toThrow(

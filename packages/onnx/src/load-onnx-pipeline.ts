@@ -12,7 +12,7 @@ import { createScheduler } from '@latentkit/schedulers';
 import type { InferenceSession } from 'onnxruntime-common';
 import type { AdapterReader } from './adapters/adapter-reader.js';
 import { OnnxModelAdapters } from './adapters/onnx-model-adapters.js';
-import { checkComponentSizes } from './check-components.js';
+import { checkComponentSizes, type SizeReading } from './check-components.js';
 import { checkGroundedSessions, declaredGrounding } from './check-grounding.js';
 import { ClipTokenizer } from './clip-tokenizer.js';
 import { configValueError } from './config-ranges.js';
@@ -24,15 +24,31 @@ import type { ModelSource } from './model-source.js';
 import { OnnxPromptEncoder } from './onnx-prompt-encoder.js';
 import { OnnxTextEncoder } from './onnx-text-encoder.js';
 import { findInput, findOutput, fixedDim } from './ort-io.js';
+import { checkSdxlConfigs } from './sdxl-config-checks.js';
+import { SdxlPromptEncoder } from './sdxl-prompt-encoder.js';
+import { checkSdxlSessions } from './sdxl-session-checks.js';
 import type { SessionFactory, SessionRequest } from './session-factory.js';
 import { UnetDenoiser, unetSizeMultiple } from './unet-denoiser.js';
 import { VaeCodec } from './vae-codec.js';
 import { VaeDecoderCodec } from './vae-decoder-codec.js';
+import {
+  float16VaeNanHint,
+  float16VaeWarning,
+  float32VaeFile,
+  isFloat16Vae,
+  vaeForceUpcast,
+} from './vae-upcast.js';
 
-/** The ONNX components of an SD 1.x/2.x model folder. */
-export type OnnxComponentName = 'text_encoder' | 'unet' | 'vae_decoder' | 'vae_encoder';
+/** The ONNX components of a model folder (`text_encoder_2` only in SDXL folders). */
+export type OnnxComponentName = 'text_encoder' | 'text_encoder_2' | 'unet' | 'vae_decoder' | 'vae_encoder';
 
-const ALL_COMPONENTS: readonly OnnxComponentName[] = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'];
+const ALL_COMPONENTS: readonly OnnxComponentName[] = [
+  'text_encoder',
+  'text_encoder_2',
+  'unet',
+  'vae_decoder',
+  'vae_encoder',
+];
 
 /** Options of {@link loadOnnxPipeline}. */
 export interface OnnxPipelineOptions {
@@ -45,13 +61,21 @@ export interface OnnxPipelineOptions {
   schedulerConfig?: Readonly<Record<string, unknown>>;
   /**
    * Which ONNX components to load (default: all the folder has). `unet` and `vae_decoder` are always
-   * needed; leave out `text_encoder` to pass `promptEmbeds` yourself, or `vae_encoder` when you never
-   * encode images — both save memory.
+   * needed; leave out `text_encoder` (SDXL: both `text_encoder` and `text_encoder_2`) to pass
+   * `promptEmbeds` yourself, or `vae_encoder` when you never encode images — both save memory.
    */
   components?: readonly OnnxComponentName[];
-  /** Model files per component, relative to the folder (default `<component>/model.onnx`). */
+  /**
+   * Model files per component, relative to the folder (default `<component>/model.onnx`), e.g. the fp16
+   * variant `{ unet: 'unet/model.fp16.onnx' }`. A float16 VAE file whose config says `force_upcast: true`
+   * (SDXL's VAE overflows in float16) is replaced by the float32 `<folder>/model.onnx` beside it when there
+   * is one; else it is kept and the load warns once (`onWarning`).
+   */
   modelFiles?: Partial<Readonly<Record<OnnxComponentName, string>>>;
-  /** The default clip skip of the prompt encoder (A1111's; 1 = none). */
+  /**
+   * The default clip skip of the prompt encoder (A1111's; 1 = the model's default layer: the last for SD
+   * 1.x/2.x, the penultimate for SDXL; N = N−1 layers further back).
+   */
   clipSkip?: number;
   /** Parse A1111 attention syntax in prompts (default true). */
   promptWeighting?: boolean;
@@ -69,6 +93,11 @@ export interface OnnxBackendEnvironment {
    * reads paths and `http(s)` URLs, the browser fetches URLs. Without it only bytes are accepted.
    */
   readAdapter?: AdapterReader;
+  /**
+   * Receives the load's warnings (a float16 SDXL VAE kept despite `force_upcast`). Default `console.warn`.
+   * Backends pass their `onWarning` option.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -266,6 +295,16 @@ export async function loadOnnxPipeline(
   ) {
     files.vae_decoder = 'vae/model.onnx';
   }
+  const sdxl = index.sdxl;
+  const asked = (c: OnnxComponentName): boolean => options.components?.includes(c) ?? false;
+  if (!sdxl && asked('text_encoder_2')) {
+    throw new InvalidArgumentError({
+      name: 'components',
+      value: [...(options.components ?? [])],
+      expected: `a list without "text_encoder_2": ${source.location} is not an SDXL model (model_index.json names ${index.className})`,
+      fix: 'leave "text_encoder_2" out',
+    });
+  }
 
   // Required files first, so a missing one is reported before any session is made.
   await requireFile(source, 'scheduler/scheduler_config.json', 'the scheduler config');
@@ -278,11 +317,32 @@ export async function loadOnnxPipeline(
   }
   await requireFile(source, files.unet, 'the UNet');
   await requireFile(source, files.vae_decoder, 'the VAE decoder');
-  const loadText = wanted.has('text_encoder');
+  // SDXL: the refiner has no first text encoder (model_index.json "text_encoder": [null, null]).
+  const hasText1 = !sdxl || 'text_encoder' in index.components || asked('text_encoder');
+  const loadText = wanted.has('text_encoder') && hasText1;
+  const loadText2 = sdxl !== undefined && wanted.has('text_encoder_2');
+  if (sdxl && loadText && !loadText2) {
+    throw new InvalidArgumentError({
+      name: 'components',
+      value: [...(options.components ?? [])],
+      expected:
+        'both "text_encoder" and "text_encoder_2", or neither: SDXL encodes prompts with both (the pooled embedding comes from text_encoder_2)',
+      fix: 'add "text_encoder_2", or leave both out and pass promptEmbeds with textEmbeds',
+    });
+  }
   if (loadText) {
     await requireFile(source, files.text_encoder, 'the text encoder');
     await requireFile(source, 'tokenizer/vocab.json', 'the CLIP tokenizer vocabulary');
     await requireFile(source, 'tokenizer/merges.txt', 'the CLIP tokenizer merges');
+  }
+  if (loadText2) {
+    await requireFile(
+      source,
+      files.text_encoder_2,
+      "SDXL's second text encoder, OpenCLIP bigG with projection",
+    );
+    await requireFile(source, 'tokenizer_2/vocab.json', "the second text encoder's tokenizer vocabulary");
+    await requireFile(source, 'tokenizer_2/merges.txt', "the second text encoder's tokenizer merges");
   }
   // The VAE encoder is optional: text-to-image works without it; the x4 upscaler never encodes.
   const loadEncoder = !upscale && wanted.has('vae_encoder') && (await source.exists(files.vae_encoder));
@@ -294,6 +354,7 @@ export async function loadOnnxPipeline(
     schedulerConfig,
     unetConfig,
     textConfig,
+    text2Config,
     vaeDecoderConfig,
     vaeEncoderConfig,
     vaeConfig,
@@ -301,7 +362,8 @@ export async function loadOnnxPipeline(
   ] = await Promise.all([
     readOptionalConfig(source, 'scheduler/scheduler_config.json'),
     readOptionalConfig(source, 'unet/config.json'),
-    loadText ? readOptionalConfig(source, 'text_encoder/config.json') : undefined,
+    loadText || (sdxl && hasText1) ? readOptionalConfig(source, 'text_encoder/config.json') : undefined,
+    sdxl ? readOptionalConfig(source, 'text_encoder_2/config.json') : undefined,
     readOptionalConfig(source, 'vae_decoder/config.json'),
     readOptionalConfig(source, 'vae_encoder/config.json'),
     readOptionalConfig(source, 'vae/config.json'),
@@ -319,10 +381,34 @@ export async function loadOnnxPipeline(
     },
     source.location,
   );
-  // Configs alone can show a mismatch before any (slow, large) session is created.
+  // SDXL: the UNet's cross-attention and added-embedding sizes against both text encoders and the time ids.
+  const sdxlSizes = sdxl
+    ? checkSdxlConfigs(
+        {
+          unet: unetConfig,
+          textEncoder: textConfig,
+          textEncoder2: text2Config,
+          hasTextEncoder: hasText1,
+          pipeline: sdxl,
+        },
+        source.location,
+      )
+    : undefined;
+  const forceUpcast = vaeForceUpcast(
+    [
+      { file: 'vae_decoder/config.json', config: vaeDecoderConfig },
+      { file: 'vae_encoder/config.json', config: vaeEncoderConfig },
+      { file: 'vae/config.json', config: vaeConfig },
+    ],
+    source.location,
+  );
+  // Configs alone can show a mismatch before any (slow, large) session is created. SDXL's text sizes are
+  // checked by checkSdxlConfigs (the UNet attends to both encoders' hidden states concatenated).
   checkComponentSizes(
     {
-      textHiddenSize: [{ from: 'text_encoder/config.json hidden_size', value: config.textHiddenSize }],
+      textHiddenSize: sdxl
+        ? []
+        : [{ from: 'text_encoder/config.json hidden_size', value: config.textHiddenSize }],
       unetCrossAttentionDim: [
         { from: 'unet/config.json cross_attention_dim', value: config.unetCrossAttentionDim },
       ],
@@ -361,6 +447,27 @@ export async function loadOnnxPipeline(
   const releaseAll = async (): Promise<void> => {
     await Promise.allSettled(created.splice(0).map((s) => s.release?.()));
   };
+  // A float16 VAE of a force_upcast config (SDXL's): the float32 model.onnx beside it when there is one.
+  const float16Vaes: string[] = [];
+  const upcastVae = async (
+    component: 'vae_decoder' | 'vae_encoder',
+    session: InferenceSession,
+    input: 'latent_sample' | 'sample',
+  ): Promise<InferenceSession> => {
+    if (!forceUpcast || !isFloat16Vae(session, input)) return session;
+    const fallback = float32VaeFile(files[component]);
+    if (fallback !== undefined && (await source.exists(fallback))) {
+      created.splice(created.indexOf(session), 1);
+      await session.release?.();
+      files[component] = fallback;
+      const float32 = await open(component);
+      if (!isFloat16Vae(float32, input)) return float32;
+      float16Vaes.push(fallback);
+      return float32;
+    }
+    float16Vaes.push(files[component]);
+    return session;
+  };
 
   try {
     // allSettled: every session that opens is known (and released) even when another one fails
@@ -370,33 +477,58 @@ export async function loadOnnxPipeline(
       loadText ? open('text_encoder') : undefined,
       loadEncoder ? open('vae_encoder') : undefined,
       loadText ? ClipTokenizer.fromSource(source) : undefined,
+      loadText2 ? open('text_encoder_2') : undefined,
+      loadText2 ? ClipTokenizer.fromSource(source, 'tokenizer_2') : undefined,
     ] as const);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
     const value = <T>(r: PromiseSettledResult<T>): T => (r as PromiseFulfilledResult<T>).value;
     const unetSession = value(settled[0]);
-    const decoderSession = value(settled[1]);
+    const decoderSession = await upcastVae('vae_decoder', value(settled[1]), 'latent_sample');
     const textSession = value(settled[2]);
-    const encoderSession = value(settled[3]);
+    const encoderSessionRaw = value(settled[3]);
+    const encoderSession = encoderSessionRaw && (await upcastVae('vae_encoder', encoderSessionRaw, 'sample'));
     const tokenizer = value(settled[4]);
+    const text2Session = value(settled[5]);
+    const tokenizer2 = value(settled[6]);
+    if (float16Vaes.length > 0)
+      (environment.onWarning ?? console.warn)(float16VaeWarning(float16Vaes, source.location));
 
     if (tokenizer && config.textVocabSize !== undefined && tokenizer.maxTokenId >= config.textVocabSize) {
       throw new ModelMismatchError(
         `The components of ${source.location} do not fit together: tokenizer/vocab.json has token ids up to ${tokenizer.maxTokenId}, but text_encoder/config.json vocab_size = ${config.textVocabSize}. Fix: use the tokenizer that belongs to the text encoder (from the same export).`,
       );
     }
+    const vocab2 = sdxlSizes?.text2VocabSize;
+    if (tokenizer2 && vocab2 !== undefined && tokenizer2.maxTokenId >= vocab2) {
+      throw new ModelMismatchError(
+        `The components of ${source.location} do not fit together: tokenizer_2/vocab.json has token ids up to ${tokenizer2.maxTokenId}, but text_encoder_2/config.json vocab_size = ${vocab2}. Fix: use the tokenizer that belongs to the text encoder (from the same export).`,
+      );
+    }
     const unetSample = findInput(unetSession, 'sample');
     const encoderLatent = encoderSession && findOutput(encoderSession, 'latent_sample');
     const encoderParams = encoderSession && findOutput(encoderSession, 'latent_parameters');
     const paramChannels = fixedDim(encoderParams, 1);
+    const textWidth = (s: InferenceSession | undefined) =>
+      s ? fixedDim(findOutput(s, 'last_hidden_state'), 2) : undefined;
+    const width1 = textWidth(textSession);
+    const width2 = textWidth(text2Session);
+    const textHiddenSize: SizeReading[] = sdxl
+      ? [
+          {
+            from: loadText
+              ? `${files.text_encoder} + ${files.text_encoder_2} hidden states`
+              : `${files.text_encoder_2} hidden states`,
+            value:
+              width2 === undefined || (loadText && width1 === undefined) ? undefined : (width1 ?? 0) + width2,
+          },
+        ]
+      : [
+          { from: 'text_encoder/config.json hidden_size', value: config.textHiddenSize },
+          { from: `${files.text_encoder} output last_hidden_state`, value: width1 },
+        ];
     const agreed = checkComponentSizes(
       {
-        textHiddenSize: [
-          { from: 'text_encoder/config.json hidden_size', value: config.textHiddenSize },
-          {
-            from: `${files.text_encoder} output last_hidden_state`,
-            value: textSession ? fixedDim(findOutput(textSession, 'last_hidden_state'), 2) : undefined,
-          },
-        ],
+        textHiddenSize,
         unetCrossAttentionDim: [
           { from: 'unet/config.json cross_attention_dim', value: config.unetCrossAttentionDim },
           {
@@ -438,6 +570,8 @@ export async function loadOnnxPipeline(
       ...(agreed.hiddenSize !== undefined ? { crossAttentionDim: agreed.hiddenSize } : {}),
       sizeMultiple: unetSizeMultiple(unetConfig) ?? 1,
       ...(config.unetNumClassEmbeds !== undefined ? { numClassEmbeds: config.unetNumClassEmbeds } : {}),
+      ...(sdxlSizes?.textEmbedsDim !== undefined ? { textEmbedsDim: sdxlSizes.textEmbedsDim } : {}),
+      ...(sdxlSizes ? { timeIdCount: sdxlSizes.timeIdCount } : {}),
     });
     if (upscale && !denoiser.takesClassLabels) {
       throw new ModelInvalidError(
@@ -451,6 +585,27 @@ export async function loadOnnxPipeline(
         request: request('text_encoder'),
         ...(eps !== undefined ? { layerNormEps: eps } : {}),
       });
+    }
+    let textEncoder2: OnnxTextEncoder | undefined;
+    if (text2Session && tokenizer2) {
+      const eps = sdxlSizes?.text2LayerNormEps;
+      textEncoder2 = new OnnxTextEncoder(text2Session, sessions, {
+        request: request('text_encoder_2'),
+        ...(eps !== undefined ? { layerNormEps: eps } : {}),
+      });
+    }
+    if (sdxl || denoiser.microConditioning) {
+      checkSdxlSessions(
+        {
+          className: index.className,
+          sdxl: sdxlSizes,
+          denoiser,
+          unetFile: files.unet,
+          textEncoder,
+          textEncoder2,
+        },
+        source.location,
+      );
     }
     checkGroundedSessions(
       grounding,
@@ -482,36 +637,56 @@ export async function loadOnnxPipeline(
           ...(encoderSession
             ? { encoder: { session: encoderSession, request: request('vae_encoder') } }
             : {}),
+          ...(float16Vaes.includes(files.vae_decoder)
+            ? { nonFiniteHint: float16VaeNanHint(files.vae_decoder) }
+            : {}),
         });
 
+    const promptOptions = {
+      ...(options.clipSkip !== undefined ? { clipSkip: options.clipSkip } : {}),
+      ...(options.promptWeighting !== undefined ? { promptWeighting: options.promptWeighting } : {}),
+      ...(options.maxPromptChunks !== undefined ? { maxChunks: options.maxPromptChunks } : {}),
+    };
     let promptEncoder: PromptEncoder | undefined;
-    if (textEncoder && tokenizer) {
-      promptEncoder = new OnnxPromptEncoder(tokenizer, textEncoder, {
-        ...(options.clipSkip !== undefined ? { clipSkip: options.clipSkip } : {}),
-        ...(options.promptWeighting !== undefined ? { promptWeighting: options.promptWeighting } : {}),
-        ...(options.maxPromptChunks !== undefined ? { maxChunks: options.maxPromptChunks } : {}),
-      });
+    if (sdxl && textEncoder2 && tokenizer2) {
+      promptEncoder = new SdxlPromptEncoder(
+        textEncoder && tokenizer ? { tokenizer, textEncoder } : undefined,
+        { tokenizer: tokenizer2, textEncoder: textEncoder2 },
+        promptOptions,
+      );
+    } else if (!sdxl && textEncoder && tokenizer) {
+      promptEncoder = new OnnxPromptEncoder(tokenizer, textEncoder, promptOptions);
     }
 
-    // The UNet and the text encoder may have re-created their sessions (initializer overrides): they
+    // The UNet and the text encoders may have re-created their sessions (initializer overrides): they
     // release their current ones; the other sessions are released as made.
+    const swappable = new Set<InferenceSession | undefined>([
+      unetSession,
+      textEncoder ? textSession : undefined,
+      textEncoder2 ? text2Session : undefined,
+    ]);
     const dispose = async (): Promise<void> => {
-      const own = created
-        .splice(0)
-        .filter((s) => s !== unetSession && (textEncoder === undefined || s !== textSession));
+      const own = created.splice(0).filter((s) => !swappable.has(s));
       await Promise.allSettled([
         denoiser.release(),
         textEncoder?.release(),
+        textEncoder2?.release(),
         ...own.map((s) => s.release?.()),
       ]);
     };
     const parts: OnnxPipelineParts = { denoiser, codec, scheduler, dispose };
     if (promptEncoder) parts.promptEncoder = promptEncoder;
-    // LoRA and textual inversion patch the UNet's and text encoder's weights (docs/lora-and-embeddings.md)
+    if (sdxl) parts.sdxl = { ...sdxl };
+    // LoRA and textual inversion patch the UNet's and text encoders' weights (docs/lora-and-embeddings.md)
     parts.adapters = new OnnxModelAdapters({
-      components: { unet: denoiser, ...(textEncoder ? { text_encoder: textEncoder } : {}) },
+      components: {
+        unet: denoiser,
+        ...(textEncoder ? { text_encoder: textEncoder } : {}),
+        ...(textEncoder2 ? { text_encoder_2: textEncoder2 } : {}),
+      },
       ...(environment.readAdapter ? { read: environment.readAdapter } : {}),
       ...(tokenizer ? { tokenizer } : {}),
+      ...(tokenizer2 ? { tokenizer2 } : {}),
     });
     if (lowResScheduler) parts.lowResScheduler = lowResScheduler;
     if (maxNoiseLevel !== undefined) parts.maxNoiseLevel = maxNoiseLevel;

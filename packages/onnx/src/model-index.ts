@@ -1,4 +1,9 @@
-import { ModelInvalidError, ModelNotFoundError, NotImplementedError } from '@latentkit/core';
+import {
+  ModelInvalidError,
+  ModelNotFoundError,
+  NotImplementedError,
+  type SdxlPipelineConfig,
+} from '@latentkit/core';
 import type { ModelSource } from './model-source.js';
 import { parsePythonJson } from './python-json.js';
 
@@ -17,6 +22,12 @@ export interface ModelIndex {
    * then the UNet must be a grounded one (docs/layout-to-image.md, "ONNX convention").
    */
   readonly grounded: boolean;
+  /**
+   * Present when the folder is SDXL (`StableDiffusionXL(Img2Img|Inpaint)?Pipeline`, with diffusers' `Onnx` or
+   * Optimum's `ORT` prefix, or any folder listing `text_encoder_2` / `tokenizer_2`): `requires_aesthetics_score`
+   * (default false) and `force_zeros_for_empty_prompt` (default true) of `model_index.json`.
+   */
+  readonly sdxl: SdxlPipelineConfig | undefined;
   /** Component folder → `[library, class]` (entries set to `[null, null]` are left out). */
   readonly components: Readonly<Record<string, readonly [string, string]>>;
   /** The whole file. */
@@ -31,6 +42,8 @@ const SD_FAMILY =
 // diffusers' GLIGEN text-box pipeline (masterful/gligen-1-4-generation-text-box): an SD 1.x folder whose
 // UNet takes the grounding inputs.
 const GLIGEN = /^(Onnx)?StableDiffusionGLIGENPipeline$/;
+// SDXL base, refiner (img2img) and inpainting; Optimum's ORT classes and diffusers' ONNX-style names.
+const SDXL = /^(Onnx|ORT)?StableDiffusionXL(Img2Img|Inpaint)?Pipeline$/;
 // diffusers' x4 upscaler (stabilityai/stable-diffusion-x4-upscaler) and its ONNX class.
 const UPSCALER = /^(Onnx)?StableDiffusionUpscalePipeline$/;
 
@@ -39,7 +52,9 @@ const UPSCALER = /^(Onnx)?StableDiffusionUpscalePipeline$/;
  * the x4 upscaler (`StableDiffusionUpscalePipeline`), or the GLIGEN text-box pipeline
  * (`StableDiffusionGLIGENPipeline`).
  *
- * @throws {@link @latentkit/core!ModelNotFoundError} when the file is missing; {@link @latentkit/core!NotImplementedError} for SDXL and GLIGEN text-image;
+ * An SDXL folder (see {@link ModelIndex.sdxl}) is read with its pipeline settings.
+ *
+ * @throws {@link @latentkit/core!ModelNotFoundError} when the file is missing; {@link @latentkit/core!NotImplementedError} for other SDXL pipelines (ControlNet, InstructPix2Pix…) and GLIGEN text-image;
  *   {@link @latentkit/core!ModelInvalidError} for other pipelines or a malformed file.
  */
 export async function readModelIndex(source: ModelSource): Promise<ModelIndex> {
@@ -63,9 +78,20 @@ export async function readModelIndex(source: ModelSource): Promise<ModelIndex> {
     const [lib, cls] = value as unknown[];
     if (typeof lib === 'string' && typeof cls === 'string') components[key] = [lib, cls];
   }
-  if (/XL/.test(className) || 'text_encoder_2' in components || 'tokenizer_2' in components) {
+  const sdxlComponents = 'text_encoder_2' in components || 'tokenizer_2' in components;
+  if (SDXL.test(className) || (sdxlComponents && SD_FAMILY.test(className))) {
+    return {
+      className,
+      kind: 'text-to-image',
+      grounded: false,
+      sdxl: readSdxlConfig(index, source.location),
+      components,
+      raw: index,
+    };
+  }
+  if (/XL/.test(className) || sdxlComponents) {
     throw new NotImplementedError(
-      `${source.location} is an SDXL model (${className}); SDXL is not supported yet. Use an SD 1.x or 2.x ONNX export.`,
+      `${source.location} is an SDXL-family model of a pipeline latentkit does not run (${className}). Supported: StableDiffusionXLPipeline, StableDiffusionXLImg2ImgPipeline and StableDiffusionXLInpaintPipeline exports (base, refiner, Turbo, inpainting). Fix: export one of those with optimum-cli (docs/model-folders.md, "SDXL").`,
     );
   }
   if (/GLIGENTextImage/.test(className)) {
@@ -83,7 +109,33 @@ export async function readModelIndex(source: ModelSource): Promise<ModelIndex> {
     className,
     kind: upscale ? 'upscale' : 'text-to-image',
     grounded: GLIGEN.test(className),
+    sdxl: undefined,
     components,
     raw: index,
+  };
+}
+
+/** A boolean key of `model_index.json`, `fallback` when absent or null. */
+function flag(
+  index: Readonly<Record<string, unknown>>,
+  key: string,
+  fallback: boolean,
+  location: string,
+): boolean {
+  const value = index[key];
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'boolean') {
+    throw new ModelInvalidError(
+      `model_index.json in ${location}: "${key}" is ${JSON.stringify(value)}; expected true or false (default ${fallback}). Fix: correct the file (SDXL base has force_zeros_for_empty_prompt true, the refiner requires_aesthetics_score true).`,
+    );
+  }
+  return value;
+}
+
+/** The SDXL pipeline settings of `model_index.json`, with diffusers' defaults. */
+function readSdxlConfig(index: Readonly<Record<string, unknown>>, location: string): SdxlPipelineConfig {
+  return {
+    requiresAestheticsScore: flag(index, 'requires_aesthetics_score', false, location),
+    forceZerosForEmptyPrompt: flag(index, 'force_zeros_for_empty_prompt', true, location),
   };
 }

@@ -1,49 +1,25 @@
 import {
   type Conditioning,
   InvalidArgumentError,
-  LimitExceededError,
   ModelMismatchError,
   type PromptEncodeOptions,
   type PromptEncoder,
-  parsePromptWeights,
   Tensor,
 } from '@latentkit/core';
-import { expandMultiVectorTokens, multiVectorExpander } from './adapters/multi-vector-tokens.js';
+import { expandMultiVectorTokens } from './adapters/multi-vector-tokens.js';
+import { checkClipSkip } from './clip-skip.js';
 import type { ClipTokenizer } from './clip-tokenizer.js';
+import { encodeChunks, padChunks } from './encode-chunks.js';
 import type { OnnxTextEncoder } from './onnx-text-encoder.js';
+import { CHUNK_TOKENS, PromptChunker, type PromptChunkerOptions } from './prompt-chunker.js';
 
 /** Options of {@link OnnxPromptEncoder}. */
-export interface OnnxPromptEncoderOptions {
+export interface OnnxPromptEncoderOptions extends PromptChunkerOptions {
   /** The clip skip used when `encode` is not given one (A1111's "clip skip"; 1 = none, the default). */
   clipSkip?: number;
-  /** Parse A1111 attention syntax — `(word:1.3)`, `(word)`, `[word]`, `BREAK` (default true). */
-  promptWeighting?: boolean;
-  /**
-   * A1111's "comma padding backtrack": when a 75-token chunk fills up and a comma lies within this many
-   * tokens of its end, the words after the comma move to the next chunk. A1111's default is 20; 0 turns it off.
-   */
-  commaPaddingBacktrack?: number;
-  /**
-   * The most 75-token chunks one prompt may take (default {@link DEFAULT_MAX_PROMPT_CHUNKS} = 32, i.e.
-   * 2,400 tokens; each `BREAK` starts a chunk). The text encoder runs once per chunk, so a longer prompt is
-   * refused with a `LimitExceededError` before the encoder runs. Raise it for models and prompts that need it.
-   */
-  maxChunks?: number;
 }
 
-/**
- * The default cap on 75-token chunks per prompt: 32 chunks = 2,400 CLIP tokens, far beyond what a prompt
- * needs (each chunk is one text-encoder run and 77 more tokens of cross-attention in every UNet step).
- */
-export const DEFAULT_MAX_PROMPT_CHUNKS = 32;
-
-/** One 77-token text encoder input: BOS, 75 prompt tokens or padding, EOS (as A1111's PromptChunk). */
-interface PromptChunk {
-  tokens: number[];
-  weights: number[];
-}
-
-const CHUNK = 75;
+export { DEFAULT_MAX_PROMPT_CHUNKS } from './prompt-chunker.js';
 
 /** Texts per text-encoder run in {@link OnnxPromptEncoder.encodePooled} (bounds the run's memory). */
 const POOLED_BATCH = 32;
@@ -69,10 +45,7 @@ export class OnnxPromptEncoder implements PromptEncoder {
   readonly #tokenizer: ClipTokenizer;
   readonly #encoder: OnnxTextEncoder;
   readonly #clipSkip: number;
-  readonly #weighting: boolean;
-  readonly #backtrack: number;
-  readonly #comma: number | undefined;
-  readonly #maxChunks: number;
+  readonly #chunker: PromptChunker;
 
   /**
    * @param tokenizer - The model's CLIP tokenizer.
@@ -87,23 +60,12 @@ export class OnnxPromptEncoder implements PromptEncoder {
     this.#tokenizer = tokenizer;
     this.#encoder = textEncoder;
     this.#clipSkip = checkClipSkip(options.clipSkip ?? 1);
-    this.#weighting = options.promptWeighting ?? true;
-    const backtrack = options.commaPaddingBacktrack ?? 20;
-    if (!Number.isInteger(backtrack) || backtrack < 0 || backtrack > CHUNK) {
-      throw new InvalidArgumentError({
-        name: 'commaPaddingBacktrack',
-        value: backtrack,
-        expected: `an integer from 0 to ${CHUNK}`,
-      });
-    }
-    this.#backtrack = backtrack;
-    this.#comma = tokenizer.tokenToId(',</w>');
-    this.#maxChunks = checkMaxChunks(options.maxChunks ?? DEFAULT_MAX_PROMPT_CHUNKS);
+    this.#chunker = new PromptChunker(tokenizer, options);
   }
 
   /** The most 75-token chunks one prompt may take (see {@link OnnxPromptEncoderOptions.maxChunks}). */
   get maxChunks(): number {
-    return this.#maxChunks;
+    return this.#chunker.maxChunks;
   }
 
   /**
@@ -113,58 +75,7 @@ export class OnnxPromptEncoder implements PromptEncoder {
    *   {@link OnnxPromptEncoderOptions.maxChunks} chunks (the rest of the prompt is not tokenized).
    */
   chunks(prompt: string): { tokens: number[]; weights: number[] }[] {
-    const { bosTokenId: bos, eosTokenId: eos, padTokenId: pad } = this.#tokenizer;
-    const fragments = this.#weighting ? parsePromptWeights(prompt) : [{ text: prompt, weight: 1 }];
-    const chunks: PromptChunk[] = [];
-    let chunk: PromptChunk = { tokens: [], weights: [] };
-    let lastComma = -1;
-    const nextChunk = (): void => {
-      const n = chunk.tokens.length;
-      // A1111 pads with EOS and (SD 2.x) turns everything after the first EOS into the pad token
-      const tokens = [bos, ...chunk.tokens, eos];
-      while (tokens.length < CHUNK + 2) tokens.push(pad === eos ? eos : pad);
-      const weights = [1, ...chunk.weights, ...new Array<number>(CHUNK + 1 - n).fill(1)];
-      chunks.push({ tokens, weights });
-      if (chunks.length > this.#maxChunks) throw tooManyChunks(prompt, this.#maxChunks);
-      chunk = { tokens: [], weights: [] };
-      lastComma = -1;
-    };
-    const expand = multiVectorExpander(this.#tokenizer);
-    for (const fragment of fragments) {
-      if ('isBreak' in fragment && fragment.isBreak) {
-        nextChunk();
-        continue;
-      }
-      for (const token of this.#tokenizer.encodeIds(fragment.text)) {
-        if (token === this.#comma) {
-          lastComma = chunk.tokens.length;
-        } else if (
-          this.#backtrack !== 0 &&
-          chunk.tokens.length === CHUNK &&
-          lastComma !== -1 &&
-          chunk.tokens.length - lastComma <= this.#backtrack
-        ) {
-          // move the words after the last comma into the next chunk
-          const cut = lastComma + 1;
-          const moved = { tokens: chunk.tokens.slice(cut), weights: chunk.weights.slice(cut) };
-          chunk.tokens = chunk.tokens.slice(0, cut);
-          chunk.weights = chunk.weights.slice(0, cut);
-          nextChunk();
-          chunk = moved;
-        }
-        if (chunk.tokens.length === CHUNK) nextChunk();
-        // a multi-vector embedding (<tok> <tok>_1 …) stays in one chunk, as A1111 keeps it: it moves whole to
-        // the next chunk when it does not fit in this one
-        const group = expand(token);
-        if (group.length > 1 && chunk.tokens.length > 0 && chunk.tokens.length + group.length > CHUNK) {
-          nextChunk();
-        }
-        chunk.tokens.push(...group);
-        chunk.weights.push(...group.map(() => fragment.weight));
-      }
-    }
-    if (chunk.tokens.length > 0 || chunks.length === 0) nextChunk();
-    return chunks;
+    return this.#chunker.chunks(prompt);
   }
 
   /**
@@ -183,22 +94,12 @@ export class OnnxPromptEncoder implements PromptEncoder {
     }
     const clipSkip = checkClipSkip(options.clipSkip ?? this.#clipSkip);
     const unique = [...new Set(prompts)];
-    const perPrompt = unique.map((p) => this.chunks(p));
-    const count = Math.max(...perPrompt.map((c) => c.length));
-    const empty = this.chunks('')[0]!;
-    for (const c of perPrompt) while (c.length < count) c.push(empty);
-
-    const u = unique.length;
-    const rows: Tensor[][] = unique.map(() => []);
-    for (let k = 0; k < count; k++) {
-      const ids = perPrompt.flatMap((c) => c[k]!.tokens);
-      const { hiddenStates } = await this.#encoder.encode(ids, u, clipSkip);
-      const parts = hiddenStates.chunk(u);
-      parts.forEach((z, i) => {
-        rows[i]!.push(applyWeights(z, perPrompt[i]![k]!.weights));
-      });
-    }
-    const byPrompt = new Map(unique.map((p, i) => [p, Tensor.cat(rows[i]!, 1)]));
+    const perPrompt = unique.map((p) => this.#chunker.chunks(p));
+    padChunks(perPrompt, this.#chunker.empty());
+    const rows = await encodeChunks(perPrompt, async (ids, batch) => {
+      return (await this.#encoder.encode(ids, batch, clipSkip)).hiddenStates;
+    });
+    const byPrompt = new Map(unique.map((p, i) => [p, rows[i]!]));
     return { encoderHiddenStates: Tensor.cat(prompts.map((p) => byPrompt.get(p)!)) };
   }
 
@@ -232,11 +133,11 @@ export class OnnxPromptEncoder implements PromptEncoder {
       }
       if (rowOf.has(text)) return;
       const tokens = expandMultiVectorTokens(this.#tokenizer.encodeIds(text), this.#tokenizer);
-      if (tokens.length > CHUNK) {
+      if (tokens.length > CHUNK_TOKENS) {
         throw new InvalidArgumentError({
           name: `texts[${i}] ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)}`,
           value: `${tokens.length} CLIP tokens`,
-          expected: `at most ${CHUNK} CLIP tokens (a phrase is encoded whole, without chunking)`,
+          expected: `at most ${CHUNK_TOKENS} CLIP tokens (a phrase is encoded whole, without chunking)`,
           fix: 'shorten the phrase to a few words, e.g. "a red circle"',
         });
       }
@@ -244,7 +145,7 @@ export class OnnxPromptEncoder implements PromptEncoder {
       unique.push(text);
       const { bosTokenId: bos, eosTokenId: eos, padTokenId: pad } = this.#tokenizer;
       const row = [bos, ...tokens, eos];
-      while (row.length < CHUNK + 2) row.push(pad);
+      while (row.length < CHUNK_TOKENS + 2) row.push(pad);
       ids.push(row);
     });
     if (!this.#encoder.hasPooledOutput) {
@@ -267,59 +168,4 @@ export class OnnxPromptEncoder implements PromptEncoder {
     }
     return Tensor.cat(texts.map((t) => rows[rowOf.get(t)!]!));
   }
-}
-
-function checkMaxChunks(value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new InvalidArgumentError({
-      name: 'maxChunks',
-      value,
-      expected: `an integer ≥ 1 (the default is ${DEFAULT_MAX_PROMPT_CHUNKS} chunks of 75 tokens)`,
-    });
-  }
-  return value;
-}
-
-function tooManyChunks(prompt: string, max: number): LimitExceededError {
-  const shown = prompt.length > 40 ? `${prompt.slice(0, 40)}…` : prompt;
-  return new LimitExceededError({
-    name: `the prompt ${JSON.stringify(shown)}`,
-    value: `more than ${max} chunks`,
-    expected: `at most ${max} chunks of 75 CLIP tokens (${max * CHUNK} tokens; each BREAK starts a new chunk)`,
-    fix: `shorten the prompt or use fewer BREAKs, or raise the limit when loading: fromPretrained(folder, { backend, maxPromptChunks: ${max * 2} })`,
-  });
-}
-
-function checkClipSkip(value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new InvalidArgumentError({
-      name: 'clipSkip',
-      value,
-      expected: 'an integer ≥ 1 (1 = use the last layer, 2 = skip one layer)',
-    });
-  }
-  return value;
-}
-
-/**
- * A1111's "Original" emphasis on one chunk `[1, T, D]`: multiply each token's hidden state by its weight,
- * then rescale so the mean is what it was. All weights 1 leave the chunk as it is.
- */
-function applyWeights(z: Tensor, weights: readonly number[]): Tensor {
-  if (weights.every((w) => w === 1)) return z;
-  const d = z.shape[2]!;
-  const originalMean = Math.fround(z.mean());
-  const scaled = z.map((v, i) => v * Math.fround(weights[Math.floor(i / d)]!));
-  const newMean = Math.fround(scaled.mean());
-  const factor = Math.fround(originalMean / newMean);
-  if (!Number.isFinite(factor)) {
-    // weights that cancel the chunk's mean (e.g. negative ones) cannot be rescaled: 0/0 or x/0 is not a number
-    throw new InvalidArgumentError({
-      name: 'prompt weights',
-      value: [...new Set(weights)],
-      expected: `weights that keep the mean of the chunk's hidden states away from 0 (the rescale factor ${originalMean} / ${newMean} is not finite)`,
-      fix: 'use positive weights, or smaller negative ones',
-    });
-  }
-  return scaled.mul(factor);
 }

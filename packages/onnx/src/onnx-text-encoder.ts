@@ -1,4 +1,10 @@
-import { InvalidArgumentError, NotImplementedError, ShapeMismatchError, Tensor } from '@latentkit/core';
+import {
+  InvalidArgumentError,
+  ModelMismatchError,
+  NotImplementedError,
+  ShapeMismatchError,
+  Tensor,
+} from '@latentkit/core';
 import type { InferenceSession } from 'onnxruntime-common';
 import type { InitializerOverrides } from './initializer-overrides.js';
 import { readOnnxWeights } from './onnx-initializers.js';
@@ -31,6 +37,14 @@ export interface TextEncoderOutput {
   pooled?: Tensor;
 }
 
+/** What {@link OnnxTextEncoder.encodeHiddenState} returns. */
+export interface HiddenStateOutput {
+  /** `[B, T, D]`: the chosen `hidden_states.N` output as the graph gives it (no final layer norm). */
+  hiddenStates: Tensor;
+  /** `[B, P]` `text_embeds` (CLIPTextModelWithProjection: the projected EOS state), when the model has it. */
+  textEmbeds?: Tensor;
+}
+
 /**
  * A CLIP text encoder ONNX session (`text_encoder/model.onnx`): `input_ids` (int32 or int64, as the model
  * declares) → `last_hidden_state` `[B, T, D]`, `pooler_output`, and in exports made with
@@ -46,6 +60,10 @@ export class OnnxTextEncoder {
   readonly hasPooledOutput: boolean;
   /** The width of `pooler_output`, when the model's metadata fixes it. */
   readonly pooledSize: number | undefined;
+  /** Whether the model has a `text_embeds` output (CLIPTextModelWithProjection: SDXL's text_encoder_2). */
+  readonly hasTextEmbeds: boolean;
+  /** The width of `text_embeds` (`projection_dim`), when the model's metadata fixes it. */
+  readonly textEmbedsSize: number | undefined;
   readonly #session: SwappableSession;
   readonly #factory: SessionFactory;
   readonly #request: SessionRequest;
@@ -72,6 +90,9 @@ export class OnnxTextEncoder {
     const pooled = findOutput(session, 'pooler_output');
     this.hasPooledOutput = pooled !== undefined;
     this.pooledSize = fixedDim(pooled, 1);
+    const projected = findOutput(session, 'text_embeds');
+    this.hasTextEmbeds = projected !== undefined;
+    this.textEmbedsSize = fixedDim(projected, 1);
   }
 
   #output(name: string): OrtValueInfo {
@@ -119,6 +140,48 @@ export class OnnxTextEncoder {
     const hidden = toTensor(results[name], `${this.#request.component} ${name}`);
     const hiddenStates = layerNorm(hidden, withOverrides(await this.#finalLayerNorm(), overrides), this.#eps);
     return pooled ? { hiddenStates, pooled } : { hiddenStates };
+  }
+
+  /**
+   * Encodes a batch of token id rows to one raw hidden state, `hidden_states[-fromEnd]` as the graph gives it
+   * (no final layer norm), and `text_embeds` when the model has it — what diffusers' SDXL `encode_prompt`
+   * reads: `hidden_states[-2]` by default, `hidden_states[-(clip_skip + 2)]` with its clip_skip.
+   *
+   * @param ids - `B·T` token ids, row-major.
+   * @param batch - B.
+   * @param fromEnd - Which hidden state, counted from the last (1 = the last layer's output, 2 = the
+   *   penultimate, SDXL's default).
+   * @throws {@link @latentkit/core!ModelMismatchError} when the model has no `hidden_states.N` outputs;
+   *   {@link @latentkit/core!InvalidArgumentError} when `fromEnd` lies beyond the embeddings.
+   */
+  async encodeHiddenState(
+    ids: ArrayLike<number>,
+    batch: number,
+    fromEnd: number,
+  ): Promise<HiddenStateOutput> {
+    if (this.hiddenStateCount === 0) {
+      throw new ModelMismatchError(
+        `${this.#request.modelPath} has no hidden_states.N outputs, but SDXL takes the penultimate hidden state of each text encoder. ` +
+          'Fix: export the text encoders with output_hidden_states=True (optimum-cli export onnx does this for SDXL models).',
+      );
+    }
+    if (!Number.isInteger(fromEnd) || fromEnd < 1 || fromEnd > this.hiddenStateCount) {
+      throw new InvalidArgumentError({
+        name: 'clipSkip',
+        value: fromEnd - 1,
+        expected: `at most ${this.hiddenStateCount - 1} (${this.#request.modelPath} has ${this.hiddenStateCount - 1} layers; clip skip N takes hidden_states[-(N+1)])`,
+        fix: 'use clipSkip 1 (the default: the penultimate layer) or 2',
+      });
+    }
+    const length = ids.length / batch;
+    const feeds = { input_ids: intFeed(this.#factory, ids, [batch, length], this.#idsType) };
+    const results = await this.#session.run((s) => runSession(s, feeds, this.#request.component));
+    const name = `hidden_states.${this.hiddenStateCount - fromEnd}`;
+    const hiddenStates = toTensor(results[name], `${this.#request.component} ${name}`);
+    const projected = results['text_embeds'];
+    return projected
+      ? { hiddenStates, textEmbeds: toTensor(projected, `${this.#request.component} text_embeds`) }
+      : { hiddenStates };
   }
 
   // The final layer norm is not a separate graph in exports: read its weights from the ONNX file (once).

@@ -3,6 +3,7 @@ import {
   type DenoiserInput,
   type GroundingSpec,
   InvalidArgumentError,
+  type MicroConditioningSpec,
   ModelInvalidError,
   ModelMismatchError,
   ShapeMismatchError,
@@ -48,6 +49,16 @@ export interface UnetDenoiserOptions {
    * [0, numClassEmbeds). Checked only when the model takes `class_labels`.
    */
   numClassEmbeds?: number;
+  /**
+   * SDXL UNets: the width of `text_embeds` (text_encoder_2's `projection_dim`, 1280) when the configs fix it;
+   * default from the model's `text_embeds` input.
+   */
+  textEmbedsDim?: number;
+  /**
+   * SDXL UNets: values per `time_ids` row (6 for the base, 5 for the refiner) as the configs say; default from
+   * the model's `time_ids` input.
+   */
+  timeIdCount?: number;
 }
 
 const CLASS_LABEL_TYPES: readonly string[] = ['int64', 'int32', 'float32', 'float16'];
@@ -114,6 +125,13 @@ export class UnetDenoiser implements Denoiser {
    * embedding width (last dim of `gligen_positive_embeddings`, else `cross_attention_dim`).
    */
   readonly grounding?: GroundingSpec;
+  /**
+   * Present on SDXL UNets (inputs `text_embeds` and `time_ids`): `predict` then needs
+   * `conditioning.textEmbeds` `[B, textEmbedsDim]` and `conditioning.timeIds` `[B, timeIdCount]`.
+   */
+  readonly microConditioning?: MicroConditioningSpec;
+  readonly #textEmbeds: OrtValueInfo | undefined;
+  readonly #timeIds: OrtValueInfo | undefined;
   readonly #grounded: GroundedInputs | undefined;
   readonly #session: SwappableSession;
   readonly #factory: SessionFactory;
@@ -157,12 +175,28 @@ export class UnetDenoiser implements Denoiser {
       );
     }
     this.numClassEmbeds = classes;
-    for (const extra of ['text_embeds', 'time_ids']) {
-      if (findInput(session, extra)) {
-        throw new ModelInvalidError(
-          `${path} takes "${extra}": it is an SDXL UNet, which is not supported yet.`,
-        );
-      }
+    this.#textEmbeds = findInput(session, 'text_embeds');
+    this.#timeIds = findInput(session, 'time_ids');
+    if ((this.#textEmbeds === undefined) !== (this.#timeIds === undefined)) {
+      const has = this.#textEmbeds ? 'text_embeds' : 'time_ids';
+      const lacks = this.#textEmbeds ? 'time_ids' : 'text_embeds';
+      throw new ModelInvalidError(
+        `${path} takes "${has}" but not "${lacks}" (its inputs: ${session.inputNames.join(', ')}); an SDXL UNet (addition_embed_type "text_time") takes both. Fix: re-export the UNet with Optimum (optimum-cli export onnx), which names both inputs.`,
+      );
+    }
+    if (this.#textEmbeds && this.#timeIds) {
+      floatType(this.#textEmbeds, `${path} input text_embeds`);
+      floatType(this.#timeIds, `${path} input time_ids`);
+      const textEmbedsDim = agreeingDim(
+        'text_embeds',
+        options.textEmbedsDim,
+        fixedDim(this.#textEmbeds, 1),
+        path,
+      );
+      const timeIdCount = agreeingDim('time_ids', options.timeIdCount, fixedDim(this.#timeIds, 1), path);
+      if (textEmbedsDim !== undefined) checkCount('textEmbedsDim', textEmbedsDim, '', 'pass projection_dim');
+      if (timeIdCount !== undefined) checkCount('timeIdCount', timeIdCount, '', 'pass 5 or 6');
+      this.microConditioning = { textEmbedsDim, timeIdCount };
     }
     this.#output = findOutput(session, 'out_sample')?.name ?? sessionOutputs(session)[0]!.name;
     this.inChannels = options.inChannels ?? fixedDim(this.#sample, 1) ?? 4;
@@ -230,6 +264,10 @@ export class UnetDenoiser implements Denoiser {
         floatType(this.#hidden, 'unet input encoder_hidden_states'),
       ),
     };
+    if (this.#textEmbeds && this.#timeIds) {
+      feeds['text_embeds'] = this.#microFeed(this.#textEmbeds, conditioning.textEmbeds, 'textEmbeds', batch);
+      feeds['time_ids'] = this.#microFeed(this.#timeIds, conditioning.timeIds, 'timeIds', batch);
+    }
     if (this.#timestepCond) {
       if (!timestepCond) {
         throw new InvalidArgumentError({
@@ -266,6 +304,49 @@ export class UnetDenoiser implements Denoiser {
     }
     const results = await this.#session.run((s) => runSession(s, feeds, this.#request.component));
     return toTensor(results[this.#output], `${this.#request.component} output ${this.#output}`);
+  }
+
+  // SDXL's text_embeds [B, P] and time_ids [B, K], in the element type the graph declares.
+  #microFeed(
+    info: OrtValueInfo,
+    value: Tensor | undefined,
+    key: 'textEmbeds' | 'timeIds',
+    batch: number,
+  ): OrtTensor {
+    const spec = this.microConditioning!;
+    const width = key === 'textEmbeds' ? spec.textEmbedsDim : spec.timeIdCount;
+    const what =
+      key === 'textEmbeds'
+        ? 'the pooled text embedding of text_encoder_2'
+        : 'the micro-conditioning time ids (original size, crop top-left, target size or aesthetic score)';
+    const expected = `[${batch}, ${width ?? 'n'}]: ${what}, one row per sample`;
+    if (value === undefined) {
+      throw new InvalidArgumentError({
+        name: `conditioning.${key}`,
+        value: undefined,
+        expected: `${expected} — ${this.#request.modelPath} is an SDXL UNet (it takes "${info.name}")`,
+        fix: 'use StableDiffusionXLPipeline (it adds them), or pass them in the conditioning',
+      });
+    }
+    if (
+      value.shape.length !== 2 ||
+      value.shape[0] !== batch ||
+      (width !== undefined && value.shape[1] !== width)
+    ) {
+      throw new ShapeMismatchError({
+        name: `conditioning.${key}`,
+        value: value.shape,
+        expected:
+          key === 'timeIds' && width !== undefined
+            ? `${expected} (${width === 5 ? 'the refiner: requires_aesthetics_score' : width === 6 ? 'SDXL base' : 'this UNet'} takes ${width} values)`
+            : expected,
+        fix:
+          key === 'timeIds'
+            ? "let StableDiffusionXLPipeline make the time ids from the model's requires_aesthetics_score"
+            : "use the pooled embeddings from this model's text_encoder_2",
+      });
+    }
+    return floatFeed(this.#factory, value.data, value.shape, floatType(info, `unet input ${info.name}`));
   }
 
   // [B] (or a scalar / [1] where the model declares one and the labels agree), in the declared element type.
@@ -394,4 +475,23 @@ function checkCount(name: string, value: number, note: string, fix: string): voi
       fix,
     });
   }
+}
+
+/** A width the configs give (`configured`) and the graph fixes (`declared`): they must agree. */
+function agreeingDim(
+  input: 'text_embeds' | 'time_ids',
+  configured: number | undefined,
+  declared: number | undefined,
+  path: string,
+): number | undefined {
+  if (configured !== undefined && declared !== undefined && configured !== declared) {
+    const said =
+      input === 'text_embeds'
+        ? 'text_encoder_2/config.json projection_dim'
+        : 'model_index.json requires_aesthetics_score and unet/config.json projection_class_embeddings_input_dim (the refiner takes 5 time ids, the base and Turbo 6)';
+    throw new ModelMismatchError(
+      `${path} input "${input}" is [batch, ${declared}], but ${said} give${input === 'text_embeds' ? 's' : ''} ${configured}. Fix: use the UNet and configs of one SDXL export.`,
+    );
+  }
+  return configured ?? declared;
 }

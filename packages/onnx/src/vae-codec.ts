@@ -2,6 +2,7 @@ import {
   type Generator,
   type LatentCodec,
   ModelInvalidError,
+  NonFiniteOutputError,
   NotImplementedError,
   ShapeMismatchError,
   Tensor,
@@ -41,6 +42,11 @@ export interface VaeCodecOptions {
   latentChannels?: number;
   /** `2^(len(block_out_channels) − 1)` (default 8). */
   downscale?: number;
+  /**
+   * When set, a decode whose output holds NaN or ±Infinity is refused with a `NonFiniteOutputError` that
+   * says this (the loader sets it for a float16 SDXL VAE kept despite `force_upcast`).
+   */
+  nonFiniteHint?: string;
 }
 
 /**
@@ -65,6 +71,7 @@ export class VaeCodec implements LatentCodec {
   readonly #decoderOutput: string;
   readonly #encoderInput: OrtValueInfo | undefined;
   readonly #encoderOutput: { name: string; parameters: boolean } | undefined;
+  readonly #nonFiniteHint: string | undefined;
 
   /**
    * @param factory - Makes the runtime's tensors.
@@ -78,6 +85,7 @@ export class VaeCodec implements LatentCodec {
     this.shiftFactor = options.shiftFactor ?? 0;
     this.latentChannels = options.latentChannels ?? 4;
     this.downscale = options.downscale ?? 8;
+    this.#nonFiniteHint = options.nonFiniteHint;
     const dec = options.decoder;
     this.#decoderInput = requireInput(dec.session, 'latent_sample', dec.request.modelPath);
     this.#decoderOutput = findOutput(dec.session, 'sample')?.name ?? sessionOutputs(dec.session)[0]!.name;
@@ -123,7 +131,17 @@ export class VaeCodec implements LatentCodec {
       ),
     };
     const results = await runSession(session, feeds, request.component);
-    return toTensor(results[this.#decoderOutput], `${request.component} output ${this.#decoderOutput}`);
+    const image = toTensor(
+      results[this.#decoderOutput],
+      `${request.component} output ${this.#decoderOutput}`,
+    );
+    const bad = this.#nonFiniteHint === undefined ? -1 : image.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new NonFiniteOutputError(
+        `Non-finite values in the VAE decoder's output (the first, at flat index ${bad}, is ${image.data[bad]}). Likely cause: ${this.#nonFiniteHint}. Fix: load the float32 VAE, or the fp16-fix VAE.`,
+      );
+    }
+    return image;
   }
 
   /**

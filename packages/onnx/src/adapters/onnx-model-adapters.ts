@@ -30,7 +30,11 @@ import type { LoraComponent } from './lora-file.js';
 import type { LoraGraph } from './lora-targets.js';
 import { MergeQueue } from './merge-queue.js';
 import { parseSafetensors } from './safetensors.js';
-import { loadTextualInversionInto, type TextualInversionTarget } from './textual-inversion.js';
+import {
+  loadSdxlTextualInversionInto,
+  loadTextualInversionInto,
+  type TextualInversionTarget,
+} from './textual-inversion.js';
 
 /** A loaded model part whose weights adapters change: the UNet denoiser or a text encoder. */
 export interface AdapterComponent {
@@ -51,6 +55,11 @@ export interface OnnxModelAdaptersOptions {
   readonly read?: AdapterReader;
   /** The tokenizer that textual inversion adds tokens to; none without a text encoder. */
   readonly tokenizer?: TextualInversionTarget['tokenizer'];
+  /**
+   * SDXL: `tokenizer_2`, the second text encoder's. With it (and a `text_encoder_2` component) textual
+   * inversion takes SDXL embeddings: `clip_l` into `text_encoder`, `clip_g` into `text_encoder_2`.
+   */
+  readonly tokenizer2?: TextualInversionTarget['tokenizer'];
 }
 
 interface LoadedLora {
@@ -94,6 +103,7 @@ export class OnnxModelAdapters implements ModelAdapters {
   readonly #components = new Map<string, ComponentState>();
   readonly #read: AdapterReader;
   readonly #tokenizer: OnnxModelAdaptersOptions['tokenizer'];
+  readonly #tokenizer2: OnnxModelAdaptersOptions['tokenizer2'];
   readonly #loras: LoadedLora[] = [];
   readonly #embeddings: TextualInversionInfo[] = [];
   readonly #queue = new MergeQueue();
@@ -115,6 +125,7 @@ export class OnnxModelAdapters implements ModelAdapters {
     }
     this.#read = options.read ?? noAdapterReader;
     this.#tokenizer = options.tokenizer;
+    this.#tokenizer2 = options.tokenizer2;
   }
 
   /** The loaded adapters, in load order, with their current scales. */
@@ -305,6 +316,12 @@ export class OnnxModelAdapters implements ModelAdapters {
       undefined,
       async () => undefined,
       async () => {
+        const text2 = this.#components.get('text_encoder_2');
+        if (text2 && this.#tokenizer2) {
+          const info = await this.#loadSdxlEmbedding(source, options, text2, this.#tokenizer2);
+          this.#embeddings.push(info);
+          return info;
+        }
         const text = this.#components.get('text_encoder');
         const tokenizer = this.#tokenizer;
         if (!text || !tokenizer) {
@@ -342,6 +359,63 @@ export class OnnxModelAdapters implements ModelAdapters {
         );
         this.#embeddings.push(info);
         return info;
+      },
+    );
+  }
+
+  /** SDXL: `clip_l` into text_encoder (when loaded), `clip_g` into text_encoder_2, one merge for both. */
+  async #loadSdxlEmbedding(
+    source: AdapterSource,
+    options: TextualInversionLoadOptions,
+    text2: ComponentState,
+    tokenizer2: NonNullable<OnnxModelAdaptersOptions['tokenizer2']>,
+  ): Promise<TextualInversionInfo> {
+    const text1 = this.#components.get('text_encoder');
+    const tokenizer1 = this.#tokenizer;
+    const { bytes, what } = await readAdapterSource(source, this.#read);
+    const stem = typeof source === 'string' ? adapterStem(source) : undefined;
+    const target = async (
+      state: ComponentState,
+      tokenizer: NonNullable<OnnxModelAdaptersOptions['tokenizer']>,
+    ) => ({
+      tokenizer,
+      textEncoder: { request: state.component.request, graph: (await this.#graph(state)).graph },
+      overrides: state.current,
+    });
+    const stateOf = { first: text1, second: text2 };
+    return loadSdxlTextualInversionInto(
+      {
+        ...(text1 && tokenizer1 ? { first: await target(text1, tokenizer1) } : {}),
+        second: await target(text2, tokenizer2),
+        setTokenEmbeddings: async (values) => {
+          const before = values.map((v) => ({
+            state: stateOf[v.encoder]!,
+            name: v.name,
+            value: stateOf[v.encoder]!.fixed.get(v.name),
+          }));
+          for (const v of values) {
+            const state = stateOf[v.encoder]!;
+            state.fixed.set(v.name, v.value);
+            state.fixedVersion++;
+          }
+          try {
+            await this.#merge(this.#currentScales());
+          } catch (error) {
+            for (const b of before) {
+              if (b.value) b.state.fixed.set(b.name, b.value);
+              else b.state.fixed.delete(b.name);
+              b.state.fixedVersion++;
+            }
+            await this.#merge(this.#currentScales()).catch(() => undefined);
+            throw error;
+          }
+        },
+      },
+      bytes,
+      {
+        what,
+        ...(options.token !== undefined ? { token: options.token } : {}),
+        ...(stem ? { fileStem: stem } : {}),
       },
     );
   }

@@ -3,6 +3,7 @@ import {
   LimitExceededError,
   ModelMismatchError,
   NotImplementedError,
+  type Tensor,
   type TextualInversionInfo,
 } from '@latentkit/core';
 import type { ClipTokenizer } from '../clip-tokenizer.js';
@@ -76,17 +77,105 @@ export async function loadTextualInversionInto(
 ): Promise<TextualInversionInfo> {
   const { what } = options;
   const file = parseTextualInversionFile(bytes, what);
+  const token = tokenOf(file, options);
+  const tokens = tokensFor(token, file.vectors, [target.tokenizer], what);
+  const about = file.sdxl
+    ? ` (an SDXL embedding: its clip_l vectors are ${file.sdxl.clipL.shape[1]} wide, clip_g ${file.sdxl.clipG.shape[1]}; an SD 1.x/2.x model takes clip_l)`
+    : '';
+  const grown = await growTokenEmbedding(target, file.vectors, what, about);
+  await target.setTokenEmbedding(grown.name, grown.value);
+  target.tokenizer.addTokens(tokens);
+  return { token, tokens, format: file.format };
+}
+
+/** SDXL's two text encoders as textual inversion sees them: the first is absent in the refiner. */
+export interface SdxlTextualInversionTargets {
+  /** `tokenizer` + `text_encoder` (CLIP ViT-L): gets the file's `clip_l` vectors; absent in the refiner. */
+  readonly first?: Omit<TextualInversionTarget, 'setTokenEmbedding'>;
+  /** `tokenizer_2` + `text_encoder_2` (OpenCLIP bigG): gets the file's `clip_g` vectors. */
+  readonly second: Omit<TextualInversionTarget, 'setTokenEmbedding'>;
+  /**
+   * Gives the text encoders their grown token embeddings in one go (index 0 the first encoder's when it is
+   * there, then the second's); the tokens are added to both tokenizers only after it resolves.
+   */
+  setTokenEmbeddings(
+    values: readonly { encoder: 'first' | 'second'; name: string; value: InitializerOverride }[],
+  ): Promise<void>;
+}
+
+/**
+ * Loads an SDXL embedding file (`clip_l` `[n, 768]` and `clip_g` `[n, 1280]`, as A1111 and kohya write
+ * them) into both of SDXL's tokenizers and text encoders: `clip_l` grows text_encoder's token embedding,
+ * `clip_g` text_encoder_2's, and both tokenizers get the same tokens (`<tok>`, `<tok>_1`, …). The refiner,
+ * without text_encoder, takes `clip_g` only. Everything is checked before anything changes.
+ *
+ * @throws {@link @latentkit/core!ModelMismatchError} for an SD 1.x/2.x embedding (one set of vectors) or
+ *   vectors whose widths are not the encoders'; the other errors of {@link loadTextualInversionInto}.
+ */
+export async function loadSdxlTextualInversionInto(
+  targets: SdxlTextualInversionTargets,
+  bytes: Uint8Array,
+  options: LoadTextualInversionOptions,
+): Promise<TextualInversionInfo> {
+  const { what } = options;
+  const file = parseTextualInversionFile(bytes, what);
+  if (!file.sdxl) {
+    throw new ModelMismatchError(
+      `${what} holds one set of vectors (${file.vectors.shape[0]} × ${file.vectors.shape[1]}): an SD 1.x/2.x embedding, but this is an SDXL model, whose two text encoders need an SDXL embedding with "clip_l" (768 wide) and "clip_g" (1280 wide) vectors. Fix: use an embedding trained for SDXL.`,
+    );
+  }
+  const token = tokenOf(file, options);
+  const first = targets.first;
+  const tokenizers = first ? [first.tokenizer, targets.second.tokenizer] : [targets.second.tokenizer];
+  const tokens = tokensFor(token, file.sdxl.clipG, tokenizers, what);
+  const values: { encoder: 'first' | 'second'; name: string; value: InitializerOverride }[] = [];
+  if (first)
+    values.push({
+      encoder: 'first',
+      ...(await growTokenEmbedding(
+        first,
+        file.sdxl.clipL,
+        what,
+        ' (the file\'s "clip_l" vectors, for text_encoder)',
+      )),
+    });
+  values.push({
+    encoder: 'second',
+    ...(await growTokenEmbedding(
+      targets.second,
+      file.sdxl.clipG,
+      what,
+      ' (the file\'s "clip_g" vectors, for text_encoder_2)',
+    )),
+  });
+  await targets.setTokenEmbeddings(values);
+  for (const t of tokenizers) t.addTokens(tokens);
+  return { token, tokens, format: file.format };
+}
+
+/** The token: the option's, else the file's, else the file name's stem. */
+function tokenOf(file: { token?: string }, options: LoadTextualInversionOptions): string {
   const token = options.token ?? file.token ?? options.fileStem;
   if (typeof token !== 'string' || token.trim().length === 0) {
     throw new InvalidArgumentError({
       name: 'token',
       value: token,
-      expected: `a non-empty token for prompts (${what} names none)`,
+      expected: `a non-empty token for prompts (${options.what} names none)`,
       fix: 'pass one: loadTextualInversion(file, { token: "<my-concept>" })',
     });
   }
-  const [n, width] = file.vectors.shape as [number, number];
-  const perChunk = target.tokenizer.modelMaxLength - 2;
+  return token;
+}
+
+/** `token`, `token_1`, … for n vectors, checked to fit one chunk and to be new in every tokenizer. */
+function tokensFor(
+  token: string,
+  vectors: Tensor,
+  tokenizers: readonly ClipTokenizer[],
+  what: string,
+): string[] {
+  const n = vectors.shape[0]!;
+  const perChunk = tokenizers[0]!.modelMaxLength - 2;
   if (n > perChunk) {
     throw new LimitExceededError({
       name: `the embedding in ${what}`,
@@ -96,19 +185,31 @@ export async function loadTextualInversionInto(
     });
   }
   const tokens = n > 1 ? [token, ...Array.from({ length: n - 1 }, (_, i) => `${token}_${i + 1}`)] : [token];
-  target.tokenizer.checkNewTokens(tokens);
+  for (const t of tokenizers) t.checkNewTokens(tokens);
+  return tokens;
+}
 
+/**
+ * The text encoder's token embedding grown by `vectors` (as diffusers' `resize_token_embeddings(len(tokenizer)
+ * + n)`: the rows of the tokenizer's ids, then the new ones), checked against its width.
+ *
+ * @param about - What the vectors are, for messages (empty for a plain SD embedding).
+ */
+async function growTokenEmbedding(
+  target: Omit<TextualInversionTarget, 'setTokenEmbedding'>,
+  vectors: Tensor,
+  what: string,
+  about: string,
+): Promise<{ name: string; value: InitializerOverride }> {
+  const [n, width] = vectors.shape as [number, number];
   const { request, graph } = target.textEncoder;
   const name = await findTokenEmbedding(request, graph);
   const current = target.overrides.get(name) ?? (await readEmbedding(request, name));
   const [rows, d] = current.dims as [number, number];
   if (width !== d) {
-    const sdxl = file.sdxl
-      ? ` (an SDXL embedding: its clip_l vectors are ${file.sdxl.clipL.shape[1]} wide, clip_g ${file.sdxl.clipG.shape[1]}; SDXL models are not supported yet)`
-      : '';
     throw new ModelMismatchError(
-      `${what} holds vectors of width ${width}${sdxl}, but the text encoder ${request.modelPath} embeds tokens in ${d} dimensions (${name} is [${rows}, ${d}]). ` +
-        'Fix: use an embedding trained for this model family (768 for SD 1.x, 1024 for SD 2.x).',
+      `${what} holds vectors of width ${width}${about}, but the text encoder ${request.modelPath} embeds tokens in ${d} dimensions (${name} is [${rows}, ${d}]). ` +
+        'Fix: use an embedding trained for this model family (768 for SD 1.x, 1024 for SD 2.x, clip_l 768 + clip_g 1280 for SDXL).',
     );
   }
   const first = target.tokenizer.maxTokenId + 1;
@@ -117,13 +218,10 @@ export async function loadTextualInversionInto(
       `The tokenizer has ids up to ${first - 1}, but the text encoder's token embedding ${name} in ${request.modelPath} has only ${rows} rows. Fix: use the tokenizer that belongs to the text encoder.`,
     );
   }
-  // as diffusers' resize_token_embeddings(len(tokenizer) + n): the rows of the tokenizer's ids, then the new ones
   const data = new Float32Array((first + n) * d);
   data.set(current.data.subarray(0, first * d));
-  data.set(file.vectors.data, first * d);
-  await target.setTokenEmbedding(name, { dims: [first + n, d], data });
-  target.tokenizer.addTokens(tokens);
-  return { token, tokens, format: file.format };
+  data.set(vectors.data, first * d);
+  return { name, value: { dims: [first + n, d], data } };
 }
 
 async function readEmbedding(request: SessionRequest, name: string): Promise<InitializerOverride> {
