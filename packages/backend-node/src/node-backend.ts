@@ -109,7 +109,11 @@ export const nodeBackend: NodeBackend = {
         ? { ...options, modelFiles: { ...found.modelFiles, ...options.modelFiles } }
         : options;
     // loadOnnxPipeline releases its sessions itself: on a failed load and in the parts' dispose.
-    const parts = await loadOnnxPipeline(source, sessions, loadOptions, { readAdapter: nodeAdapterReader });
+    const parts = await loadOnnxPipeline(source, sessions, loadOptions, {
+      readAdapter: nodeAdapterReader,
+      // load warnings (a float16 SDXL VAE kept despite force_upcast) go where provider fallbacks go
+      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    });
     return { ...parts, providers: sessions.assignment, limits };
   },
 };

@@ -82,7 +82,11 @@ export const webBackend: WebBackend = {
     // loadOnnxPipeline releases its sessions itself: on a failed load and in the parts' dispose.
     let parts: Awaited<ReturnType<typeof loadOnnxPipeline>>;
     try {
-      parts = await loadOnnxPipeline(source, sessions, options, { readAdapter: webAdapterReader(options) });
+      parts = await loadOnnxPipeline(source, sessions, options, {
+        readAdapter: webAdapterReader(options),
+        // load warnings (a float16 SDXL VAE kept despite force_upcast) go where provider fallbacks go
+        ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+      });
     } catch (error) {
       // A file that does not parse may be a damaged download that no check could catch (a truncated gzip
       // body): drop what this load downloaded, so the next load fetches it afresh instead of failing again.

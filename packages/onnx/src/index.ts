@@ -47,7 +47,9 @@ export { parseSafetensors, type SafetensorsFile } from './adapters/safetensors.j
 export { sgmToDiffusersName } from './adapters/sgm-lora-names.js';
 export {
   type LoadTextualInversionOptions,
+  loadSdxlTextualInversionInto,
   loadTextualInversionInto,
+  type SdxlTextualInversionTargets,
   type TextualInversionTarget,
 } from './adapters/textual-inversion.js';
 export {
@@ -56,7 +58,9 @@ export {
 } from './adapters/textual-inversion-file.js';
 export { findTokenEmbedding, tokenEmbeddingName } from './adapters/token-embedding.js';
 export { type ComponentSizes, checkComponentSizes, type SizeReading } from './check-components.js';
+export { checkClipSkip } from './clip-skip.js';
 export { type ClipEncodeOptions, ClipTokenizer, type ClipTokenizerFiles } from './clip-tokenizer.js';
+export { encodeChunks, padChunks } from './encode-chunks.js';
 export {
   createWithFallback,
   type FallbackResult,
@@ -99,10 +103,30 @@ export {
   OnnxPromptEncoder,
   type OnnxPromptEncoderOptions,
 } from './onnx-prompt-encoder.js';
-export { OnnxTextEncoder, type OnnxTextEncoderOptions, type TextEncoderOutput } from './onnx-text-encoder.js';
+export {
+  type HiddenStateOutput,
+  OnnxTextEncoder,
+  type OnnxTextEncoderOptions,
+  type TextEncoderOutput,
+} from './onnx-text-encoder.js';
 export { MAX_ONNX_MODEL_BYTES, patchInitializers } from './patch-initializers.js';
+export {
+  CHUNK_TOKENS,
+  checkMaxChunks,
+  type PromptChunk,
+  PromptChunker,
+  type PromptChunkerOptions,
+} from './prompt-chunker.js';
+export { applyEmphasis } from './prompt-emphasis.js';
 export { parsePythonJson } from './python-json.js';
 export { type ModelExternalData, type PatchedModel, readPatchedModel } from './read-patched-model.js';
+export { checkSdxlConfigs, type SdxlConfigs, type SdxlSizes } from './sdxl-config-checks.js';
+export {
+  SdxlPromptEncoder,
+  type SdxlPromptEncoderOptions,
+  type SdxlTextUnit,
+} from './sdxl-prompt-encoder.js';
+export { checkSdxlSessions, type SdxlSessions } from './sdxl-session-checks.js';
 export type { OrtFeedData, SessionFactory, SessionRequest } from './session-factory.js';
 export {
   checkGraphOptimizationLevel,
@@ -115,3 +139,11 @@ export {
 export { UnetDenoiser, type UnetDenoiserOptions, unetSizeMultiple } from './unet-denoiser.js';
 export { samplePosterior, VaeCodec, type VaeCodecOptions, type VaeSession } from './vae-codec.js';
 export { VaeDecoderCodec, type VaeDecoderCodecOptions } from './vae-decoder-codec.js';
+export {
+  FP16_FIX_VAE,
+  float16VaeNanHint,
+  float16VaeWarning,
+  float32VaeFile,
+  isFloat16Vae,
+  vaeForceUpcast,
+} from './vae-upcast.js';
