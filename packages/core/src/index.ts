@@ -68,6 +68,12 @@ export {
   type GuidedPrediction,
   rescaleNoiseCfg,
 } from './pipeline/classifier-free-guidance.js';
+export {
+  type AnyDiffusionPipeline,
+  DiffusionPipeline,
+  type DiffusionPipelineClassName,
+  pipelineClassFor,
+} from './pipeline/diffusion-pipeline.js';
 export type {
   GeneratedImages,
   GenerateOptions,
@@ -76,6 +82,7 @@ export type {
   OutputType,
   ResolvedLayout,
   ResolvedParameters,
+  ResolvedSdxlParameters,
   StepInfo,
 } from './pipeline/generate-options.js';
 export { GeneratorList } from './pipeline/generator-list.js';
