@@ -10,7 +10,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { type Generator, StableDiffusionXLPipeline, type Tensor, TorchGenerator } from '@latentkit/core';
-import { EulerDiscreteScheduler } from '@latentkit/schedulers';
+import {
+  EulerAncestralDiscreteScheduler,
+  EulerDiscreteScheduler,
+  HeunDiscreteScheduler,
+} from '@latentkit/schedulers';
 import { describe, expect, it } from 'vitest';
 import { FakeSdxlUnet, FakeSdxlVae } from '../packages/core/src/pipeline/sdxl-test-fakes.js';
 import { type JsonTensor, maxAbsDiff, nhwcToNchw, tensor } from './support/reference-cases.js';
@@ -56,7 +60,11 @@ interface SdxlCase {
 
 const fixture = JSON.parse(
   readFileSync(new URL('./fixtures/reference/sdxl-cases.json', import.meta.url), 'utf8'),
-) as { meta: { seed: number }; inputs: Record<string, JsonTensor>; cases: Record<string, SdxlCase> };
+) as {
+  meta: { seed: number; scheduler_base_configs: Record<'sdxl_base' | 'sdxl_turbo', Record<string, unknown>> };
+  inputs: Record<string, JsonTensor>;
+  cases: Record<string, SdxlCase>;
+};
 
 const sum = (a: ArrayLike<number>) => {
   let s = 0;
@@ -269,4 +277,238 @@ describe('diffusers SDXL cases (fake micro-conditioned UNet, fake VAE)', () => {
       });
     });
   }
+});
+
+/** The SDXL parts of the reference cases with a real scheduler, for the checks beyond the case file. */
+function sdxlPipe(
+  scheduler: 'sdxl_base' | 'sdxl_turbo' | 'heun',
+  options: { refiner?: boolean; inChannels?: number } = {},
+) {
+  const unet = new FakeSdxlUnet(options.inChannels ?? 4, { timeIdCount: options.refiner ? 5 : 6 });
+  const vae = new FakeSdxlVae();
+  const config = fixture.meta.scheduler_base_configs[scheduler === 'heun' ? 'sdxl_base' : scheduler];
+  const s =
+    scheduler === 'sdxl_turbo'
+      ? EulerAncestralDiscreteScheduler.fromConfig(config)
+      : scheduler === 'heun'
+        ? HeunDiscreteScheduler.fromConfig(config)
+        : EulerDiscreteScheduler.fromConfig(config);
+  const pipe = new StableDiffusionXLPipeline(
+    { denoiser: unet, codec: vae, scheduler: s },
+    { requiresAestheticsScore: options.refiner ?? false },
+  );
+  return { pipe, unet, vae };
+}
+const embeds = () => ({
+  promptEmbeds: {
+    encoderHiddenStates: tensor(fixture.inputs.prompt_embeds_b0!),
+    textEmbeds: tensor(fixture.inputs.pooled_prompt_embeds_b0!),
+  },
+  negativePromptEmbeds: {
+    encoderHiddenStates: tensor(fixture.inputs.negative_prompt_embeds!),
+    textEmbeds: tensor(fixture.inputs.negative_pooled_prompt_embeds!),
+  },
+});
+const rows = (t: Tensor) => {
+  const k = t.shape[1]!;
+  return Array.from({ length: t.shape[0]! }, (_, b) => [...t.data.subarray(b * k, (b + 1) * k)]);
+};
+
+describe('StableDiffusionXLPipeline beyond the reference cases (real schedulers, the fakes of the cases)', () => {
+  it('the refiner case`s hand-off latents are the base run diffusers made them with (txt2img, denoisingEnd 0.8)', async () => {
+    const refinerCase = fixture.cases['img2img/EulerRefiner/denoising_start0.8_aesthetic']!;
+    const { pipe, unet } = sdxlPipe('sdxl_base');
+    const { images } = await pipe.generate({
+      ...embeds(),
+      width: 64,
+      height: 64,
+      numInferenceSteps: 10,
+      guidanceScale: 5,
+      denoisingEnd: 0.8,
+      generator: new TorchGenerator(fixture.meta.seed),
+      outputType: 'latent',
+    });
+    // cutoff = round(1000 − 800) = 200: the 8 timesteps ≥ 200 of 901, 801, …, 1.
+    expect(unet.calls.map((c) => c.timestep)).toEqual([901, 801, 701, 601, 501, 401, 301, 201]);
+    const ref = refinerCase.handoff_latents!;
+    expect(images.shape).toEqual(ref.shape);
+    expect(maxAbsDiff(images.data, ref.data) / Math.max(1, maxAbs(ref.data))).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('txt2img tiles the [neg, pos] time-id pair over the batch (diffusers` quirk): 2 images per prompt', async () => {
+    const { pipe, unet } = sdxlPipe('sdxl_base');
+    const { parameters } = await pipe.generate({
+      ...embeds(),
+      width: 64,
+      height: 96,
+      numInferenceSteps: 2,
+      numImagesPerPrompt: 2,
+      originalSize: [512, 768],
+      negativeOriginalSize: [256, 384],
+      negativeTargetSize: [64, 96],
+      seed: 7,
+      outputType: 'latent',
+    });
+    const pos = [512, 768, 0, 0, 96, 64];
+    const neg = [256, 384, 0, 0, 64, 96];
+    // The batch is [uncond0, uncond1, cond0, cond1]; the rows are neg, pos, neg, pos.
+    expect(rows(unet.calls[0]!.conditioning.timeIds!)).toEqual([neg, pos, neg, pos]);
+    expect(parameters.sdxl?.timeIds).toEqual({ positive: pos, negative: neg });
+    // Hidden states and pooled rows are [neg, neg, pos, pos] (repeat per image, then CFG concatenation).
+    const te = unet.calls[0]!.conditioning.textEmbeds!;
+    const negPooled = tensor(fixture.inputs.negative_pooled_prompt_embeds!).data;
+    const posPooled = tensor(fixture.inputs.pooled_prompt_embeds_b0!).data;
+    expect(rows(te)).toEqual([[...negPooled], [...negPooled], [...posPooled], [...posPooled]]);
+  });
+
+  it('img2img lines the negative time ids up with the uncond half and uses the positive crops (diffusers` quirk)', async () => {
+    const { pipe, unet } = sdxlPipe('sdxl_base');
+    await pipe.generate({
+      ...embeds(),
+      image: tensor(fixture.inputs.init_image!),
+      numInferenceSteps: 4,
+      strength: 0.5,
+      numImagesPerPrompt: 2,
+      cropsCoordsTopLeft: [8, 16],
+      negativeCropsCoordsTopLeft: [99, 99],
+      negativeTargetSize: [32, 32],
+      seed: 3,
+      outputType: 'latent',
+    });
+    const pos = [64, 64, 8, 16, 64, 64];
+    const neg = [64, 64, 8, 16, 32, 32];
+    expect(rows(unet.calls[0]!.conditioning.timeIds!)).toEqual([neg, neg, pos, pos]);
+    expect(unet.calls).toHaveLength(2);
+  });
+
+  it('a base run to denoisingEnd and a refiner-style run from denoisingStart split one full run: same timesteps, same latents', async () => {
+    for (const [steps, end] of [
+      [10, 0.8],
+      [7, 0.5],
+      [20, 0.65],
+    ] as const) {
+      const full = sdxlPipe('sdxl_base');
+      const whole = await full.pipe.generate({
+        ...embeds(),
+        width: 64,
+        height: 64,
+        numInferenceSteps: steps,
+        seed: 11,
+        outputType: 'latent',
+      });
+      const base = sdxlPipe('sdxl_base');
+      const first = await base.pipe.generate({
+        ...embeds(),
+        width: 64,
+        height: 64,
+        numInferenceSteps: steps,
+        seed: 11,
+        denoisingEnd: end,
+        outputType: 'latent',
+      });
+      const second = sdxlPipe('sdxl_base');
+      const rest = await second.pipe.generate({
+        ...embeds(),
+        image: first.images,
+        numInferenceSteps: steps,
+        seed: 999,
+        denoisingStart: end,
+        outputType: 'latent',
+      });
+      const split = [...base.unet.calls, ...second.unet.calls].map((c) => c.timestep);
+      expect(split, `${steps} steps at ${end}`).toEqual(full.unet.calls.map((c) => c.timestep));
+      expect(base.unet.calls.length).toBeGreaterThan(0);
+      expect(second.unet.calls.length).toBeGreaterThan(0);
+      // Euler is deterministic and the conditioning (time ids included) is the same in both modes.
+      expect(maxAbsDiff(rest.images.data, whole.images.data), `${steps} steps at ${end}`).toBeLessThanOrEqual(
+        1e-6,
+      );
+    }
+  });
+
+  it('denoisingStart with a second-order scheduler (Heun) does not cut a step in half (n even → n + 1)', async () => {
+    const { pipe, unet } = sdxlPipe('heun');
+    await pipe.generate({
+      ...embeds(),
+      image: tensor(fixture.inputs.init_image!),
+      numInferenceSteps: 5,
+      denoisingStart: 0.6,
+      seed: 1,
+      outputType: 'latent',
+    });
+    // Heun's 5 steps are 9 timesteps t0, t1, t1, …, t4, t4; those below 400 are an even count, so one more runs.
+    const ts = unet.calls.map((c) => c.timestep);
+    expect(ts.length % 2).toBe(1);
+    expect(ts.filter((t) => t >= 400)).toHaveLength(1);
+  });
+
+  it('SDXL-Turbo settings: guidance 0 (no CFG batch), Euler ancestral with trailing spacing, 1 and 4 steps', async () => {
+    for (const [steps, expected] of [
+      [1, [999]],
+      [4, [999, 749, 499, 249]],
+    ] as const) {
+      const { pipe, unet } = sdxlPipe('sdxl_turbo');
+      const generator = new RecordingGenerator(new TorchGenerator(5));
+      const { images, parameters } = await pipe.generate({
+        promptEmbeds: embeds().promptEmbeds,
+        width: 64,
+        height: 64,
+        guidanceScale: 0,
+        numInferenceSteps: steps,
+        generator,
+        outputType: 'tensor',
+      });
+      expect(unet.calls.map((c) => c.timestep)).toEqual(expected);
+      for (const call of unet.calls) {
+        expect(call.sample.shape[0]).toBe(1);
+        expect(call.conditioning.encoderHiddenStates.shape[0]).toBe(1);
+        expect(rows(call.conditioning.timeIds!)).toEqual([[64, 64, 0, 0, 64, 64]]);
+      }
+      // The initial noise, then one ancestral draw per step.
+      expect(generator.draws).toEqual(Array.from({ length: steps + 1 }, () => [1, 4, 8, 8]));
+      expect(images.shape).toEqual([1, 3, 64, 64]);
+      expect(parameters.guidanceScale).toBe(0);
+    }
+  });
+
+  it('a generator list gives image i what generator i gives alone; a 1-element list is one generator', async () => {
+    const run1 = async (generator: Generator | Generator[], n: number) => {
+      const { pipe } = sdxlPipe('sdxl_turbo');
+      return (
+        await pipe.generate({
+          ...embeds(),
+          width: 64,
+          height: 64,
+          guidanceScale: 2,
+          numInferenceSteps: 3,
+          numImagesPerPrompt: n,
+          generator,
+          outputType: 'latent',
+        })
+      ).images;
+    };
+    const both = await run1([new TorchGenerator(1), new TorchGenerator(2)], 2);
+    const alone1 = await run1(new TorchGenerator(1), 1);
+    const alone2 = await run1(new TorchGenerator(2), 1);
+    expect([...both.slice(0, 1).data]).toEqual([...alone1.data]);
+    expect([...both.slice(1, 2).data]).toEqual([...alone2.data]);
+    expect([...(await run1([new TorchGenerator(1)], 1)).data]).toEqual([...alone1.data]);
+  });
+
+  it('two calls at once on one pipeline give what each gives alone (Euler ancestral, different steps)', async () => {
+    const { pipe } = sdxlPipe('sdxl_turbo');
+    const call = (seed: number, steps: number) =>
+      pipe.generate({
+        ...embeds(),
+        width: 64,
+        height: 64,
+        numInferenceSteps: steps,
+        seed,
+        outputType: 'latent',
+      });
+    const alone = [await call(1, 4), await call(2, 3)];
+    const together = await Promise.all([call(1, 4), call(2, 3)]);
+    expect([...together[0]!.images.data]).toEqual([...alone[0]!.images.data]);
+    expect([...together[1]!.images.data]).toEqual([...alone[1]!.images.data]);
+  });
 });
