@@ -38,7 +38,8 @@ interface Unit extends SdxlTextUnit {
  * with projection (`text_encoder_2`), as diffusers' `StableDiffusionXLPipeline.encode_prompt` uses them:
  *
  * - each encoder gets its own tokenization (`prompts` go to the first, `prompts2` — default the prompts — to
- *   the second) and gives its penultimate hidden state `hidden_states[-2]` as exported, without the final
+ *   the second; without the first encoder, as in the refiner, the second gets `prompts` and `prompts2` is
+ *   ignored, as diffusers' `zip([prompt, prompt_2], [text_encoder_2])` does) and gives its penultimate hidden state `hidden_states[-2]` as exported, without the final
  *   layer norm; clip skip N takes `hidden_states[-(N+1)]` of both;
  * - the two are concatenated along the features: `encoderHiddenStates` `[B, 77·k, D1 + D2]` (the refiner:
  *   `[B, 77·k, D2]`);
@@ -84,7 +85,7 @@ export class SdxlPromptEncoder implements PromptEncoder {
    *
    * @param prompts - The prompts for the first text encoder (identical pairs are encoded once).
    * @param options - `clipSkip` (default the encoder's), `prompts2` for the second text encoder (one per
-   *   prompt; default the prompts).
+   *   prompt; default the prompts; ignored without the first encoder, as diffusers does).
    * @throws {@link @latentkit/core!InvalidArgumentError} for an empty list, non-strings, `prompts2` of another
    *   length, or a bad clip skip; {@link @latentkit/core!LimitExceededError} for a prompt of too many chunks.
    */
@@ -104,9 +105,11 @@ export class SdxlPromptEncoder implements PromptEncoder {
     // identical (prompt, prompt2) pairs are encoded once
     const keys = prompts.map((p, i) => JSON.stringify([p, prompts2[i]]));
     const unique = [...new Set(keys)].map((k) => JSON.parse(k) as [string, string]);
-    // per unit, per pair: its chunks; the first unit reads the prompt, the second prompt2
+    // per unit, per pair: its chunks; the first unit reads the prompt, the second prompt2 — except in the
+    // refiner, where diffusers zips [prompt, prompt_2] with the one encoder it has: text_encoder_2 reads the prompt
+    const second = this.hasFirstEncoder;
     const chunks: PromptChunk[][][] = this.#units.map((u) =>
-      unique.map(([p, p2]) => u.chunker.chunks(u === this.#second ? p2 : p)),
+      unique.map(([p, p2]) => u.chunker.chunks(u === this.#second && second ? p2 : p)),
     );
     // both encoders, every row: the same chunk count k
     const count = Math.max(...chunks.flat().map((c) => c.length));
