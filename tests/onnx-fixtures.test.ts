@@ -269,14 +269,14 @@ describe('load-time errors', () => {
     await expect(load(join(dir, 'nope'))).rejects.toThrow(ModelNotFoundError);
   });
 
-  it('SDXL → NotImplementedError; other pipelines → ModelInvalidError', async () => {
+  it('an SD 1.x folder named SDXL lacks text_encoder_2 → ModelNotFoundError; other pipelines → ModelInvalidError', async () => {
     const dir = copy('sd1');
     const index = JSON.parse(readFileSync(join(dir, 'model_index.json'), 'utf8'));
     writeFileSync(
       join(dir, 'model_index.json'),
       JSON.stringify({ ...index, _class_name: 'ORTStableDiffusionXLPipeline' }),
     );
-    await expect(load(dir)).rejects.toThrow(/SDXL is not supported yet/);
+    await expect(load(dir)).rejects.toThrow(/text_encoder_2\/model\.onnx \(SDXL's second text encoder/);
     writeFileSync(join(dir, 'model_index.json'), JSON.stringify({ ...index, _class_name: 'FluxPipeline' }));
     await expect(load(dir)).rejects.toThrow(ModelInvalidError);
   });
