@@ -127,6 +127,8 @@ export abstract class PipelineBase {
     const encodeInput = { ...v };
     if (v.prompts) encodeInput.prompts = strip(v.prompts)!;
     if (v.negativePrompts) encodeInput.negativePrompts = strip(v.negativePrompts)!;
+    if (v.prompts2) encodeInput.prompts2 = strip(v.prompts2)!;
+    if (v.negativePrompts2) encodeInput.negativePrompts2 = strip(v.negativePrompts2)!;
     const conditioning = await callConditioning(this.promptEncoder, encodeInput);
     v.signal?.throwIfAborted();
     return { shared, generator, parameters, conditioning };
@@ -151,19 +153,29 @@ export abstract class PipelineBase {
   /**
    * Runs one `generate()` call (`body`, from the prompt encoding to the decode) with the LoRA scales its
    * prompts ask for: the `<lora:name:weight>` tags of its prompts and negative prompts (see
-   * {@link extractLoraTags}) override the adapters' scales for this call only ({@link ModelAdapters.withScales}).
+   * {@link extractLoraTags}; SDXL: also of prompt2 / negativePrompt2) override the adapters' scales for this call only ({@link ModelAdapters.withScales}).
    * Every pipeline's `generate` goes through here, so weights never change under a running call.
    *
    * @throws {@link InvalidArgumentError} for a tag naming an adapter that is not loaded (listing the loaded
    *   ones), and the tag errors of {@link loraTagScales}.
    */
   protected async withLoraTags<T>(
-    v: { readonly prompts?: readonly string[]; readonly negativePrompts?: readonly string[] },
+    v: {
+      readonly prompts?: readonly string[];
+      readonly negativePrompts?: readonly string[];
+      readonly prompts2?: readonly string[];
+      readonly negativePrompts2?: readonly string[];
+    },
     body: () => Promise<T>,
   ): Promise<T> {
     // The call's scheduler is the one set when generate() was called, even if it waits for its weights.
     this.#callScheduler.set(v, this.scheduler);
-    const scales = loraTagScales([...(v.prompts ?? []), ...(v.negativePrompts ?? [])]);
+    const scales = loraTagScales([
+      ...(v.prompts ?? []),
+      ...(v.negativePrompts ?? []),
+      ...(v.prompts2 ?? []),
+      ...(v.negativePrompts2 ?? []),
+    ]);
     const adapters = this.#adapters;
     if (!adapters) {
       checkLoraTagNames(scales, []);

@@ -261,6 +261,13 @@ const cases: BadInputCase[] = [
       /^promptEncoder\.encode output textEmbeds = undefined is invalid: expected the pooled text embeddings.*Fix: load the model's SDXL prompt encoder/,
   },
   {
+    name: 'a LoRA tag in prompt2 naming no loaded adapter',
+    run: gen({ prompt2: '<lora:pink:0.5> a cat' }),
+    error: InvalidArgumentError,
+    message:
+      /^LoRA prompt tag = "<lora:pink>" is invalid: expected the name of a loaded LoRA adapter \(none is loaded\)/,
+  },
+  {
     name: 'an unknown option (a diffusers snake_case name)',
     run: gen({ denoising_end: 0.8 }),
     error: InvalidArgumentError,
