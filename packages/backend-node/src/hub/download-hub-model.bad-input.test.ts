@@ -179,11 +179,11 @@ const cases: Case[] = [
     /^unet\/model\.onnx not found in latentkit\/no-unet \(revision "main"\) on .* \(its ONNX files: text_encoder\/model\.onnx, .*\)\. Fix:/,
   ],
   [
-    'an SDXL repo: refused after model_index.json, before any weights',
+    'an SDXL repo without text_encoder_2/model.onnx: refused after model_index.json, before any weights',
     'latentkit/sdxl',
     {},
-    NotImplementedError,
-    /is an SDXL model \(StableDiffusionXLPipeline\); SDXL is not supported yet/,
+    ModelNotFoundError,
+    /^text_encoder_2\/model\.onnx not found in latentkit\/sdxl \(revision "main"\)/,
   ],
   [
     'a graph whose external weights the repo lacks',

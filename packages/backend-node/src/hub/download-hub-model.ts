@@ -24,7 +24,7 @@ import { hubError } from './hub-errors.js';
 import { downloadBlob, etagOf, type HubFileEntry } from './hub-file-download.js';
 import { HUB_OPTION_KEYS, type HubOptions } from './hub-options.js';
 import { type HubSettings, hubSettings } from './hub-settings.js';
-import { chooseModelFiles, configFiles, missingInRepo } from './model-files.js';
+import { chooseModelFiles, configFiles, missingInRepo, type SdxlFileChoice } from './model-files.js';
 
 /** Options of {@link downloadHubModel}: the hub options and the loader's choice of components and files. */
 export interface DownloadHubModelOptions
@@ -83,15 +83,19 @@ async function completeSnapshot(
   const folder = cache.snapshot(commit);
   if (!(await snapshotHas(cache, commit, 'model_index.json'))) return undefined;
   const source = snapshotSource(folder);
-  let upscale: boolean;
+  let index: Awaited<ReturnType<typeof readModelIndex>>;
   try {
-    upscale = (await readModelIndex(source)).kind === 'upscale';
+    index = await readModelIndex(source);
   } catch {
     return undefined; // let the load report it
   }
-  const choice = await chooseModelFiles(options, (p) => snapshotHas(cache, commit, p), upscale, where).catch(
-    () => undefined,
-  );
+  const choice = await chooseModelFiles(
+    options,
+    (p) => snapshotHas(cache, commit, p),
+    index.kind === 'upscale',
+    where,
+    sdxlChoice(index),
+  ).catch(() => undefined);
   if (!choice) return undefined;
   for (const path of [...choice.required, ...choice.optional]) {
     const present = await snapshotHas(cache, commit, path);
@@ -109,10 +113,16 @@ async function completeSnapshot(
     }
     for (const e of external) if (!(await snapshotHas(cache, commit, e.path))) return undefined;
   }
-  for (const path of ['scheduler/scheduler_config.json', 'tokenizer/vocab.json', 'tokenizer/merges.txt']) {
+  for (const path of [
+    'scheduler/scheduler_config.json',
+    'tokenizer/vocab.json',
+    'tokenizer/merges.txt',
+    'tokenizer_2/vocab.json',
+    'tokenizer_2/merges.txt',
+  ]) {
+    const encoder = path.startsWith('tokenizer_2/') ? 'text_encoder_2/' : 'text_encoder/';
     const needed =
-      path === 'scheduler/scheduler_config.json' ||
-      choice.required.some((p) => p.startsWith('text_encoder/'));
+      path === 'scheduler/scheduler_config.json' || choice.required.some((p) => p.startsWith(encoder));
     if (needed && !(await snapshotHas(cache, commit, path))) return undefined;
   }
   return choice.modelFiles;
@@ -302,7 +312,7 @@ export async function downloadHubModel(
   const folder = cache.snapshot(commit);
   const index = await readModelIndex(snapshotSource(folder));
   const has = (path: string) => listing.has(path);
-  const choice = await chooseModelFiles(options, has, index.kind === 'upscale', where);
+  const choice = await chooseModelFiles(options, has, index.kind === 'upscale', where, sdxlChoice(index));
   const modelPaths = [...choice.required, ...choice.optional.filter(has)];
   // 4. Configs and tokenizer files, then the graphs, then the external weights they name.
   await fetchFiles([...configFiles(listing.keys()), ...modelPaths]);
@@ -331,4 +341,9 @@ export async function downloadHubModel(
     downloadedBytes: progress.bytes,
     requested: true,
   };
+}
+
+/** What {@link chooseModelFiles} needs to know of an SDXL folder (undefined for others). */
+function sdxlChoice(index: Awaited<ReturnType<typeof readModelIndex>>): SdxlFileChoice | undefined {
+  return index.sdxl ? { hasTextEncoder: 'text_encoder' in index.components } : undefined;
 }

@@ -11,7 +11,9 @@ export const CONFIG_FOLDERS: readonly string[] = [
   'scheduler',
   'low_res_scheduler',
   'tokenizer',
+  'tokenizer_2',
   'text_encoder',
+  'text_encoder_2',
   'unet',
   'vae_decoder',
   'vae_encoder',
@@ -44,7 +46,19 @@ export interface ModelFileChoice {
   readonly modelFiles: Partial<Record<OnnxComponentName, string>>;
 }
 
-const ALL: readonly OnnxComponentName[] = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'];
+const ALL: readonly OnnxComponentName[] = [
+  'text_encoder',
+  'text_encoder_2',
+  'unet',
+  'vae_decoder',
+  'vae_encoder',
+];
+
+/** What an SDXL folder changes in the choice: `text_encoder_2`, and no `text_encoder` in the refiner. */
+export interface SdxlFileChoice {
+  /** Whether `model_index.json` lists `text_encoder` (the refiner's is null). */
+  readonly hasTextEncoder: boolean;
+}
 
 /**
  * Chooses each component's model file as `loadOnnxPipeline` would, plus `variant`: the `modelFiles`
@@ -55,6 +69,8 @@ const ALL: readonly OnnxComponentName[] = ['text_encoder', 'unet', 'vae_decoder'
  * @param has - Whether the folder (or the repo revision) has a file.
  * @param upscale - Whether `model_index.json` names the x4 upscaler (no VAE encoder).
  * @param where - The folder or `org/name@revision`, for messages.
+ * @param sdxl - For an SDXL folder (`readModelIndex(…).sdxl`): whether it has `text_encoder`; SDXL folders
+ *   also need `text_encoder_2`.
  * @throws {@link @latentkit/core!InvalidArgumentError} for a malformed variant name, or when a needed
  *   component has no file of the variant (the optional VAE encoder keeps its `model.onnx`).
  */
@@ -63,6 +79,7 @@ export async function chooseModelFiles(
   has: (path: string) => boolean | Promise<boolean>,
   upscale: boolean,
   where: string,
+  sdxl?: SdxlFileChoice,
 ): Promise<ModelFileChoice> {
   const wanted = new Set(options.components ?? ALL);
   const required: string[] = [];
@@ -79,6 +96,8 @@ export async function chooseModelFiles(
   }
   for (const component of ALL) {
     if (!wanted.has(component)) continue;
+    if (component === 'text_encoder_2' && !sdxl) continue;
+    if (component === 'text_encoder' && sdxl && !sdxl.hasTextEncoder && !options.components) continue;
     if (component === 'vae_encoder' && upscale) continue;
     const isOptional = component === 'vae_encoder' && options.components === undefined;
     const explicit = options.modelFiles?.[component];

@@ -78,6 +78,7 @@ export async function resolveModelFolder(
       (p) => folder.exists(p),
       index.kind === 'upscale',
       resolve(source),
+      index.sdxl ? { hasTextEncoder: 'text_encoder' in index.components } : undefined,
     );
     return { directory: source, modelFiles: choice.modelFiles };
   }
