@@ -48,6 +48,14 @@ interface Expected {
   };
   vae_decoder: { latents: Wave; scaling_factor: number; image: Strided };
   vae_encoder: { image: Wave; generator_seed: number; latents: Strided };
+  encode_prompt: {
+    prompt: string;
+    prompt_2: string | null;
+    diffusers_clip_skip: number | null;
+    latentkit_clip_skip: number;
+    prompt_embeds: Strided;
+    pooled_prompt_embeds: Strided;
+  }[];
   fp16?: {
     text_encoder: Omit<TextExpected, 'input_ids'>;
     text_encoder_2: Omit<TextExpected, 'input_ids'>;
@@ -233,6 +241,47 @@ describe.each(FIXTURES)('%s: each graph in onnxruntime-node reproduces torch', (
       expect(relDiff(scaled, raw.dims, wantLatents)).toBeLessThanOrEqual(tol);
     });
   }
+
+  it("diffusers' encode_prompt = both encoders' hidden_states[-(clipSkip+1)] concatenated, text_embeds pooled", async () => {
+    const parts = refiner ? (['text_encoder_2'] as const) : (['text_encoder', 'text_encoder_2'] as const);
+    const encoders = await Promise.all(parts.map((p) => open(file(p, 'fp32'))));
+    const layers = parts.map(
+      (p) => JSON.parse(readFileSync(join(dir, p, 'config.json'), 'utf8')).num_hidden_layers as number,
+    );
+    expect(expected.encode_prompt.length).toBe(4);
+    for (const c of expected.encode_prompt) {
+      // diffusers zips [prompt, prompt_2] with the encoders present: the refiner's text_encoder_2 gets `prompt`
+      const prompts = [c.prompt, c.prompt_2 ?? c.prompt];
+      const states: Float32Array[] = [];
+      const widths: number[] = [];
+      let pooled: Float32Array | undefined;
+      for (const [i, part] of parts.entries()) {
+        const ids = (part === 'text_encoder' ? expected.tokenizer! : expected.tokenizer_2)[prompts[i]!]!;
+        const out = await encoders[i]!.run({
+          input_ids: new ort.Tensor('int32', Int32Array.from(ids), [1, 77]),
+        });
+        const h = out[`hidden_states.${layers[i]! - c.latentkit_clip_skip}`]!;
+        states.push(toFloat32(h));
+        widths.push(h.dims[2]!);
+        if (part === 'text_encoder_2') pooled = toFloat32(out.text_embeds!);
+      }
+      const d = widths.reduce((a, b) => a + b, 0);
+      const embeds = new Float32Array(77 * d);
+      for (let t = 0; t < 77; t++) {
+        let at = t * d;
+        states.forEach((st, i) => {
+          embeds.set(st.subarray(t * widths[i]!, (t + 1) * widths[i]!), at);
+          at += widths[i]!;
+        });
+      }
+      const label = JSON.stringify([c.prompt, c.prompt_2, c.latentkit_clip_skip]);
+      expect(relDiff(embeds, [1, 77, d], c.prompt_embeds), label).toBeLessThanOrEqual(TOL);
+      expect(
+        relDiff(pooled!, c.pooled_prompt_embeds.shape, c.pooled_prompt_embeds),
+        label,
+      ).toBeLessThanOrEqual(TOL);
+    }
+  });
 
   it('text_encoder/ and tokenizer/ exist exactly when model_index.json names them (the refiner: null)', () => {
     expect(existsSync(join(dir, 'text_encoder', 'model.onnx'))).toBe(!refiner);
