@@ -97,6 +97,57 @@ describe.skipIf(skip)('SDXL on the demo page in headless Chromium', () => {
     await page.close();
   }, 120_000);
 
+  it('SDXL base on WebGPU (SwiftShader adapter), guidance 5: every component on webgpu, the same pixels', async () => {
+    const page = await openDemo(browser.context, server.origin, 'model=/models/sdxl-tiny/&provider=webgpu');
+    const loaded = await waitLoaded(page);
+    expect(loaded.state, loaded.text).toBe('ready');
+    expect(new Set(Object.values(loaded.providers))).toEqual(new Set(['webgpu']));
+    expect(Object.keys(loaded.providers)).toContain('text_encoder_2');
+    const settings: DemoSettings = {
+      prompt: 'a red circle',
+      negativePrompt: 'a dog',
+      steps: 2,
+      guidance: 5,
+      seed: 5,
+      previews: false,
+    };
+    await startGenerate(page, settings);
+    const out = await finishGenerate(page);
+    expect(out.state, out.text).toBe('done');
+    // measured here: max 1
+    expect(maxDifference(out.rgba, await nodeReference('sdxl-tiny', settings))).toBeLessThanOrEqual(2);
+    await page.close();
+  }, 120_000);
+
+  // KNOWN ISSUE, open: on onnxruntime-web's WebGPU, an SDXL UNet run with ONE row (guidance ≤ 1: no CFG
+  // batch, as Turbo runs) gives pixels up to 31/255 off onnxruntime-node's (mean 2.7; the base at guidance
+  // 0: max 15, mean 1.6), while the same model with CFG (two rows) matches to 1/255, SD 1.x with one row
+  // matches exactly, and onnxruntime-node's own WebGPU EP on the same SwiftShader matches its CPU to
+  // 0.01/255. So it is onnxruntime-web's WebGPU kernels on the SDXL graph at batch 1. This test passes
+  // while the deviation exists and fails once it is gone — then turn it into a plain ≤ 2 test.
+  it.fails('KNOWN ISSUE: SDXL-Turbo on WebGPU (one UNet row) is not within 2/255 of onnxruntime-node', async () => {
+    const page = await openDemo(
+      browser.context,
+      server.origin,
+      'model=/models/sdxl-turbo-tiny/&provider=webgpu',
+    );
+    const loaded = await waitLoaded(page);
+    expect(loaded.state, loaded.text).toBe('ready');
+    const turbo: DemoSettings = {
+      prompt: 'a red circle',
+      negativePrompt: '',
+      steps: 1,
+      guidance: 0,
+      seed: 5,
+      previews: false,
+    };
+    await startGenerate(page, turbo);
+    const out = await finishGenerate(page);
+    await page.close();
+    expect(out.state, out.text).toBe('done');
+    expect(maxDifference(out.rgba, await nodeReference('sdxl-turbo-tiny', turbo))).toBeLessThanOrEqual(2);
+  }, 120_000);
+
   it('SDXL base (guidance 5, a negative prompt, 3 steps), WebAssembly 2 threads: the pixels of onnxruntime-node', async () => {
     const page = await openDemo(
       browser.context,
