@@ -54,6 +54,7 @@ import { checkSdxlFlags, checkSdxlModel, DEFAULT_HIGH_NOISE_FRAC, type SdxlFlags
 import { type SdxlRefiner, sdxlStep } from './sdxl-step.js';
 import { requireShippedLayoutModel, requireShippedModel } from './shipped-model.js';
 import { fewStepsWarning } from './step-minimums.js';
+import { textToImageComponents } from './text-to-image-components.js';
 import { unlessAborted } from './unless-aborted.js';
 import { checkUpscaleFlags, type UpscaleFlags, X4_UPSCALER_DEFAULTS } from './upscale-flags.js';
 import { upscaleStep } from './upscale-step.js';
@@ -293,7 +294,7 @@ export async function runGenerate(
       ...loadOptions,
       ...hub.options,
       // Text-to-image never encodes an image (the hires fix's second pass does): skip the VAE encoder's session.
-      ...(image || hires ? {} : { components: ['text_encoder', 'unet', 'vae_decoder'] as const }),
+      ...(image || hires ? {} : { components: await textToImageComponents(modelDir) }),
     })
     .finally(() => hub.stop());
   // --box needs a grounded UNet: refuse any other model here, with the CLI's fix, its sessions released.
@@ -312,8 +313,11 @@ export async function runGenerate(
         `--hires-scale is not supported with SDXL models yet (${modelName} is one). Fix: generate at the model's own size (1024×1024 for SDXL 1.0) without --hires-scale, or finish with --refiner DIR / --upscale 4.`,
       );
     }
-    if (refinerDir !== undefined && parts.sdxl)
-      refinerParts = await nodeBackend.load(refinerDir, loadOptions);
+    if (refinerDir !== undefined && parts.sdxl) {
+      // the refiner continues from latents: it never encodes an image
+      const components = await textToImageComponents(refinerDir);
+      refinerParts = await nodeBackend.load(refinerDir, { ...loadOptions, components });
+    }
     checkSdxlModel(
       flags,
       modelName,

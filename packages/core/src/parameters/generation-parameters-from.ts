@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { ResolvedParameters } from '../pipeline/generate-options.js';
 import type { GenerationParameters } from './infotext.js';
+import { sdxlInfotextExtra } from './sdxl-infotext.js';
 
 /** Names a scheduler from its diffusers class name and config (e.g. `a1111SamplerName`). */
 export type SamplerNamer = (className: string, config: Readonly<Record<string, unknown>>) => string;
@@ -34,7 +35,9 @@ export interface FromResolvedOptions {
  * images from one generator) is written as `Batch pos`; clip skip above 1, a guidance rescale and an eta
  * other than 0 as `Clip skip`, `CFG Rescale phi` and `Eta` (`Eta DDIM` for DDIM), as A1111 writes them.
  * A layout-to-image call adds `Layout` (its objects as `phrase@x0,y0,x1,y1`, joined by `; `, as the CLI's
- * `--box` takes them; `(embedding)` for objects given as phrase embeddings) and `GLIGEN beta`.
+ * `--box` takes them; `(embedding)` for objects given as phrase embeddings) and `GLIGEN beta`. An SDXL call
+ * adds its own keys where they carry information (`Prompt 2`, `Original size`, `Crop top left`,
+ * `Aesthetic score`, `Denoising end`, …: see `sdxlInfotextExtra`).
  *
  * @throws InvalidArgumentError when `resolved` is not the `parameters` of a `generate()` result, or
  *   `imageIndex` is not an index of `resolved.images`.
@@ -74,6 +77,7 @@ export function generationParametersFrom(
     extra['Layout'] = layout.boxes.map((box, i) => `${phrases[i]}@${box.join(',')}`).join('; ');
     extra['GLIGEN beta'] = layout.scheduledSamplingBeta;
   }
+  Object.assign(extra, sdxlInfotextExtra(resolved, image));
   return {
     prompt: image.prompt ?? '',
     ...(image.negativePrompt ? { negativePrompt: image.negativePrompt } : {}),
