@@ -261,6 +261,12 @@ const cases: BadInputCase[] = [
       /^promptEncoder\.encode output textEmbeds = undefined is invalid: expected the pooled text embeddings.*Fix: load the model's SDXL prompt encoder/,
   },
   {
+    name: 'a prompt encoder whose pooled width the UNet does not take',
+    run: gen({}, pipe({ textEmbedsDim: 1280 })),
+    error: ShapeMismatchError,
+    message: /^textEmbeds width = 4 is invalid: expected 1280, the denoiser's text_embeds width/,
+  },
+  {
     name: 'a LoRA tag in prompt2 naming no loaded adapter',
     run: gen({ prompt2: '<lora:pink:0.5> a cat' }),
     error: InvalidArgumentError,

@@ -59,6 +59,35 @@ describe('StableDiffusionXLPipeline: conditioning as diffusers` SDXL encode_prom
     expect(parameters.images[0]!.negativePrompt).toBeUndefined();
   });
 
+  it('promptEmbeds alone under guidance need no prompt encoder: the negative is zeros (force_zeros_for_empty_prompt)', async () => {
+    const pipe = new StableDiffusionXLPipeline({
+      denoiser: new FakeSdxlUnet(),
+      codec: new FakeSdxlVae(),
+      scheduler: new FakeScheduler(),
+    });
+    const promptEmbeds = {
+      encoderHiddenStates: new Tensor(new Float32Array(3 * 8).fill(0.5), [1, 3, 8]),
+      textEmbeds: new Tensor(new Float32Array(4).fill(0.25), [1, 4]),
+    };
+    await pipe.generate({ promptEmbeds, width: 16, height: 16, numInferenceSteps: 1, seed: 1 });
+    const c = (pipe.denoiser as FakeSdxlUnet).calls[0]!.conditioning;
+    expect(hiddenRows(c.encoderHiddenStates)).toEqual([
+      [0, 0],
+      [0.5, 0.5],
+    ]);
+    expect(pooledRows(c.textEmbeds!)).toEqual([0, 0.25]);
+    // Without force_zeros there is nothing to make the negative from.
+    const off = new StableDiffusionXLPipeline(
+      { denoiser: new FakeSdxlUnet(), codec: new FakeSdxlVae(), scheduler: new FakeScheduler() },
+      { forceZerosForEmptyPrompt: false },
+    );
+    await expect(
+      off.generate({ promptEmbeds, width: 16, height: 16, numInferenceSteps: 1, seed: 1 }),
+    ).rejects.toThrow(
+      /negativePromptEmbeds = undefined is invalid: expected negative conditioning for guidance/,
+    );
+  });
+
   it('forceZerosForEmptyPrompt false: encodes "" as diffusers; a negativePrompt is always encoded', async () => {
     const off = setup({ forceZeros: false });
     await off.pipe.generate({ prompt: 'a cat', numInferenceSteps: 1, seed: 1 });

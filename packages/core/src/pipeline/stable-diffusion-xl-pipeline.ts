@@ -1,4 +1,4 @@
-import { InvalidArgumentError, ModelMismatchError } from '../errors.js';
+import { InvalidArgumentError, ModelMismatchError, ShapeMismatchError } from '../errors.js';
 import type { Backend, PipelineParts, SdxlPipelineConfig } from '../interfaces/backend.js';
 import type { Conditioning } from '../interfaces/conditioning.js';
 import type { Tensor } from '../tensor.js';
@@ -100,7 +100,7 @@ export class StableDiffusionXLPipeline extends PipelineBase {
 
   async #generate(v: ValidatedSdxlOptions, timeIds: Tensor): Promise<GenerateResult<OutputType>> {
     const { shared, generator, parameters, conditioning } = await this.startCall(v);
-    checkPooled(conditioning);
+    checkPooled(conditioning, this.denoiser.microConditioning?.textEmbedsDim);
     const signal = v.signal;
     const latents = await withSchedulerLease(shared, signal, async (scheduler) => {
       scheduler.setTimesteps(v.numInferenceSteps);
@@ -158,8 +158,11 @@ function resolvedSdxl(
   return out;
 }
 
-/** An SDXL UNet needs the pooled embeddings: a prompt encoder that returns none is the wrong one. */
-function checkPooled(c: Conditioning): void {
+/**
+ * An SDXL UNet needs the pooled embeddings, of the width it takes: a prompt encoder that returns none (an
+ * SD 1.x encoder) or another width is the wrong one.
+ */
+function checkPooled(c: Conditioning, textEmbedsDim: number | undefined): void {
   if (!c.textEmbeds) {
     throw new InvalidArgumentError({
       name: 'promptEncoder.encode output textEmbeds',
@@ -167,6 +170,15 @@ function checkPooled(c: Conditioning): void {
       expected:
         'the pooled text embeddings [B, P] of the second text encoder (an SDXL prompt encoder returns them)',
       fix: "load the model's SDXL prompt encoder (text_encoder + text_encoder_2), or pass promptEmbeds with textEmbeds",
+    });
+  }
+  const width = c.textEmbeds.shape[1];
+  if (textEmbedsDim !== undefined && width !== textEmbedsDim) {
+    throw new ShapeMismatchError({
+      name: 'textEmbeds width',
+      value: width,
+      expected: `${textEmbedsDim}, the denoiser's text_embeds width (denoiser.microConditioning.textEmbedsDim)`,
+      fix: 'use the prompt encoder of the same model as the denoiser (text_encoder_2 projection_dim)',
     });
   }
 }
