@@ -131,7 +131,7 @@ describe.each(FIXTURES)('$name through nodeBackend.load', ({ name, refiner, time
 
   it('the prompt encoder gives diffusers encode_prompt numbers (prompt_2, clip skip) within 1e-4', async () => {
     const parts = await load(dir);
-    expect(expected.encode_prompt.length).toBe(3);
+    expect(expected.encode_prompt.length).toBeGreaterThanOrEqual(4); // incl. the empty prompt
     for (const c of expected.encode_prompt) {
       const what = `${JSON.stringify(c.prompt)} / ${JSON.stringify(c.prompt_2)} clipSkip ${c.latentkit_clip_skip}`;
       // diffusers' SDXL clip_skip = latentkit's clipSkip − 1 (both: hidden_states[-(clipSkip + 1)])
@@ -267,6 +267,22 @@ describe('sdxl-tiny: fp16 variant files', () => {
       TOL_FP16,
     );
     // the float32 VAE: torch's float32 image within 1e-4 (a float16 decoder would be ~1e-3 off)
+    const image = await parts.codec.decode(wave(expected.vae_decoder.latents));
+    expect(relDiff(image, expected.vae_decoder.image)).toBeLessThanOrEqual(TOL);
+  });
+
+  it("variant: 'fp16' picks every model.fp16.onnx (text_encoder_2 too) and the same float32 VAE", async () => {
+    const warnings: string[] = [];
+    const parts = await load(dir, { variant: 'fp16', onWarning: (m) => warnings.push(m) });
+    expect(warnings).toEqual([]);
+    const explicit = await load(dir, { modelFiles: fp16 });
+    const a = await parts.promptEncoder!.encode(['a photo of a cat']);
+    const b = await explicit.promptEncoder!.encode(['a photo of a cat']);
+    expect(maxAbsDiff(a.encoderHiddenStates, b.encoderHiddenStates)).toBe(0);
+    expect(maxAbsDiff(a.textEmbeds!, b.textEmbeds!)).toBe(0);
+    const expected: Expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8'));
+    const fp16Pooled = expected.fp16!.text_encoder_2.text_embeds;
+    expect(relDiff(a.textEmbeds!, fp16Pooled)).toBeLessThanOrEqual(TOL_FP16);
     const image = await parts.codec.decode(wave(expected.vae_decoder.latents));
     expect(relDiff(image, expected.vae_decoder.image)).toBeLessThanOrEqual(TOL);
   });
