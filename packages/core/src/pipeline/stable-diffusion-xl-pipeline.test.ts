@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ModelMismatchError } from '../errors.js';
 import type { Backend, LoadedPipelineParts } from '../interfaces/backend.js';
+import { TorchGenerator } from '../random/torch-generator.js';
 import { Tensor } from '../tensor.js';
 import { DiffusionPipeline, pipelineClassFor } from './diffusion-pipeline.js';
 import { FakeSdxlPromptEncoder, FakeSdxlUnet, FakeSdxlVae } from './sdxl-test-fakes.js';
@@ -212,6 +213,46 @@ describe('StableDiffusionXLPipeline: img2img, inpainting, refiner', () => {
       negativeAestheticScore: 2.5,
       denoisingStart: 0.75,
     });
+  });
+
+  it('inpainting with denoisingStart starts from the image latents unnoised but still draws the noise (diffusers)', async () => {
+    const { pipe, codec, scheduler } = setup({ inChannels: 9 });
+    const draws: number[][] = [];
+    const inner = new TorchGenerator(3);
+    const generator = {
+      randn: (shape: readonly number[]) => {
+        draws.push([...shape]);
+        return inner.randn(shape);
+      },
+      rand: (shape: readonly number[]) => {
+        draws.push([...shape]);
+        return inner.rand(shape);
+      },
+    };
+    await pipe.generate({
+      prompt: 'a',
+      image: testImage(32),
+      maskImage: new Tensor(new Float32Array(32 * 32).fill(1), [1, 1, 32, 32]),
+      denoisingStart: 0.5,
+      numInferenceSteps: 10,
+      generator,
+      outputType: 'latent',
+    });
+    // encode(image) draws, the noise is drawn, encode(masked image) draws: three draws, no addNoise.
+    expect(draws).toEqual([
+      [1, 4, 4, 4],
+      [1, 4, 4, 4],
+      [1, 4, 4, 4],
+    ]);
+    expect(codec.encodeCalls).toHaveLength(2);
+    expect(scheduler.addNoiseCalls).toHaveLength(0);
+    expect([...scheduler.stepCalls[0]!.sample.data]).toEqual([
+      ...(await new FakeSdxlVae().encode(codec.encodeCalls[0]!.input, { generator: new TorchGenerator(3) }))
+        .data,
+    ]);
+    // FakeScheduler 1000…100; cutoff 500 → 400, 300, 200, 100.
+    expect(scheduler.stepCalls.map((c) => c.timestep)).toEqual([400, 300, 200, 100]);
+    expect(scheduler.beginIndex).toBe(6);
   });
 
   it('4-channel inpainting with latents as image blends the known latents back (no VAE encode)', async () => {
