@@ -101,6 +101,8 @@ export class StableDiffusionXLPipeline extends PipelineBase {
   async #generate(v: ValidatedSdxlOptions, timeIds: Tensor): Promise<GenerateResult<OutputType>> {
     const { shared, generator, parameters, conditioning } = await this.startCall(v);
     checkPooled(conditioning, this.denoiser.microConditioning?.textEmbedsDim);
+    // diffusers ignores strength when denoising_start is given; so does the record of the call.
+    if (v.denoisingStart !== undefined) delete parameters.strength;
     const signal = v.signal;
     const latents = await withSchedulerLease(shared, signal, async (scheduler) => {
       scheduler.setTimesteps(v.numInferenceSteps);
