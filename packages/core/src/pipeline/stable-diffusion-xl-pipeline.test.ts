@@ -213,6 +213,7 @@ describe('StableDiffusionXLPipeline: img2img, inpainting, refiner', () => {
       negativeAestheticScore: 2.5,
       denoisingStart: 0.75,
     });
+    expect(parameters.strength).toBeUndefined(); // ignored with denoisingStart, as diffusers
   });
 
   it('inpainting with denoisingStart starts from the image latents unnoised but still draws the noise (diffusers)', async () => {
