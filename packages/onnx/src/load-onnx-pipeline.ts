@@ -226,7 +226,7 @@ async function requireFile(source: ModelSource, path: string, what: string): Pro
 }
 
 /**
- * Loads the parts of a Stable Diffusion 1.x/2.x model from a folder in the diffusers/Optimum ONNX layout:
+ * Loads the parts of a Stable Diffusion 1.x/2.x or SDXL model from a folder in the diffusers/Optimum ONNX layout:
  * reads `model_index.json` and the configs, creates the ONNX sessions through the backend's
  * {@link SessionFactory}, checks that the components fit together, and returns the prompt encoder (CLIP
  * tokenizer + text encoder), the UNet denoiser, the VAE codec and the scheduler.
@@ -242,6 +242,14 @@ async function requireFile(source: ModelSource, path: string, what: string): Pro
  * loader checks that the pipeline class, `unet/config.json` `attention_type` and the UNet graph agree, and
  * that the phrase embedding width is the text encoder's pooled width.
  *
+ * An SDXL folder (`StableDiffusionXL(Img2Img|Inpaint)?Pipeline`, docs/model-folders.md "SDXL") loads with
+ * both text encoders (`text_encoder` is absent in the refiner) into an {@link SdxlPromptEncoder}, a UNet
+ * denoiser with `microConditioning` (`text_embeds`, `time_ids`), and `parts.sdxl` from `model_index.json`;
+ * the configs of the UNet, both text encoders and `requires_aesthetics_score` must agree
+ * ({@link checkSdxlConfigs}), as must the graphs ({@link checkSdxlSessions}). A float16 VAE whose config
+ * says `force_upcast` is replaced by the float32 `model.onnx` beside it, or kept with one warning
+ * (`environment.onWarning`).
+ *
  * Backends call this from their `load`: `StableDiffusionPipeline.fromPretrained(dir, { backend })`. The
  * parts own their sessions: `dispose` releases them, and a load that fails part-way releases those it
  * had made before throwing.
@@ -253,7 +261,7 @@ async function requireFile(source: ModelSource, path: string, what: string): Pro
  *   {@link @latentkit/core!ModelInvalidError} for a malformed file, a config value out of range (naming the
  *   file, key, value, range and fix), a path leaving the folder or an export with unexpected inputs;
  *   {@link @latentkit/core!ModelMismatchError} for components that do not fit together;
- *   {@link @latentkit/core!NotImplementedError} for SDXL; `UnknownSchedulerError` for an unknown scheduler
+ *   {@link @latentkit/core!NotImplementedError} for SDXL pipelines other than base / img2img / inpaint; `UnknownSchedulerError` for an unknown scheduler
  *   name; {@link @latentkit/core!InvalidArgumentError} for bad options.
  */
 export async function loadOnnxPipeline(

@@ -102,6 +102,10 @@ export function unetSizeMultiple(
  * float32 latents and hidden states, a float32, float16 or int64 timestep, either a scalar, `[1]` or `[B]`,
  * and int64, int32, float32 or float16 class labels `[B]`.
  *
+ * An SDXL UNet (inputs `text_embeds` and `time_ids`, diffusers' `addition_embed_type: "text_time"`) has
+ * {@link UnetDenoiser.microConditioning} and takes `conditioning.textEmbeds` `[B, P]` and
+ * `conditioning.timeIds` `[B, 5 | 6]` on every call, fed in the element types the graph declares.
+ *
  * A grounded (GLIGEN) UNet — one with the inputs `gligen_boxes`, `gligen_positive_embeddings`,
  * `gligen_masks` and `gligen_enabled` (docs/layout-to-image.md, "ONNX convention") — has
  * {@link UnetDenoiser.grounding} and takes {@link @latentkit/core!DenoiserInput.gligen}; a call without

@@ -299,7 +299,9 @@ export class OnnxModelAdapters implements ModelAdapters {
 
   /**
    * Loads a textual-inversion embedding: its vectors become new rows of the text encoder's token
-   * embedding and its token(s) are added to the tokenizer (see `textual-inversion.ts`).
+   * embedding and its token(s) are added to the tokenizer (see `textual-inversion.ts`). On SDXL (with
+   * `text_encoder_2` and `tokenizer2`) the file must be an SDXL embedding: `clip_l` goes into text_encoder,
+   * `clip_g` into text_encoder_2, the tokens into both tokenizers, in one merge.
    */
   loadTextualInversion(
     source: AdapterSource,
