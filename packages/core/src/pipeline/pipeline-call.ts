@@ -51,8 +51,8 @@ export function callGenerator(v: Pick<CommonOptions, 'seed' | 'generator' | 'gen
  * guidance `[uncond; cond]`, uncond first (diffusers' `encode_prompt` + `torch.cat([neg, pos])`); pooled
  * `textEmbeds` rows go the same way. Prompts and negative prompts are encoded in one encoder call, with
  * `prompts2` (SDXL's second encoder; `[...negativePrompts2, ...prompts2]`, each defaulting to its first-encoder
- * text) when given. SDXL's diffusers quirks: with `negativesIgnoreClipSkip` and a `clipSkip`, the negatives
- * are encoded in a call of their own without it; with `zeroNegative` the negative conditioning is zeros
+ * text) when given. SDXL's diffusers quirks: with `negativesIgnoreClipSkip` and a `clipSkip`, the negative
+ * rows come from a second call on the same batch without it; with `zeroNegative` the negative conditioning is zeros
  * (hidden states and pooled) and nothing negative is encoded.
  */
 export async function callConditioning(
@@ -88,17 +88,17 @@ export async function callConditioning(
       }
       return encoded;
     };
-    if (separate) {
+    const all2 = [...negatives2, ...positives2];
+    // One encoder call for negative and positive prompts: a batched run, and encoders that pad
+    // long prompts pad both alike.
+    const encoded = await encode(texts, all2, v.clipSkip);
+    const [neg, pos] = splitConditioning(encoded, negatives.length);
+    if (positives.length > 0) cond = pos;
+    if (negatives.length > 0) uncond = neg;
+    if (separate && negatives.length > 0) {
       // diffusers' SDXL encode_prompt: clip_skip for the prompts, the penultimate layer for the negatives.
-      if (positives.length > 0) cond = await encode(positives, positives2, v.clipSkip);
-      if (negatives.length > 0) uncond = await encode(negatives, negatives2, undefined);
-    } else {
-      // One encoder call for negative and positive prompts: a batched run, and encoders that pad
-      // long prompts pad both alike.
-      const encoded = await encode(texts, [...negatives2, ...positives2], v.clipSkip);
-      const [neg, pos] = splitConditioning(encoded, negatives.length);
-      if (positives.length > 0) cond = pos;
-      if (negatives.length > 0) uncond = neg;
+      // The same batch again without clipSkip, so that long prompts are padded alike.
+      uncond = splitConditioning(await encode(texts, all2, undefined), negatives.length)[0];
     }
   }
   if (!cond)

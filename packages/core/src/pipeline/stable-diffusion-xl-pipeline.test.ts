@@ -128,7 +128,7 @@ describe('StableDiffusionXLPipeline: conditioning as diffusers` SDXL encode_prom
     expect(parameters.images.map((i) => i.prompt2)).toEqual(['oil painting', undefined]);
   });
 
-  it('clipSkip applies to the prompts only; the negatives are encoded without it in a call of their own (diffusers` quirk)', async () => {
+  it('clipSkip applies to the prompts only; the negative rows come from the batch encoded again without it (diffusers` quirk)', async () => {
     const { pipe, promptEncoder, denoiser } = setup();
     await pipe.generate({
       prompt: 'a cat',
@@ -138,8 +138,8 @@ describe('StableDiffusionXLPipeline: conditioning as diffusers` SDXL encode_prom
       seed: 1,
     });
     expect(promptEncoder.calls).toEqual([
-      { prompts: ['a cat'], options: { clipSkip: 2 } },
-      { prompts: ['blur'], options: undefined },
+      { prompts: ['blur', 'a cat'], options: { clipSkip: 2 } },
+      { prompts: ['blur', 'a cat'], options: undefined },
     ]);
     const rows = hiddenRows(denoiser.calls[0]!.conditioning.encoderHiddenStates);
     expect(rows[0]![0]).toBe(v('blur'));
