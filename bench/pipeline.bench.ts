@@ -181,6 +181,33 @@ function timeMethod<T extends object>(
   };
 }
 
+/**
+ * Replaces `proto[method]` (a class's method, so every instance and copy is timed) by a timed version that
+ * adds its wall time into `sink[key]`; returns the function that puts the original back.
+ */
+function timePrototypeMethod(
+  proto: Record<string, unknown>,
+  method: string,
+  sink: Record<string, number>,
+  key: string,
+): () => void {
+  const original = proto[method] as (...a: unknown[]) => unknown;
+  const own = Object.hasOwn(proto, method);
+  sink[key] = 0;
+  proto[method] = function (this: unknown, ...args: unknown[]) {
+    const t0 = performance.now();
+    try {
+      return original.apply(this, args);
+    } finally {
+      sink[key]! += performance.now() - t0;
+    }
+  };
+  return () => {
+    if (own) proto[method] = original;
+    else delete proto[method];
+  };
+}
+
 interface RunResult {
   loadMs: number;
   textEncodeMs: number;
@@ -234,7 +261,13 @@ async function runOnce(seed: number): Promise<RunResult> {
   if (parts.promptEncoder) timeMethod(parts.promptEncoder, 'encode', wall, 'text');
   timeMethod(parts.denoiser, 'predict', wall, 'unet');
   timeMethod(parts.codec, 'decode', wall, 'vae');
-  timeMethod(parts.scheduler, 'step', wall, 'scheduler');
+  // Each call steps its own copy of the scheduler (pipelines are concurrency-safe): time the class's step.
+  const restoreStep = timePrototypeMethod(
+    Object.getPrototypeOf(parts.scheduler) as Record<string, unknown>,
+    'step',
+    wall,
+    'scheduler',
+  );
   // An SDXL folder runs with the SDXL pipeline (as the CLI and DiffusionPipeline pick it).
   const pipeline: PipelineBase & { generate: StableDiffusionPipeline['generate'] } = parts.sdxl
     ? new StableDiffusionXLPipeline(parts, parts.sdxl)
@@ -243,7 +276,11 @@ async function runOnce(seed: number): Promise<RunResult> {
   guidance = guidanceFlag ?? (parts.sdxl ? SDXL_DEFAULTS.guidanceScale : 7.5);
   times.reset(); // loading may run sessions (warm-up, checks): not part of the generation
   const g0 = performance.now();
+  let unetSteps = 0;
   await pipeline.generate({
+    onStep: () => {
+      unetSteps++;
+    },
     prompt: values.prompt!,
     numInferenceSteps: steps,
     guidanceScale: guidance,
@@ -252,7 +289,7 @@ async function runOnce(seed: number): Promise<RunResult> {
     seed,
   });
   const wallMs = performance.now() - g0;
-  const unetSteps = parts.scheduler.timesteps.length;
+  restoreStep();
   const sessionRunMs = times.total();
   await pipeline.dispose();
   await inner.releaseAll();
