@@ -6,7 +6,7 @@
  * float32 VAE taken under force_upcast), LoRA layers reach the right text encoder, SDXL embeddings go into
  * both, and StableDiffusionXLPipeline runs each folder end to end.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileModelSource, type NodeLoadedPipelineParts, nodeBackend } from '@latentkit/backend-node';
@@ -308,6 +308,23 @@ describe('sdxl-tiny: fp16 variant files', () => {
     await expect(parts.codec.decode(huge)).rejects.toThrow(
       /Non-finite values in the VAE decoder's output.*float16 VAE whose config says force_upcast: true.*madebyollin\/sdxl-vae-fp16-fix/,
     );
+  });
+});
+
+describe('force_upcast outside SDXL', () => {
+  it('an SD 1.x float16 VAE whose config says force_upcast: true is kept without a warning (diffusers upcasts in SDXL pipelines only)', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'latentkit-sd1-fp16-'));
+    temps.push(copy);
+    cpSync(join(MODELS, 'sd1-fp16'), copy, { recursive: true });
+    const configPath = join(copy, 'vae_decoder', 'config.json');
+    writeFileSync(
+      configPath,
+      JSON.stringify({ ...JSON.parse(readFileSync(configPath, 'utf8')), force_upcast: true }),
+    );
+    const warnings: string[] = [];
+    const parts = await load(copy, { onWarning: (m) => warnings.push(m) });
+    expect(parts.sdxl).toBeUndefined();
+    expect(warnings).toEqual([]);
   });
 });
 

@@ -402,7 +402,8 @@ export async function loadOnnxPipeline(
         source.location,
       )
     : undefined;
-  const forceUpcast = vaeForceUpcast(
+  // diffusers upcasts a float16 VAE with force_upcast in its SDXL pipelines only (SD 1.x VAEs say it too)
+  const forceUpcastConfig = vaeForceUpcast(
     [
       { file: 'vae_decoder/config.json', config: vaeDecoderConfig },
       { file: 'vae_encoder/config.json', config: vaeEncoderConfig },
@@ -410,6 +411,7 @@ export async function loadOnnxPipeline(
     ],
     source.location,
   );
+  const forceUpcast = sdxl !== undefined && forceUpcastConfig;
   // Configs alone can show a mismatch before any (slow, large) session is created. SDXL's text sizes are
   // checked by checkSdxlConfigs (the UNet attends to both encoders' hidden states concatenated).
   checkComponentSizes(
