@@ -52,6 +52,7 @@ interface SdxlCase {
   }[];
   vae_encode_calls: { input_shape: number[]; input_sum: number; mean: JsonTensor }[];
   randn_draws: { shape: number[]; generator: string }[];
+  generator_words_consumed: Record<string, number>;
   latents_after_each_step: { i: number; t: number; sum: number; first: number; full?: JsonTensor }[];
   final_latents: JsonTensor;
   vae_decode_input: JsonTensor;
@@ -233,6 +234,11 @@ describe('diffusers SDXL cases (fake micro-conditioned UNet, fake VAE)', () => {
       it('draws from the generator in diffusers` order and encodes what diffusers encodes', async () => {
         const { vae, generator } = await run(c, 'latent');
         expect(generator.draws).toEqual(c.randn_draws.map((d) => d.shape));
+        // The generator is left where diffusers left it: `generator_words_consumed` 32-bit words on.
+        const words = c.generator_words_consumed.g0 ?? 0;
+        const probe = new TorchGenerator(c.call.generator.seed);
+        if (words > 0) probe.rand([words]);
+        expect([...generator.inner.rand([8]).data]).toEqual([...probe.rand([8]).data]);
         expect(vae.encodeCalls).toHaveLength(c.vae_encode_calls.length);
         c.vae_encode_calls.forEach((ref, i) => {
           const got = vae.encodeCalls[i]!;
