@@ -26,6 +26,9 @@ export function timestepCutoff(scheduler: Scheduler, fraction: number): number {
 /**
  * `denoisingEnd` (diffusers' SDXL pipelines, step 8.1 / 9.1): keeps the leading timesteps `t ≥ cutoff`.
  * The base of the "ensemble of expert denoisers" stops there and hands its latents to the refiner.
+ *
+ * @throws {@link InvalidArgumentError} when no timestep is kept (diffusers would return the start latents
+ *   undenoised).
  */
 export function truncateAtDenoisingEnd(
   scheduler: Scheduler,
@@ -34,6 +37,14 @@ export function truncateAtDenoisingEnd(
 ): number[] {
   const cutoff = timestepCutoff(scheduler, denoisingEnd);
   const kept = timesteps.filter((t) => t >= cutoff).length;
+  if (kept === 0) {
+    throw new InvalidArgumentError({
+      name: 'denoisingEnd',
+      value: denoisingEnd,
+      expected: `a fraction that keeps at least one timestep at or above its cutoff ${cutoff} (the run's first timestep is ${timesteps[0]})`,
+      fix: 'raise denoisingEnd (e.g. 0.8), or drop it to run the whole schedule',
+    });
+  }
   return timesteps.slice(0, kept);
 }
 

@@ -122,6 +122,13 @@ const cases: BadInputCase[] = [
       /^denoisingStart = 0\.95 is invalid: expected a fraction that leaves at least one timestep below its cutoff 50.*Fix: lower denoisingStart/,
   },
   {
+    name: 'denoisingEnd that keeps no timestep',
+    run: gen({ denoisingEnd: 0.05 }),
+    error: InvalidArgumentError,
+    message:
+      /^denoisingEnd = 0\.05 is invalid: expected a fraction that keeps at least one timestep at or above its cutoff 950 \(the run's first timestep is 400\)/,
+  },
+  {
     name: 'latents with denoisingStart',
     run: gen({
       image: testImage(32),
