@@ -392,6 +392,39 @@ describe('sdxl-tiny: LoRA and textual inversion reach the right encoder', () => 
     },
   );
 
+  it('a kohya LoRA on both SDXL text encoders gives torch encode_prompt at scales 1 and 0.6 (tests/fixtures/lora-sdxl)', async () => {
+    const lora = join(import.meta.dirname, 'fixtures', 'lora-sdxl');
+    const reference: {
+      prompt: string;
+      cases: Record<string, { prompt_embeds: Strided; pooled_prompt_embeds: Strided }>;
+    } = JSON.parse(readFileSync(join(lora, 'reference.json'), 'utf8'));
+    const parts = await load(dir);
+    const check = async (name: string) => {
+      const cond = await parts.promptEncoder!.encode([reference.prompt]);
+      const want = reference.cases[name]!;
+      expect(relDiff(cond.encoderHiddenStates, want.prompt_embeds), name).toBeLessThanOrEqual(TOL);
+      expect(relDiff(cond.textEmbeds!, want.pooled_prompt_embeds), name).toBeLessThanOrEqual(TOL);
+    };
+    await check('base');
+    const info = await parts.adapters!.loadLoraWeights(
+      new Uint8Array(readFileSync(join(lora, 'te-lora.safetensors'))),
+      {
+        adapterName: 'te',
+      },
+    );
+    expect(info.targets).toEqual({ text_encoder: 2, text_encoder_2: 2 });
+    await check('scale 1');
+    await parts.adapters!.setAdapters(['te'], [0.6]);
+    await check('scale 0.6');
+    // the LoRA moves the numbers well beyond the tolerance (the test can fail)
+    expect(
+      relDiff(
+        (await parts.promptEncoder!.encode([reference.prompt])).encoderHiddenStates,
+        reference.cases['base']!.prompt_embeds,
+      ),
+    ).toBeGreaterThan(1e-2);
+  });
+
   it("an SDXL embedding (clip_l, clip_g) goes into both tokenizers and encoders: '<cat2>' = 'cat' when its vectors are cat's rows", async () => {
     const source = new FileModelSource(dir);
     const row = async (component: string, id: number) => {
