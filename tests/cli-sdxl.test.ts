@@ -20,7 +20,8 @@ import {
   TorchGenerator,
 } from '@latentkit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runGenerate } from './support/run-node.js';
+import { cliEntry, runGenerate, runNode, tsxLoader } from './support/run-node.js';
+import { TestHub } from './support/test-hub.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const models = join(root, 'tests/fixtures/models');
@@ -289,6 +290,46 @@ describe('latentkit generate on SDXL folders', () => {
         'Negative aesthetic score': '1',
         Refiner: 'sdxl-refiner-tiny',
       });
+    },
+    TIMEOUT,
+  );
+
+  it(
+    '--model org/name of an SDXL repo (local test hub): both text encoders downloaded, the pixels of the folder',
+    async () => {
+      const hub = await TestHub.start([{ id: 'latentkit/sdxl-tiny', branches: { main: { folder: BASE } } }]);
+      try {
+        const out = join(dir, 'hub.png');
+        const run = await runNode(
+          [
+            '--import',
+            tsxLoader,
+            cliEntry,
+            'generate',
+            PROMPT,
+            '--model',
+            'latentkit/sdxl-tiny',
+            '--negative',
+            NEGATIVE,
+            '--steps',
+            String(STEPS),
+            '--seed',
+            String(SEED),
+            '--json',
+            '-o',
+            out,
+          ],
+          { env: { HF_ENDPOINT: hub.url, HF_HUB_CACHE: join(dir, 'hf-cache'), HF_TOKEN: '' } },
+        );
+        expect(run.code, run.stderr).toBe(0);
+        expect((JSON.parse(run.stdout) as Summary).pipeline).toBe('StableDiffusionXLPipeline');
+        const downloaded = hub.requests.map((r) => r.url);
+        expect(downloaded.some((u) => u.includes('text_encoder_2/model.onnx'))).toBe(true);
+        expect(downloaded.some((u) => u.includes('tokenizer_2/'))).toBe(true);
+        expect(maxDiff(await readPng(out), await baseImage())).toBe(0);
+      } finally {
+        await hub.close();
+      }
     },
     TIMEOUT,
   );

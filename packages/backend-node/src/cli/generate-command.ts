@@ -34,6 +34,7 @@ import {
   shapesUpscalerDefaults,
   shapesUpscalerPath,
 } from '@latentkit/model-shapes';
+import type { OnnxComponentName } from '@latentkit/onnx';
 import { a1111SamplerName, createScheduler } from '@latentkit/schedulers';
 import type { ExecutionProviderName } from '../execution-providers.js';
 import { generationParametersFrom } from '../generation-parameters.js';
@@ -143,6 +144,13 @@ async function requireFolder(path: string): Promise<void> {
       `Model folder ${resolve(path)} does not exist. Fix: pass --model the folder of a diffusers ONNX export (it holds model_index.json), or a Hugging Face Hub id org/name.`,
     );
   }
+}
+
+/** The `components` load option, or none (all the model has). */
+function componentsOption(components: readonly OnnxComponentName[] | undefined): {
+  components?: readonly OnnxComponentName[];
+} {
+  return components ? { components } : {};
 }
 
 function addToSeed(seed: number | bigint, i: number): number | bigint {
@@ -294,7 +302,7 @@ export async function runGenerate(
       ...loadOptions,
       ...hub.options,
       // Text-to-image never encodes an image (the hires fix's second pass does): skip the VAE encoder's session.
-      ...(image || hires ? {} : { components: await textToImageComponents(modelDir) }),
+      ...(image || hires ? {} : componentsOption(await textToImageComponents(modelDir))),
     })
     .finally(() => hub.stop());
   // --box needs a grounded UNet: refuse any other model here, with the CLI's fix, its sessions released.
@@ -315,8 +323,8 @@ export async function runGenerate(
     }
     if (refinerDir !== undefined && parts.sdxl) {
       // the refiner continues from latents: it never encodes an image
-      const components = await textToImageComponents(refinerDir);
-      refinerParts = await nodeBackend.load(refinerDir, { ...loadOptions, components });
+      const components = componentsOption(await textToImageComponents(refinerDir));
+      refinerParts = await nodeBackend.load(refinerDir, { ...loadOptions, ...components });
     }
     checkSdxlModel(
       flags,

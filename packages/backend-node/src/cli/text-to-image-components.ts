@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OnnxComponentName } from '@latentkit/onnx';
 
@@ -14,10 +14,17 @@ function names(entry: unknown): boolean {
  * The components a text-to-image run loads from a model folder: everything but the VAE encoder, which
  * only img2img and the hires fix use. An SDXL folder (model_index.json naming an SDXL pipeline, or a
  * `text_encoder_2`) needs `text_encoder_2` too, and `text_encoder` only when it has one (a refiner has
- * none). Read from the folder's `model_index.json`; a hub id or a folder without a readable one gets the
- * SD 1.x list (the loader then says what is wrong with the folder).
+ * none). Read from the folder's `model_index.json`; a folder without a readable one gets the SD 1.x
+ * list (the loader then says what is wrong with the folder). For a hub id (not a folder here) the answer
+ * is undefined: all the model has, as the hub download decides once it has read the repo's
+ * `model_index.json` (the VAE encoder is then loaded when the repo has one).
  */
-export async function textToImageComponents(dir: string): Promise<readonly OnnxComponentName[]> {
+export async function textToImageComponents(dir: string): Promise<readonly OnnxComponentName[] | undefined> {
+  const isFolder = await stat(dir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isFolder) return undefined;
   let index: Record<string, unknown>;
   try {
     index = JSON.parse(await readFile(join(dir, 'model_index.json'), 'utf8')) as Record<string, unknown>;
