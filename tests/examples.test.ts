@@ -327,6 +327,7 @@ describe('docs/ code blocks', () => {
     'errors.md',
     'schedulers.md',
     'upscaling.md',
+    'sdxl.md',
   ];
 
   it('every TypeScript block in the guides is copied from an example file', async () => {
