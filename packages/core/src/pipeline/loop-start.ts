@@ -1,15 +1,16 @@
 import { normalizeImage } from '../image/image-range.js';
+import type { Conditioning } from '../interfaces/conditioning.js';
 import type { Denoiser } from '../interfaces/denoiser.js';
 import type { LatentCodec } from '../interfaces/latent-codec.js';
 import type { Scheduler } from '../interfaces/scheduler.js';
 import type { Generator } from '../random/generator.js';
 import { Tensor } from '../tensor.js';
 import { denoisingStartSchedule } from './denoising-fraction.js';
-import type { KnownLatentsBlend } from './denoising-loop.js';
+import { type KnownLatentsBlend, runDenoisingLoop } from './denoising-loop.js';
 import { strengthSchedule } from './img2img.js';
 import { binarizeMask, maskedImage, resizeNearest } from './inpaint-mask.js';
 import { encodeImages, expandBatch, initialLatents } from './prepare-latents.js';
-import type { ValidatedOptions } from './validate-options.js';
+import type { CommonOptions, ValidatedOptions } from './validate-options.js';
 
 /** What the denoising loop starts from. */
 export interface LoopStart {
@@ -123,4 +124,40 @@ export async function startLoop(
     return { latents, timesteps, blend: { imageLatents: imageLatents!, noise, mask: latentMask } };
   const double = (t: Tensor) => (v.doClassifierFreeGuidance ? Tensor.cat([t, t]) : t);
   return { latents, timesteps, extraChannels: [double(latentMask), double(maskedLatents!)] };
+}
+
+/**
+ * Runs the one denoising loop from a {@link LoopStart} with the call's guidance, η, generator, signal and
+ * `onStep` — what StableDiffusionPipeline and StableDiffusionXLPipeline do after {@link startLoop}.
+ *
+ * @param timesteps - The timesteps to run; default the start's (SDXL's `denoisingEnd` passes fewer).
+ */
+export function denoiseFromStart(
+  denoiser: Denoiser,
+  v: Pick<
+    CommonOptions,
+    'doClassifierFreeGuidance' | 'guidanceScale' | 'guidanceRescale' | 'eta' | 'signal' | 'onStep'
+  >,
+  scheduler: Scheduler,
+  generator: Generator,
+  start: LoopStart,
+  conditioning: Conditioning,
+  timesteps: readonly number[] = start.timesteps,
+): Promise<Tensor> {
+  return runDenoisingLoop({
+    denoiser,
+    scheduler,
+    latents: start.latents,
+    timesteps,
+    conditioning,
+    doClassifierFreeGuidance: v.doClassifierFreeGuidance,
+    guidanceScale: v.guidanceScale,
+    guidanceRescale: v.guidanceRescale,
+    eta: v.eta,
+    generator,
+    ...(start.extraChannels ? { extraChannels: start.extraChannels } : {}),
+    ...(start.blend ? { blend: start.blend } : {}),
+    signal: v.signal,
+    onStep: v.onStep,
+  });
 }

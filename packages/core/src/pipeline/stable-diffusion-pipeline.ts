@@ -1,9 +1,8 @@
 import { ModelMismatchError } from '../errors.js';
 import type { Backend, PipelineParts } from '../interfaces/backend.js';
-import { runDenoisingLoop } from './denoising-loop.js';
 import type { GenerateOptions, GenerateResult, OutputType } from './generate-options.js';
 import { loadPipelineParts, rejectParts, sdxlModelError } from './load-parts.js';
-import { startLoop } from './loop-start.js';
+import { denoiseFromStart, startLoop } from './loop-start.js';
 import { PipelineBase } from './pipeline-base.js';
 import { withSchedulerLease } from './pipeline-call.js';
 import type { PipelineLimits } from './pipeline-limits.js';
@@ -79,22 +78,7 @@ export class StableDiffusionPipeline extends PipelineBase {
     const latents = await withSchedulerLease(shared, signal, async (scheduler) => {
       scheduler.setTimesteps(v.numInferenceSteps);
       const start = await startLoop(this, v, scheduler, generator);
-      return runDenoisingLoop({
-        denoiser: this.denoiser,
-        scheduler,
-        latents: start.latents,
-        timesteps: start.timesteps,
-        conditioning,
-        doClassifierFreeGuidance: v.doClassifierFreeGuidance,
-        guidanceScale: v.guidanceScale,
-        guidanceRescale: v.guidanceRescale,
-        eta: v.eta,
-        generator,
-        ...(start.extraChannels ? { extraChannels: start.extraChannels } : {}),
-        ...(start.blend ? { blend: start.blend } : {}),
-        signal,
-        onStep: v.onStep,
-      });
+      return denoiseFromStart(this.denoiser, v, scheduler, generator, start, conditioning);
     });
 
     return this.finishCall(v, latents, parameters);

@@ -3,10 +3,9 @@ import type { Backend, PipelineParts, SdxlPipelineConfig } from '../interfaces/b
 import type { Conditioning } from '../interfaces/conditioning.js';
 import type { Tensor } from '../tensor.js';
 import { truncateAtDenoisingEnd } from './denoising-fraction.js';
-import { runDenoisingLoop } from './denoising-loop.js';
 import type { GenerateResult, OutputType, ResolvedSdxlParameters } from './generate-options.js';
 import { loadPipelineParts, rejectParts } from './load-parts.js';
-import { startLoop } from './loop-start.js';
+import { denoiseFromStart, startLoop } from './loop-start.js';
 import { PipelineBase } from './pipeline-base.js';
 import { withSchedulerLease } from './pipeline-call.js';
 import type { PipelineLimits } from './pipeline-limits.js';
@@ -113,22 +112,15 @@ export class StableDiffusionXLPipeline extends PipelineBase {
         v.denoisingEnd === undefined
           ? start.timesteps
           : truncateAtDenoisingEnd(scheduler, start.timesteps, v.denoisingEnd);
-      return runDenoisingLoop({
-        denoiser: this.denoiser,
+      return denoiseFromStart(
+        this.denoiser,
+        v,
         scheduler,
-        latents: start.latents,
-        timesteps,
-        conditioning: { ...conditioning, timeIds },
-        doClassifierFreeGuidance: v.doClassifierFreeGuidance,
-        guidanceScale: v.guidanceScale,
-        guidanceRescale: v.guidanceRescale,
-        eta: v.eta,
         generator,
-        ...(start.extraChannels ? { extraChannels: start.extraChannels } : {}),
-        ...(start.blend ? { blend: start.blend } : {}),
-        signal,
-        onStep: v.onStep,
-      });
+        start,
+        { ...conditioning, timeIds },
+        timesteps,
+      );
     });
     return this.finishCall(v, latents, parameters);
   }
