@@ -8,10 +8,9 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../packages/backend-node/src/cli/program.js';
+import { runCliInProcess } from './support/cli.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const models = join(root, 'tests/fixtures/models');
@@ -19,29 +18,7 @@ const base = join(models, 'sdxl-tiny');
 const refiner = join(models, 'sdxl-refiner-tiny');
 const sd1 = join(models, 'sd1');
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const sink = (append: (text: string) => void) =>
-    ({
-      write: (text: string) => {
-        append(text);
-        return true;
-      },
-    }) as unknown as NodeJS.WritableStream;
-  const stdin = new PassThrough();
-  stdin.end('');
-  const code = await runCli(args, {
-    stdout: sink((t) => {
-      stdout += t;
-    }),
-    stderr: sink((t) => {
-      stderr += t;
-    }),
-    stdin,
-  });
-  return { code, stdout, stderr };
-}
+const cli = runCliInProcess;
 
 // Made when the module loads: the table rows below name the output file.
 const dir = mkdtempSync(join(tmpdir(), 'latentkit-cli-sdxl-bad-'));

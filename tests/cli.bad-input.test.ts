@@ -10,10 +10,9 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../packages/backend-node/src/cli/program.js';
+import { runCliInProcess } from './support/cli.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -29,30 +28,7 @@ interface Run {
 }
 
 /** runCli in this process, with captured output (and a stdin that is a terminal, or given text). */
-async function cli(args: string[], stdin?: string | 'tty'): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const input = new PassThrough() as PassThrough & { isTTY?: boolean };
-  if (stdin === 'tty') input.isTTY = true;
-  else input.end(stdin ?? '');
-  const sink = (append: (text: string) => void) =>
-    ({
-      write: (text: string) => {
-        append(text);
-        return true;
-      },
-    }) as unknown as NodeJS.WritableStream;
-  const code = await runCli(args, {
-    stdout: sink((t) => {
-      stdout += t;
-    }),
-    stderr: sink((t) => {
-      stderr += t;
-    }),
-    stdin: input,
-  });
-  return { code, stdout, stderr };
-}
+const cli = runCliInProcess;
 
 /** The real CLI as a child process. */
 function spawnCli(args: string[]): Promise<Run> {
