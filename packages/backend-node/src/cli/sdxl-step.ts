@@ -1,10 +1,10 @@
 import {
   type GenerateResult,
   type GenerationParameters,
+  generateWithRefiner,
   refinerGenerationParameters,
   type StableDiffusionXLPipeline,
   type StepInfo,
-  type Tensor,
   TorchGenerator,
 } from '@latentkit/core';
 import { generationParametersFrom } from '../generation-parameters.js';
@@ -38,10 +38,11 @@ export interface SdxlStepInput {
 }
 
 /**
- * Makes one image with an SDXL model and, with `--refiner`, diffusers' "ensemble of expert denoisers":
- * the base denoises the first `highNoiseFrac` of the schedule (`denoisingEnd`) and hands its latents over
- * (`outputType: 'latent'`); the refiner continues from them (`image` = those latents, `denoisingStart`)
- * with the same prompts, steps, guidance and seed (a fresh generator from it). The parameters are the
+ * Makes one image with an SDXL model and, with `--refiner`, diffusers' "ensemble of expert denoisers"
+ * through core's `generateWithRefiner`: the base denoises the first `highNoiseFrac` of the schedule
+ * (`denoisingEnd`) and hands its latents over (`outputType: 'latent'`); the refiner continues from them
+ * (`image` = those latents, `denoisingStart`) with the same prompts, steps, guidance and seed (a fresh
+ * generator from it). `result.parameters` are the refiner call's. The parameters are the
  * base's, plus A1111's `Refiner: <name>, Refiner switch at: <frac>` and the refiner's aesthetic scores.
  */
 export async function sdxlStep(
@@ -67,29 +68,22 @@ export async function sdxlStep(
     });
     return { result, infotext: generationParametersFrom(result.parameters, { model: input.model }) };
   }
-  const handOff = await base.generate({
+  // The hand-off is core's generateWithRefiner: each pipeline starts a fresh generator from the seed.
+  const { images, parameters } = await generateWithRefiner(base, refiner.pipe, {
     ...common,
     ...input.size,
+    // The flags give both the same prompts 2, original size and crop; the scores are the refiner's.
     ...sdxlBaseOptions(flags),
-    generator: new TorchGenerator(input.seed),
-    denoisingEnd: refiner.highNoiseFrac,
-    outputType: 'latent',
-    onStep: (info) => input.onStep(info, 'base'),
-  });
-  const latents: Tensor = handOff.images;
-  const result = await refiner.pipe.generate({
-    ...common,
     ...sdxlRefinerOptions(flags),
-    image: latents,
-    denoisingStart: refiner.highNoiseFrac,
-    generator: new TorchGenerator(input.seed),
-    onStep: (info) => input.onStep(info, 'refiner'),
+    seed: input.seed,
+    highNoiseFrac: refiner.highNoiseFrac,
+    onStep: ({ pass, ...info }) => input.onStep(info, pass),
   });
   return {
-    result,
+    result: { images, parameters: parameters.refinerPass },
     infotext: refinerGenerationParameters(
-      generationParametersFrom(handOff.parameters, { model: input.model }),
-      generationParametersFrom(result.parameters, { model: input.model }),
+      generationParametersFrom(parameters, { model: input.model }),
+      generationParametersFrom(parameters.refinerPass, { model: input.model }),
       { name: refiner.name, switchAt: refiner.highNoiseFrac },
     ),
   };
