@@ -43,6 +43,10 @@ export interface WorkerGenerateCallOptions extends WorkerGenerateOptions {
   onStep?: (info: WorkerStepInfo) => void;
   /** Aborts this generation (like {@link GenerationWorker.cancel}, for this call only). */
   signal?: AbortSignal;
+  /** With `refiner`: download progress of the refiner's files (first call only: it is kept loaded). */
+  onProgress?: (progress: DownloadProgress) => void;
+  /** With `refiner`: provider fallback and thread warnings while it loads. Default `console.warn`. */
+  onWarning?: (message: string) => void;
 }
 
 /** Options of {@link GenerationWorker.upscale}. */
@@ -81,7 +85,8 @@ export interface GenerationWorker {
   load(url: string, options?: WorkerLoadCallOptions): Promise<WorkerLoadResult>;
   /**
    * Generates images in the worker. Calls queue: one runs at a time. Rejects with an `AbortError`
-   * `DOMException` when cancelled.
+   * `DOMException` when cancelled. With `refiner` (an SDXL model loaded), the refiner — loaded from its
+   * URL (relative URLs are the page's) on first use and kept — finishes the schedule after `highNoiseFrac`.
    */
   generate(options: WorkerGenerateCallOptions): Promise<WorkerGenerateResult>;
   /**
@@ -312,13 +317,35 @@ export function createGenerationWorker(worker: Worker | URL | string): Generatio
       );
     },
     generate(options) {
-      const { onStep, signal, ...rest } = options;
+      const { onStep, onProgress, onWarning, signal, ...rest } = options;
       const id = nextId++;
+      const refiner = rest.refiner;
+      try {
+        // A refiner's relative URL means the page's, as load's (anything not a URL string is refused by the worker).
+        if (
+          typeof refiner === 'object' &&
+          refiner !== null &&
+          typeof refiner.model === 'string' &&
+          refiner.model !== ''
+        ) {
+          const resolved = resolveModelSource(refiner.model, refiner.loadOptions ?? {});
+          if (!resolved.fromId) rest.refiner = { ...refiner, model: resolved.base };
+        }
+      } catch (error) {
+        return Promise.reject(error);
+      }
       if (signal?.aborted) return Promise.reject(signal.reason);
       signal?.addEventListener('abort', () => w.postMessage({ type: 'cancel', id } satisfies WorkerRequest), {
         once: true,
       });
-      return send<WorkerGenerateResult>({ type: 'generate', id, options: rest }, onStep ? { onStep } : {});
+      return send<WorkerGenerateResult>(
+        { type: 'generate', id, options: rest },
+        {
+          ...(onStep ? { onStep } : {}),
+          ...(onProgress ? { onProgress } : {}),
+          ...(onWarning ? { onWarning } : {}),
+        },
+      );
     },
     upscale(options) {
       return sendWithModel<WorkerGenerateResult>('upscale', options);

@@ -1,6 +1,8 @@
 import {
   approximateLatentsToRgb,
+  checkRefinerHandOffOptions,
   decodeLatentsToRgb,
+  generateWithRefiner,
   InvalidArgumentError,
   LatentkitError,
   type PipelineBase,
@@ -18,8 +20,10 @@ import type {
   PreviewOptions,
   WorkerError,
   WorkerGenerateOptions,
+  WorkerGenerateResult,
   WorkerLayoutOptions,
   WorkerLoadOptions,
+  WorkerRefinerOptions,
   WorkerRequest,
   WorkerResponse,
   WorkerStepInfo,
@@ -128,6 +132,28 @@ function checkUpscaleRequest(options: WorkerUpscaleOptions): void {
   checkVaeTiling('upscale loadOptions.vaeTiling', options.loadOptions?.vaeTiling);
 }
 
+/** The refiner request's own fields, checked before any download (the rest by `generateWithRefiner`). */
+function checkRefinerRequest(refiner: WorkerRefinerOptions): void {
+  if (typeof refiner !== 'object' || refiner === null || Array.isArray(refiner)) {
+    throw new InvalidArgumentError({
+      name: 'refiner',
+      value: refiner,
+      expected: '{ model, highNoiseFrac?, aestheticScore?, negativeAestheticScore?, loadOptions? }',
+      fix: "pass refiner: { model: './models/sdxl-refiner/' }",
+    });
+  }
+  if (typeof refiner.model !== 'string' || refiner.model === '') {
+    throw new InvalidArgumentError({
+      name: 'refiner model',
+      value: refiner.model,
+      expected:
+        "the URL of an SDXL refiner folder (model_index.json with _class_name 'StableDiffusionXLImg2ImgPipeline')",
+      fix: "pass refiner: { model: './models/sdxl-refiner/' }",
+    });
+  }
+  checkVaeTiling('refiner loadOptions.vaeTiling', refiner.loadOptions?.vaeTiling);
+}
+
 function transfers(images: readonly RgbaImage[]): Transferable[] {
   return images.map((image) => image.data.buffer as ArrayBuffer);
 }
@@ -162,6 +188,10 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
   // scheduler config (each call builds the scheduler it asks for from it).
   let grounded:
     | { key: string; pipe: StableDiffusionGLIGENPipeline; scheduler: Readonly<Record<string, unknown>> }
+    | undefined;
+  // The SDXL refiner of `generate` requests with `refiner`, loaded on first use and kept the same way.
+  let refinerModel:
+    | { key: string; pipe: StableDiffusionXLPipeline; scheduler: Readonly<Record<string, unknown>> }
     | undefined;
   const running = new Map<number, AbortController>();
   // Requests are handled one after another, so a generate never sees a half-loaded model.
@@ -216,21 +246,31 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
     id: number,
     codec: PipelineBase['codec'],
     preview: PreviewOptions | undefined,
-  ): { onStep: (info: StepInfo) => Promise<void>; previewMs: () => number } {
+  ): {
+    onStep: (info: StepInfo & { pass?: 'base' | 'refiner'; codec?: PipelineBase['codec'] }) => Promise<void>;
+    previewMs: () => number;
+  } {
     const every = Math.max(1, Math.floor(preview?.every ?? 1));
     let previewMs = 0;
-    const onStep = async (info: StepInfo): Promise<void> => {
+    const onStep = async (
+      info: StepInfo & { pass?: 'base' | 'refiner'; codec?: PipelineBase['codec'] },
+    ): Promise<void> => {
       // onnxruntime-web's runs can finish without giving the event loop a turn, so a `cancel` message
       // would wait for the whole generation: let queued messages in once per step.
       await yieldToEventLoop();
-      const step: WorkerStepInfo = { step: info.step, totalSteps: info.totalSteps, timestep: info.timestep };
+      const step: WorkerStepInfo = {
+        step: info.step,
+        totalSteps: info.totalSteps,
+        timestep: info.timestep,
+        ...(info.pass ? { pass: info.pass } : {}),
+      };
       const last = info.step === info.totalSteps - 1;
       if (preview && !last && (info.step + 1) % every === 0) {
         const t0 = performance.now();
         const previews =
           preview.mode === 'approximate'
             ? approximateLatentsToRgb(info.latents, preview.factors)
-            : await decodeLatentsToRgb(codec, info.latents);
+            : await decodeLatentsToRgb(info.codec ?? codec, info.latents);
         previewMs += performance.now() - t0;
         post({ type: 'step', id, info: { ...step, previews } }, transfers(previews));
         return;
@@ -250,12 +290,45 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
         fix: 'await worker.load(url) before worker.generate()',
       });
     }
-    const { scheduler, preview, vaeTiling, ...rest } = options;
-    applyVaeTiling(pipe, checkVaeTiling('vaeTiling', vaeTiling) ?? modelTiling);
+    const { scheduler, preview, vaeTiling, refiner, ...rest } = options;
+    const tiling = checkVaeTiling('vaeTiling', vaeTiling);
+    if (refiner !== undefined) {
+      checkRefinerRequest(refiner);
+      if (!(pipe instanceof StableDiffusionXLPipeline)) {
+        throw new InvalidArgumentError({
+          name: 'refiner',
+          value: refiner.model,
+          expected: "an SDXL model loaded first: the refiner continues an SDXL base's latents",
+          fix: 'load an SDXL base model (worker.load), or drop refiner',
+        });
+      }
+    }
+    if (refiner !== undefined) {
+      const { model: _url, loadOptions: _load, ...handOff } = refiner;
+      checkRefinerHandOffOptions({ ...rest, ...handOff }); // before the refiner's download
+    }
+    applyVaeTiling(pipe, tiling ?? modelTiling);
     pipe.scheduler = createScheduler(scheduler ?? String(modelScheduler['_class_name']), modelScheduler);
     const model = pipe;
     const { onStep, previewMs } = stepReporter(id, model.codec, preview);
-    const { images, parameters } = await model.generate({ ...rest, onStep, signal });
+    let result: { images: RgbaImage[]; parameters: WorkerGenerateResult['parameters'] };
+    if (refiner !== undefined && model instanceof StableDiffusionXLPipeline) {
+      const second = await loadRefiner(id, refiner);
+      applyVaeTiling(second, tiling ?? refiner.loadOptions?.vaeTiling);
+      // the refiner runs the call's sampler, built from its own scheduler config (as the CLI's --refiner)
+      const config = refinerModel!.scheduler;
+      second.scheduler = createScheduler(scheduler ?? String(config['_class_name']), config);
+      const { model: _url, loadOptions: _load, ...handOff } = refiner;
+      result = await generateWithRefiner(model, second, {
+        ...rest,
+        ...handOff,
+        onStep: (info) => onStep(info.pass === 'refiner' ? { ...info, codec: second.codec } : info),
+        signal,
+      });
+    } else {
+      result = await model.generate({ ...rest, onStep, signal });
+    }
+    const { images, parameters } = result;
     post(
       {
         type: 'result',
@@ -264,6 +337,24 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
       },
       transfers(images),
     );
+  }
+
+  /** The refiner of a `generate` request, loaded on first use and kept while its URL and load options stay. */
+  async function loadRefiner(id: number, request: WorkerRefinerOptions): Promise<StableDiffusionXLPipeline> {
+    const { vaeTiling: _tiling, ...backendOptions } = request.loadOptions ?? {};
+    const key = JSON.stringify([request.model, backendOptions]);
+    if (refinerModel?.key !== key) {
+      await refinerModel?.pipe.dispose();
+      refinerModel = undefined;
+      const loaded = await StableDiffusionXLPipeline.fromPretrained(request.model, {
+        backend: webBackend,
+        ...backendOptions,
+        onProgress: (progress) => post({ type: 'progress', id, progress }),
+        onWarning: (message) => post({ type: 'warning', id, message }),
+      });
+      refinerModel = { key, pipe: loaded, scheduler: loaded.scheduler.config };
+    }
+    return refinerModel.pipe;
   }
 
   async function upscale(id: number, options: WorkerUpscaleOptions, signal: AbortSignal): Promise<void> {
@@ -387,6 +478,8 @@ export function serveGenerationWorker(scope: WorkerScopeLike = self as unknown a
           await release?.();
           await upscaler?.pipe.dispose();
           await grounded?.pipe.dispose();
+          await refinerModel?.pipe.dispose();
+          refinerModel = undefined;
           pipe = undefined;
           release = undefined;
           upscaler = undefined;

@@ -3,6 +3,7 @@ import type {
   GligenGenerateOptions,
   LayoutObject,
   ProblemDetails,
+  RefinerHandOffParameters,
   ResolvedParameters,
   RgbaImage,
   UpscaleGenerateOptions,
@@ -80,6 +81,29 @@ export interface WorkerGenerateOptions
   preview?: PreviewOptions;
   /** VAE tiling for this call only; default the load's `vaeTiling`. */
   vaeTiling?: WorkerVaeTiling;
+  /**
+   * SDXL models only: finish with a refiner, diffusers' base + refiner hand-off (core's
+   * `generateWithRefiner`): the loaded model denoises the first `highNoiseFrac` of the schedule and the
+   * refiner the rest. Text-to-image only (no `image` / `maskImage`).
+   */
+  refiner?: WorkerRefinerOptions;
+}
+
+/**
+ * The refiner of a worker `generate` request. The refiner is loaded on first use and kept for later calls
+ * with the same `model` and `loadOptions`; it runs the call's scheduler, built from its own config.
+ */
+export interface WorkerRefinerOptions {
+  /** The refiner's folder URL (absolute; the page's client resolves relative ones), e.g. SDXL refiner 1.0's. */
+  model: string;
+  /** In (0, 1): the share of the schedule the loaded model denoises before the refiner. Default 0.8. */
+  highNoiseFrac?: number;
+  /** The refiner's aesthetic score (refiner models only). Default 6. */
+  aestheticScore?: number;
+  /** The refiner's negative aesthetic score (refiner models only). Default 2.5. */
+  negativeAestheticScore?: number;
+  /** How to load the refiner (providers, threads, limits, its default `vaeTiling`), as for `load`. */
+  loadOptions?: WorkerLoadOptions;
 }
 
 /**
@@ -175,14 +199,20 @@ export interface WorkerStepInfo {
   readonly timestep: number;
   /** Preview images (one per generated image) when previews were asked for and due at this step. */
   readonly previews?: RgbaImage[];
+  /** With a `refiner`: whose step it was (`step` / `totalSteps` count each model's own steps). */
+  readonly pass?: 'base' | 'refiner';
 }
 
 /** What a generation reports back. */
 export interface WorkerGenerateResult {
   /** The images. */
   readonly images: RgbaImage[];
-  /** The call's resolved settings and each image's prompt and seed, as `generate()` returns them (for `toPngBlob`). */
-  readonly parameters: ResolvedParameters;
+  /**
+   * The call's resolved settings and each image's prompt and seed, as `generate()` returns them (for
+   * `toPngBlob`). With a `refiner`: `generateWithRefiner`'s parameters (the base call's, plus
+   * `highNoiseFrac` and `refinerPass`, the refiner call's).
+   */
+  readonly parameters: ResolvedParameters | RefinerHandOffParameters;
   /** Milliseconds from the request reaching the worker to the images being ready. */
   readonly totalMs: number;
   /** Milliseconds spent making previews (included in `totalMs`). */

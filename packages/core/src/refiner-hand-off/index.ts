@@ -6,4 +6,4 @@ export {
   type RefinerHandOffResult,
   type RefinerStepInfo,
 } from './refiner-hand-off-options.js';
-export { REFINER_HAND_OFF_OPTION_KEYS } from './validate-refiner-options.js';
+export { checkRefinerHandOffOptions, REFINER_HAND_OFF_OPTION_KEYS } from './validate-refiner-options.js';

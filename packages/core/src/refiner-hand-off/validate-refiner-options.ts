@@ -22,8 +22,11 @@ export const REFINER_HAND_OFF_OPTION_KEYS: readonly string[] = Object.freeze([
 ]);
 
 /**
- * Checks the hand-off's own options (`highNoiseFrac`, the keys, no `image` / `maskImage`) and returns the
- * switch; every other option is checked by the two pipelines' own validation before the base runs.
+ * Checks the hand-off's own options of {@link generateWithRefiner} (`highNoiseFrac`, the keys, no `image` /
+ * `maskImage`) and returns the switch; every other option is checked by the two pipelines' own validation
+ * before the base runs. For callers that want these checks before loading a refiner (the web worker).
+ *
+ * @throws InvalidArgumentError or NotImplementedError as {@link generateWithRefiner} does.
  */
 export function checkRefinerHandOffOptions(options: RefinerHandOffOptions): number {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
