@@ -7,7 +7,8 @@
  * "Upscale ×4" runs the shapes world's x4 upscaler (or `?upscaler=<url>`) on the image shown. The Layout
  * panel draws boxes with a phrase each and "Generate layout" runs the shapes world's grounded model (or
  * `?layoutModel=<url>`) on them. SDXL folders load too (`?model=<sdxl folder>`, e.g. an SDXL-Turbo export):
- * the worker runs them with StableDiffusionXLPipeline, and the status line says so.
+ * the worker runs them with StableDiffusionXLPipeline, and the status line says so; the Refiner URL field
+ * (`?refiner=<url>&highNoiseFrac=0.8`) then finishes each image with an SDXL refiner (base + refiner).
  */
 
 import {
@@ -21,13 +22,23 @@ import {
   toPngBlob,
   type WebExecutionProvider,
 } from '@latentkit/backend-web';
-import type { RgbaImage } from '@latentkit/core';
+import {
+  formatGenerationParameters,
+  generationParametersFrom,
+  type RefinerHandOffParameters,
+  type ResolvedParameters,
+  type RgbaImage,
+  refinerGenerationParameters,
+} from '@latentkit/core';
 import { shapesLayoutDefaults, shapesModelDefaults, shapesModelName } from '@latentkit/model-shapes';
-import { a1111Schedulers } from '@latentkit/schedulers';
+import { a1111SamplerName, a1111Schedulers } from '@latentkit/schedulers';
 import { LayoutEditor } from './layout-editor.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
+  refinerRow: $<HTMLDivElement>('refiner-row'),
+  refinerUrl: $<HTMLInputElement>('refiner-url'),
+  highNoiseFrac: $<HTMLInputElement>('high-noise-frac'),
   modelUrl: $<HTMLInputElement>('model-url'),
   hubToken: $<HTMLInputElement>('hub-token'),
   provider: $<HTMLSelectElement>('provider'),
@@ -113,6 +124,8 @@ for (const [key, input] of [
   ['seed', ui.seed],
   ['guidance', ui.guidance],
   ['prompt', ui.prompt],
+  ['refiner', ui.refinerUrl],
+  ['highNoiseFrac', ui.highNoiseFrac],
   ['layoutPrompt', ui.layoutPrompt],
   ['layoutSteps', ui.layoutSteps],
   ['layoutGuidance', ui.layoutGuidance],
@@ -283,6 +296,8 @@ async function load(): Promise<void> {
     ui.modelStatus.dataset['providers'] = JSON.stringify(result.providers);
     ui.modelStatus.dataset['threads'] = String(result.numThreads);
     ui.modelStatus.dataset['pipeline'] = result.pipeline;
+    // The refiner field is for SDXL models only (the worker refuses a refiner on others).
+    ui.refinerRow.hidden = result.pipeline !== 'StableDiffusionXLPipeline';
     ui.scheduler.value = schedulerOption(result.scheduler);
     const recommended = recommendedSettings(ui.modelUrl.value, result.pipeline);
     if (!userSet.has(ui.steps)) ui.steps.value = String(recommended.numInferenceSteps);
@@ -297,6 +312,24 @@ async function load(): Promise<void> {
   }
 }
 
+/** The refiner of a generation: the Refiner URL (`?refiner=<url>`) on an SDXL model, else none. */
+function refinerRequest() {
+  const url = ui.refinerUrl.value.trim();
+  if (ui.refinerRow.hidden || url === '') return undefined;
+  return { model: url, highNoiseFrac: Number(ui.highNoiseFrac.value), loadOptions: loadOptions() };
+}
+
+/** A base + refiner image's A1111 parameters: the base's, then `Refiner: <folder>, Refiner switch at: <frac>`. */
+function refinerInfotext(parameters: ResolvedParameters, refinerUrl: string): string {
+  const { highNoiseFrac, refinerPass } = parameters as RefinerHandOffParameters;
+  const from = (p: ResolvedParameters) =>
+    generationParametersFrom(p, { model: modelName(), sampler: a1111SamplerName });
+  const name = new URL(refinerUrl, location.href).pathname.split('/').filter(Boolean).at(-1) ?? 'refiner';
+  return formatGenerationParameters(
+    refinerGenerationParameters(from(parameters), from(refinerPass), { name, switchAt: highNoiseFrac }),
+  );
+}
+
 async function generate(): Promise<void> {
   if (!worker) return;
   ui.generate.disabled = true;
@@ -307,7 +340,9 @@ async function generate(): Promise<void> {
   ui.stepProgress.value = 0;
   setStatus(ui.status, 'running', 'Generating…');
   try {
+    const refiner = refinerRequest();
     const result = await worker.generate({
+      ...(refiner ? { refiner } : {}),
       prompt: ui.prompt.value,
       negativePrompt: ui.negativePrompt.value,
       numInferenceSteps: Number(ui.steps.value),
@@ -318,15 +353,20 @@ async function generate(): Promise<void> {
       height: Number(ui.height.value),
       vaeTiling: vaeTiling(),
       ...(ui.previews.checked ? { preview: { every: 1, mode: 'decode' as const } } : {}),
+      onProgress: (p) => setStatus(ui.status, 'running', `Loading the refiner: ${p.file}…`),
       onStep: (s) => {
         ui.stepProgress.value = (s.step + 1) / s.totalSteps;
-        setStatus(ui.status, 'running', `Step ${s.step + 1} of ${s.totalSteps}…`);
+        const whose = s.pass === 'refiner' ? 'Refiner step' : 'Step';
+        setStatus(ui.status, 'running', `${whose} ${s.step + 1} of ${s.totalSteps}…`);
         const preview = s.previews?.[0];
         if (preview) drawImage(preview, ui.preview);
       },
     });
     const image = result.images[0]!;
-    const png = await toPngBlob(image, { parameters: result.parameters, model: modelName() });
+    const png = await toPngBlob(image, {
+      parameters: refiner ? refinerInfotext(result.parameters, refiner.model) : result.parameters,
+      model: modelName(),
+    });
     lastImage = image;
     lastSeed = String(result.parameters.images[0]?.seed ?? ui.seed.value);
     drawImage(lastImage, ui.result);
