@@ -9,6 +9,7 @@ import { type BadInputCase, thrownBy } from '../pipeline/bad-input-case.js';
 import { FakeSdxlPromptEncoder, FakeSdxlUnet, FakeSdxlVae } from '../pipeline/sdxl-test-fakes.js';
 import { StableDiffusionXLPipeline } from '../pipeline/stable-diffusion-xl-pipeline.js';
 import { FakeScheduler, testImage } from '../pipeline/test-fakes.js';
+import { TorchGenerator } from '../random/torch-generator.js';
 import { Tensor } from '../tensor.js';
 import { generateWithRefiner } from './refiner-hand-off.js';
 import type { RefinerHandOffOptions } from './refiner-hand-off-options.js';
@@ -143,6 +144,12 @@ const cases: BadInputCase[] = [
     run: run({ aestheticScore: Number.POSITIVE_INFINITY }),
     error: InvalidArgumentError,
     message: /^aestheticScore = Infinity is invalid/,
+  },
+  {
+    name: 'seed and generator together',
+    run: run({ generator: new TorchGenerator(2) }),
+    error: InvalidArgumentError,
+    message: /^seed = 1 is invalid: expected either seed or generator, not both/,
   },
   {
     name: 'a bad base option: width not a multiple of 8',

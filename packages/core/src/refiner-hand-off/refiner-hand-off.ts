@@ -88,8 +88,9 @@ export async function generateWithRefiner<O extends OutputType = 'image'>(
     generator,
     ...shared
   } = options;
+  // Both given: passed on, so the base's validation refuses them together.
   const randomness: Pick<SdxlGenerateOptions, 'seed' | 'generator'> = generator
-    ? { generator }
+    ? { generator, ...(givenSeed !== undefined ? { seed: givenSeed } : {}) }
     : { seed: givenSeed ?? randomSeed() };
   const refinerModel = refiner.config.requiresAestheticsScore;
   const baseOptions: SdxlGenerateOptions & { outputType: 'latent' } = {
