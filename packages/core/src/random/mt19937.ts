@@ -15,8 +15,14 @@ const LOWER_MASK = 0x7fffffff;
 /** 2^-24: scales a 24-bit integer to a float32 uniform in [0, 1). */
 const FLOAT_UNIT = 2 ** -24;
 
+/** The 32-bit Mersenne Twister engine (MT19937) torch's CPU generator runs on. */
 export class Mt19937 {
-  private readonly state = new Uint32Array(N);
+  /**
+   * The state words, held as signed 32-bit integers (the same bits as the reference's uint32): V8 keeps
+   * every value of the twist and the tempering in 32-bit integer registers, where a `Uint32Array` would
+   * turn words ≥ 2^31 into doubles (about 4× slower per word).
+   */
+  private readonly state = new Int32Array(N);
   private index = N;
 
   /** @param seed - a 32-bit unsigned seed (the caller reduces wider seeds). */
@@ -27,12 +33,12 @@ export class Mt19937 {
   /** Re-seeds with `init_genrand(seed)`; `seed` must be an integer in [0, 2^32). */
   seed(seed: number): void {
     const mt = this.state;
-    mt[0] = seed >>> 0;
+    mt[0] = seed | 0;
     for (let i = 1; i < N; i++) {
       const prev = mt[i - 1]!;
       const x = (prev ^ (prev >>> 30)) >>> 0;
       // 1812433253 * x mod 2^32, split in 16-bit halves so no product exceeds 2^53.
-      mt[i] = (((((x & 0xffff0000) >>> 16) * 1812433253) << 16) + (x & 0x0000ffff) * 1812433253 + i) >>> 0;
+      mt[i] = (((((x & 0xffff0000) >>> 16) * 1812433253) << 16) + (x & 0x0000ffff) * 1812433253 + i) | 0;
     }
     this.index = N;
   }
@@ -40,7 +46,7 @@ export class Mt19937 {
   /** Next 32-bit output word, as an unsigned integer in [0, 2^32). */
   nextUint32(): number {
     if (this.index >= N) this.twist();
-    let y = this.state[this.index++]!;
+    let y = this.state[this.index++]! | 0;
     y ^= y >>> 11;
     y ^= (y << 7) & 0x9d2c5680;
     y ^= (y << 15) & 0xefc60000;
@@ -62,7 +68,7 @@ export class Mt19937 {
       let index = this.index;
       const stop = Math.min(end, i + N - index);
       for (; i < stop; i++) {
-        let y = mt[index++]!;
+        let y = mt[index++]! | 0;
         y ^= y >>> 11;
         y ^= (y << 7) & 0x9d2c5680;
         y ^= (y << 15) & 0xefc60000;
@@ -73,20 +79,24 @@ export class Mt19937 {
     }
   }
 
-  /** Regenerates all N words of state (split in three runs so no index needs a modulo). */
+  /**
+   * Regenerates all N words of state (split in three runs so no index needs a modulo). The odd-word
+   * term `y & 1 ? MATRIX_A : 0` is computed without a branch, as `−(y & 1) & MATRIX_A` (the branch is
+   * a coin flip per word, so a mispredict every other word).
+   */
   private twist(): void {
     const mt = this.state;
     let k = 0;
     for (; k < N - M; k++) {
       const y = (mt[k]! & UPPER_MASK) | (mt[k + 1]! & LOWER_MASK);
-      mt[k] = mt[k + M]! ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
+      mt[k] = mt[k + M]! ^ (y >>> 1) ^ (-(y & 1) & MATRIX_A);
     }
     for (; k < N - 1; k++) {
       const y = (mt[k]! & UPPER_MASK) | (mt[k + 1]! & LOWER_MASK);
-      mt[k] = mt[k + M - N]! ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
+      mt[k] = mt[k + M - N]! ^ (y >>> 1) ^ (-(y & 1) & MATRIX_A);
     }
     const y = (mt[N - 1]! & UPPER_MASK) | (mt[0]! & LOWER_MASK);
-    mt[N - 1] = mt[M - 1]! ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
+    mt[N - 1] = mt[M - 1]! ^ (y >>> 1) ^ (-(y & 1) & MATRIX_A);
     this.index = 0;
   }
 }
