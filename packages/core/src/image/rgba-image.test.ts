@@ -24,6 +24,43 @@ describe('RgbaImage ↔ Tensor', () => {
     expect(red).toEqual([128, Math.fround(Math.fround(0.5 / 255) * 255) > 0.5 ? 1 : 0, 0, 255, 254, 1]);
   });
 
+  it("every float32 around each byte midpoint, NaN and ±∞ give the bytes of numpy's rule, written out", () => {
+    // The rule spelled out: clamp, v = fl32(x·255), round half to even (NaN → 0, as a Uint8Array cast).
+    const numpyByte = (x: number): number => {
+      const v = Math.fround(Math.min(1, Math.max(0, x)) * 255);
+      if (Number.isNaN(v)) return 0;
+      const floor = Math.floor(v);
+      const frac = v - floor;
+      return frac > 0.5 || (frac === 0.5 && floor % 2 === 1) ? floor + 1 : floor;
+    };
+    const values = [
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      -0,
+      0,
+      1,
+      -1e-30,
+      1.0000001,
+    ];
+    const bits = new Float32Array(1);
+    const word = new Int32Array(bits.buffer);
+    for (let b = 0; b < 256; b++) {
+      bits[0] = (b + 0.5) / 255;
+      const mid = word[0]!;
+      for (let d = -20; d <= 20; d++) {
+        word[0] = mid + d;
+        values.push(bits[0]!);
+      }
+    }
+    const t = new Tensor(Float32Array.from(values), [1, 1, 1, values.length]);
+    const [img] = tensorToRgba(t);
+    const got = values.map((_, p) => img!.data[p * 4]);
+    expect(got).toEqual(values.map(numpyByte));
+    // Grey images: the one channel goes to R, G and B; alpha is 255.
+    expect(Array.from(img!.data.subarray(0, 8))).toEqual([0, 0, 0, 255, 255, 255, 255, 255]);
+  });
+
   it('rejects data of the wrong length with a typed error', () => {
     expect(() => rgbaToTensor({ width: 2, height: 2, data: new Uint8ClampedArray(12) })).toThrow(
       ShapeMismatchError,

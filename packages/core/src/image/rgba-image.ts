@@ -71,15 +71,6 @@ export function rgbaToTensor(images: RgbaImage | readonly RgbaImage[], name = 'i
   return new Tensor(out, [list.length, 3, height, width]);
 }
 
-/** numpy's `(x * 255).round()` on float32: the product rounds to float32, then halves round to even. */
-function toByte(value: number): number {
-  const v = Math.fround(Math.min(1, Math.max(0, value)) * 255);
-  const floor = Math.floor(v);
-  const frac = v - floor;
-  if (frac > 0.5 || (frac === 0.5 && floor % 2 === 1)) return floor + 1;
-  return floor;
-}
-
 /**
  * Tensor `[N, C, H, W]` in [0, 1] (C = 1 or 3) → RGBA images, rounding to the nearest byte as
  * diffusers' `numpy_to_pil` does (`round(x · 255)`); alpha is 255.
@@ -94,16 +85,21 @@ export function tensorToRgba(tensor: Tensor): RgbaImage[] {
   }
   const [n, c, height, width] = tensor.shape as [number, number, number, number];
   const plane = width * height;
+  const src = tensor.data;
+  const fround = Math.fround;
   const images: RgbaImage[] = [];
   for (let b = 0; b < n; b++) {
     const data = new Uint8ClampedArray(plane * 4);
-    for (let p = 0; p < plane; p++) {
-      for (let k = 0; k < 3; k++) {
-        const v = tensor.data[(b * c + (c === 1 ? 0 : k)) * plane + p]!;
-        data[p * 4 + k] = toByte(v);
+    // One channel at a time, reading a plane in order. numpy's `(x * 255).round()` on float32: the product
+    // rounds to float32, then to the nearest integer with halves to even — which is exactly how a
+    // Uint8ClampedArray stores a number (ToUint8Clamp rounds half to even; NaN is stored as 0).
+    for (let k = 0; k < 3; k++) {
+      const offset = (b * c + (c === 1 ? 0 : k)) * plane;
+      for (let p = 0, q = k; p < plane; p++, q += 4) {
+        data[q] = fround(Math.min(1, Math.max(0, src[offset + p]!)) * 255);
       }
-      data[p * 4 + 3] = 255;
     }
+    for (let q = 3; q < data.length; q += 4) data[q] = 255;
     images.push({ width, height, data });
   }
   return images;

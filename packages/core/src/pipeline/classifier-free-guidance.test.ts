@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { TorchGenerator } from '../random/torch-generator.js';
 import { Tensor } from '../tensor.js';
 import { applyGuidance, rescaleNoiseCfg } from './classifier-free-guidance.js';
 
@@ -9,6 +10,23 @@ describe('applyGuidance', () => {
     // u = [1, 2], c = [3, 5]: [1 + 7.5·2, 2 + 7.5·3]
     expect(Array.from(guided.data)).toEqual([16, 24.5]);
     expect(Array.from(cond.data)).toEqual([3, 5]);
+  });
+  it("one pass gives bit for bit the chain of tensor ops chunk → sub → mul → add (torch's per-op rounding)", () => {
+    const pred = new TorchGenerator(7).randn([4, 4, 16, 16]);
+    for (const g of [7.5, 1.3, 0.1, 12.34567]) {
+      const [u, c] = pred.chunk(2) as [Tensor, Tensor];
+      const chain = u.add(c.sub(u).mul(g));
+      const { guided, cond } = applyGuidance(pred, g);
+      expect(guided.shape).toEqual([2, 4, 16, 16]);
+      expect(cond.shape).toEqual([2, 4, 16, 16]);
+      expect(Buffer.from(guided.data.buffer).equals(Buffer.from(chain.data.buffer))).toBe(true);
+      expect(Array.from(cond.data)).toEqual(Array.from(c.data));
+    }
+  });
+  it('refuses an odd batch', () => {
+    expect(() => applyGuidance(new Tensor(new Float32Array(3), [3, 1]), 7.5)).toThrow(
+      /batch.*multiple of 2/s,
+    );
   });
 });
 

@@ -5,7 +5,10 @@ import { shapeSize, Tensor } from '../tensor.js';
 export interface GuidedPrediction {
   /** The guided prediction `u + g·(c − u)`, `[N, …]`. */
   guided: Tensor;
-  /** The conditional half `c` of the batched prediction, `[N, …]` (guidance rescale needs it). */
+  /**
+   * The conditional half `c` of the batched prediction, `[N, …]` (guidance rescale needs it): a view of
+   * the second half of the prediction's data, not a copy.
+   */
   cond: Tensor;
 }
 
@@ -13,10 +16,27 @@ export interface GuidedPrediction {
  * Classifier-free guidance on a batched prediction `[uncond…; cond…]` (uncond first):
  * `u + g·(c − u)`, each op rounded to float32 as torch does (g cast to float32 first).
  * Returns the guided prediction and the conditional half (guidance rescale needs it).
+ *
+ * One pass over the prediction: the values are those of torch's three ops `c − u`, `·g`, `u +`, each
+ * rounded to float32 in turn (the double result of one op on two float32 values rounds to the same
+ * float32 as the op done in float32), without the chunk copies and the two intermediate tensors.
  */
 export function applyGuidance(prediction: Tensor, guidanceScale: number): GuidedPrediction {
-  const [uncond, cond] = prediction.chunk(2) as [Tensor, Tensor];
-  return { guided: uncond.add(cond.sub(uncond).mul(guidanceScale)), cond };
+  const n = prediction.shape[0]!;
+  if (n % 2 !== 0) {
+    throw new ShapeMismatchError({ name: 'batch', value: n, expected: 'a multiple of 2' });
+  }
+  const half = prediction.size / 2;
+  const shape = [n / 2, ...prediction.shape.slice(1)];
+  const data = prediction.data;
+  const g = Math.fround(guidanceScale);
+  const fround = Math.fround;
+  const out = new Float32Array(half);
+  for (let i = 0; i < half; i++) {
+    const u = data[i]!;
+    out[i] = u + fround(fround(data[half + i]! - u) * g);
+  }
+  return { guided: new Tensor(out, shape), cond: new Tensor(data.subarray(half), shape) };
 }
 
 /** Per-batch-item sample standard deviation (unbiased, n − 1) over all other dims, as float32 values. */
