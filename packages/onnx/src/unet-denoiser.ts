@@ -22,6 +22,7 @@ import {
   intFeed,
   type OrtValueInfo,
   requireInput,
+  reusedFloatFeed,
   runSession,
   sessionOutputs,
   toTensor,
@@ -261,7 +262,8 @@ export class UnetDenoiser implements Denoiser {
         floatType(this.#sample, 'unet input sample'),
       ),
       timestep: this.#timestepFeed(timestep, batch),
-      encoder_hidden_states: floatFeed(
+      // the same embeddings every step: converted to float16 (where the graph wants it) once per generation
+      encoder_hidden_states: reusedFloatFeed(
         this.#factory,
         hidden.data,
         hidden.shape,
@@ -281,7 +283,7 @@ export class UnetDenoiser implements Denoiser {
           fix: 'use a pipeline that computes the LCM guidance embedding',
         });
       }
-      feeds['timestep_cond'] = floatFeed(
+      feeds['timestep_cond'] = reusedFloatFeed(
         this.#factory,
         timestepCond.data,
         timestepCond.shape,
@@ -350,7 +352,12 @@ export class UnetDenoiser implements Denoiser {
             : "use the pooled embeddings from this model's text_encoder_2",
       });
     }
-    return floatFeed(this.#factory, value.data, value.shape, floatType(info, `unet input ${info.name}`));
+    return reusedFloatFeed(
+      this.#factory,
+      value.data,
+      value.shape,
+      floatType(info, `unet input ${info.name}`),
+    );
   }
 
   // [B] (or a scalar / [1] where the model declares one and the labels agree), in the declared element type.
