@@ -120,7 +120,7 @@ export {
 } from './pipeline/upscale-options.js';
 export * from './prompt/lora-tags.js';
 export * from './prompt/prompt-weights.js';
-export * from './refiner-hand-off/index.js';
 export type { Generator } from './random/generator.js';
 export { TorchGenerator } from './random/torch-generator.js';
+export * from './refiner-hand-off/index.js';
 export * from './tensor.js';
