@@ -8,4 +8,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'es2022',
+  // The CJS build needs `import.meta.url` to find worker/session-worker.mjs (sessionThread: 'worker').
+  shims: true,
 });

@@ -56,6 +56,8 @@ export {
   NodeSessionFactory,
   type NodeSessionOptions,
   type ProviderAssignment,
+  SESSION_THREADS,
+  type SessionThread,
 } from './node-session-factory.js';
 export {
   type DecodedPng,

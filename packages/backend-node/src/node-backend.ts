@@ -53,6 +53,7 @@ const NODE_BACKEND_OPTIONS: Readonly<Record<keyof NodeBackendOptions, true>> = {
   logLevel: true,
   onWarning: true,
   sessionOptions: true,
+  sessionThread: true,
   ...ONNX_PIPELINE_OPTION_KEYS,
   allowSymlinksOutside: true,
   limits: true,
@@ -114,7 +115,12 @@ export const nodeBackend: NodeBackend = {
       // load warnings (a float16 SDXL VAE kept despite force_upcast) go where provider fallbacks go
       ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     });
-    return { ...parts, providers: sessions.assignment, limits };
+    const dispose = async (): Promise<void> => {
+      await parts.dispose();
+      // anything still open, and the worker thread of sessionThread: 'worker'
+      await sessions.releaseAll();
+    };
+    return { ...parts, dispose, providers: sessions.assignment, limits };
   },
 };
 

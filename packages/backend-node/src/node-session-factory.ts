@@ -14,6 +14,9 @@ import {
 import { InferenceSession, Tensor as OrtTensor, env as ortEnv } from 'onnxruntime-node';
 import { EXECUTION_PROVIDERS, type ExecutionProviderName } from './execution-providers.js';
 import { FileModelSource } from './file-model-source.js';
+import { SessionWorkerHost } from './session-worker-host.js';
+import type { CreatedSession } from './session-worker-protocol.js';
+import { WorkerInferenceSession } from './worker-inference-session.js';
 
 export type { GraphOptimizationLevel };
 
@@ -41,6 +44,45 @@ export interface NodeSessionOptions {
   onWarning?: (message: string) => void;
   /** Any other onnxruntime session options, merged last (advanced). */
   sessionOptions?: Omit<InferenceSession.SessionOptions, 'executionProviders'>;
+  /**
+   * Where onnxruntime runs (docs/performance.md, "Threads"). `'main'` (default): on the calling thread —
+   * onnxruntime-node's `session.run` is synchronous, so each call blocks the event loop for its duration.
+   * `'worker'`: in one worker thread per factory (per loaded model), so timers, I/O, progress and
+   * `AbortSignal` keep running during a UNet call; the outputs are the same bit for bit.
+   */
+  sessionThread?: SessionThread;
+}
+
+/** Where a {@link NodeSessionFactory} runs its sessions: the calling thread, or a worker thread. */
+export type SessionThread = 'main' | 'worker';
+
+/** The values {@link NodeSessionOptions.sessionThread} takes. */
+export const SESSION_THREADS: readonly SessionThread[] = ['main', 'worker'];
+
+// Session options travel to the worker thread by structured clone: a function or Symbol cannot.
+function checkCloneable(sessionOptions: unknown): void {
+  try {
+    structuredClone(sessionOptions);
+  } catch (error) {
+    throw new InvalidArgumentError({
+      name: 'sessionOptions',
+      value: (error as Error).message,
+      expected:
+        'plain data (no functions, Symbols or class instances) to send to the onnxruntime worker thread',
+      fix: 'remove the value, or load with sessionThread: "main" (onnxruntime on the calling thread)',
+    });
+  }
+}
+
+function checkSessionThread(value: unknown): void {
+  if (value !== undefined && !SESSION_THREADS.includes(value as SessionThread)) {
+    throw new InvalidArgumentError({
+      name: 'sessionThread',
+      value,
+      expected: '"main" (onnxruntime on the calling thread) or "worker" (on a worker thread)',
+      fix: 'pass sessionThread: "worker" to keep the event loop free during inference, or leave it out',
+    });
+  }
 }
 
 /** Which provider each component's session runs on, once created. */
@@ -64,6 +106,9 @@ export class NodeSessionFactory implements SessionFactory {
   private readonly sessions: InferenceSession[] = [];
   private readonly options: NodeSessionOptions;
   private readonly warn: (message: string) => void;
+  private readonly worker: SessionWorkerHost | undefined;
+  // Feeds made from data marked transferable (see OrtFeedData): moved to the worker, not copied.
+  private readonly transferable = new WeakSet<OrtTensor>();
 
   /** @param options providers, threads, optimisation level; see {@link NodeSessionOptions}. */
   constructor(options: NodeSessionOptions = {}) {
@@ -71,8 +116,14 @@ export class NodeSessionFactory implements SessionFactory {
     checkGraphOptimizationLevel(options.graphOptimizationLevel);
     checkThreads('intraOpNumThreads', options.intraOpNumThreads);
     checkThreads('interOpNumThreads', options.interOpNumThreads);
+    checkSessionThread(options.sessionThread);
+    if (options.sessionThread === 'worker') checkCloneable(options.sessionOptions);
     if (options.logLevel) ortEnv.logLevel = options.logLevel;
     this.options = options;
+    this.worker =
+      options.sessionThread === 'worker'
+        ? new SessionWorkerHost(options.logLevel ? { logLevel: options.logLevel } : {})
+        : undefined;
     this.warn = options.onWarning ?? ((message) => console.warn(message));
   }
 
@@ -91,10 +142,17 @@ export class NodeSessionFactory implements SessionFactory {
       providers,
       // One provider per try, so a failure is ours to report (onnxruntime-common would drop an
       // unavailable one from a list with only a console warning) and we know which one runs.
-      (p) =>
-        typeof model === 'string'
-          ? InferenceSession.create(model, this.sessionOptions(p))
-          : InferenceSession.create(model.bytes, { ...this.sessionOptions(p), ...model.options }),
+      (p) => {
+        const options =
+          typeof model === 'string'
+            ? this.sessionOptions(p)
+            : { ...this.sessionOptions(p), ...model.options };
+        const what = typeof model === 'string' ? model : model.bytes;
+        if (this.worker) return this.createInWorker(this.worker, what, options);
+        return typeof what === 'string'
+          ? InferenceSession.create(what, options)
+          : InferenceSession.create(what, options);
+      },
       {
         what: component,
         warn: this.warn,
@@ -112,6 +170,34 @@ export class NodeSessionFactory implements SessionFactory {
     this.sessions.push(session);
     this.assignment[component] = provider;
     return session;
+  }
+
+  /** The thread id of the worker running this factory's sessions; undefined when none runs. */
+  get workerThreadId(): number | undefined {
+    return this.worker?.threadId;
+  }
+
+  // The model path or bytes and the options are copied to the worker (the bytes may be the caller's and
+  // are needed again if this provider fails and the next is tried).
+  private async createInWorker(
+    worker: SessionWorkerHost,
+    model: string | Uint8Array,
+    options: InferenceSession.SessionOptions,
+  ): Promise<InferenceSession> {
+    const created = await worker.request<CreatedSession>({ op: 'create', model, options });
+    return new WorkerInferenceSession(
+      worker,
+      created,
+      (tensor) => this.transferable.has(tensor),
+      (session) => this.forget(session),
+    );
+  }
+
+  // A worker session was released: forget it; with none left, stop the worker (dispose ends the thread).
+  private async forget(session: InferenceSession): Promise<void> {
+    const i = this.sessions.indexOf(session);
+    if (i >= 0) this.sessions.splice(i, 1);
+    if (this.sessions.length === 0) await this.worker?.close();
   }
 
   /**
@@ -139,6 +225,12 @@ export class NodeSessionFactory implements SessionFactory {
 
   /** Makes an onnxruntime-node tensor (sessions only accept their runtime's own Tensor class). */
   createTensor(feed: OrtFeedData, dims: readonly number[]): OrtTensor {
+    const tensor = this.makeTensor(feed, dims);
+    if (this.worker && feed.transferable === true) this.transferable.add(tensor);
+    return tensor;
+  }
+
+  private makeTensor(feed: OrtFeedData, dims: readonly number[]): OrtTensor {
     switch (feed.type) {
       case 'float32':
         return new OrtTensor('float32', feed.data, dims);
@@ -164,10 +256,11 @@ export class NodeSessionFactory implements SessionFactory {
     await session.release();
   }
 
-  /** Releases every session this factory made (safe to call twice). */
+  /** Releases every session this factory made, and stops its worker thread (safe to call twice). */
   async releaseAll(): Promise<void> {
     const sessions = this.sessions.splice(0);
     await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
+    await this.worker?.close();
   }
 
   private sessionOptions(provider: ExecutionProviderName): InferenceSession.SessionOptions {

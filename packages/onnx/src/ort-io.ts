@@ -138,10 +138,18 @@ export function intFeed(
   dims: readonly number[],
   type: 'int32' | 'int64',
 ): OrtTensor {
+  // made here for this feed alone: a worker-thread backend may move it instead of copying it
   if (type === 'int32')
-    return factory.createTensor({ type: 'int32', data: Int32Array.from(values, Math.trunc) }, dims);
+    return factory.createTensor(
+      { type: 'int32', data: Int32Array.from(values, Math.trunc), transferable: true },
+      dims,
+    );
   return factory.createTensor(
-    { type: 'int64', data: BigInt64Array.from(Array.from(values), (v) => BigInt(Math.trunc(v))) },
+    {
+      type: 'int64',
+      data: BigInt64Array.from(Array.from(values), (v) => BigInt(Math.trunc(v))),
+      transferable: true,
+    },
     dims,
   );
 }

@@ -14,12 +14,18 @@ export interface SessionRequest {
   readonly overrides?: InitializerOverrides;
 }
 
-/** The data types the ONNX components feed to sessions. */
-export type OrtFeedData =
+/**
+ * The data types the ONNX components feed to sessions. `transferable: true` says the data was made for
+ * this feed alone and nobody reads it afterwards, so a backend that runs sessions on another thread may
+ * move its buffer there (detaching it) instead of copying it; without it the data is the caller's and is
+ * copied.
+ */
+export type OrtFeedData = (
   | { type: 'float32'; data: Float32Array }
   | { type: 'float16'; data: Uint16Array }
   | { type: 'int32'; data: Int32Array }
-  | { type: 'int64'; data: BigInt64Array };
+  | { type: 'int64'; data: BigInt64Array }
+) & { transferable?: boolean };
 
 /**
  * The runtime a backend brings: onnxruntime-node (`@latentkit/backend-node`) or onnxruntime-web
