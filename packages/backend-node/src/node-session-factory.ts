@@ -59,6 +59,9 @@ export type SessionThread = 'main' | 'worker';
 /** The values {@link NodeSessionOptions.sessionThread} takes. */
 export const SESSION_THREADS: readonly SessionThread[] = ['main', 'worker'];
 
+/** Where sessions run when {@link NodeSessionOptions.sessionThread} is not given. */
+export const DEFAULT_SESSION_THREAD: SessionThread = 'main';
+
 // Session options travel to the worker thread by structured clone: a function or Symbol cannot.
 function checkCloneable(sessionOptions: unknown): void {
   try {
@@ -117,11 +120,12 @@ export class NodeSessionFactory implements SessionFactory {
     checkThreads('intraOpNumThreads', options.intraOpNumThreads);
     checkThreads('interOpNumThreads', options.interOpNumThreads);
     checkSessionThread(options.sessionThread);
-    if (options.sessionThread === 'worker') checkCloneable(options.sessionOptions);
+    const thread = options.sessionThread ?? DEFAULT_SESSION_THREAD;
+    if (thread === 'worker') checkCloneable(options.sessionOptions);
     if (options.logLevel) ortEnv.logLevel = options.logLevel;
     this.options = options;
     this.worker =
-      options.sessionThread === 'worker'
+      thread === 'worker'
         ? new SessionWorkerHost(options.logLevel ? { logLevel: options.logLevel } : {})
         : undefined;
     this.warn = options.onWarning ?? ((message) => console.warn(message));
