@@ -15,11 +15,13 @@ import {
   Tensor,
 } from '@latentkit/core';
 import { shapesAdaptersPath, shapesModelPath } from '@latentkit/model-shapes';
+import type { ModelSource } from '@latentkit/onnx';
 import { loadOnnxPipeline } from '@latentkit/onnx';
 import { describe, expect, it } from 'vitest';
 import { FileModelSource } from './file-model-source.js';
 import { type NodeBackendOptions, nodeBackend } from './node-backend.js';
 import { NodeSessionFactory } from './node-session-factory.js';
+import { listExecutionProviders } from './provider-availability.js';
 
 const fixture = (name: string) =>
   fileURLToPath(new URL(`../../../tests/fixtures/models/${name}`, import.meta.url));
@@ -87,6 +89,21 @@ describe("sessionThread: 'worker' gives the calling thread's numbers bit for bit
       });
     expect(await tensorImages(fixture('sd1'), 'worker', img2img)).toEqual(
       await tensorImages(fixture('sd1'), 'main', img2img),
+    );
+  });
+
+  it('sd1-external fixture (UNet weights in an external file, loaded by path in the worker)', async () => {
+    const run = (pipe: StableDiffusionPipeline) =>
+      pipe.generate({
+        prompt: 'a cat',
+        seed: 9,
+        numInferenceSteps: 2,
+        width: 32,
+        height: 32,
+        outputType: 'tensor',
+      });
+    expect(await tensorImages(fixture('sd1-external'), 'worker', run)).toEqual(
+      await tensorImages(fixture('sd1-external'), 'main', run),
     );
   });
 
@@ -311,6 +328,63 @@ describe("sessionThread: 'worker': the event loop, abort and dispose", () => {
     await expect(pa.generate(opts)).rejects.toBeInstanceOf(InferenceFailedError);
     await b.dispose();
   });
+});
+
+describe("sessionThread: 'worker': session creation", () => {
+  it('a source that is not a folder: model bytes and external data are sent to the worker', async () => {
+    const folder = new FileModelSource(fixture('sd1-external'));
+    const inMemory: ModelSource = {
+      location: 'memory:sd1-external',
+      exists: (path) => folder.exists(path),
+      readText: (path) => folder.readText(path),
+      readBytes: (path) => folder.readBytes(path),
+    };
+    const outputs: Float32Array[] = [];
+    for (const sessionThread of ['main', 'worker'] as const) {
+      const factory = new NodeSessionFactory({ sessionThread });
+      const parts = await loadOnnxPipeline(inMemory, factory, {});
+      try {
+        const { images } = await new StableDiffusionPipeline(parts).generate({
+          prompt: 'a cat',
+          seed: 4,
+          numInferenceSteps: 2,
+          width: 32,
+          height: 32,
+          outputType: 'tensor',
+        });
+        outputs.push((images as Tensor).data);
+      } finally {
+        await parts.dispose?.();
+        await factory.releaseAll();
+      }
+    }
+    expect(outputs[1]).toEqual(outputs[0]);
+  });
+
+  it.runIf(!listExecutionProviders().find((p) => p.name === 'cuda')?.bundled)(
+    'provider fallback (cuda, not installed here → cpu): the warning reaches onWarning on the calling thread',
+    async () => {
+      const warnings: Record<string, string[]> = { main: [], worker: [] };
+      for (const sessionThread of ['main', 'worker'] as const) {
+        const factory = new NodeSessionFactory({
+          sessionThread,
+          providers: ['cuda', 'cpu'],
+          logLevel: 'fatal',
+          onWarning: (m) => warnings[sessionThread]!.push(m),
+        });
+        await factory.create({
+          component: 'vae_decoder',
+          modelPath: 'vae_decoder/model.onnx',
+          source: new FileModelSource(fixture('sd1')),
+        });
+        expect(factory.assignment).toEqual({ vae_decoder: 'cpu' });
+        await factory.releaseAll();
+      }
+      expect(warnings['worker']).toHaveLength(1);
+      expect(warnings['worker']).toEqual(warnings['main']);
+      expect(warnings['worker']![0]).toMatch(/execution provider "cuda" cannot run vae_decoder/);
+    },
+  );
 });
 
 describe("sessionThread: 'worker': errors arrive typed", () => {
