@@ -58,6 +58,7 @@ export {
   type ProviderAssignment,
   SESSION_THREADS,
   type SessionThread,
+  type StaticShapes,
 } from './node-session-factory.js';
 export {
   type DecodedPng,

@@ -54,6 +54,7 @@ const NODE_BACKEND_OPTIONS: Readonly<Record<keyof NodeBackendOptions, true>> = {
   onWarning: true,
   sessionOptions: true,
   sessionThread: true,
+  staticShapes: true,
   ...ONNX_PIPELINE_OPTION_KEYS,
   allowSymlinksOutside: true,
   limits: true,

@@ -3,13 +3,23 @@ import { BackendUnavailableError, InvalidArgumentError, ModelInvalidError } from
 import {
   checkGraphOptimizationLevel,
   checkProviderOptions,
+  checkStaticShapes,
   createWithFallback,
+  fixGraphInputDims,
   type GraphOptimizationLevel,
   type OrtFeedData,
   patchInitializers,
+  readGraphInputs,
   readPatchedModel,
+  readStaticShapeContext,
   type SessionFactory,
   type SessionRequest,
+  STATIC_SHAPE_COMPONENTS,
+  type StaticDimensions,
+  type StaticShapeContext,
+  StaticShapeSession,
+  type StaticShapes,
+  staticDimensions,
 } from '@latentkit/onnx';
 import { InferenceSession, Tensor as OrtTensor, env as ortEnv } from 'onnxruntime-node';
 import { EXECUTION_PROVIDERS, type ExecutionProviderName } from './execution-providers.js';
@@ -18,7 +28,7 @@ import { SessionWorkerHost } from './session-worker-host.js';
 import type { CreatedSession } from './session-worker-protocol.js';
 import { WorkerInferenceSession } from './worker-inference-session.js';
 
-export type { GraphOptimizationLevel };
+export type { GraphOptimizationLevel, StaticShapes };
 
 /** How sessions are made on onnxruntime-node. */
 export interface NodeSessionOptions {
@@ -51,6 +61,13 @@ export interface NodeSessionOptions {
    * `AbortSignal` keep running during a UNet call; the outputs are the same bit for bit.
    */
   sessionThread?: SessionThread;
+  /**
+   * Fixes the free dimensions of the UNet and VAE decoder graphs for one size and batch (docs/performance.md,
+   * "Static shapes and GPU options"); a `generate()` at another size or batch is then refused with a
+   * `ShapeMismatchError`. onnxruntime-node 1.30 ignores `sessionOptions.freeDimensionOverrides`, so the
+   * graph inputs are rewritten in the model bytes before the session is created. Default: dynamic shapes.
+   */
+  staticShapes?: StaticShapes;
 }
 
 /** Where a {@link NodeSessionFactory} runs its sessions: the calling thread, or a worker thread. */
@@ -112,6 +129,7 @@ export class NodeSessionFactory implements SessionFactory {
   private readonly worker: SessionWorkerHost | undefined;
   // Feeds made from data marked transferable (see OrtFeedData): moved to the worker, not copied.
   private readonly transferable = new WeakSet<OrtTensor>();
+  private context: Promise<StaticShapeContext> | undefined;
 
   /** @param options providers, threads, optimisation level; see {@link NodeSessionOptions}. */
   constructor(options: NodeSessionOptions = {}) {
@@ -120,6 +138,7 @@ export class NodeSessionFactory implements SessionFactory {
     checkThreads('intraOpNumThreads', options.intraOpNumThreads);
     checkThreads('interOpNumThreads', options.interOpNumThreads);
     checkSessionThread(options.sessionThread);
+    checkStaticShapes(options.staticShapes);
     const thread = options.sessionThread ?? DEFAULT_SESSION_THREAD;
     if (thread === 'worker') checkCloneable(options.sessionOptions);
     if (options.logLevel) ortEnv.logLevel = options.logLevel;
@@ -139,7 +158,7 @@ export class NodeSessionFactory implements SessionFactory {
   /** Creates a session, trying each provider in turn (see {@link NodeSessionOptions.providers}). */
   async create(request: SessionRequest): Promise<InferenceSession> {
     const { component, modelPath, source } = request;
-    const model = await this.modelFor(request);
+    const { model, dims } = await this.withStaticShapes(request, await this.modelFor(request));
     const providers = this.providersFor(component);
     const where = `${modelPath} in ${source.location}`;
     const { value: session, provider } = await createWithFallback(
@@ -171,9 +190,38 @@ export class NodeSessionFactory implements SessionFactory {
         },
       },
     );
-    this.sessions.push(session);
+    const made = dims ? new StaticShapeSession(session, dims, component) : session;
+    this.sessions.push(made);
     this.assignment[component] = provider;
-    return session;
+    return made;
+  }
+
+  // With staticShapes, the UNet and VAE decoder are created from their bytes with the graph inputs' free
+  // dimensions fixed (external weights still read by onnxruntime from the folder).
+  private async withStaticShapes(
+    request: SessionRequest,
+    model: string | { bytes: Uint8Array; options: InferenceSession.SessionOptions },
+  ): Promise<{
+    model: string | { bytes: Uint8Array; options: InferenceSession.SessionOptions };
+    dims?: StaticDimensions;
+  }> {
+    const shapes = this.options.staticShapes;
+    if (!shapes || !STATIC_SHAPE_COMPONENTS.includes(request.component)) return { model };
+    const { modelPath, source } = request;
+    const bytes = typeof model === 'string' ? await source.readBytes(modelPath) : model.bytes;
+    this.context ??= readStaticShapeContext(source);
+    const dims = staticDimensions(
+      request.component,
+      readGraphInputs(bytes, modelPath),
+      shapes,
+      await this.context,
+    );
+    if (!dims) return { model };
+    const fixed = fixGraphInputDims(bytes, modelPath, dims.overrides);
+    if (typeof model !== 'string') return { model: { bytes: fixed, options: model.options }, dims };
+    const extra = this.options.sessionOptions?.extra as Record<string, Record<string, unknown>> | undefined;
+    const session = { ...extra?.['session'], model_external_initializers_file_folder_path: dirname(model) };
+    return { model: { bytes: fixed, options: { extra: { ...extra, session } } }, dims };
   }
 
   /** The thread id of the worker running this factory's sessions; undefined when none runs. */
@@ -199,7 +247,9 @@ export class NodeSessionFactory implements SessionFactory {
 
   // A worker session was released: forget it; with none left, stop the worker (dispose ends the thread).
   private async forget(session: InferenceSession): Promise<void> {
-    const i = this.sessions.indexOf(session);
+    const i = this.sessions.findIndex(
+      (s) => s === session || (s instanceof StaticShapeSession && s.session === session),
+    );
     if (i >= 0) this.sessions.splice(i, 1);
     if (this.sessions.length === 0) await this.worker?.close();
   }

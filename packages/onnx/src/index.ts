@@ -136,6 +136,20 @@ export {
   type GraphOptimizationLevel,
   type ProviderOptions,
 } from './session-options.js';
+export {
+  checkStaticShapes,
+  fixGraphInputDims,
+  type GraphInputDecl,
+  readGraphInputs,
+  readStaticShapeContext,
+  STATIC_SHAPE_COMPONENTS,
+  type StaticDimensions,
+  type StaticShapeContext,
+  StaticShapeSession,
+  type StaticShapes,
+  staticDimensions,
+  staticUnetBatch,
+} from './static-shapes.js';
 export { UnetDenoiser, type UnetDenoiserOptions, unetSizeMultiple } from './unet-denoiser.js';
 export { samplePosterior, VaeCodec, type VaeCodecOptions, type VaeSession } from './vae-codec.js';
 export { VaeDecoderCodec, type VaeDecoderCodecOptions } from './vae-decoder-codec.js';

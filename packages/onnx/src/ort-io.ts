@@ -1,4 +1,4 @@
-import { InferenceFailedError, ModelInvalidError, Tensor } from '@latentkit/core';
+import { InferenceFailedError, LatentkitError, ModelInvalidError, Tensor } from '@latentkit/core';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { float16ToFloat32, float32ToFloat16 } from './float16.js';
 import type { SessionFactory } from './session-factory.js';
@@ -180,6 +180,8 @@ export async function runSession(
   try {
     return await session.run(feeds);
   } catch (err) {
+    // a session wrapper's own typed refusal (e.g. staticShapes' ShapeMismatchError) stays as it is
+    if (err instanceof LatentkitError) throw err;
     const shapes = Object.entries(feeds)
       .map(([name, t]) => `${name}: ${t.type}[${t.dims.join(', ')}]`)
       .join('; ');
