@@ -80,6 +80,22 @@ export class Mt19937 {
   }
 
   /**
+   * Copies the state words into `target` (from element `offset` on) and returns the index of the next
+   * word, for a kernel that draws the same words elsewhere (the WebAssembly randn); {@link restoreState}
+   * takes them back.
+   */
+  saveState(target: Int32Array, offset: number): number {
+    target.set(this.state, offset);
+    return this.index;
+  }
+
+  /** Takes back state words (`source[offset..offset+624)`) and the index a kernel left them at. */
+  restoreState(source: Int32Array, offset: number, index: number): void {
+    this.state.set(source.subarray(offset, offset + N));
+    this.index = index;
+  }
+
+  /**
    * Regenerates all N words of state (split in three runs so no index needs a modulo). The odd-word
    * term `y & 1 ? MATRIX_A : 0` is computed without a branch, as `−(y & 1) & MATRIX_A` (the branch is
    * a coin flip per word, so a mispredict every other word).

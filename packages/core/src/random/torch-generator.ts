@@ -3,6 +3,7 @@ import { Tensor } from '../tensor.js';
 import { logCephes32Lanes, sincosCephes32Lanes } from './float32-math.js';
 import type { Generator } from './generator.js';
 import { Mt19937 } from './mt19937.js';
+import { fillNormalWasm, randnWasmKernel } from './randn-wasm.js';
 
 /** 2^-53: scales a 53-bit integer to a float64 uniform in [0, 1). */
 const DOUBLE_UNIT = 2 ** -53;
@@ -89,14 +90,6 @@ export class TorchGenerator implements Generator {
   private seedValue: bigint;
   /** torch's `next_double_normal_sample`: the unused half of the last double-precision Box–Muller pair. */
   private cachedNormal: number | null = null;
-  /** Per-pass scratch of the Box–Muller transform: 1 − u, the angle, log(1 − u), sin and cos, per lane. */
-  private readonly lanes = {
-    oneMinusU: new Float32Array(BLOCKS_PER_PASS * 8),
-    theta: new Float32Array(BLOCKS_PER_PASS * 8),
-    log: new Float64Array(BLOCKS_PER_PASS * 8),
-    sin: new Float64Array(BLOCKS_PER_PASS * 8),
-    cos: new Float64Array(BLOCKS_PER_PASS * 8),
-  };
 
   /**
    * @param seed - an integer in [−2^63, 2^64), as `torch.Generator().manual_seed(seed)` takes.
@@ -162,48 +155,67 @@ export class TorchGenerator implements Generator {
     return radius * Math.cos(theta);
   }
 
-  /** torch's vectorised `normal_fill`, for `out.length >= 16`. */
+  /**
+   * torch's vectorised `normal_fill`, for `out.length >= 16`: on the WebAssembly kernel where there is
+   * one (randn-wasm.ts), else in JavaScript; the two give the same bits.
+   */
   private fillNormalBlocks(out: Float32Array): void {
+    const kernel = randnWasmKernel();
+    if (kernel !== null) {
+      fillNormalWasm(kernel, this.engine, out, boxMullerBlocks);
+      return;
+    }
     const n = out.length;
     this.engine.fillUniform24(out);
     const blocks = Math.floor(n / 16);
     for (let b = 0; b < blocks; b += BLOCKS_PER_PASS) {
-      this.boxMullerBlocks(out, 16 * b, Math.min(BLOCKS_PER_PASS, blocks - b));
+      boxMullerBlocks(out, 16 * b, Math.min(BLOCKS_PER_PASS, blocks - b));
     }
     if (n % 16 !== 0) {
       // torch redraws the tail: 16 fresh uniforms, transformed, overwrite the last 16 outputs.
       this.engine.fillUniform24(out, n - 16, n);
-      this.boxMullerBlocks(out, n - 16, 1);
+      boxMullerBlocks(out, n - 16, 1);
     }
   }
+}
 
-  /**
-   * Turns `count` consecutive blocks of 16 uniforms, from `data[start]` on, into normals in place, in
-   * float32 arithmetic as torch's `normal_fill_16_AVX2` does per block: radius `sqrt(−2·log(1 − u[j]))`,
-   * angle `fl(2π)·u[j+8]`, and outputs `radius·cos` at j and `radius·sin` at j+8 (j < 8). (torch then
-   * applies `x·std + mean` as one FMA, which for std = 1 and mean = 0 returns x unchanged.) The 8·count
-   * lanes go through log and sincos together ({@link logCephes32Lanes}).
-   */
-  private boxMullerBlocks(data: Float32Array, start: number, count: number): void {
-    const fround = Math.fround;
-    const { oneMinusU, theta, log, sin, cos } = this.lanes;
-    const lanes = 8 * count;
-    for (let b = 0, lane = 0; b < count; b++) {
-      const base = start + 16 * b;
-      for (let j = 0; j < 8; j++, lane++) {
-        oneMinusU[lane] = 1 - data[base + j]!;
-        theta[lane] = TWO_PI_F32 * data[base + j + 8]!;
-      }
+/** Per-pass scratch of the Box–Muller transform: 1 − u, the angle, log(1 − u), sin and cos, per lane. */
+const LANES = {
+  oneMinusU: new Float32Array(BLOCKS_PER_PASS * 8),
+  theta: new Float32Array(BLOCKS_PER_PASS * 8),
+  log: new Float64Array(BLOCKS_PER_PASS * 8),
+  sin: new Float64Array(BLOCKS_PER_PASS * 8),
+  cos: new Float64Array(BLOCKS_PER_PASS * 8),
+};
+
+/**
+ * Turns `count` consecutive blocks of 16 uniforms, from `data[start]` on, into normals in place, in
+ * float32 arithmetic as torch's `normal_fill_16_AVX2` does per block: radius `sqrt(−2·log(1 − u[j]))`,
+ * angle `fl(2π)·u[j+8]`, and outputs `radius·cos` at j and `radius·sin` at j+8 (j < 8). (torch then
+ * applies `x·std + mean` as one FMA, which for std = 1 and mean = 0 returns x unchanged.) The 8·count
+ * lanes go through log and sincos together ({@link logCephes32Lanes}).
+ * Exported for the WebAssembly path's fallback and for tests.
+ * @internal
+ */
+export function boxMullerBlocks(data: Float32Array, start: number, count: number): void {
+  const fround = Math.fround;
+  const { oneMinusU, theta, log, sin, cos } = LANES;
+  const lanes = 8 * count;
+  for (let b = 0, lane = 0; b < count; b++) {
+    const base = start + 16 * b;
+    for (let j = 0; j < 8; j++, lane++) {
+      oneMinusU[lane] = 1 - data[base + j]!;
+      theta[lane] = TWO_PI_F32 * data[base + j + 8]!;
     }
-    logCephes32Lanes(oneMinusU, log, lanes);
-    sincosCephes32Lanes(theta, sin, cos, lanes);
-    for (let b = 0, lane = 0; b < count; b++) {
-      const base = start + 16 * b;
-      for (let j = 0; j < 8; j++, lane++) {
-        const radius = fround(Math.sqrt(fround(-2 * log[lane]!)));
-        data[base + j] = radius * cos[lane]!;
-        data[base + j + 8] = radius * sin[lane]!;
-      }
+  }
+  logCephes32Lanes(oneMinusU, log, lanes);
+  sincosCephes32Lanes(theta, sin, cos, lanes);
+  for (let b = 0, lane = 0; b < count; b++) {
+    const base = start + 16 * b;
+    for (let j = 0; j < 8; j++, lane++) {
+      const radius = fround(Math.sqrt(fround(-2 * log[lane]!)));
+      data[base + j] = radius * cos[lane]!;
+      data[base + j + 8] = radius * sin[lane]!;
     }
   }
 }
