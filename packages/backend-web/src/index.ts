@@ -17,6 +17,7 @@
 
 /** Re-exported from `@latentkit/core` (one PNG text-chunk writer for Node and the browser). */
 export { insertPngTextChunk } from '@latentkit/core';
+export type { StaticShapes } from '@latentkit/onnx';
 export { type DownloadProgress, HttpModelSource, type HttpModelSourceOptions } from './http-model-source.js';
 export {
   checkHubUrl,

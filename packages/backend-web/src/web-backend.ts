@@ -37,6 +37,7 @@ const WEB_BACKEND_OPTIONS: Readonly<Record<keyof WebBackendOptions | 'limits', t
   logLevel: true,
   onWarning: true,
   sessionOptions: true,
+  staticShapes: true,
   ...ONNX_PIPELINE_OPTION_KEYS,
   limits: true,
 };

@@ -2,14 +2,21 @@ import { InvalidArgumentError, ModelInvalidError } from '@latentkit/core';
 import {
   checkGraphOptimizationLevel,
   checkProviderOptions,
+  checkStaticShapes,
   createWithFallback,
   type GraphOptimizationLevel,
   type OrtFeedData,
   ProviderSkipped,
+  readGraphInputs,
   readOnnxModelInfo,
   readPatchedModel,
+  readStaticShapeContext,
   type SessionFactory,
   type SessionRequest,
+  type StaticShapeContext,
+  StaticShapeSession,
+  type StaticShapes,
+  staticDimensions,
 } from '@latentkit/onnx';
 import * as ort from 'onnxruntime-web';
 import { probeWebGpu } from './webgpu-adapter.js';
@@ -60,6 +67,13 @@ export interface WebSessionOptions {
   onWarning?: (message: string) => void;
   /** Any other onnxruntime session options, merged last (advanced). */
   sessionOptions?: Omit<ort.InferenceSession.SessionOptions, 'executionProviders' | 'externalData'>;
+  /**
+   * Fixes the free dimensions of the UNet and VAE decoder graphs for one size and batch (onnxruntime-web's
+   * `freeDimensionOverrides`, mapped from the export's own dimension names; docs/browser.md, "Static shapes
+   * and GPU options"). A `generate()` at another size or batch is refused with a `ShapeMismatchError`.
+   * Default: dynamic shapes.
+   */
+  staticShapes?: StaticShapes;
 }
 
 /** Which provider each component's session runs on, once created. */
@@ -95,11 +109,13 @@ export class WebSessionFactory implements SessionFactory {
   private readonly options: WebSessionOptions;
   private readonly warn: (message: string) => void;
   private readonly warnedSkips = new Set<string>();
+  private context: Promise<StaticShapeContext> | undefined;
 
   /** @param options providers, threads, wasm paths; see {@link WebSessionOptions}. */
   constructor(options: WebSessionOptions = {}) {
     checkProviderOptions(options, WEB_EXECUTION_PROVIDERS, "['webgpu', 'wasm']");
     checkGraphOptimizationLevel(options.graphOptimizationLevel);
+    checkStaticShapes(options.staticShapes);
     const threads = options.numThreads;
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
       throw new InvalidArgumentError({ name: 'numThreads', value: threads, expected: 'an integer ≥ 1' });
@@ -141,6 +157,12 @@ export class WebSessionFactory implements SessionFactory {
     // The model with any initializer overrides applied, and its external weight files.
     const { model, externalData } = await readPatchedModel(request);
     const info = readOnnxModelInfo(model, modelPath);
+    const shapes = this.options.staticShapes;
+    if (shapes) this.context ??= readStaticShapeContext(source);
+    const dims = shapes
+      ? staticDimensions(component, readGraphInputs(model, modelPath), shapes, await this.context)
+      : undefined;
+    const overrides = dims ? { freeDimensionOverrides: { ...dims.overrides } } : {};
     const providers = this.providersFor(component);
     const where = `${modelPath} in ${source.location}`;
     // A provider skipped for a reason that holds for every component (no WebGPU, no shader-f16) is
@@ -174,7 +196,7 @@ export class WebSessionFactory implements SessionFactory {
           }
         }
         skipped = undefined;
-        return ort.InferenceSession.create(model, this.sessionOptions(p, externalData));
+        return ort.InferenceSession.create(model, { ...this.sessionOptions(p, externalData), ...overrides });
       },
       {
         what: `${component} (${where})`,
@@ -188,9 +210,10 @@ export class WebSessionFactory implements SessionFactory {
         },
       },
     );
-    this.sessions.push(session);
+    const made = dims ? new StaticShapeSession(session, dims, component) : session;
+    this.sessions.push(made);
     this.assignment[component] = provider;
-    return session;
+    return made;
   }
 
   /** Makes an onnxruntime-web tensor (sessions only accept their runtime's own Tensor class). */
