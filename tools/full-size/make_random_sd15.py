@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fused_attention import attention  # plain chain here; make_optimised_sd15.py exports the fused form
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 OPSET = 14
@@ -111,11 +113,8 @@ class Attention(nn.Module):
 
     def forward(self, x, context=None):
         context = x if context is None else context
-        b, n, d = x.shape
-        split = lambda t: t.view(b, -1, self.heads, d // self.heads).transpose(1, 2)
-        q, k, v = split(self.to_q(x)), split(self.to_k(context)), split(self.to_v(context))
-        w = ((q @ k.transpose(-1, -2)) / math.sqrt(d // self.heads)).softmax(-1)
-        return self.to_out((w @ v).transpose(1, 2).reshape(b, n, d))
+        # plain Reshape/Transpose/MatMul/Softmax chain, or one com.microsoft::MultiHeadAttention (--attention fused)
+        return self.to_out(attention(self.to_q(x), self.to_k(context), self.to_v(context), self.heads))
 
 
 class TransformerBlock(nn.Module):
@@ -135,7 +134,7 @@ class TransformerBlock(nn.Module):
 
 
 class Transformer2D(nn.Module):
-    def __init__(self, c, heads, context, groups=32):
+    def __init__(self, c, heads, context, groups=32):  # groups: unet config norm_num_groups (32 in SD 1.x)
         super().__init__()
         self.norm = nn.GroupNorm(groups, c, eps=1e-6)
         self.proj_in = nn.Conv2d(c, c, 1)  # use_linear_projection = false in SD 1.x
@@ -175,6 +174,7 @@ class UNet(nn.Module):
         ctx = cfg["cross_attention_dim"]
         layers = cfg["layers_per_block"]
         temb = ch[0] * 4
+        g = cfg.get("norm_num_groups", 32)
         self.ch0 = ch[0]
         self.time_linear_1 = nn.Linear(ch[0], temb)
         self.time_linear_2 = nn.Linear(temb, temb)
@@ -184,15 +184,15 @@ class UNet(nn.Module):
         for i, kind in enumerate(cfg["down_block_types"]):
             cin, cout = cout, ch[i]
             block = nn.Module()
-            block.resnets = nn.ModuleList(Resnet(cin if j == 0 else cout, cout, temb) for j in range(layers))
+            block.resnets = nn.ModuleList(Resnet(cin if j == 0 else cout, cout, temb, g) for j in range(layers))
             block.attentions = (
-                nn.ModuleList(Transformer2D(cout, heads, ctx) for _ in range(layers)) if kind.startswith("CrossAttn") else None
+                nn.ModuleList(Transformer2D(cout, heads, ctx, g) for _ in range(layers)) if kind.startswith("CrossAttn") else None
             )
             block.downsample = Downsample(cout) if i < len(ch) - 1 else None
             self.down.append(block)
-        self.mid_resnet_1 = Resnet(ch[-1], ch[-1], temb)
-        self.mid_attention = Transformer2D(ch[-1], heads, ctx)
-        self.mid_resnet_2 = Resnet(ch[-1], ch[-1], temb)
+        self.mid_resnet_1 = Resnet(ch[-1], ch[-1], temb, g)
+        self.mid_attention = Transformer2D(ch[-1], heads, ctx, g)
+        self.mid_resnet_2 = Resnet(ch[-1], ch[-1], temb, g)
         self.up = nn.ModuleList()
         rev = list(reversed(ch))
         cout = rev[0]
@@ -200,10 +200,10 @@ class UNet(nn.Module):
             prev, cout, cin = cout, rev[i], rev[min(i + 1, len(ch) - 1)]
             block = nn.Module()
             block.resnets = nn.ModuleList(
-                Resnet((prev if j == 0 else cout) + (cin if j == layers else cout), cout, temb) for j in range(layers + 1)
+                Resnet((prev if j == 0 else cout) + (cin if j == layers else cout), cout, temb, g) for j in range(layers + 1)
             )
             block.attentions = (
-                nn.ModuleList(Transformer2D(cout, heads, ctx) for _ in range(layers + 1))
+                nn.ModuleList(Transformer2D(cout, heads, ctx, g) for _ in range(layers + 1))
                 if kind.startswith("CrossAttn")
                 else None
             )
@@ -254,8 +254,7 @@ class VaeAttention(nn.Module):
     def forward(self, x):
         b, c, h, w = x.shape
         y = self.group_norm(x).view(b, c, h * w).transpose(1, 2)
-        q, k, v = self.to_q(y), self.to_k(y), self.to_v(y)
-        y = ((q @ k.transpose(-1, -2)) / math.sqrt(c)).softmax(-1) @ v
+        y = attention(self.to_q(y), self.to_k(y), self.to_v(y), 1)  # one head of c channels
         return self.to_out(y).transpose(1, 2).reshape(b, c, h, w) + x
 
 

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fused_attention import attention
+
 MAX_LEN = 77
 
 
@@ -194,12 +196,9 @@ class Attention(nn.Module):
 
     def forward(self, x, context=None):
         context = x if context is None else context
-        b, n, d = x.shape
-        hd = d // self.heads
-        split = lambda t: t.reshape(b, -1, self.heads, hd).transpose(1, 2)
-        q, k, v = split(self.to_q(x)), split(self.to_k(context)), split(self.to_v(context))
-        w = ((q @ k.transpose(-1, -2)) * hd**-0.5).softmax(-1)
-        return self.to_out[0]((w @ v).transpose(1, 2).reshape(b, n, d))
+        # plain Reshape/Transpose/MatMul/Softmax chain, or one com.microsoft::MultiHeadAttention node inside
+        # fused_attention.fused_attention() (tools/full-size/fused_attention.py)
+        return self.to_out[0](attention(self.to_q(x), self.to_k(context), self.to_v(context), self.heads))
 
 
 class GEGLU(nn.Module):

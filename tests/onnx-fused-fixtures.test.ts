@@ -1,0 +1,219 @@
+/**
+ * Optimised graphs (issue 19, item 3): the tiny fused-attention fixtures (tools/fixtures/make_fused_fixtures.py)
+ * on onnxruntime-node's CPU provider. `sd15-fused-tiny` has SD 1.5's UNet architecture with every attention
+ * (self and cross) as one `com.microsoft::MultiHeadAttention` node, in float32 (`unet/model.onnx`) and
+ * float16 (`unet/model.fp16.onnx`), beside its plain twin `unet/model.plain.onnx` (same weights);
+ * `sdxl-fused-tiny` is `sdxl-tiny` with a fused UNet (same weights: sdxl-tiny is its plain twin). Each UNet
+ * gives torch's output, and a whole generation gives the plain twin's image.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type NodeLoadedPipelineParts, nodeBackend } from '@latentkit/backend-node';
+import { StableDiffusionPipeline, StableDiffusionXLPipeline, Tensor } from '@latentkit/core';
+import { readOnnxGraph } from '@latentkit/onnx';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const MODELS = join(import.meta.dirname, 'fixtures', 'models');
+const SD15 = join(MODELS, 'sd15-fused-tiny');
+const SDXL = join(MODELS, 'sdxl-fused-tiny');
+
+interface Strided {
+  shape: number[];
+  stride: number;
+  values: number[];
+}
+interface Wave {
+  shape: number[];
+  phase: number;
+  scale: number;
+}
+interface Expected {
+  unet: {
+    sample: Wave;
+    encoder_hidden_states: Wave;
+    text_embeds?: Wave;
+    time_ids?: number[][];
+    timestep: number;
+    attention_nodes: number;
+    out_sample: Strided;
+    out_sample_fp16_inputs?: Strided;
+  };
+}
+
+/** The script's inputs: fround(sin(0.37·i + phase)·scale), row-major. */
+function wave({ shape, phase, scale }: Wave): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = Math.sin(0.37 * i + phase) * scale;
+  return new Tensor(data, shape);
+}
+
+/** max |actual − expected| / max(1, max |expected|) over the stored (strided) values. */
+function relDiff(actual: Tensor, ref: Strided): number {
+  expect([...actual.shape]).toEqual(ref.shape);
+  let worst = 0;
+  let scale = 1;
+  ref.values.forEach((v, j) => {
+    worst = Math.max(worst, Math.abs(actual.data[j * ref.stride]! - v));
+    scale = Math.max(scale, Math.abs(v));
+  });
+  return worst / scale;
+}
+
+function maxAbsDiff(a: Tensor, b: Tensor): number {
+  expect([...a.shape]).toEqual([...b.shape]);
+  let worst = 0;
+  for (let i = 0; i < a.size; i++) worst = Math.max(worst, Math.abs(a.data[i]! - b.data[i]!));
+  return worst;
+}
+
+function opCounts(file: string): Record<string, number> {
+  const graph = readOnnxGraph(readFileSync(file), file);
+  const counts: Record<string, number> = {};
+  for (const n of graph.nodes) counts[n.opType] = (counts[n.opType] ?? 0) + 1;
+  return counts;
+}
+
+// float32 against float32 (torch, or the plain twin): ≤ 1e-4 relative to the output's magnitude (at least 1).
+const TOL = 1e-4;
+// The float16 UNet computes in float16 (weights are float16 values in every file, so this is arithmetic
+// alone): measured 1.2e-3 relative on the UNet output here; bound 5e-3 (a few float16 roundings, 2^-10 each).
+const TOL_FP16 = 5e-3;
+
+const loaded: NodeLoadedPipelineParts[] = [];
+async function load(dir: string, options: Parameters<typeof nodeBackend.load>[1] = {}) {
+  const parts = await nodeBackend.load(dir, { onWarning: () => undefined, ...options });
+  loaded.push(parts);
+  return parts;
+}
+afterAll(async () => {
+  for (const p of loaded) await p.dispose();
+});
+
+describe('sd15-fused-tiny: fused-attention UNet files', () => {
+  const expected: Expected = JSON.parse(readFileSync(join(SD15, 'expected.json'), 'utf8'));
+  const u = expected.unet;
+
+  it('model.onnx and model.fp16.onnx have one MultiHeadAttention per attention and no Softmax; the twin is plain', () => {
+    const fused = opCounts(join(SD15, 'unet', 'model.onnx'));
+    const half = opCounts(join(SD15, 'unet', 'model.fp16.onnx'));
+    const plain = opCounts(join(SD15, 'unet', 'model.plain.onnx'));
+    expect(u.attention_nodes).toBe(8); // 4 Transformer2D blocks × (self + cross)
+    for (const c of [fused, half]) {
+      expect(c['MultiHeadAttention']).toBe(8);
+      expect(c['Softmax']).toBeUndefined();
+    }
+    expect(plain['MultiHeadAttention']).toBeUndefined();
+    expect(plain['Softmax']).toBe(8);
+  });
+
+  it.each([
+    ['unet/model.onnx', 'fused float32', TOL],
+    ['unet/model.plain.onnx', 'plain float32', TOL],
+  ])('%s (%s) gives torch’s UNet output through the Denoiser', async (file, _what, tol) => {
+    const parts = await load(SD15, { modelFiles: { unet: file } });
+    const out = await parts.denoiser.predict({
+      sample: wave(u.sample),
+      timestep: u.timestep,
+      conditioning: { encoderHiddenStates: wave(u.encoder_hidden_states) },
+    });
+    expect(relDiff(out, u.out_sample)).toBeLessThanOrEqual(tol);
+  });
+
+  it('unet/model.fp16.onnx (float16 I/O, converted at the session boundary) is within float16 tolerance of torch', async () => {
+    const parts = await load(SD15, { modelFiles: { unet: 'unet/model.fp16.onnx' } });
+    const out = await parts.denoiser.predict({
+      sample: wave(u.sample),
+      timestep: u.timestep,
+      conditioning: { encoderHiddenStates: wave(u.encoder_hidden_states) },
+    });
+    const d = relDiff(out, u.out_sample_fp16_inputs!);
+    expect(d).toBeLessThanOrEqual(TOL_FP16);
+    expect(d).toBeGreaterThan(0); // really float16 arithmetic, not a float32 graph
+  });
+});
+
+describe('sd15-fused-tiny: StableDiffusionPipeline generates the plain twin’s image', () => {
+  const common = {
+    prompt: 'a photo of a cat',
+    negativePrompt: 'blue',
+    numInferenceSteps: 3,
+    width: 64,
+    height: 64,
+    seed: 7,
+    outputType: 'tensor' as const,
+  };
+
+  async function generate(unet: string): Promise<Tensor> {
+    const pipe = await StableDiffusionPipeline.fromPretrained(SD15, {
+      backend: nodeBackend,
+      modelFiles: { unet },
+    });
+    try {
+      return (await pipe.generate(common)).images as Tensor;
+    } finally {
+      await pipe.dispose();
+    }
+  }
+
+  it('fused float32 and float16 vs plain float32 (images in [0, 1])', async () => {
+    const plain = await generate('unet/model.plain.onnx');
+    const fused = await generate('unet/model.onnx');
+    const half = await generate('unet/model.fp16.onnx');
+    expect([...plain.shape]).toEqual([1, 3, 64, 64]);
+    // measured: fused 0 … 1e-6 off, float16 ~1e-3
+    expect(maxAbsDiff(fused, plain)).toBeLessThanOrEqual(TOL);
+    const dHalf = maxAbsDiff(half, plain);
+    expect(dHalf).toBeLessThanOrEqual(TOL_FP16);
+    expect(dHalf).toBeGreaterThan(0);
+  }, 60_000);
+});
+
+describe('sdxl-fused-tiny: fused UNet, sdxl-tiny’s weights', () => {
+  const expected: Expected = JSON.parse(readFileSync(join(SDXL, 'expected.json'), 'utf8'));
+  const u = expected.unet;
+
+  it('has 22 MultiHeadAttention nodes and no Softmax; sdxl-tiny (the twin) has Softmax chains', () => {
+    const fused = opCounts(join(SDXL, 'unet', 'model.onnx'));
+    expect(fused['MultiHeadAttention']).toBe(u.attention_nodes);
+    expect(u.attention_nodes).toBe(22);
+    expect(fused['Softmax']).toBeUndefined();
+    expect(opCounts(join(MODELS, 'sdxl-tiny', 'unet', 'model.onnx'))['Softmax']).toBe(22);
+  });
+
+  it('the fused UNet gives torch’s output (text_embeds, time_ids) through the Denoiser', async () => {
+    const parts = await load(SDXL);
+    expect(parts.denoiser.microConditioning).toEqual({ textEmbedsDim: 20, timeIdCount: 6 });
+    const out = await parts.denoiser.predict({
+      sample: wave(u.sample),
+      timestep: u.timestep,
+      conditioning: {
+        encoderHiddenStates: wave(u.encoder_hidden_states),
+        textEmbeds: wave(u.text_embeds!),
+        timeIds: new Tensor(Float32Array.from(u.time_ids!.flat()), [2, 6]),
+      },
+    });
+    expect(relDiff(out, u.out_sample)).toBeLessThanOrEqual(TOL);
+  });
+
+  it('StableDiffusionXLPipeline: the same image as sdxl-tiny (guidance 5, 2 steps)', async () => {
+    const settings = {
+      prompt: 'a red circle',
+      negativePrompt: 'a dog',
+      numInferenceSteps: 2,
+      guidanceScale: 5,
+      seed: 5,
+      outputType: 'tensor' as const,
+    };
+    const images: Tensor[] = [];
+    for (const dir of [SDXL, join(MODELS, 'sdxl-tiny')]) {
+      const pipe = await StableDiffusionXLPipeline.fromPretrained(dir, { backend: nodeBackend });
+      try {
+        images.push((await pipe.generate(settings)).images as Tensor);
+      } finally {
+        await pipe.dispose();
+      }
+    }
+    expect(maxAbsDiff(images[0]!, images[1]!)).toBeLessThanOrEqual(TOL);
+  }, 60_000);
+});
