@@ -13,7 +13,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type DecodedPng, readPng } from '@latentkit/backend-node';
+import { type DecodedPng, nodeBackend, readPng } from '@latentkit/backend-node';
+import { StableDiffusionPipeline } from '@latentkit/core';
 import { shapesModelPath } from '@latentkit/model-shapes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -308,6 +309,35 @@ describe('examples/ against the shipped model', () => {
       // 125 vs 1 and 121 vs −15; a model that ignored the boxes would put it in the same place twice.
       expect(blueness(png, 18, 18)).toBeGreaterThan(blueness(png, 2, 2) + 60);
       expect(blueness(swapped, 2, 2)).toBeGreaterThan(blueness(swapped, 18, 18) + 60);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'responsive.ts: the worker-thread pipeline gives the main-thread image, a timer runs during it, abort stops after 2 steps',
+    async () => {
+      const run = await expectExample('responsive', ['responsive.png'], 128);
+      // The timer ran during the generation (with the sessions on the main thread it would run only
+      // between steps, and not at all during the 20 UNet calls' own time).
+      const ticks = Number(/timer ran (\d+) times/.exec(run.stdout)?.[1]);
+      expect(ticks).toBeGreaterThan(0);
+      expect(run.stdout).toMatch(/cancelled after 2 of 20 steps \(cancelled by the user\)/);
+      // The same settings with the sessions on the calling thread: the same pixels.
+      const pipe = await StableDiffusionPipeline.fromPretrained(shapesModelPath, { backend: nodeBackend });
+      try {
+        const { images } = await pipe.generate({
+          prompt: 'a red circle on a blue background',
+          numInferenceSteps: 20,
+          guidanceScale: 5,
+          seed: 42,
+          width: 128,
+          height: 128,
+        });
+        const png = await read('responsive.png');
+        expect(Buffer.from(png.data).equals(Buffer.from(images[0]!.data))).toBe(true);
+      } finally {
+        await pipe.dispose();
+      }
     },
     TIMEOUT,
   );
