@@ -12,6 +12,14 @@ input_ids, float timestep [batch], the UNet's weights in one external file `unet
 
     /usr/bin/python3 tools/full-size/make_random_sd15.py --out /tmp/sd15-random      # ~4.3 GB, not committed
 
+The same weights as PyTorch modules, for the side-by-side bench (bench/compare, `npm run bench:compare`):
+`--save-torch PATH` also saves the text encoder's, UNet's and VAE decoder's state dicts (one torch.save file,
+~4.1 GB). With `--torch-only` it writes nothing else: each net's forward runs once on the export's example
+input instead of torch.onnx.export (whose trace runs it once), so the seeded random stream advances as in
+a full run and the weights come out bit-identical to an earlier run's ONNX initializers:
+
+    /usr/bin/python3 tools/full-size/make_random_sd15.py --torch-only --save-torch /tmp/sd15-random-torch.pt
+
 Needs Debian's python3-torch and python3-onnx. Memory: ~10 GB peak; time: several minutes on 2 cores.
 """
 import argparse
@@ -341,6 +349,12 @@ def export(module, args, path, inputs, outputs, axes, external=None):
     shutil.rmtree(tmp)
 
 
+def run_forward(module, args, *_, **__):
+    """What torch.onnx.export's trace does to the random stream: one forward on the example input."""
+    with torch.no_grad():
+        module(*args)
+
+
 def write_json(path, obj):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
@@ -351,51 +365,74 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="/tmp/sd15-random")
     ap.add_argument("--only", choices=["text_encoder", "unet", "vae_decoder", "vae_encoder"], action="append")
+    ap.add_argument("--save-torch", metavar="PATH",
+                    help="also save the text encoder's, UNet's and VAE decoder's torch state dicts to PATH")
+    ap.add_argument("--torch-only", action="store_true",
+                    help="with --save-torch: write only that file (no ONNX export, the same weights)")
     args = ap.parse_args()
+    if args.torch_only and not args.save_torch:
+        ap.error("--torch-only needs --save-torch PATH")
     out = args.out
     only = set(args.only or ["text_encoder", "unet", "vae_decoder", "vae_encoder"])
+    write = not args.torch_only
+    # torch-only: the forward that torch.onnx.export's trace runs, so that the seeded stream advances the same
+    run = export if write else run_forward
+    state = {"format": "latentkit-sd15-random-torch/1", "seed": 0}
+
+    def keep(name, module):
+        if args.save_torch:
+            state[name] = module.state_dict()
+
     torch.manual_seed(0)
     text_cfg, unet_cfg, vae_cfg = load_config("text_encoder.json"), load_config("unet.json"), load_config("vae.json")
 
-    index = load_config("onnx_model_index.json")
-    index["safety_checker"] = [None, None]
-    index["feature_extractor"] = [None, None]
-    index["requires_safety_checker"] = False
-    write_json(f"{out}/model_index.json", index)
-    write_json(f"{out}/scheduler/scheduler_config.json", load_config("onnx_scheduler_config.json"))
-    write_json(f"{out}/text_encoder/config.json", text_cfg)
-    write_json(f"{out}/unet/config.json", unet_cfg)
-    write_json(f"{out}/vae_decoder/config.json", vae_cfg)
-    write_json(f"{out}/vae_encoder/config.json", vae_cfg)
-    os.makedirs(f"{out}/tokenizer", exist_ok=True)
-    for name in ["vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"]:
-        shutil.copy(os.path.join(REPO, "tests", "fixtures", "clip", name), f"{out}/tokenizer/{name}")
+    if write:
+        index = load_config("onnx_model_index.json")
+        index["safety_checker"] = [None, None]
+        index["feature_extractor"] = [None, None]
+        index["requires_safety_checker"] = False
+        write_json(f"{out}/model_index.json", index)
+        write_json(f"{out}/scheduler/scheduler_config.json", load_config("onnx_scheduler_config.json"))
+        write_json(f"{out}/text_encoder/config.json", text_cfg)
+        write_json(f"{out}/unet/config.json", unet_cfg)
+        write_json(f"{out}/vae_decoder/config.json", vae_cfg)
+        write_json(f"{out}/vae_encoder/config.json", vae_cfg)
+        os.makedirs(f"{out}/tokenizer", exist_ok=True)
+        for name in ["vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"]:
+            shutil.copy(os.path.join(REPO, "tests", "fixtures", "clip", name), f"{out}/tokenizer/{name}")
 
     if "text_encoder" in only:
         te = ClipTextModel(text_cfg).eval()
+        keep("text_encoder", te)
         print(f"text_encoder: {params(te) / 1e6:.1f}M parameters", flush=True)
-        export(te, (torch.zeros(1, 77, dtype=torch.int32),), f"{out}/text_encoder/model.onnx", ["input_ids"],
-               ["last_hidden_state", "pooler_output"], {"input_ids": {0: "batch", 1: "sequence"}})
+        run(te, (torch.zeros(1, 77, dtype=torch.int32),), f"{out}/text_encoder/model.onnx", ["input_ids"],
+            ["last_hidden_state", "pooler_output"], {"input_ids": {0: "batch", 1: "sequence"}})
         del te
     if "unet" in only:
         unet = UNet(unet_cfg).eval()
+        keep("unet", unet)
         print(f"unet: {params(unet) / 1e6:.1f}M parameters", flush=True)
-        export(unet, (torch.randn(2, 4, 64, 64), torch.randn(2), torch.randn(2, 77, 768)), f"{out}/unet/model.onnx",
-               ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
-               {"sample": {0: "batch", 1: "channels", 2: "height", 3: "width"}, "timestep": {0: "batch"},
-                "encoder_hidden_states": {0: "batch", 1: "sequence"}}, external="weights.pb")
+        run(unet, (torch.randn(2, 4, 64, 64), torch.randn(2), torch.randn(2, 77, 768)), f"{out}/unet/model.onnx",
+            ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
+            {"sample": {0: "batch", 1: "channels", 2: "height", 3: "width"}, "timestep": {0: "batch"},
+             "encoder_hidden_states": {0: "batch", 1: "sequence"}}, external="weights.pb")
         del unet
     if "vae_encoder" in only:
         enc = VaeEncoder(vae_cfg).eval()
         print(f"vae_encoder: {params(enc) / 1e6:.1f}M parameters", flush=True)
-        export(enc, (torch.randn(1, 3, 64, 64),), f"{out}/vae_encoder/model.onnx", ["sample"], ["latent_sample"],
-               {"sample": {0: "batch", 1: "channels", 2: "height", 3: "width"}})
+        run(enc, (torch.randn(1, 3, 64, 64),), f"{out}/vae_encoder/model.onnx", ["sample"], ["latent_sample"],
+            {"sample": {0: "batch", 1: "channels", 2: "height", 3: "width"}})
     if "vae_decoder" in only:
         dec = VaeDecoder(vae_cfg).eval()
+        keep("vae_decoder", dec)
         print(f"vae_decoder: {params(dec) / 1e6:.1f}M parameters", flush=True)
-        export(dec, (torch.randn(1, 4, 8, 8),), f"{out}/vae_decoder/model.onnx", ["latent_sample"], ["sample"],
-               {"latent_sample": {0: "batch", 1: "channels", 2: "height", 3: "width"}})
-    print("wrote", out, flush=True)
+        run(dec, (torch.randn(1, 4, 8, 8),), f"{out}/vae_decoder/model.onnx", ["latent_sample"], ["sample"],
+            {"latent_sample": {0: "batch", 1: "channels", 2: "height", 3: "width"}})
+    if write:
+        print("wrote", out, flush=True)
+    if args.save_torch:
+        torch.save(state, args.save_torch)
+        print("wrote", args.save_torch, flush=True)
 
 
 if __name__ == "__main__":
