@@ -22,6 +22,7 @@ module's real weights and compares onnxruntime-node with torch (it needs the rep
 
     /usr/bin/python3 tools/full-size/make_random_sdxl.py --out /tmp/sdxl-random      # 13.4 GB, not committed
     /usr/bin/python3 tools/full-size/make_random_sdxl.py --check-tiny                 # the export path vs torch
+    /usr/bin/python3 tools/full-size/make_random_sdxl.py --attention fused --out /tmp/sdxl-fused   # optimised graphs
     node tools/full-size/check_sdxl_unet.cjs /tmp/sdxl-random 32                       # onnxruntime loads and runs it
 
 Needs Debian's python3-torch and python3-onnx. Measured here (2 shared cores, 23 GB; 2026-12-05): 6 min 10 s
@@ -48,6 +49,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
+from fused_attention import CUSTOM_OPSETS, export_optimised, fused_attention
 from make_random_sd15 import VaeDecoder, VaeEncoder, export as export_small, params
 from sdxl_nets import ClipTextModel, UNet2DConditionModel
 
@@ -113,11 +115,12 @@ def default_init(name, shape, kind, pname, seed):
 KIND_FAN_IN = {}  # bias name → its weight's fan_in, filled by frugal_export
 
 
-def frugal_export(module, args, path, inputs, outputs, axes, values, external="model.onnx_data"):
+def frugal_export(module, args, path, inputs, outputs, axes, values, external="model.onnx_data", fused=False):
     """Exports `module` without ever holding its weights: trace a hollowed copy (export_params=False, no
     constant folding), turn the parameter inputs into initializers (Linear weights pre-transposed and named
     `onnx::MatMul_N` as constant folding names them), and write each weight's bytes (values(name, shape, kind,
-    pname) in the parameter's own layout) into `external` one at a time, or into the proto when external is None."""
+    pname) in the parameter's own layout) into `external` one at a time, or into the proto when external is None.
+    `fused`: each attention as one com.microsoft::MultiHeadAttention node (tools/full-size/fused_attention.py)."""
     kinds = hollow(module)
     for name, (shape, kind, pname) in kinds.items():
         if pname == "bias":
@@ -127,9 +130,10 @@ def frugal_export(module, args, path, inputs, outputs, axes, values, external="m
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
     tmp = path + ".graph"
-    with torch.no_grad():
+    with torch.no_grad(), fused_attention(fused):
         torch.onnx.export(module, args, tmp, input_names=inputs, output_names=outputs, dynamic_axes=axes,
-                          opset_version=OPSET, export_params=False, do_constant_folding=False)
+                          opset_version=OPSET, export_params=False, do_constant_folding=False,
+                          custom_opsets=CUSTOM_OPSETS if fused else None)
     model = onnx.load(tmp)
     os.remove(tmp)
     g = model.graph
@@ -260,9 +264,13 @@ def main():
     ap.add_argument("--out", default="/tmp/sdxl-random")
     ap.add_argument("--only", choices=["text_encoder", "text_encoder_2", "unet", "vae_decoder", "vae_encoder"], action="append")
     ap.add_argument("--check-tiny", action="store_true", help="check the frugal export against torch on a tiny UNet")
+    ap.add_argument("--attention", choices=["plain", "fused"], default="plain",
+                    help="fused: each UNet and VAE attention as one com.microsoft::MultiHeadAttention node (the text "
+                         "encoders stay plain); with --check-tiny, checks the fused export")
     args = ap.parse_args()
+    fused = args.attention == "fused"
     if args.check_tiny:
-        return check_tiny()
+        return check_tiny(fused)
     out = args.out
     only = set(args.only or ["text_encoder", "text_encoder_2", "unet", "vae_decoder", "vae_encoder"])
     start = time.time()
@@ -296,20 +304,21 @@ def main():
             unet = UNet2DConditionModel(unet_cfg).eval()
         print(f"unet: {params(unet) / 1e6:.1f}M parameters", flush=True)
         frugal_export(unet, unet_args(unet_cfg), f"{out}/unet/model.onnx", UNET_INPUTS, ["out_sample"], UNET_AXES,
-                      random_values(3))
+                      random_values(3), fused=fused)
         del unet
         print(f"  {time.time() - start:.0f} s, peak RSS {rss_gb():.1f} GB", flush=True)
     torch.manual_seed(0)
+    vae_export = (lambda *a: export_optimised(*a, fused=True, opset=OPSET, keep_fp32_from=())) if fused else export_small
     if "vae_encoder" in only:
         enc = VaeEncoder(vae_cfg).eval()
         print(f"vae_encoder: {params(enc) / 1e6:.1f}M parameters", flush=True)
-        export_small(enc, (torch.randn(1, 3, 64, 64),), f"{out}/vae_encoder/model.onnx", ["sample"], ["latent_sample"],
-                     {"sample": {0: "batch_size", 2: "sample_height", 3: "sample_width"}})
+        vae_export(enc, (torch.randn(1, 3, 64, 64),), f"{out}/vae_encoder/model.onnx", ["sample"], ["latent_sample"],
+                   {"sample": {0: "batch_size", 2: "sample_height", 3: "sample_width"}})
     if "vae_decoder" in only:
         dec = VaeDecoder(vae_cfg).eval()
         print(f"vae_decoder: {params(dec) / 1e6:.1f}M parameters", flush=True)
-        export_small(dec, (torch.randn(1, 4, 8, 8),), f"{out}/vae_decoder/model.onnx", ["latent_sample"], ["sample"],
-                     {"latent_sample": {0: "batch_size", 2: "latent_height", 3: "latent_width"}})
+        vae_export(dec, (torch.randn(1, 4, 8, 8),), f"{out}/vae_decoder/model.onnx", ["latent_sample"], ["sample"],
+                   {"latent_sample": {0: "batch_size", 2: "latent_height", 3: "latent_width"}})
     print(f"wrote {out} in {time.time() - start:.0f} s, peak RSS {rss_gb():.1f} GB", flush=True)
 
 
@@ -335,14 +344,14 @@ const read = (n, T) => new T(new Uint8Array(fs.readFileSync(d + '/' + n + '.bin'
 """
 
 
-def check_frugal(module, ins, inputs, outputs, axes, folder, external="model.onnx_data"):
+def check_frugal(module, ins, inputs, outputs, axes, folder, external="model.onnx_data", fused=False):
     """Exports `module` through frugal_export with its own weights and compares onnxruntime-node with torch."""
     state = {k: v.detach().clone() for k, v in module.state_dict().items()}
     with torch.no_grad():
         want = module(*ins)
     shutil.rmtree(folder, ignore_errors=True)
     frugal_export(module, ins, f"{folder}/model.onnx", inputs, outputs, axes,
-                  lambda name, shape, kind, pname: state[name].numpy(), external)
+                  lambda name, shape, kind, pname: state[name].numpy(), external, fused=fused)
     spec = {"inputs": {}, "outputs": outputs}
     for name, t in zip(inputs, ins):
         spec["inputs"][name] = ["int32" if t.dtype == torch.int32 else "float32", list(t.shape)]
@@ -357,7 +366,7 @@ def check_frugal(module, ins, inputs, outputs, axes, folder, external="model.onn
     return res.returncode
 
 
-def check_tiny():
+def check_tiny(fused=False):
     """The frugal path with the modules' own weights must give torch's numbers in onnxruntime-node."""
     torch.manual_seed(7)
 
@@ -375,7 +384,12 @@ def check_tiny():
     unet = distinct_norms(UNet2DConditionModel(cfg))
     ins = (torch.randn(2, 4, 8, 8), torch.full((1,), 321.0), torch.randn(2, 77, 12), torch.randn(2, 6),
            torch.tensor([[64.0, 64, 0, 0, 64, 64], [1024.0, 1024, 16, 32, 1024, 1024]]))
-    rc = check_frugal(unet, ins, UNET_INPUTS, ["out_sample"], UNET_AXES, "/tmp/sdxl-frugal-check/unet")
+    rc = check_frugal(unet, ins, UNET_INPUTS, ["out_sample"], UNET_AXES, "/tmp/sdxl-frugal-check/unet", fused=fused)
+    if fused:
+        n = sum(1 for node in onnx.load("/tmp/sdxl-frugal-check/unet/model.onnx", load_external_data=False).graph.node
+                if node.op_type == "MultiHeadAttention")
+        print(f"fused UNet: {n} MultiHeadAttention nodes", flush=True)
+        rc |= int(n == 0)
 
     te = load_config("text_encoder_2_config.json")
     te.update({"hidden_size": 16, "intermediate_size": 32, "num_attention_heads": 2, "num_hidden_layers": 3,
