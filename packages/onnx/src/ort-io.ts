@@ -144,14 +144,10 @@ export function intFeed(
       { type: 'int32', data: Int32Array.from(values, Math.trunc), transferable: true },
       dims,
     );
-  return factory.createTensor(
-    {
-      type: 'int64',
-      data: BigInt64Array.from(Array.from(values), (v) => BigInt(Math.trunc(v))),
-      transferable: true,
-    },
-    dims,
-  );
+  // a plain loop (BigInt64Array.from(Array.from(values), mapper) took about twice as long)
+  const data = new BigInt64Array(values.length);
+  for (let i = 0; i < data.length; i++) data[i] = BigInt(Math.trunc(values[i]!));
+  return factory.createTensor({ type: 'int64', data, transferable: true }, dims);
 }
 
 /** A runtime float output (float32 or float16) as a core {@link Tensor}. */

@@ -1,5 +1,6 @@
 import { alphasCumprodFromBetas, BETA_SCHEDULES, betasFromConfig, rescaleZeroTerminalSnr } from './betas.js';
 import type { SchedulerConfig } from './config.js';
+import { betaScheduleKey, memoArrays } from './schedule-memo.js';
 
 /** The noise schedule of a beta-based scheduler: β_t, α_t = 1 − β_t and ᾱ_t = ∏α, all float32 as torch holds them. */
 export interface AlphaSchedule {
@@ -20,8 +21,13 @@ export function alphaScheduleFromConfig(
   config: SchedulerConfig,
   schedules: readonly string[] = BETA_SCHEDULES,
 ): AlphaSchedule {
-  let betas = betasFromConfig(className, config, schedules);
-  if (config.rescale_betas_zero_snr === true) betas = rescaleZeroTerminalSnr(betas);
-  const alphas = betas.map((b) => 1 - b);
-  return { betas, alphas, alphasCumprod: alphasCumprodFromBetas(betas) };
+  const [betas, alphas, alphasCumprod] = memoArrays(
+    betaScheduleKey('alphas', className, config, schedules),
+    () => {
+      let betas = betasFromConfig(className, config, schedules);
+      if (config.rescale_betas_zero_snr === true) betas = rescaleZeroTerminalSnr(betas);
+      return [betas, betas.map((b) => 1 - b), alphasCumprodFromBetas(betas)];
+    },
+  );
+  return { betas: betas!, alphas: alphas!, alphasCumprod: alphasCumprod! };
 }

@@ -10,6 +10,7 @@ import { InvalidArgumentError, NotImplementedError, ShapeMismatchError, type Ten
 import { alphasCumprodFromBetas, betasFromConfig, checkBetaConfig, rescaleZeroTerminalSnr } from './betas.js';
 import type { SchedulerConfig } from './config.js';
 import { roundHalfEven } from './numpy.js';
+import { betaScheduleKey, memoArrays } from './schedule-memo.js';
 import { sigmaToT } from './sigmas.js';
 import { thresholdSampleInPlace } from './thresholding.js';
 
@@ -175,24 +176,30 @@ export interface VpSchedule {
  */
 export function vpSchedule(className: string, config: SchedulerConfig): VpSchedule {
   checkBetaConfig(className, config);
-  let betas = betasFromConfig(className, config);
-  if (config.rescale_betas_zero_snr === true) betas = rescaleZeroTerminalSnr(betas);
-  const alphasCumprod = alphasCumprodFromBetas(betas);
-  if (config.rescale_betas_zero_snr === true) alphasCumprod[alphasCumprod.length - 1] = 2 ** -24;
-  const n = alphasCumprod.length;
-  const sigmas = new Float32Array(n);
-  const logSigmas = new Float32Array(n);
-  const lambdas = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const a = alphasCumprod[i]!;
-    const oneMinus = fround(1 - a);
-    sigmas[i] = Math.sqrt(fround(oneMinus / a));
-    logSigmas[i] = Math.log(sigmas[i]!);
-    lambdas[i] = fround(
-      fround(Math.log(fround(Math.sqrt(a)))) - fround(Math.log(fround(Math.sqrt(oneMinus)))),
-    );
-  }
-  return { alphasCumprod, sigmas, logSigmas, lambdas };
+  const [alphasCumprod, sigmas, logSigmas, lambdas] = memoArrays(
+    betaScheduleKey('vp', className, config, null),
+    () => {
+      let betas = betasFromConfig(className, config);
+      if (config.rescale_betas_zero_snr === true) betas = rescaleZeroTerminalSnr(betas);
+      const alphasCumprod = alphasCumprodFromBetas(betas);
+      if (config.rescale_betas_zero_snr === true) alphasCumprod[alphasCumprod.length - 1] = 2 ** -24;
+      const n = alphasCumprod.length;
+      const sigmas = new Float32Array(n);
+      const logSigmas = new Float32Array(n);
+      const lambdas = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        const a = alphasCumprod[i]!;
+        const oneMinus = fround(1 - a);
+        sigmas[i] = Math.sqrt(fround(oneMinus / a));
+        logSigmas[i] = Math.log(sigmas[i]!);
+        lambdas[i] = fround(
+          fround(Math.log(fround(Math.sqrt(a)))) - fround(Math.log(fround(Math.sqrt(oneMinus)))),
+        );
+      }
+      return [alphasCumprod, sigmas, logSigmas, lambdas];
+    },
+  );
+  return { alphasCumprod: alphasCumprod!, sigmas: sigmas!, logSigmas: logSigmas!, lambdas: lambdas! };
 }
 
 /**

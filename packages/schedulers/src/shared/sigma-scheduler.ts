@@ -8,6 +8,7 @@ import {
 } from '@latentkit/core';
 import { alphasCumprodFromBetas, betasFromConfig, checkBetaConfig, rescaleZeroTerminalSnr } from './betas.js';
 import type { SchedulerConfig } from './config.js';
+import { betaScheduleKey, memoArrays } from './schedule-memo.js';
 import { SchedulerBase } from './scheduler-base.js';
 import { indexForTimestep, sigmasFromAlphasCumprod } from './sigmas.js';
 
@@ -195,11 +196,13 @@ export function alphasCumprodForConfig(
   rescaleZeroSnr = false,
 ): Float32Array {
   checkBetaConfig(className, config);
-  let betas = betasFromConfig(className, config);
-  if (rescaleZeroSnr) betas = rescaleZeroTerminalSnr(betas);
-  const cumprod = alphasCumprodFromBetas(betas);
-  if (rescaleZeroSnr) cumprod[cumprod.length - 1] = 2 ** -24;
-  return cumprod;
+  return memoArrays(betaScheduleKey('cumprod', className, config, rescaleZeroSnr), () => {
+    let betas = betasFromConfig(className, config);
+    if (rescaleZeroSnr) betas = rescaleZeroTerminalSnr(betas);
+    const cumprod = alphasCumprodFromBetas(betas);
+    if (rescaleZeroSnr) cumprod[cumprod.length - 1] = 2 ** -24;
+    return [cumprod];
+  })[0]!;
 }
 
 /** The training sigmas (float32, training order) of an ᾱ schedule: see {@link sigmasFromAlphasCumprod}. */
