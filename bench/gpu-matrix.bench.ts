@@ -5,7 +5,9 @@
  *
  *   npx tsx bench/gpu-matrix.bench.ts --model fp32=/tmp/sd15 [--model fp16=DIR …] [--size 512] [--steps 20]
  *       [--provider webgpu] [--variants dynamic,static,static+capture] [--repeat 1] [--out DIR]
- *       [--make LABEL=DIR:FLAGS --repo ROOT]   (makes a model first with tools/full-size/make_random_sd15.py)
+ *       [--make DIR:SCRIPT.py[,ARG…] --repo ROOT]   (makes a folder with a tools/full-size script first)
+ *
+ * --model and --make run in the order given, so a model is made just before it is benchmarked.
  *
  * Variants: `dynamic` (the exported graph's free dimensions), `static` (`staticShapes` for the size and the
  * batch of 1 prompt with guidance), `static+capture` (static and onnxruntime's `enableGraphCapture` session
@@ -21,7 +23,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import {
   type ExecutionProviderName,
   type NodeBackendOptions,
@@ -35,11 +37,13 @@ const USAGE = `GPU matrix: model folders × session variants (dynamic / static s
 Usage: npx tsx bench/gpu-matrix.bench.ts --model LABEL=DIR [--model LABEL=DIR …] [options]
 
 Options:
-  --model LABEL=DIR  an SD 1.x diffusers ONNX folder and its label in the table (repeatable)
-  --make LABEL=DIR:FLAGS  first make DIR with tools/full-size/make_random_sd15.py --out DIR FLAGS (FLAGS
-                     comma-separated, e.g. fp16=/tmp/sd15-fp16:--fp16), unless DIR/unet/model.onnx exists;
-                     then benchmark it as --model LABEL=DIR (needs --repo)
+  --model LABEL=DIR  an SD 1.x diffusers ONNX folder and its label in the table (repeatable; label:VARIANTS
+                     limits the variants for that model, e.g. fused16:dynamic,static=/tmp/f16)
+  --make DIR:SCRIPT.py[,ARG…]  run python3 tools/full-size/SCRIPT.py --out DIR ARG… (with torch's TorchScript
+                     exporter) unless DIR/unet/model.onnx exists; needs --repo (repeatable)
+  (--model and --make are carried out in the order given)
   --repo ROOT        the repository root (for --make and the gpu-buffer probe's tiny model)
+  --python EXE       the Python with torch and onnx for --make (default python3)
   --size PX          width and height (default 512)
   --steps N          steps of each timed generation (default 20)
   --repeat N         timed generations per row (default 1)
@@ -56,24 +60,25 @@ function usageError(message: string): never {
   process.exit(2);
 }
 
+const OPTIONS = {
+  model: { type: 'string', multiple: true, default: [] as string[] },
+  make: { type: 'string', multiple: true, default: [] as string[] },
+  repo: { type: 'string' },
+  python: { type: 'string', default: 'python3' },
+  size: { type: 'string', default: '512' },
+  steps: { type: 'string', default: '20' },
+  repeat: { type: 'string', default: '1' },
+  guidance: { type: 'string', default: '7.5' },
+  provider: { type: 'string', default: 'webgpu' },
+  variants: { type: 'string', default: 'dynamic,static,static+capture' },
+  out: { type: 'string' },
+  probe: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h' },
+} satisfies ParseArgsConfig['options'];
+
 const { values } = (() => {
   try {
-    return parseArgs({
-      options: {
-        model: { type: 'string', multiple: true, default: [] },
-        make: { type: 'string', multiple: true, default: [] },
-        repo: { type: 'string' },
-        size: { type: 'string', default: '512' },
-        steps: { type: 'string', default: '20' },
-        repeat: { type: 'string', default: '1' },
-        guidance: { type: 'string', default: '7.5' },
-        provider: { type: 'string', default: 'webgpu' },
-        variants: { type: 'string', default: 'dynamic,static,static+capture' },
-        out: { type: 'string' },
-        probe: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    return parseArgs({ options: OPTIONS });
   } catch (error) {
     return usageError((error as Error).message);
   }
@@ -125,44 +130,56 @@ for (const [k, n] of [
 const outDir = values.out ?? process.env['OUT'] ?? '.';
 mkdirSync(outDir, { recursive: true });
 
-const models: { label: string; dir: string }[] = [];
-for (const spec of values.model) {
+type Step =
+  | { kind: 'model'; label: string; dir: string; variants: Variant[] }
+  | { kind: 'make'; spec: string };
+const plan: Step[] = [];
+for (const token of parseArgs({ options: OPTIONS, tokens: true }).tokens ?? []) {
+  if (token.kind !== 'option' || token.value === undefined) continue;
+  if (token.name === 'make') plan.push({ kind: 'make', spec: token.value });
+  if (token.name !== 'model') continue;
+  const spec = token.value;
   const at = spec.indexOf('=');
   if (at < 1) usageError(`--model ${JSON.stringify(spec)}: expected LABEL=DIR`);
-  models.push({ label: spec.slice(0, at), dir: spec.slice(at + 1) });
+  const [label, only] = spec.slice(0, at).split(':') as [string, string | undefined];
+  const own = only ? (only.split(',') as Variant[]) : variants;
+  for (const v of own) if (!VARIANTS.includes(v)) usageError(`unknown variant ${JSON.stringify(v)}`);
+  plan.push({ kind: 'model', label, dir: spec.slice(at + 1), variants: own });
 }
 
-// ---- making models with the project's own script --------------------------------------------------------
-const made: { label: string; dir: string; seconds: number; ok: boolean; log: string }[] = [];
-for (const spec of values.make) {
-  const m = /^([^=]+)=([^:]+)(?::(.*))?$/.exec(spec);
-  if (!m) usageError(`--make ${JSON.stringify(spec)}: expected LABEL=DIR:FLAGS`);
-  const [, label, dir, flags] = m as unknown as [string, string, string, string | undefined];
+// ---- making models with the project's own scripts ------------------------------------------------------
+const made: { dir: string; script: string; seconds: number; ok: boolean; log: string }[] = [];
+function make(spec: string): void {
+  const m = /^([^:]+):([^,]+\.py)((?:,[^,]*)*)$/.exec(spec);
+  if (!m) usageError(`--make ${JSON.stringify(spec)}: expected DIR:SCRIPT.py[,ARG…]`);
+  const [, dir, script, rest] = m as unknown as [string, string, string, string];
   if (!values.repo) usageError('--make needs --repo ROOT (where tools/full-size is)');
   const t0 = performance.now();
   let ok = existsSync(join(dir, 'unet/model.onnx'));
   let log = ok ? 'already there' : '';
   if (!ok) {
-    // torch >= 2.9 exports with dynamo by default; the script is written for the TorchScript exporter
-    const argv = ['tools/full-size/make_random_sd15.py', '--out', dir, ...(flags ? flags.split(',') : [])];
+    // torch >= 2.9 exports with dynamo by default; the scripts are written for the TorchScript exporter
+    const argv = [`tools/full-size/${script}`, '--out', dir, ...rest.split(',').filter((a) => a !== '')];
     const py = `import inspect, runpy, sys, torch
 orig = torch.onnx.export
 def export(*a, **k):
     if 'dynamo' in inspect.signature(orig).parameters: k.setdefault('dynamo', False)
     return orig(*a, **k)
 torch.onnx.export = export
+sys.path.insert(0, 'tools/full-size')
 sys.argv = ${JSON.stringify(argv)}
 runpy.run_path(sys.argv[0], run_name='__main__')`;
-    const r = spawnSync('python3', ['-c', py], { cwd: values.repo, encoding: 'utf8', maxBuffer: 1 << 26 });
+    const r = spawnSync(values.python, ['-c', py], { cwd: values.repo, encoding: 'utf8', maxBuffer: 1 << 26 });
     ok = r.status === 0 && existsSync(join(dir, 'unet/model.onnx'));
     log = `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').slice(-15).join('\n');
   }
   const seconds = (performance.now() - t0) / 1000;
-  made.push({ label, dir, seconds, ok, log });
-  console.log(`make ${label} (${dir}): ${ok ? 'ok' : 'FAILED'} in ${seconds.toFixed(0)} s\n${ok ? '' : log}`);
-  if (ok) models.push({ label, dir });
+  made.push({ dir, script, seconds, ok, log });
+  console.log(
+    `make ${dir} (${script}): ${ok ? 'ok' : 'FAILED'} in ${seconds.toFixed(0)} s\n${ok ? '' : log}`,
+  );
 }
-if (models.length === 0) usageError('give at least one --model LABEL=DIR (or --make)');
+if (!plan.some((p) => p.kind === 'model')) usageError('give at least one --model LABEL=DIR');
 
 // ---- the probe, in a child process ---------------------------------------------------------------------
 let probe = 'not run (give --repo)';
@@ -220,7 +237,13 @@ function write(): void {
     repeat,
     guidance,
     probe,
-    made: made.map(({ label, dir, seconds, ok }) => ({ label, dir, seconds: Math.round(seconds), ok })),
+    made: made.map(({ dir, script, seconds, ok, log }) => ({
+      dir,
+      script,
+      seconds: Math.round(seconds),
+      ok,
+      ...(ok ? {} : { log }),
+    })),
   };
   writeFileSync(join(outDir, 'gpu-matrix.json'), `${JSON.stringify({ meta, rows }, null, 2)}\n`);
   const f = (x: number | undefined, d = 1) => (x === undefined ? '—' : x.toFixed(d));
@@ -229,6 +252,9 @@ function write(): void {
     '',
     `providers ${providers.join(',')}, ${size}×${size}, ${steps} steps, guidance ${guidance}, ${repeat} timed run(s) per row; ${meta.cpus}; load average ${meta.loadavg.join(' ')}`,
     `gpu-buffer output probe: ${probe}`,
+    ...made.map(
+      (m) => `made ${m.dir} with ${m.script}: ${m.ok ? 'ok' : 'FAILED'} in ${m.seconds.toFixed(0)} s`,
+    ),
     '',
     '| model | variant | load s | UNet per step ms (median / min) | generation s | image vs static (max abs) | error |',
     '|---|---|---|---|---|---|---|',
@@ -241,9 +267,15 @@ function write(): void {
   writeFileSync(join(outDir, 'gpu-matrix.md'), md);
 }
 
-for (const { label, dir } of models) {
+for (const step of plan) {
+  if (step.kind === 'make') {
+    make(step.spec);
+    write();
+    continue;
+  }
+  const { label, dir } = step;
   let staticImage: Float32Array | undefined;
-  for (const variant of variants) {
+  for (const variant of step.variants) {
     const row: Row = { model: label, variant };
     rows.push(row);
     console.log(`== ${label} ${variant}`);
