@@ -13,6 +13,7 @@ import { StableDiffusionPipeline, StableDiffusionXLPipeline, Tensor } from '@lat
 import { readOnnxGraph } from '@latentkit/onnx';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
+import { safetensorsBytes } from '../packages/onnx/src/test-support/safetensors-bytes.js';
 
 const MODELS = join(import.meta.dirname, 'fixtures', 'models');
 const SD15 = join(MODELS, 'sd15-fused-tiny');
@@ -195,6 +196,39 @@ describe('sdxl-fused-tiny: fused UNet, sdxl-tiny’s weights', () => {
       },
     });
     expect(relDiff(out, u.out_sample)).toBeLessThanOrEqual(TOL);
+  });
+
+  it('a UNet LoRA (self- and cross-attention to_q/to_k/to_v/to_out) patches the fused UNet as it patches sdxl-tiny', async () => {
+    // diffusers/PEFT keys; the fused graph keeps each projection's MatMul under its module name
+    const keys: Record<string, number[]> = {};
+    for (const attn of ['attn1', 'attn2'])
+      for (const proj of ['to_q', 'to_k', 'to_v', 'to_out.0']) {
+        const base = `unet.down_blocks.1.attentions.0.transformer_blocks.0.${attn}.${proj}`;
+        const inWidth = attn === 'attn2' && (proj === 'to_k' || proj === 'to_v') ? 40 : 8;
+        keys[`${base}.lora_A.weight`] = [2, inWidth];
+        keys[`${base}.lora_B.weight`] = [8, 2];
+      }
+    const predict = async (dir: string, lora: boolean) => {
+      const parts = await load(dir);
+      if (lora) {
+        const info = await parts.adapters!.loadLoraWeights(safetensorsBytes(keys), { adapterName: 'x' });
+        expect(info.targets).toEqual({ unet: 8 });
+      }
+      return parts.denoiser.predict({
+        sample: wave(u.sample),
+        timestep: u.timestep,
+        conditioning: {
+          encoderHiddenStates: wave(u.encoder_hidden_states),
+          textEmbeds: wave(u.text_embeds!),
+          timeIds: new Tensor(Float32Array.from(u.time_ids!.flat()), [2, 6]),
+        },
+      });
+    };
+    const plain = await predict(join(MODELS, 'sdxl-tiny'), true);
+    const fused = await predict(SDXL, true);
+    const without = await predict(SDXL, false);
+    expect(maxAbsDiff(fused, without)).toBeGreaterThan(1e-3); // the LoRA reached the fused UNet
+    expect(maxAbsDiff(fused, plain)).toBeLessThanOrEqual(TOL);
   });
 
   it('StableDiffusionXLPipeline: the same image as sdxl-tiny (guidance 5, 2 steps)', async () => {
