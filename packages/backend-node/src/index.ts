@@ -30,6 +30,12 @@ export {
 export { a1111SamplerName } from '@latentkit/schedulers';
 export { writeFileAtomic } from './atomic-write.js';
 export {
+  CPU_MEMORY_MODES,
+  type CpuMemoryMode,
+  DEFAULT_CPU_MEMORY,
+  RowByRowSession,
+} from './cpu-memory.js';
+export {
   EXECUTION_PROVIDERS,
   type ExecutionProviderName,
   parseExecutionProviders,

@@ -55,6 +55,7 @@ const NODE_BACKEND_OPTIONS: Readonly<Record<keyof NodeBackendOptions, true>> = {
   sessionOptions: true,
   sessionThread: true,
   staticShapes: true,
+  cpuMemory: true,
   ...ONNX_PIPELINE_OPTION_KEYS,
   allowSymlinksOutside: true,
   limits: true,

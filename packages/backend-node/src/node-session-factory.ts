@@ -22,6 +22,15 @@ import {
   staticDimensions,
 } from '@latentkit/onnx';
 import { InferenceSession, Tensor as OrtTensor, env as ortEnv } from 'onnxruntime-node';
+import {
+  type CpuMemoryMode,
+  checkCpuMemoryMode,
+  cpuMemorySessionOptions,
+  createsOneAtATime,
+  RowByRowSession,
+  runsRowByRow,
+  SerialQueue,
+} from './cpu-memory.js';
 import { EXECUTION_PROVIDERS, type ExecutionProviderName } from './execution-providers.js';
 import { FileModelSource } from './file-model-source.js';
 import { SessionWorkerHost } from './session-worker-host.js';
@@ -68,6 +77,13 @@ export interface NodeSessionOptions {
    * graph inputs are rewritten in the model bytes before the session is created. Default: dynamic shapes.
    */
   staticShapes?: StaticShapes;
+  /**
+   * How sessions on the CPU provider use memory (docs/performance.md, "Memory"): `'balanced'` (default:
+   * no CPU memory arena, activations returned after each call), `'low'` (also the UNet one batch row at a
+   * time: half its activations, the same outputs) or `'arena'` (onnxruntime's defaults: each session keeps
+   * its peak). An explicit `sessionOptions.enableCpuMemArena` wins.
+   */
+  cpuMemory?: CpuMemoryMode;
 }
 
 /** Where a {@link NodeSessionFactory} runs its sessions: the calling thread, or a worker thread. */
@@ -130,6 +146,7 @@ export class NodeSessionFactory implements SessionFactory {
   // Feeds made from data marked transferable (see OrtFeedData): moved to the worker, not copied.
   private readonly transferable = new WeakSet<OrtTensor>();
   private context: Promise<StaticShapeContext> | undefined;
+  private readonly creations = new SerialQueue();
 
   /** @param options providers, threads, optimisation level; see {@link NodeSessionOptions}. */
   constructor(options: NodeSessionOptions = {}) {
@@ -139,6 +156,7 @@ export class NodeSessionFactory implements SessionFactory {
     checkThreads('interOpNumThreads', options.interOpNumThreads);
     checkSessionThread(options.sessionThread);
     checkStaticShapes(options.staticShapes);
+    checkCpuMemoryMode(options.cpuMemory);
     const thread = options.sessionThread ?? DEFAULT_SESSION_THREAD;
     if (thread === 'worker') checkCloneable(options.sessionOptions);
     if (options.logLevel) ortEnv.logLevel = options.logLevel;
@@ -157,6 +175,12 @@ export class NodeSessionFactory implements SessionFactory {
 
   /** Creates a session, trying each provider in turn (see {@link NodeSessionOptions.providers}). */
   async create(request: SessionRequest): Promise<InferenceSession> {
+    // one at a time unless cpuMemory is 'arena' (see createsOneAtATime)
+    if (createsOneAtATime(this.options.cpuMemory)) return this.creations.run(() => this.createNow(request));
+    return this.createNow(request);
+  }
+
+  private async createNow(request: SessionRequest): Promise<InferenceSession> {
     const { component, modelPath, source } = request;
     const { model, dims } = await this.withStaticShapes(request, await this.modelFor(request));
     const providers = this.providersFor(component);
@@ -190,7 +214,11 @@ export class NodeSessionFactory implements SessionFactory {
         },
       },
     );
-    const made = dims ? new StaticShapeSession(session, dims, component) : session;
+    const made = dims
+      ? new StaticShapeSession(session, dims, component)
+      : runsRowByRow(this.options.cpuMemory, component, provider)
+        ? new RowByRowSession(session)
+        : session;
     this.sessions.push(made);
     this.assignment[component] = provider;
     return made;
@@ -248,7 +276,9 @@ export class NodeSessionFactory implements SessionFactory {
   // A worker session was released: forget it; with none left, stop the worker (dispose ends the thread).
   private async forget(session: InferenceSession): Promise<void> {
     const i = this.sessions.findIndex(
-      (s) => s === session || (s instanceof StaticShapeSession && s.session === session),
+      (s) =>
+        s === session ||
+        ((s instanceof StaticShapeSession || s instanceof RowByRowSession) && s.session === session),
     );
     if (i >= 0) this.sessions.splice(i, 1);
     if (this.sessions.length === 0) await this.worker?.close();
@@ -323,6 +353,7 @@ export class NodeSessionFactory implements SessionFactory {
       graphOptimizationLevel: o.graphOptimizationLevel ?? 'all',
       ...(o.intraOpNumThreads !== undefined ? { intraOpNumThreads: o.intraOpNumThreads } : {}),
       ...(o.interOpNumThreads !== undefined ? { interOpNumThreads: o.interOpNumThreads } : {}),
+      ...cpuMemorySessionOptions(o.cpuMemory, provider),
       ...o.sessionOptions,
       executionProviders: [provider],
     };
