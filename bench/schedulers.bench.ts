@@ -1,7 +1,8 @@
 /**
  * Times one `step` of every registered scheduler on a [2, 4, 128, 128] latent (SD 1.x at 1024², or a
  * CFG batch of two at 1024²): median of 60 timed steps after 10 warm-up steps. Target ≤ 1 ms. Also times
- * `TorchGenerator.randn` of that shape (the noise every stochastic step draws), and prints the load
+ * `TorchGenerator.randn` of that shape (the noise every stochastic step draws; on its WebAssembly path and
+ * on its JavaScript path), and prints the load
  * average: on a busy machine run it several times and compare medians.
  *
  * Run: npx tsx bench/schedulers.bench.ts
@@ -9,6 +10,10 @@
 import { loadavg } from 'node:os';
 import { type Generator, type Tensor, TorchGenerator } from '@latentkit/core';
 import { a1111Schedulers, createScheduler, schedulerClasses } from '@latentkit/schedulers';
+// internal to @latentkit/core (not exported): switches randn between its WebAssembly and JavaScript paths
+import { randnWasmKernel, setRandnWasmEnabled } from '../packages/core/src/random/randn-wasm.js';
+// internal to @latentkit/schedulers: switches the WebAssembly step kernels (PNDM, LMS, UniPC, DPM x₀) off
+import { setStepWasmEnabled } from '../packages/schedulers/src/shared/step-wasm.js';
 
 const SHAPE = [2, 4, 128, 128] as const;
 const WARMUP = 10;
@@ -82,7 +87,11 @@ function timeRandn(): number {
 
 const loadBefore = loadavg()[0]!;
 const randnMs = timeRandn();
-const rows: { className: string; a1111: string; ms: number; mathMs: number }[] = [];
+setRandnWasmEnabled(false);
+const randnJsMs = timeRandn();
+setRandnWasmEnabled(true);
+const randnPath = randnWasmKernel() !== null ? 'WebAssembly' : 'JavaScript (no WebAssembly SIMD here)';
+const rows: { className: string; a1111: string; ms: number; mathMs: number; jsMathMs: number }[] = [];
 for (const className of Object.keys(schedulerClasses)) {
   const a1111 = Object.entries(a1111Schedulers)
     .filter(([, v]) => v.className === className)
@@ -90,10 +99,14 @@ for (const className of Object.keys(schedulerClasses)) {
     .join(', ');
   try {
     const ms = timeStep(className, new TorchGenerator(1));
-    rows.push({ className, a1111: a1111 || '—', ms, mathMs: timeStep(className, cachedNoise) });
+    const mathMs = timeStep(className, cachedNoise);
+    setStepWasmEnabled(false);
+    const jsMathMs = timeStep(className, cachedNoise);
+    setStepWasmEnabled(true);
+    rows.push({ className, a1111: a1111 || '—', ms, mathMs, jsMathMs });
   } catch (err) {
     console.error(`${className}: step failed: ${(err as Error).message}`);
-    rows.push({ className, a1111: a1111 || '—', ms: Number.NaN, mathMs: Number.NaN });
+    rows.push({ className, a1111: a1111 || '—', ms: Number.NaN, mathMs: Number.NaN, jsMathMs: Number.NaN });
   }
 }
 
@@ -103,15 +116,17 @@ console.log(
   `One step on [${SHAPE.join(', ')}] (${SHAPE.reduce((a, b) => a * b, 1)} floats), median of ${RUNS} after ${WARMUP} warm-up, Node ${process.version}`,
 );
 console.log(
-  'median ms: the whole step; step math: the same with noise pre-drawn (stochastic steps draw 131072 normals)',
+  'median ms: the whole step; step math: the same with noise pre-drawn (stochastic steps draw 131072 normals); JS loops: step math with the WebAssembly step kernels off',
 );
 console.log(
-  `TorchGenerator.randn([${SHAPE.join(', ')}]): ${randnMs.toFixed(3)} ms median; load average (1 min) ${loadBefore.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after`,
+  `TorchGenerator.randn([${SHAPE.join(', ')}]): ${randnMs.toFixed(3)} ms median (${randnPath}; its JavaScript path ${randnJsMs.toFixed(3)} ms); load average (1 min) ${loadBefore.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after`,
 );
-console.log(`| ${'class'.padEnd(w1)} | ${'A1111 name(s)'.padEnd(w2)} | median ms | step math ms |`);
-console.log(`|${'-'.repeat(w1 + 2)}|${'-'.repeat(w2 + 2)}|----------:|-------------:|`);
+console.log(
+  `| ${'class'.padEnd(w1)} | ${'A1111 name(s)'.padEnd(w2)} | median ms | step math ms | JS loops ms |`,
+);
+console.log(`|${'-'.repeat(w1 + 2)}|${'-'.repeat(w2 + 2)}|----------:|-------------:|------------:|`);
 for (const r of rows) {
   console.log(
-    `| ${r.className.padEnd(w1)} | ${r.a1111.padEnd(w2)} | ${r.ms.toFixed(3).padStart(9)} | ${r.mathMs.toFixed(3).padStart(12)} |`,
+    `| ${r.className.padEnd(w1)} | ${r.a1111.padEnd(w2)} | ${r.ms.toFixed(3).padStart(9)} | ${r.mathMs.toFixed(3).padStart(12)} | ${r.jsMathMs.toFixed(3).padStart(11)} |`,
   );
 }

@@ -64,6 +64,7 @@ function sleb(n) {
 }
 const I32 = 0x7f;
 const V128 = 0x7b;
+const F32 = 0x7d;
 
 /** Plain opcodes used. */
 const OP = {
@@ -121,6 +122,8 @@ const SIMD = {
   'f32x4.add': 0xe4,
   'f32x4.sub': 0xe5,
   'f32x4.mul': 0xe6,
+  'f32x4.div': 0xe7,
+  'f32x4.splat': 0x13,
   'f64x2.add': 0xf0,
   'f64x2.sub': 0xf1,
   'f64x2.mul': 0xf2,
@@ -695,6 +698,9 @@ export function buildRandnWasm({ interleave = 2, checks = true } = {}) {
   ];
   return new Uint8Array(bytes);
 }
+
+/** The encoder, for the other WebAssembly tools (tools/wasm-step). */
+export { F32, Fn, get, I32, i32c, ins, mem, OP, section, set, str, uleb, V128, v128f32, v128i32, vec };
 
 const OUT_PATH = fileURLToPath(
   new URL('../../packages/core/src/random/randn-wasm.generated.ts', import.meta.url),

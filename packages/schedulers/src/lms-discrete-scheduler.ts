@@ -19,6 +19,7 @@ import {
   trainingSigmas,
 } from './shared/sigma-scheduler.js';
 import { convertSigmas, interpArray, logFloat32, sigmaToT } from './shared/sigmas.js';
+import { runStepKernel } from './shared/step-wasm.js';
 import { sigmaTimesteps } from './shared/timestep-spacing.js';
 
 const f = Math.fround;
@@ -194,7 +195,9 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
     const m = modelOutput.data;
     const n = x.length;
     const type = this.predictionType;
-    const x0s = predictX0Into(type, x, m, sigma, this.scratch.get(n));
+    // The fast path below computes x₀ itself when the kernel runs (ε prediction, up to four terms).
+    const kernelTerms = type === 'epsilon' && maxOrder <= 4;
+    const x0sFast = kernelTerms ? null : predictX0Into(type, x, m, sigma, this.scratch.get(n));
     // The history holds this step's derivative too, so the coefficients are known before the loop.
     const history = this.derivatives;
     // diffusers appends then drops the oldest beyond `order`; recycle the dropped buffer.
@@ -221,18 +224,30 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
       const d1 = terms > 1 ? history[h - 2]! : deriv;
       const d2 = terms > 2 ? history[h - 3]! : deriv;
       const d3 = terms > 3 ? history[h - 4]! : deriv;
-      for (let i = 0; i < n; i++) {
-        const xi = x[i]!;
-        const d = f(f(xi - x0s[i]!) / sigma);
-        deriv[i] = d;
-        let acc = f(c0 * d);
-        if (terms > 1) acc = f(acc + f(c1 * d1[i]!));
-        if (terms > 2) acc = f(acc + f(c2 * d2[i]!));
-        if (terms > 3) acc = f(acc + f(c3 * d3[i]!));
-        prev[i] = xi + acc;
+      const ran =
+        kernelTerms &&
+        runStepKernel(
+          `lms${terms as 1 | 2 | 3 | 4}`,
+          [x, m, d1, d2, d3].slice(0, 1 + terms),
+          [deriv, prev],
+          [sigma, c0, c1, c2, c3].slice(0, 1 + terms),
+        );
+      if (!ran) {
+        const x0s = x0sFast ?? predictX0Into(type, x, m, sigma, this.scratch.get(n));
+        for (let i = 0; i < n; i++) {
+          const xi = x[i]!;
+          const d = f(f(xi - x0s[i]!) / sigma);
+          deriv[i] = d;
+          let acc = f(c0 * d);
+          if (terms > 1) acc = f(acc + f(c1 * d1[i]!));
+          if (terms > 2) acc = f(acc + f(c2 * d2[i]!));
+          if (terms > 3) acc = f(acc + f(c3 * d3[i]!));
+          prev[i] = xi + acc;
+        }
       }
     } else {
       // Orders above 4 (diffusers allows any `order`): the general sum.
+      const x0s = x0sFast!; // maxOrder > 4 here, so it was computed
       for (let i = 0; i < n; i++) deriv[i] = f(x[i]! - x0s[i]!) / sigma;
       const c = Array.from({ length: terms }, (_, j) => f(lmsCoefficient(this.sigmasData, order, index, j)));
       for (let i = 0; i < n; i++) {

@@ -21,6 +21,7 @@ import { arange, linspace, roundHalfEven } from './shared/numpy.js';
 import { checkTrainTimestep, notReadyError } from './shared/prediction.js';
 import { checkTimestepsFit } from './shared/schedule-fit.js';
 import { SchedulerBase } from './shared/scheduler-base.js';
+import { runStepKernel } from './shared/step-wasm.js';
 import { TIMESTEP_SPACINGS, type TimestepSpacing } from './shared/timestep-spacing.js';
 
 const CLASS_NAME = 'PNDMScheduler';
@@ -278,10 +279,12 @@ export class PNDMScheduler extends SchedulerBase implements Scheduler {
       const k = this.prevCoefficients(t, prevTimestep);
       if (k.sa === null) {
         const out = new Float32Array(size);
-        for (let i = 0; i < size; i++) {
-          const s = fr(fr(fr(fr(55 * e1[i]!) - fr(59 * e2[i]!)) + fr(37 * e3[i]!)) - fr(9 * e4[i]!));
-          const eps = fr(c * s);
-          out[i] = fr(k.sampleCoeff * x[i]!) - fr(fr(k.diff * eps) / k.denom);
+        if (!runStepKernel('pndm4', [e1, e2, e3, e4, x], [out], [c, k.sampleCoeff, k.diff, k.denom])) {
+          for (let i = 0; i < size; i++) {
+            const s = fr(fr(fr(fr(55 * e1[i]!) - fr(59 * e2[i]!)) + fr(37 * e3[i]!)) - fr(9 * e4[i]!));
+            const eps = fr(c * s);
+            out[i] = fr(k.sampleCoeff * x[i]!) - fr(fr(k.diff * eps) / k.denom);
+          }
         }
         this.counter++;
         return { prevSample: new Tensor(out, sample.shape) };

@@ -26,6 +26,7 @@ import {
 import { DPMFamilyScheduler } from './shared/dpm-family-scheduler.js';
 import { checkTimestepsFit } from './shared/schedule-fit.js';
 import { convertSigmas, interpArray } from './shared/sigmas.js';
+import { runStepKernel } from './shared/step-wasm.js';
 import { dpmSolverTimesteps } from './shared/timestep-spacing.js';
 
 const fround = Math.fround;
@@ -309,8 +310,10 @@ export class UniPCMultistepScheduler extends DPMFamilyScheduler {
     const k = ms.length;
     // res = einsum('k,bk…->b…', ρ, D1s) with D1_k = (m_k − m0)/r_k, plus ρ_t·(model_t − m0) for UniC.
     if (k === 0 && modelT === null) {
+      if (runStepKernel('unipc0', [x, m0], [out], [cX, cM])) return out;
       for (let j = 0; j < n; j++) out[j] = fround(cX * x[j]!) + fround(cM * m0[j]!);
     } else if (k === 0) {
+      if (runStepKernel('unipc0t', [x, m0, modelT!], [out], [cX, cM, cRes, rhoT])) return out;
       const mt = modelT!;
       for (let j = 0; j < n; j++) {
         const a = m0[j]!;
@@ -322,6 +325,7 @@ export class UniPCMultistepScheduler extends DPMFamilyScheduler {
       const r1 = rks[0]!;
       const rho1 = fround(rhos[0]!);
       if (modelT === null) {
+        if (runStepKernel('unipc1', [x, m0, m1], [out], [cX, cM, cRes, rho1, r1])) return out;
         for (let j = 0; j < n; j++) {
           const a = m0[j]!;
           const base = fround(fround(cX * x[j]!) + fround(cM * a));
@@ -330,6 +334,7 @@ export class UniPCMultistepScheduler extends DPMFamilyScheduler {
         }
       } else {
         const mt = modelT;
+        if (runStepKernel('unipc1t', [x, m0, m1, mt], [out], [cX, cM, cRes, rho1, r1, rhoT])) return out;
         for (let j = 0; j < n; j++) {
           const a = m0[j]!;
           const base = fround(fround(cX * x[j]!) + fround(cM * a));

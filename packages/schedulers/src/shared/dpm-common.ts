@@ -12,6 +12,7 @@ import type { SchedulerConfig } from './config.js';
 import { roundHalfEven } from './numpy.js';
 import { betaScheduleKey, memoArrays } from './schedule-memo.js';
 import { sigmaToT } from './sigmas.js';
+import { runStepKernel } from './step-wasm.js';
 import { thresholdSampleInPlace } from './thresholding.js';
 
 const fround = Math.fround;
@@ -440,6 +441,7 @@ export function vpDataPrediction(
   out: Float32Array,
 ): Float32Array {
   if (predictionType === 'epsilon') {
+    if (runStepKernel('vpx0', [s, mo], [out], [sigmaT, alpha])) return out;
     for (let i = 0; i < out.length; i++) out[i] = fround(s[i]! - fround(sigmaT * mo[i]!)) / alpha;
   } else if (predictionType === 'sample') {
     out.set(mo);
