@@ -114,7 +114,34 @@ const KERNELS = [
     },
   },
   {
-    // The DPM family's data prediction from ε: x₀ = (x − σ_t·ε)/α_t.
+    // Adding scaled noise (DDIM, DDPM, Euler a): a + s·y.
+    name: 'axpy',
+    inputs: ['a', 'y'],
+    params: ['s'],
+    outputs: ['out'],
+    body: ({ a, y, s }) => [add(a, mul(s, y))],
+  },
+  {
+    // Two scaled arrays (DDPM's posterior mean, LCM and TCD): ca·a + cb·b.
+    name: 'lin2',
+    inputs: ['a', 'b'],
+    params: ['ca', 'cb'],
+    outputs: ['out'],
+    body: ({ a, b, ca, cb }) => [add(mul(ca, a), mul(cb, b))],
+  },
+  {
+    // Euler a's deterministic part (ε prediction): x + ((x − (x − σm))/σ)·dt.
+    name: 'eulera',
+    inputs: ['x', 'm'],
+    params: ['sigma', 'dt'],
+    outputs: ['out'],
+    body: ({ x, m, sigma, dt }, let_) => {
+      const xi = let_(x);
+      return [add(xi, mul(div(sub(xi, sub(xi, mul(sigma, m))), sigma), dt))];
+    },
+  },
+  {
+    // The DPM family's data prediction from ε: x₀ = (x − σ_t·ε)/α_t (also DDPM/LCM/TCD's x₀ = (x − √β̄·ε)/√ᾱ).
     name: 'vpx0',
     inputs: ['s', 'mo'],
     params: ['sigmaT', 'alpha'],

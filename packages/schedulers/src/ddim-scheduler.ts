@@ -29,6 +29,7 @@ import {
 } from './shared/prediction.js';
 import { checkTimestepsFit } from './shared/schedule-fit.js';
 import { SchedulerBase } from './shared/scheduler-base.js';
+import { runStepKernel } from './shared/step-wasm.js';
 import { discreteTimesteps, TIMESTEP_SPACINGS, type TimestepSpacing } from './shared/timestep-spacing.js';
 
 const CLASS_NAME = 'DDIMScheduler';
@@ -237,7 +238,9 @@ export class DDIMScheduler extends SchedulerBase implements Scheduler {
     if (eta > 0) {
       const fr = Math.fround;
       const noise = drawNoise(modelOutput.shape, options.generator as Generator | undefined);
-      for (let i = 0; i < prev.length; i++) prev[i] = prev[i]! + fr(std * noise[i]!);
+      if (!runStepKernel('axpy', [prev, noise], [prev], [std])) {
+        for (let i = 0; i < prev.length; i++) prev[i] = prev[i]! + fr(std * noise[i]!);
+      }
     }
     return { prevSample: new Tensor(prev, sample.shape), predOriginalSample: new Tensor(x0, sample.shape) };
   }

@@ -31,6 +31,7 @@ import {
 } from './shared/prediction.js';
 import { checkTimestepsFit } from './shared/schedule-fit.js';
 import { SchedulerBase } from './shared/scheduler-base.js';
+import { runStepKernel } from './shared/step-wasm.js';
 import { discreteTimesteps, TIMESTEP_SPACINGS, type TimestepSpacing } from './shared/timestep-spacing.js';
 
 const CLASS_NAME = 'DDPMScheduler';
@@ -277,7 +278,9 @@ export class DDPMScheduler extends SchedulerBase implements Scheduler {
     const sampleCoeff = fr(fr(fr(Math.sqrt(currentAlpha)) * bpp) / bp);
     const x = sample.data;
     const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = fr(x0Coeff * x0[i]!) + fr(sampleCoeff * x[i]!);
+    if (!runStepKernel('lin2', [x0, x], [out], [x0Coeff, sampleCoeff])) {
+      for (let i = 0; i < n; i++) out[i] = fr(x0Coeff * x0[i]!) + fr(sampleCoeff * x[i]!);
+    }
 
     if (t > 0) {
       const noise = drawNoise(sample.shape, options.generator as Generator | undefined);
@@ -303,7 +306,9 @@ export class DDPMScheduler extends SchedulerBase implements Scheduler {
         else if (this.varianceType === 'fixed_small_log') std = this.getVariance(t);
         else if (this.varianceType === 'fixed_large') std = fr(Math.sqrt(currentBeta));
         else std = fr(Math.exp(fr(0.5 * fr(Math.log(currentBeta))))); // fixed_large_log (see class note)
-        for (let i = 0; i < n; i++) out[i] = out[i]! + fr(std * noise[i]!);
+        if (!runStepKernel('axpy', [out, noise], [out], [std])) {
+          for (let i = 0; i < n; i++) out[i] = out[i]! + fr(std * noise[i]!);
+        }
       }
     }
     return { prevSample: new Tensor(out, sample.shape), predOriginalSample: new Tensor(x0, sample.shape) };

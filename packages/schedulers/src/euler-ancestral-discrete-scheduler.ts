@@ -17,6 +17,7 @@ import {
   trainingSigmas,
 } from './shared/sigma-scheduler.js';
 import { interpArray } from './shared/sigmas.js';
+import { runStepKernel } from './shared/step-wasm.js';
 import { sigmaTimesteps } from './shared/timestep-spacing.js';
 
 const f = Math.fround;
@@ -139,10 +140,12 @@ export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
     const n = x.length;
     const prev = new Float32Array(n);
     if (this.predictionType === 'epsilon') {
-      for (let i = 0; i < n; i++) {
-        const xi = x[i]!;
-        const p = f(xi - f(sigma * m[i]!));
-        prev[i] = xi + f(f(f(xi - p) / sigma) * dt);
+      if (!runStepKernel('eulera', [x, m], [prev], [sigma, dt])) {
+        for (let i = 0; i < n; i++) {
+          const xi = x[i]!;
+          const p = f(xi - f(sigma * m[i]!));
+          prev[i] = xi + f(f(f(xi - p) / sigma) * dt);
+        }
       }
     } else {
       const s2p1 = f(from2 + 1);
@@ -155,7 +158,9 @@ export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
     }
     // diffusers draws the noise after the Euler part, whatever σ_up is (also 0 at the last step).
     const noise = drawNoise(modelOutput.shape, options.generator);
-    for (let i = 0; i < n; i++) prev[i] = prev[i]! + f(noise[i]! * sigmaUp);
+    if (!runStepKernel('axpy', [prev, noise], [prev], [sigmaUp])) {
+      for (let i = 0; i < n; i++) prev[i] = prev[i]! + f(noise[i]! * sigmaUp);
+    }
     this.stepIndexValue = index + 1;
     const type = this.predictionType;
     return stepOutput(prev, sample.shape, () => predictX0(type, x, m, sigma));

@@ -19,6 +19,7 @@ import {
 } from './shared/prediction.js';
 import { SchedulerBase } from './shared/scheduler-base.js';
 import { indexForTimestep } from './shared/sigmas.js';
+import { runStepKernel } from './shared/step-wasm.js';
 
 const CLASS_NAME = 'LCMScheduler';
 
@@ -178,14 +179,18 @@ export class LCMScheduler extends SchedulerBase implements Scheduler {
     );
     const x = sample.data;
     const denoised = new Float32Array(n);
-    for (let i = 0; i < n; i++) denoised[i] = fr(cOut * x0[i]!) + fr(cSkip * x[i]!);
+    if (!runStepKernel('lin2', [x0, x], [denoised], [cOut, cSkip])) {
+      for (let i = 0; i < n; i++) denoised[i] = fr(cOut * x0[i]!) + fr(cSkip * x[i]!);
+    }
     let prev = denoised;
     if (index !== this.numInferenceSteps - 1) {
       const noise = drawNoise(modelOutput.shape, options.generator as Generator | undefined);
       const a = fr(Math.sqrt(app));
       const b = fr(Math.sqrt(bpp));
       prev = new Float32Array(n);
-      for (let i = 0; i < n; i++) prev[i] = fr(a * denoised[i]!) + fr(b * noise[i]!);
+      if (!runStepKernel('lin2', [denoised, noise], [prev], [a, b])) {
+        for (let i = 0; i < n; i++) prev[i] = fr(a * denoised[i]!) + fr(b * noise[i]!);
+      }
     }
     this.stepIndex = index + 1;
     return {

@@ -18,6 +18,7 @@ import {
 } from './shared/prediction.js';
 import { SchedulerBase } from './shared/scheduler-base.js';
 import { indexForTimestep } from './shared/sigmas.js';
+import { runStepKernel } from './shared/step-wasm.js';
 
 const CLASS_NAME = 'TCDScheduler';
 
@@ -186,7 +187,9 @@ export class TCDScheduler extends SchedulerBase implements Scheduler {
     const sas = fr(Math.sqrt(as));
     const sbs = fr(Math.sqrt(bs));
     const noised = new Float32Array(n);
-    for (let i = 0; i < n; i++) noised[i] = fr(sas * x0[i]!) + fr(sbs * eps[i]!);
+    if (!runStepKernel('lin2', [x0, eps], [noised], [sas, sbs])) {
+      for (let i = 0; i < n; i++) noised[i] = fr(sas * x0[i]!) + fr(sbs * eps[i]!);
+    }
     let prev = noised;
     if (gamma > 0 && index !== this.numInferenceSteps - 1) {
       const noise = drawNoise(modelOutput.shape, options.generator as Generator | undefined);
@@ -194,7 +197,9 @@ export class TCDScheduler extends SchedulerBase implements Scheduler {
       const a = fr(Math.sqrt(ratio));
       const b = fr(Math.sqrt(fr(1 - ratio)));
       prev = new Float32Array(n);
-      for (let i = 0; i < n; i++) prev[i] = fr(a * noised[i]!) + fr(b * noise[i]!);
+      if (!runStepKernel('lin2', [noised, noise], [prev], [a, b])) {
+        for (let i = 0; i < n; i++) prev[i] = fr(a * noised[i]!) + fr(b * noise[i]!);
+      }
     }
     this.stepIndex = index + 1;
     return {

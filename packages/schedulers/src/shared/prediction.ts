@@ -1,4 +1,5 @@
 import { InvalidArgumentError, NotImplementedError } from '@latentkit/core';
+import { runStepKernel } from './step-wasm.js';
 import { thresholdSampleInPlace } from './thresholding.js';
 
 /** What the denoiser predicts: the noise ε, the velocity v (Salimans & Ho 2022), or the clean sample x₀. */
@@ -42,7 +43,9 @@ export function predictOriginal(
   const sa = sqrtAlpha;
   const sb = sqrtBeta;
   if (type === 'epsilon') {
-    for (let i = 0; i < n; i++) x0[i] = fr(sample[i]! - fr(sb * model[i]!)) / sa;
+    if (!runStepKernel('vpx0', [sample, model], [x0], [sb, sa])) {
+      for (let i = 0; i < n; i++) x0[i] = fr(sample[i]! - fr(sb * model[i]!)) / sa;
+    }
     if (eps) eps.set(model);
   } else if (type === 'sample') {
     x0.set(model);

@@ -15,7 +15,12 @@ const SD15 = {
 };
 
 /** Every prevSample of a 12-step run (model outputs drawn from a seeded generator), kernels on or off. */
-function run(className: string, config: Record<string, unknown>, wasm: boolean): Float32Array[] {
+function run(
+  className: string,
+  config: Record<string, unknown>,
+  wasm: boolean,
+  options: Record<string, unknown> = {},
+): Float32Array[] {
   setStepWasmEnabled(wasm);
   try {
     const g = new TorchGenerator(3);
@@ -26,7 +31,7 @@ function run(className: string, config: Record<string, unknown>, wasm: boolean):
     const out: Float32Array[] = [];
     for (const [i, t] of scheduler.timesteps.entries()) {
       const model = g.randn(shape);
-      x = scheduler.step(model, t, x, { generator: new TorchGenerator(i) }).prevSample;
+      x = scheduler.step(model, t, x, { ...options, generator: new TorchGenerator(i) }).prevSample;
       out.push(x.data);
     }
     return out;
@@ -60,6 +65,10 @@ describe('WebAssembly step kernels: the same bits as the JavaScript loops', () =
     ['UniPCMultistepScheduler', { solver_order: 3 }, ['vpx0', 'unipc1t']],
     ['DPMSolverMultistepScheduler', {}, ['vpx0']],
     ['DEISMultistepScheduler', {}, ['vpx0']],
+    ['DDPMScheduler', {}, ['vpx0', 'lin2', 'axpy']],
+    ['LCMScheduler', {}, ['vpx0', 'lin2']],
+    ['TCDScheduler', {}, ['vpx0', 'lin2']],
+    ['EulerAncestralDiscreteScheduler', {}, ['eulera', 'axpy']],
   ] as const)('%s %j: every step bit-identical, kernels %j used', (className, config, used) => {
     const before = { ...stepKernelRuns };
     const wasm = run(className, config, true);
@@ -70,8 +79,20 @@ describe('WebAssembly step kernels: the same bits as the JavaScript loops', () =
     for (let s = 0; s < js.length; s++) expect(differing(wasm[s]!, js[s]!)).toBe(0);
   });
 
+  it('DDIMScheduler with eta 0.5 (noise added by the axpy kernel): every step bit-identical', () => {
+    const before = stepKernelRuns.axpy ?? 0;
+    const wasm = run('DDIMScheduler', {}, true, { eta: 0.5 });
+    expect(stepKernelRuns.axpy ?? 0).toBeGreaterThan(before);
+    const js = run('DDIMScheduler', {}, false, { eta: 0.5 });
+    for (let s = 0; s < js.length; s++) expect(differing(wasm[s]!, js[s]!)).toBe(0);
+  });
+
   it('leave v_prediction and other prediction types to the JavaScript loops (same results either way)', () => {
-    for (const className of ['LMSDiscreteScheduler', 'UniPCMultistepScheduler']) {
+    for (const className of [
+      'LMSDiscreteScheduler',
+      'UniPCMultistepScheduler',
+      'EulerAncestralDiscreteScheduler',
+    ]) {
       const config = { prediction_type: 'v_prediction' };
       const wasm = run(className, config, true);
       const js = run(className, config, false);
