@@ -341,6 +341,29 @@ describe('examples/ against the shipped model', () => {
     },
     TIMEOUT,
   );
+
+  it(
+    'static-shapes.ts: static-shape image within 1/255 of the dynamic one; another size is a ShapeMismatchError',
+    async () => {
+      const run = await expectExample('static-shapes', ['static-shapes.png']);
+      expect(run.stdout).toMatch(/another size is refused: unet input sample = \[2, 4, 16, 16\] is invalid/);
+      const pipe = await StableDiffusionPipeline.fromPretrained(shapesModelPath, { backend: nodeBackend });
+      try {
+        const settings = { prompt: 'a red circle on a blue background', guidanceScale: 5, seed: 42 };
+        const { images } = await pipe.generate({ ...settings, width: SIZE, height: SIZE });
+        expect(
+          maxDiff(await read('static-shapes.png'), {
+            width: SIZE,
+            height: SIZE,
+            data: images[0]!.data,
+          } as DecodedPng),
+        ).toBeLessThanOrEqual(1);
+      } finally {
+        await pipe.dispose();
+      }
+    },
+    TIMEOUT,
+  );
 });
 
 // The guides promise that their TypeScript is known to run: every ```ts block must be copied verbatim
