@@ -130,14 +130,25 @@ const KERNELS = [
     body: ({ a, b, ca, cb }) => [add(mul(ca, a), mul(cb, b))],
   },
   {
-    // Euler a's deterministic part (ε prediction): x + ((x − (x − σm))/σ)·dt.
-    name: 'eulera',
+    // An Euler update from ε (Euler a; DPM2 a's first sub-step): x + ((x − (x − s_m·m))/s_d)·dt.
+    name: 'eulerx0',
     inputs: ['x', 'm'],
-    params: ['sigma', 'dt'],
+    params: ['sm', 'sd', 'dt'],
     outputs: ['out'],
-    body: ({ x, m, sigma, dt }, let_) => {
+    body: ({ x, m, sm, sd, dt }, let_) => {
       const xi = let_(x);
-      return [add(xi, mul(div(sub(xi, sub(xi, mul(sigma, m))), sigma), dt))];
+      return [add(xi, mul(div(sub(xi, sub(xi, mul(sm, m))), sd), dt))];
+    },
+  },
+  {
+    // DPM2 a's second sub-step (ε): x₁ + ((x − (x − s_m·m))/σ_interpol)·dt + noise·σ_up.
+    name: 'dpm2a',
+    inputs: ['x1', 'x', 'm', 'noise'],
+    params: ['sm', 'sd', 'dt', 'up'],
+    outputs: ['out'],
+    body: ({ x1, x, m, noise, sm, sd, dt, up }, let_) => {
+      const xi = let_(x);
+      return [add(add(x1, mul(div(sub(xi, sub(xi, mul(sm, m))), sd), dt)), mul(noise, up))];
     },
   },
   {

@@ -140,7 +140,7 @@ export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
     const n = x.length;
     const prev = new Float32Array(n);
     if (this.predictionType === 'epsilon') {
-      if (!runStepKernel('eulera', [x, m], [prev], [sigma, dt])) {
+      if (!runStepKernel('eulerx0', [x, m], [prev], [sigma, sigma, dt])) {
         for (let i = 0; i < n; i++) {
           const xi = x[i]!;
           const p = f(xi - f(sigma * m[i]!));

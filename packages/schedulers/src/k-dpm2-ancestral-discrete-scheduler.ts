@@ -24,6 +24,7 @@ import {
   scaleBySigma,
   stepOutput,
 } from './shared/sigma-scheduler.js';
+import { runStepKernel } from './shared/step-wasm.js';
 
 const f = Math.fround;
 
@@ -160,19 +161,28 @@ export class KDPM2AncestralDiscreteScheduler extends SigmaScheduler {
     const m = modelOutput.data;
     const n = x.length;
     const type = this.predictionType;
-    const x0s = predictX0Into(type, x, m, sigmaInput, this.scratch.get(n));
     const prev = new Float32Array(n);
+    // ε prediction: the WebAssembly kernels compute x₀ = x − σ_in·m themselves (same float32 operations).
+    const eps = type === 'epsilon';
     if (first) {
       const dt = f(sigmaInterpol - sigma);
-      for (let i = 0; i < n; i++) prev[i] = x[i]! + f(f(f(x[i]! - x0s[i]!) / sigma) * dt);
+      if (!(eps && runStepKernel('eulerx0', [x, m], [prev], [sigmaInput, sigma, dt]))) {
+        const x0s = predictX0Into(type, x, m, sigmaInput, this.scratch.get(n));
+        for (let i = 0; i < n; i++) prev[i] = x[i]! + f(f(f(x[i]! - x0s[i]!) / sigma) * dt);
+      }
       this.firstSample = x;
     } else {
       const dt = f(sigmaDown - sigma);
       const x0 = this.firstSample!;
       const noise = drawNoise(modelOutput.shape, options.generator);
-      for (let i = 0; i < n; i++) {
-        const p = x0[i]! + f(f(f(x[i]! - x0s[i]!) / sigmaInterpol) * dt);
-        prev[i] = f(p) + f(noise[i]! * sigmaUp);
+      if (
+        !(eps && runStepKernel('dpm2a', [x0, x, m, noise], [prev], [sigmaInput, sigmaInterpol, dt, sigmaUp]))
+      ) {
+        const x0s = predictX0Into(type, x, m, sigmaInput, this.scratch.get(n));
+        for (let i = 0; i < n; i++) {
+          const p = x0[i]! + f(f(f(x[i]! - x0s[i]!) / sigmaInterpol) * dt);
+          prev[i] = f(p) + f(noise[i]! * sigmaUp);
+        }
       }
       this.firstSample = null;
     }

@@ -68,7 +68,8 @@ describe('WebAssembly step kernels: the same bits as the JavaScript loops', () =
     ['DDPMScheduler', {}, ['vpx0', 'lin2', 'axpy']],
     ['LCMScheduler', {}, ['vpx0', 'lin2']],
     ['TCDScheduler', {}, ['vpx0', 'lin2']],
-    ['EulerAncestralDiscreteScheduler', {}, ['eulera', 'axpy']],
+    ['EulerAncestralDiscreteScheduler', {}, ['eulerx0', 'axpy']],
+    ['KDPM2AncestralDiscreteScheduler', {}, ['eulerx0', 'dpm2a']],
   ] as const)('%s %j: every step bit-identical, kernels %j used', (className, config, used) => {
     const before = { ...stepKernelRuns };
     const wasm = run(className, config, true);
