@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -534,6 +534,8 @@ describe('the published latentkit bin: the launcher with a dist/ that tsup build
       await copyFile(launcher, join(dir, 'bin/latentkit.mjs'));
       await copyFile(join(packageDir, 'package.json'), join(dir, 'package.json'));
     }
+    // the onnxruntime session worker ships beside dist/ (package.json "files"); the CLI runs its sessions there
+    await cp(join(packageDir, 'worker'), join(published, 'worker'), { recursive: true });
     // The package's tsup build of the CLI entry, with the workspace packages (unbuilt in a fresh
     // checkout) bundled from their sources through the root tsconfig's paths; other packages external.
     await build({

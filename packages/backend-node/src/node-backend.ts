@@ -16,6 +16,7 @@ import { HUB_OPTION_KEYS, type HubOptions } from './hub/hub-options.js';
 import { resolveModelFolder } from './hub/resolve-model-folder.js';
 import { nodeAdapterReader } from './node-adapter-reader.js';
 import {
+  DEFAULT_SESSION_THREAD,
   NodeSessionFactory,
   type NodeSessionOptions,
   type ProviderAssignment,
@@ -106,7 +107,12 @@ export const nodeBackend: NodeBackend = {
       // a hub snapshot's files are links to ../../blobs/ by design
       allowSymlinksOutside: found.snapshot !== undefined || (options.allowSymlinksOutside ?? false),
     });
-    const sessions = new NodeSessionFactory(options);
+    // sessions in a worker thread unless asked otherwise: a generation never blocks the event loop
+    const sessions = new NodeSessionFactory({
+      ...options,
+      // (only when absent: a bad value such as null reaches the factory's check)
+      sessionThread: options.sessionThread === undefined ? DEFAULT_SESSION_THREAD : options.sessionThread,
+    });
     const loadOptions =
       Object.keys(found.modelFiles).length > 0
         ? { ...options, modelFiles: { ...found.modelFiles, ...options.modelFiles } }

@@ -64,10 +64,11 @@ export interface NodeSessionOptions {
   /** Any other onnxruntime session options, merged last (advanced). */
   sessionOptions?: Omit<InferenceSession.SessionOptions, 'executionProviders'>;
   /**
-   * Where onnxruntime runs (docs/performance.md, "Threads"). `'main'` (default): on the calling thread —
-   * onnxruntime-node's `session.run` is synchronous, so each call blocks the event loop for its duration.
-   * `'worker'`: in one worker thread per factory (per loaded model), so timers, I/O, progress and
-   * `AbortSignal` keep running during a UNet call; the outputs are the same bit for bit.
+   * Where onnxruntime runs (docs/performance.md, "Threads"). `'worker'` (the default of `nodeBackend`, see
+   * {@link DEFAULT_SESSION_THREAD}): in one worker thread per factory (per loaded model), so timers, I/O,
+   * progress and `AbortSignal` keep running during a UNet call; the outputs are the same bit for bit.
+   * `'main'` (the default of a `NodeSessionFactory` made directly): on the calling thread — onnxruntime-node's
+   * `session.run` is synchronous, so each call blocks the event loop for its duration.
    */
   sessionThread?: SessionThread;
   /**
@@ -92,8 +93,13 @@ export type SessionThread = 'main' | 'worker';
 /** The values {@link NodeSessionOptions.sessionThread} takes. */
 export const SESSION_THREADS: readonly SessionThread[] = ['main', 'worker'];
 
-/** Where sessions run when {@link NodeSessionOptions.sessionThread} is not given. */
-export const DEFAULT_SESSION_THREAD: SessionThread = 'main';
+/**
+ * Where the sessions of a model loaded through `nodeBackend` (`fromPretrained`, `loadPipeline`, the CLI) run
+ * when {@link NodeSessionOptions.sessionThread} is not given: a worker thread, so a generation never blocks
+ * the event loop. A {@link NodeSessionFactory} made directly defaults to `'main'` (its sessions are then
+ * onnxruntime-node's own objects).
+ */
+export const DEFAULT_SESSION_THREAD: SessionThread = 'worker';
 
 // Session options travel to the worker thread by structured clone: a function or Symbol cannot.
 function checkCloneable(sessionOptions: unknown): void {
@@ -157,7 +163,7 @@ export class NodeSessionFactory implements SessionFactory {
     checkSessionThread(options.sessionThread);
     checkStaticShapes(options.staticShapes);
     checkCpuMemoryMode(options.cpuMemory);
-    const thread = options.sessionThread ?? DEFAULT_SESSION_THREAD;
+    const thread = options.sessionThread ?? 'main';
     if (thread === 'worker') checkCloneable(options.sessionOptions);
     if (options.logLevel) ortEnv.logLevel = options.logLevel;
     this.options = options;
