@@ -38,6 +38,7 @@ const WEB_BACKEND_OPTIONS: Readonly<Record<keyof WebBackendOptions | 'limits', t
   onWarning: true,
   sessionOptions: true,
   staticShapes: true,
+  graphCapture: true,
   ...ONNX_PIPELINE_OPTION_KEYS,
   limits: true,
 };

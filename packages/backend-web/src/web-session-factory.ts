@@ -19,6 +19,7 @@ import {
   staticDimensions,
 } from '@latentkit/onnx';
 import * as ort from 'onnxruntime-web';
+import { GPU_IO_SESSION_OPTIONS, GpuIoSession } from './gpu-io-session.js';
 import { probeWebGpu } from './webgpu-adapter.js';
 
 /**
@@ -74,6 +75,12 @@ export interface WebSessionOptions {
    * Default: dynamic shapes.
    */
   staticShapes?: StaticShapes;
+  /**
+   * WebGPU graph capture for the UNet (onnxruntime-web's `enableGraphCapture`): its GPU commands are recorded
+   * at the first call and replayed at every later one. Needs `staticShapes`; applies only where the UNet runs
+   * on `webgpu` (its feeds are then written into GPU buffers made once, and its output read back). Default off.
+   */
+  graphCapture?: boolean;
 }
 
 /** Which provider each component's session runs on, once created. */
@@ -116,6 +123,21 @@ export class WebSessionFactory implements SessionFactory {
     checkProviderOptions(options, WEB_EXECUTION_PROVIDERS, "['webgpu', 'wasm']");
     checkGraphOptimizationLevel(options.graphOptimizationLevel);
     checkStaticShapes(options.staticShapes);
+    if (options.graphCapture !== undefined && typeof options.graphCapture !== 'boolean') {
+      throw new InvalidArgumentError({
+        name: 'graphCapture',
+        value: options.graphCapture,
+        expected: 'true or false',
+      });
+    }
+    if (options.graphCapture && !options.staticShapes) {
+      throw new InvalidArgumentError({
+        name: 'graphCapture',
+        value: true,
+        expected: 'staticShapes too: a captured graph replays one shape',
+        fix: 'add staticShapes: { width, height } for the size you generate at',
+      });
+    }
     const threads = options.numThreads;
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
       throw new InvalidArgumentError({ name: 'numThreads', value: threads, expected: 'an integer ≥ 1' });
@@ -163,6 +185,7 @@ export class WebSessionFactory implements SessionFactory {
       ? staticDimensions(component, readGraphInputs(model, modelPath), shapes, await this.context)
       : undefined;
     const overrides = dims ? { freeDimensionOverrides: { ...dims.overrides } } : {};
+    const capturing = this.options.graphCapture === true && component === 'unet' && dims !== undefined;
     const providers = this.providersFor(component);
     const where = `${modelPath} in ${source.location}`;
     // A provider skipped for a reason that holds for every component (no WebGPU, no shader-f16) is
@@ -196,7 +219,12 @@ export class WebSessionFactory implements SessionFactory {
           }
         }
         skipped = undefined;
-        return ort.InferenceSession.create(model, { ...this.sessionOptions(p, externalData), ...overrides });
+        const capture = p === 'webgpu' && capturing ? GPU_IO_SESSION_OPTIONS : {};
+        return ort.InferenceSession.create(model, {
+          ...this.sessionOptions(p, externalData),
+          ...overrides,
+          ...capture,
+        });
       },
       {
         what: `${component} (${where})`,
@@ -210,7 +238,9 @@ export class WebSessionFactory implements SessionFactory {
         },
       },
     );
-    const made = dims ? new StaticShapeSession(session, dims, component) : session;
+    const gpu =
+      capturing && provider === 'webgpu' ? new GpuIoSession(session, ort.env.webgpu.device) : session;
+    const made = dims ? new StaticShapeSession(gpu, dims, component) : gpu;
     this.sessions.push(made);
     this.assignment[component] = provider;
     return made;
