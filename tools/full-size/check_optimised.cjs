@@ -5,27 +5,33 @@
  * output's largest magnitude (max |a − b| / max |a|), plus the time of one run and the peak RSS:
  *
  *     node tools/full-size/check_optimised.cjs [--size 32] [--batch 2] [--max-rel 1e-4,2e-2] plain.onnx fused.onnx [fused.fp16.onnx]
+ *     node tools/full-size/check_optimised.cjs --size 64 --runs 5 --threads 2 plain.onnx fused.onnx   # speed, interleaved
  *
  * Inputs are built from each session's input metadata: `sample`-like 4-D inputs get [batch, C, size, size],
  * `encoder_hidden_states` [batch, 77, D], `timestep` 500 (its declared rank), `time_ids` SDXL's
  * [1024, 1024, 0, 0, 1024, 1024], `input_ids` token ids; everything else a deterministic sine wave.
  * float16 models get the same values rounded to float16 and their outputs are widened back to float32.
  * `--max-rel a,b,…` (one bound per model after the first) makes the exit status 1 when an output exceeds
- * its bound. Run it from the repository root (it needs the workspace's onnxruntime-node).
+ * its bound. `--runs N` then times N more calls per model with every session loaded at once, interleaved
+ * (plain, fused, …, plain, fused, …), and prints the min and median per model; with one model file it only
+ * times (its peak RSS is then that model's alone). `--threads N` sets intraOpNumThreads. Run it from the
+ * repository root (it needs the workspace's onnxruntime-node).
  */
 const ort = require('onnxruntime-node');
 const { readFileSync } = require('node:fs');
 
 const argv = process.argv.slice(2);
-const opts = { size: 32, batch: 2, maxRel: [] };
+const opts = { size: 32, batch: 2, maxRel: [], runs: 0, threads: 0 };
 const files = [];
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--size') opts.size = Number(argv[++i]);
   else if (argv[i] === '--batch') opts.batch = Number(argv[++i]);
   else if (argv[i] === '--max-rel') opts.maxRel = argv[++i].split(',').map(Number);
+  else if (argv[i] === '--runs') opts.runs = Number(argv[++i]);
+  else if (argv[i] === '--threads') opts.threads = Number(argv[++i]);
   else files.push(argv[i]);
 }
-if (files.length < 2) {
+if (files.length < (opts.runs > 0 ? 1 : 2)) {
   console.error(
     'usage: check_optimised.cjs [--size N] [--batch N] [--max-rel a,b] plain.onnx optimised.onnx [more.onnx]',
   );
@@ -115,11 +121,43 @@ function widen(t) {
   return out;
 }
 
+const sessionOptions = opts.threads > 0 ? { intraOpNumThreads: opts.threads } : {};
+
+async function timeRuns() {
+  const sessions = [];
+  for (const file of files) sessions.push(await ort.InferenceSession.create(file, sessionOptions));
+  const feeds = sessions.map(feedsFor);
+  const times = files.map(() => []);
+  for (let r = 0; r < opts.runs; r++)
+    for (let k = 0; k < sessions.length; k++) {
+      const t = performance.now();
+      await sessions[k].run(feeds[k]);
+      times[k].push(performance.now() - t);
+    }
+  for (const s of sessions) await s.release();
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  console.log(
+    `timing: ${opts.runs} runs each, interleaved, [${opts.batch}, 4, ${opts.size}, ${opts.size}], load average ${load}`,
+  );
+  files.forEach((file, k) => {
+    const t = [...times[k]].sort((a, b) => a - b);
+    const median = t.length % 2 ? t[(t.length - 1) / 2] : (t[t.length / 2 - 1] + t[t.length / 2]) / 2;
+    console.log(
+      `  ${file}: min ${t[0].toFixed(0)} ms, median ${median.toFixed(0)} ms (${times[k].map((x) => x.toFixed(0)).join(', ')})`,
+    );
+  });
+  console.log(`  peak RSS ${peakRssGb().toFixed(2)} GB`);
+}
+
 (async () => {
   const results = [];
+  if (files.length === 1) {
+    await timeRuns();
+    process.exit(0);
+  }
   for (const file of files) {
     const t0 = Date.now();
-    const session = await ort.InferenceSession.create(file);
+    const session = await ort.InferenceSession.create(file, sessionOptions);
     const load = (Date.now() - t0) / 1000;
     const feeds = feedsFor(session);
     const t1 = Date.now();
@@ -161,6 +199,7 @@ function widen(t) {
       );
     }
   }
+  if (opts.runs > 0) await timeRuns();
   process.exit(failed ? 1 : 0);
 })().catch((e) => {
   console.error(e);
