@@ -4,16 +4,24 @@
  * (`sessionThread: 'worker'`), and the generation's wall time both ways.
  *
  *   npx tsx bench/event-loop.bench.ts [--model DIR] [--size 256] [--steps 4] [--runs 3] [--threads N]
+ *        [--load-each] [--memory balanced|low|arena]
  *
- * Both pipelines are loaded once; the runs alternate main, worker, main, worker, … so that load on a
- * shared machine hits both alike; the table shows medians (min–max). "Longest stall" is the maximum of
+ * Both pipelines are loaded once (with --load-each, for models too big to hold twice: each run loads its
+ * pipeline, generates and disposes it, no warm-up); the runs alternate main, worker, main, worker, … so
+ * that load on a shared machine hits both alike; the table shows medians (min–max). "Longest stall" is the maximum of
  * `perf_hooks.monitorEventLoopDelay` (1 ms resolution) over one `generate()`: the longest time a timer,
  * an I/O callback, a progress message or an `AbortSignal` listener waited. Speed is measured here, never
  * in tests.
  */
+import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { nodeBackend, type SessionThread } from '@latentkit/backend-node';
+import {
+  CPU_MEMORY_MODES,
+  type CpuMemoryMode,
+  nodeBackend,
+  type SessionThread,
+} from '@latentkit/backend-node';
 import { StableDiffusionPipeline } from '@latentkit/core';
 import { shapesModelPath } from '@latentkit/model-shapes';
 
@@ -27,6 +35,9 @@ Options:
   --steps N      denoising steps (default 4)
   --runs N       runs per thread mode, interleaved (default 3)
   --threads N    onnxruntime intra-op threads (default: onnxruntime's)
+  --load-each    load the pipeline for each run and dispose it after (one model in memory at a time:
+                 for full-size models); no warm-up run
+  --memory MODE  cpuMemory: balanced (default), low or arena
   -h, --help     print this help
 `;
 
@@ -47,6 +58,8 @@ const { values } = parseArgs({
     steps: { type: 'string' },
     runs: { type: 'string' },
     threads: { type: 'string' },
+    'load-each': { type: 'boolean' },
+    memory: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -59,6 +72,14 @@ const size = positiveInt('size', values.size, 256);
 const steps = positiveInt('steps', values.steps, 4);
 const runs = positiveInt('runs', values.runs, 3);
 const threads = values.threads === undefined ? undefined : positiveInt('threads', values.threads, 1);
+const loadEach = values['load-each'] === true;
+if (values.memory !== undefined && !CPU_MEMORY_MODES.includes(values.memory as CpuMemoryMode)) {
+  process.stderr.write(
+    `--memory ${JSON.stringify(values.memory)}: expected one of ${CPU_MEMORY_MODES.join(', ')}.\n\n${USAGE}`,
+  );
+  process.exit(2);
+}
+const memory = values.memory as CpuMemoryMode | undefined;
 
 interface Sample {
   stallMs: number;
@@ -78,6 +99,7 @@ async function load(sessionThread: SessionThread): Promise<StableDiffusionPipeli
     backend: nodeBackend,
     sessionThread,
     ...(threads !== undefined ? { intraOpNumThreads: threads } : {}),
+    ...(memory !== undefined ? { cpuMemory: memory } : {}),
   });
 }
 
@@ -100,19 +122,34 @@ async function once(pipe: StableDiffusionPipeline, seed: number): Promise<Sample
   return { stallMs: histogram.max / 1e6, wallMs };
 }
 
-const pipes = { main: await load('main'), worker: await load('worker') };
-// one warm-up each (first-call allocations)
-await once(pipes.main, 0);
-await once(pipes.worker, 0);
 const samples: Record<SessionThread, Sample[]> = { main: [], worker: [] };
-for (let r = 0; r < runs; r++) {
-  for (const mode of ['main', 'worker'] as const) samples[mode].push(await once(pipes[mode], r + 1));
+if (loadEach) {
+  for (let r = 0; r < runs; r++) {
+    for (const mode of ['main', 'worker'] as const) {
+      const pipe = await load(mode);
+      samples[mode].push(await once(pipe, r + 1));
+      await pipe.dispose();
+      process.stderr.write(
+        `run ${r + 1}/${runs} ${mode}: stall ${samples[mode].at(-1)!.stallMs.toFixed(1)} ms\n`,
+      );
+    }
+  }
+} else {
+  const pipes = { main: await load('main'), worker: await load('worker') };
+  // one warm-up each (first-call allocations)
+  await once(pipes.main, 0);
+  await once(pipes.worker, 0);
+  for (let r = 0; r < runs; r++) {
+    for (const mode of ['main', 'worker'] as const) samples[mode].push(await once(pipes[mode], r + 1));
+  }
+  await pipes.main.dispose();
+  await pipes.worker.dispose();
 }
-await pipes.main.dispose();
-await pipes.worker.dispose();
 
 process.stdout.write(
-  `model ${model}, ${size}×${size}, ${steps} steps, ${runs} runs each (interleaved), medians (min–max)\n\n` +
+  `model ${model}, ${size}×${size}, ${steps} steps, ${runs} runs each (interleaved${loadEach ? ', loaded per run' : ''}), cpuMemory ${memory ?? 'balanced (default)'}, load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}, medians (min–max)\n\n` +
     '| sessionThread | longest event-loop stall (ms) | generation wall time (ms) |\n|---|---|---|\n',
 );
 for (const mode of ['main', 'worker'] as const) {

@@ -15,6 +15,7 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  CPU_MEMORY_MODES,
   type CpuMemoryMode,
   FileModelSource,
   NodeSessionFactory,
@@ -41,7 +42,7 @@ Options:
   --steps N            denoising steps (default 2)
   --threads N          onnxruntime intra-op threads (default: onnxruntime's)
   --thread T           sessionThread: main (default) or worker
-  --memory MODE        cpuMemory option: balanced (default), lowest or off
+  --memory MODE        cpuMemory: balanced (default), low or arena (onnxruntime's defaults)
   --components LIST    components to load, e.g. text_encoder,unet,vae_decoder (default: what the loader picks)
   --arena on|off       sessionOptions.enableCpuMemArena (default: what --memory sets)
   --mem-pattern on|off sessionOptions.enableMemPattern (default: what --memory sets)
@@ -96,6 +97,8 @@ const onOff = (name: string, v: string | undefined): boolean | undefined => {
   if (v !== 'on' && v !== 'off') usageError(`--${name} ${JSON.stringify(v)}: expected on or off.`);
   return v === 'on';
 };
+if (values.memory !== undefined && !CPU_MEMORY_MODES.includes(values.memory as CpuMemoryMode))
+  usageError(`--memory ${JSON.stringify(values.memory)}: expected one of ${CPU_MEMORY_MODES.join(', ')}.`);
 const arena = onOff('arena', values.arena);
 const memPattern = onOff('mem-pattern', values['mem-pattern']);
 const config: Record<string, string> = {};
@@ -129,6 +132,7 @@ async function resetPeak(): Promise<void> {
 
 interface Row {
   phase: string;
+  ms: number;
   peak: number;
   after: Status;
 }
@@ -138,9 +142,11 @@ let overallPeak = 0;
 /** Runs `fn` with the peak mark reset before it; records the phase's peak and the RSS after it. */
 async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
   await resetPeak();
+  const t0 = performance.now();
   const result = await fn();
+  const ms = performance.now() - t0;
   const after = await status();
-  rows.push({ phase: name, peak: after.hwm, after });
+  rows.push({ phase: name, ms, peak: after.hwm, after });
   overallPeak = Math.max(overallPeak, after.hwm);
   return result;
 }
@@ -242,13 +248,14 @@ const lines = [
   `model ${values.model} · ${size}×${size} · ${steps} steps · sessionThread ${values.thread} · cpuMemory ${values.memory ?? '(default)'} · threads ${threads ?? 'default'} · node ${process.version}`,
   `sessionOptions ${JSON.stringify(sessionOptions)} · components ${loaded.join(',')} · load ${(loadMs / 1000).toFixed(1)} s · generate wall ${(wallMs / 1000).toFixed(1)} s`,
   '',
-  '| phase | peak during (GB) | RSS after (GB) | anon after | file-backed after |',
-  '| --- | --- | --- | --- | --- |',
-  `| start | | ${gb(start.rss)} | ${gb(start.anon)} | ${gb(start.file)} |`,
+  '| phase | time (s) | peak during (GB) | RSS after (GB) | anon after | file-backed after |',
+  '| --- | --- | --- | --- | --- | --- |',
+  `| start | | | ${gb(start.rss)} | ${gb(start.anon)} | ${gb(start.file)} |`,
   ...rows.map(
-    (r) => `| ${r.phase} | ${gb(r.peak)} | ${gb(r.after.rss)} | ${gb(r.after.anon)} | ${gb(r.after.file)} |`,
+    (r) =>
+      `| ${r.phase} | ${(r.ms / 1000).toFixed(2)} | ${gb(r.peak)} | ${gb(r.after.rss)} | ${gb(r.after.anon)} | ${gb(r.after.file)} |`,
   ),
   '',
-  `peak RSS ${gb(overallPeak)} GB · ONNX files of the loaded components ${gb(modelBytes)} GB · peak / files ${(overallPeak / modelBytes).toFixed(2)}×`,
+  `load average ${(await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')} · peak RSS ${gb(overallPeak)} GB · ONNX files of the loaded components ${gb(modelBytes)} GB · peak / files ${(overallPeak / modelBytes).toFixed(2)}×`,
 ];
 process.stdout.write(`${lines.join('\n')}\n`);

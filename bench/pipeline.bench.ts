@@ -2,7 +2,7 @@
  * Pipeline benchmark (issue 4 item 5): where the time of one generation goes.
  *
  *   npm run bench -- --model DIR [--size 512] [--steps 20] [--runs 3] [--guidance 7.5] [--provider cpu]
- *                    [--threads N]
+ *                    [--threads N] [--memory balanced|low|arena] [--components LIST]
  *
  * Each run loads the model, generates one image and releases it; the table shows medians (and min/max)
  * over the runs. Every `session.run` is timed through a wrapping SessionFactory, so
@@ -17,6 +17,8 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  CPU_MEMORY_MODES,
+  type CpuMemoryMode,
   type ExecutionProviderName,
   FileModelSource,
   NodeSessionFactory,
@@ -31,6 +33,7 @@ import {
 } from '@latentkit/core';
 import {
   loadOnnxPipeline,
+  type OnnxComponentName,
   type OrtFeedData,
   type SessionFactory,
   type SessionRequest,
@@ -50,6 +53,10 @@ Options:
   --guidance G       classifier-free guidance scale (default 7.5; 5 for SDXL, as diffusers)
   --provider LIST    execution providers in order of preference, e.g. cuda,cpu (default cpu)
   --threads N        onnxruntime intra-op threads (default: onnxruntime's)
+  --memory MODE      the CPU provider's memory use (cpuMemory): balanced (default), low or arena
+                     (onnxruntime's defaults); docs/performance.md "Memory"
+  --components LIST  components to load, e.g. text_encoder,unet,vae_decoder (txt2img without the VAE
+                     encoder, as the CLI loads); default: every component the folder has
   --prompt TEXT      the prompt (default "a red circle on a blue background")
   -h, --help         print this help
 
@@ -70,6 +77,8 @@ let values: {
   guidance?: string;
   provider: string;
   threads?: string;
+  memory?: string;
+  components?: string;
   prompt: string;
   help?: boolean;
 };
@@ -83,6 +92,8 @@ try {
       guidance: { type: 'string' },
       provider: { type: 'string', default: 'cpu' },
       threads: { type: 'string' },
+      memory: { type: 'string' },
+      components: { type: 'string' },
       prompt: { type: 'string', default: 'a red circle on a blue background' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -110,6 +121,10 @@ let guidance = guidanceFlag ?? 7.5;
 let pipelineName = 'StableDiffusionPipeline';
 const providers = parseExecutionProviders(values.provider) as ExecutionProviderName[];
 const threads = values.threads === undefined ? undefined : Number(values.threads);
+if (values.memory !== undefined && !CPU_MEMORY_MODES.includes(values.memory as CpuMemoryMode))
+  usageError(`--memory ${JSON.stringify(values.memory)}: expected one of ${CPU_MEMORY_MODES.join(', ')}.`);
+const memory = values.memory as CpuMemoryMode | undefined;
+const components = values.components?.split(',') as OnnxComponentName[] | undefined;
 
 /** Σ of session.run times per component, and how many runs. */
 class RunTimes {
@@ -230,6 +245,7 @@ async function onnxBytes(dir: string): Promise<number> {
   let total = 0;
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue;
+    if (components && !components.includes(entry.name as OnnxComponentName)) continue;
     for (const file of await readdir(join(dir, entry.name))) {
       // the model.onnx that loads, its external data (model.onnx_data, weights.pb, …); not fp16 variants
       if (/\.fp16\.onnx|_fp16\.onnx/.test(file)) continue;
@@ -251,11 +267,16 @@ async function runOnce(seed: number): Promise<RunResult> {
   const inner = new NodeSessionFactory({
     providers,
     ...(threads !== undefined ? { intraOpNumThreads: threads } : {}),
+    ...(memory !== undefined ? { cpuMemory: memory } : {}),
     logLevel: 'error',
   });
   const factory = new TimingSessionFactory(inner, times);
   const t0 = performance.now();
-  const parts: LoadedPipelineParts = await loadOnnxPipeline(new FileModelSource(values.model!), factory);
+  const parts: LoadedPipelineParts = await loadOnnxPipeline(
+    new FileModelSource(values.model!),
+    factory,
+    components ? { components } : {},
+  );
   const loadMs = performance.now() - t0;
   const wall: Record<string, number> = {};
   if (parts.promptEncoder) timeMethod(parts.promptEncoder, 'encode', wall, 'text');
@@ -341,7 +362,7 @@ const rows: [string, keyof RunResult, (v: number) => string][] = [
   ['ONNX files (graphs + weights)', 'modelMb', (v) => `${v.toFixed(1)} MB`],
   ['peak RSS / ONNX bytes', 'rssPerModelByte', (v) => `${v.toFixed(2)}×`],
 ];
-const header = `model ${values.model} (${pipelineName}) · ${size}×${size} · ${steps} steps · guidance ${guidance} · ${providers.join(',')} · ${runs} runs · node ${process.version}`;
+const header = `model ${values.model} (${pipelineName}) · ${size}×${size} · ${steps} steps · guidance ${guidance} · ${providers.join(',')} · cpuMemory ${memory ?? 'balanced (default)'}${components ? ` · components ${components.join(',')}` : ''} · ${runs} runs · node ${process.version}`;
 const col = Math.max(...rows.map(([label]) => label.length));
 const lines = [
   header,
