@@ -94,10 +94,11 @@ export type SessionThread = 'main' | 'worker';
 export const SESSION_THREADS: readonly SessionThread[] = ['main', 'worker'];
 
 /**
- * Where the sessions of a model loaded through `nodeBackend` (`fromPretrained`, `loadPipeline`, the CLI) run
- * when {@link NodeSessionOptions.sessionThread} is not given: a worker thread, so a generation never blocks
- * the event loop. A {@link NodeSessionFactory} made directly defaults to `'main'` (its sessions are then
- * onnxruntime-node's own objects).
+ * Where the sessions of a model loaded through `nodeBackend` (`fromPretrained`, `loadPipeline`) run when
+ * {@link NodeSessionOptions.sessionThread} is not given: a worker thread, so a generation never blocks the
+ * event loop. A {@link NodeSessionFactory} made directly defaults to `'main'` (its sessions are then
+ * onnxruntime-node's own objects); the CLI passes `'main'` (a `process.exit` while a worker is inside
+ * onnxruntime aborts the process).
  */
 export const DEFAULT_SESSION_THREAD: SessionThread = 'worker';
 

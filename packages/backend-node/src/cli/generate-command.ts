@@ -294,6 +294,9 @@ export async function runGenerate(
     onWarning: (message: string) => io.stderr.write(`${message}\n`),
     // onnxruntime's own native error lines duplicate our one-line fallback warning.
     logLevel: process.env['LATENTKIT_DEBUG'] ? ('warning' as const) : ('fatal' as const),
+    // The CLI keeps its sessions on its own thread (docs/performance.md, "The event loop"): it has no event
+    // loop to keep free, and a process.exit while a worker is inside onnxruntime aborts (SIGABRT, exit 134).
+    sessionThread: 'main' as const,
   };
   // --model org/name: a download bar while the hub model is fetched (none on a cache hit)
   const hub = hubLoadOptions(flags, io.stderr, Boolean(flags.json));
