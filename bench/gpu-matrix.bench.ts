@@ -44,6 +44,7 @@ Options:
   (--model and --make are carried out in the order given)
   --repo ROOT        the repository root (for --make and the gpu-buffer probe's tiny model)
   --python EXE       the Python with torch and onnx for --make (default python3)
+  --thread T         sessionThread: main (default, as the earlier GPU figures) or worker
   --size PX          width and height (default 512)
   --steps N          steps of each timed generation (default 20)
   --repeat N         timed generations per row (default 1)
@@ -65,6 +66,7 @@ const OPTIONS = {
   make: { type: 'string', multiple: true, default: [] as string[] },
   repo: { type: 'string' },
   python: { type: 'string', default: 'python3' },
+  thread: { type: 'string', default: 'main' },
   size: { type: 'string', default: '512' },
   steps: { type: 'string', default: '20' },
   repeat: { type: 'string', default: '1' },
@@ -169,7 +171,11 @@ torch.onnx.export = export
 sys.path.insert(0, 'tools/full-size')
 sys.argv = ${JSON.stringify(argv)}
 runpy.run_path(sys.argv[0], run_name='__main__')`;
-    const r = spawnSync(values.python, ['-c', py], { cwd: values.repo, encoding: 'utf8', maxBuffer: 1 << 26 });
+    const r = spawnSync(values.python, ['-c', py], {
+      cwd: values.repo,
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
     ok = r.status === 0 && existsSync(join(dir, 'unet/model.onnx'));
     log = `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').slice(-15).join('\n');
   }
@@ -218,7 +224,11 @@ const median = (xs: number[]) => {
 };
 
 function optionsFor(variant: Variant): NodeBackendOptions {
-  const o: NodeBackendOptions = { providers, onWarning: (m) => console.log(`  warning: ${m}`) };
+  const o: NodeBackendOptions = {
+    providers,
+    sessionThread: values.thread as 'main' | 'worker',
+    onWarning: (m) => console.log(`  warning: ${m}`),
+  };
   if (variant !== 'dynamic') o.staticShapes = { width: size, height: size };
   if (variant === 'static+capture') o.sessionOptions = { enableGraphCapture: true };
   return o;
@@ -232,6 +242,7 @@ function write(): void {
     memGiB: Math.round(totalmem() / 2 ** 30),
     loadavg: loadavg().map((x) => x.toFixed(2)),
     providers,
+    sessionThread: values.thread,
     size,
     steps,
     repeat,
@@ -250,7 +261,7 @@ function write(): void {
   const md = [
     `# gpu-matrix ${meta.date}`,
     '',
-    `providers ${providers.join(',')}, ${size}×${size}, ${steps} steps, guidance ${guidance}, ${repeat} timed run(s) per row; ${meta.cpus}; load average ${meta.loadavg.join(' ')}`,
+    `providers ${providers.join(',')}, sessionThread ${values.thread}, ${size}×${size}, ${steps} steps, guidance ${guidance}, ${repeat} timed run(s) per row; ${meta.cpus}; load average ${meta.loadavg.join(' ')}`,
     `gpu-buffer output probe: ${probe}`,
     ...made.map(
       (m) => `made ${m.dir} with ${m.script}: ${m.ok ? 'ok' : 'FAILED'} in ${m.seconds.toFixed(0)} s`,
