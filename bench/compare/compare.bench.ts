@@ -173,7 +173,14 @@ interface TorchInfo {
   threads: number;
   blasInfo: string | null;
   python: string;
-  blas: { kind: string; libraries: string[]; alternative: string | null; sgemmGflops: number };
+  blas: {
+    kind: string;
+    /** The library torch's sgemm_ comes from (the one mapped as libblas.so.3, else the first BLAS-like one). */
+    library: string | null;
+    libraries: string[];
+    alternative: string | null;
+    sgemmGflops: number;
+  };
 }
 const infoRun = spawnSync(python, [TORCH_SCRIPT, '--info', '--threads', String(threads)], {
   encoding: 'utf8',
@@ -181,13 +188,12 @@ const infoRun = spawnSync(python, [TORCH_SCRIPT, '--info', '--threads', String(t
 });
 if (infoRun.status !== 0) fail(`${TORCH_SCRIPT} --info failed:\n${infoRun.stderr}`);
 const info = JSON.parse(infoRun.stdout) as TorchInfo;
-const blasLib =
-  info.blas.libraries.find((l) => /openblas|mkl|blis/i.test(l)) ?? info.blas.libraries[0] ?? 'none';
+const blasLib = info.blas.library ?? 'no BLAS library mapped';
 if (!['openblas', 'mkl', 'blis'].includes(info.blas.kind)) {
   const banner = [
     '',
     '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
-    `!! torch ${info.torch} runs its matrix products on ${info.blas.kind} BLAS (${info.blas.libraries.join(', ') || 'no BLAS library mapped'}),`,
+    `!! torch ${info.torch} runs its matrix products on ${info.blas.kind} BLAS (${blasLib}),`,
     `!! ${info.blas.sgemmGflops} GFLOP/s on a 1024² sgemm. Debian's default reference BLAS is ~23× slower on this`,
     '!! model than OpenBLAS: PyTorch would look far slower than it is. Not a fair comparator.',
     `!! Fix: ${APT}`,

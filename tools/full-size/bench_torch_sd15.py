@@ -52,14 +52,17 @@ def blas_info(torch):
             base = os.path.basename(path).lower()
             if any(k in base for k in ("blas", "mkl_", "libmkl", "blis", "atlas")):
                 libs.add(os.path.realpath(path))
-    joined = " ".join(sorted(libs)).lower()
-    if "openblas" in joined:
+    # torch (BLAS_INFO=generic) calls the libblas.so.3 it was linked with: the file that got mapped under that
+    # name decides (OpenBLAS's liblapack may map libopenblas too, so the other names only count without one)
+    blas3 = [lib for lib in libs if os.path.basename(lib).startswith("libblas.so")]
+    decisive = " ".join(blas3 or sorted(libs)).lower()
+    if "openblas" in decisive:
         kind = "openblas"
-    elif "mkl" in joined:
+    elif "mkl" in decisive:
         kind = "mkl"
-    elif "blis" in joined:
+    elif "blis" in decisive:
         kind = "blis"
-    elif "atlas" in joined:
+    elif "atlas" in decisive:
         kind = "atlas"
     elif libs:
         kind = "reference"  # Debian's netlib libblas3: /usr/lib/x86_64-linux-gnu/blas/libblas.so.3
@@ -83,7 +86,8 @@ def blas_info(torch):
         t0 = time.perf_counter()
         x @ y
         best = min(best, time.perf_counter() - t0)
-    return {"kind": kind, "libraries": sorted(libs), "alternative": alternative,
+    return {"kind": kind, "library": (blas3 or sorted(libs) or [None])[0], "libraries": sorted(libs),
+            "alternative": alternative,
             "sgemmGflops": round(2 * n ** 3 / best / 1e9, 1)}
 
 
