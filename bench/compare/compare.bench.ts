@@ -454,12 +454,8 @@ try {
   const genP: Timed[] = [];
   for (let r = 0; r < runs; r++) {
     const out = r === 0;
-    genL.push(
-      (await L.request({ ...genReq, steps, out: out ? join(tmp, 'image-l.f32') : null })) as unknown as Timed,
-    );
-    genP.push(
-      (await P.request({ ...genReq, steps, out: out ? join(tmp, 'image-p.f32') : null })) as unknown as Timed,
-    );
+    genL.push(await timed(L, P, { ...genReq, steps, out: out ? join(tmp, 'image-l.f32') : null }));
+    genP.push(await timed(P, L, { ...genReq, steps, out: out ? join(tmp, 'image-p.f32') : null }));
     log(
       `generation ${r + 1}/${runs}: latentkit ${(genL[r]!.ms / 1000).toFixed(2)} s, PyTorch ${(genP[r]!.ms / 1000).toFixed(2)} s`,
     );
