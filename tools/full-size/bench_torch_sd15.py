@@ -319,7 +319,7 @@ def main():
         if not args.weights or not args.model:
             ap.error("--worker needs --weights PATH and --model DIR")
         return serve(args)
-    ap.error("give --info or --worker")
+    ap.error("give --info, --verify-weights or --worker")
 
 
 if __name__ == "__main__":
