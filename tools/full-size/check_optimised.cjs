@@ -42,7 +42,7 @@ function peakRssGb() {
   const line = readFileSync('/proc/self/status', 'utf8')
     .split('\n')
     .find((l) => l.startsWith('VmHWM'));
-  return Number(line.split(/\s+/)[1]) / 1e6;
+  return (Number(line.split(/\s+/)[1]) * 1024) / 1e9; // VmHWM is in KiB; GB = 10^9 bytes
 }
 
 const f32 = new Float32Array(1);
