@@ -38,6 +38,9 @@ Options:
   --load-each    load the pipeline for each run and dispose it after (one model in memory at a time:
                  for full-size models); no warm-up run
   --memory MODE  cpuMemory: balanced (default), low or arena
+  --only T       run only sessionThread T (main or worker)
+  --trace        print every stall over 40 ms with when it happened (ms from the start of generate(), and
+                 the step that had started), to find what blocks
   -h, --help     print this help
 `;
 
@@ -59,6 +62,8 @@ const { values } = parseArgs({
     runs: { type: 'string' },
     threads: { type: 'string' },
     'load-each': { type: 'boolean' },
+    trace: { type: 'boolean' },
+    only: { type: 'string' },
     memory: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -73,6 +78,11 @@ const steps = positiveInt('steps', values.steps, 4);
 const runs = positiveInt('runs', values.runs, 3);
 const threads = values.threads === undefined ? undefined : positiveInt('threads', values.threads, 1);
 const loadEach = values['load-each'] === true;
+if (values.only !== undefined && values.only !== 'main' && values.only !== 'worker') {
+  process.stderr.write(`--only ${JSON.stringify(values.only)}: expected main or worker.\n\n${USAGE}`);
+  process.exit(2);
+}
+const modes: SessionThread[] = values.only ? [values.only as SessionThread] : ['main', 'worker'];
 if (values.memory !== undefined && !CPU_MEMORY_MODES.includes(values.memory as CpuMemoryMode)) {
   process.stderr.write(
     `--memory ${JSON.stringify(values.memory)}: expected one of ${CPU_MEMORY_MODES.join(', ')}.\n\n${USAGE}`,
@@ -106,11 +116,23 @@ async function load(sessionThread: SessionThread): Promise<StableDiffusionPipeli
 async function once(pipe: StableDiffusionPipeline, seed: number): Promise<Sample> {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   // a timer keeps the loop turning, so a blocked stretch shows as one long delay
-  const keepAlive = setInterval(() => undefined, 1);
-  histogram.enable();
   const t0 = performance.now();
+  let last = t0;
+  let step = 0;
+  const keepAlive = setInterval(() => {
+    const now = performance.now();
+    if (values.trace && now - last > 40)
+      process.stderr.write(
+        `  stall ${(now - last).toFixed(1)} ms at ${(last - t0).toFixed(0)}–${(now - t0).toFixed(0)} ms (after step ${step} of ${steps})\n`,
+      );
+    last = now;
+  }, 1);
+  histogram.enable();
   await pipe.generate({
     prompt: 'a red circle on a blue background',
+    onStep: () => {
+      step++;
+    },
     seed,
     numInferenceSteps: steps,
     width: size,
@@ -125,7 +147,7 @@ async function once(pipe: StableDiffusionPipeline, seed: number): Promise<Sample
 const samples: Record<SessionThread, Sample[]> = { main: [], worker: [] };
 if (loadEach) {
   for (let r = 0; r < runs; r++) {
-    for (const mode of ['main', 'worker'] as const) {
+    for (const mode of modes) {
       const pipe = await load(mode);
       samples[mode].push(await once(pipe, r + 1));
       await pipe.dispose();
@@ -152,7 +174,7 @@ process.stdout.write(
     .join(' ')}, medians (min–max)\n\n` +
     '| sessionThread | longest event-loop stall (ms) | generation wall time (ms) |\n|---|---|---|\n',
 );
-for (const mode of ['main', 'worker'] as const) {
+for (const mode of modes) {
   const s = samples[mode];
   process.stdout.write(
     `| ${mode} | ${fmt(
@@ -161,5 +183,7 @@ for (const mode of ['main', 'worker'] as const) {
     )} | ${fmt(s.map((x) => x.wallMs))} |\n`,
   );
 }
-const ratio = median(samples.worker.map((x) => x.wallMs)) / median(samples.main.map((x) => x.wallMs));
-process.stdout.write(`\nworker / main wall time: ${ratio.toFixed(3)}\n`);
+if (modes.length === 2) {
+  const ratio = median(samples.worker.map((x) => x.wallMs)) / median(samples.main.map((x) => x.wallMs));
+  process.stdout.write(`\nworker / main wall time: ${ratio.toFixed(3)}\n`);
+}

@@ -169,8 +169,11 @@ class PhasedFactory implements SessionFactory {
 async function onnxBytes(dir: string, components: readonly string[]): Promise<number> {
   let total = 0;
   for (const c of components) {
-    for (const file of await readdir(join(dir, c))) {
-      if (/\.fp16\.onnx|_fp16\.onnx/.test(file)) continue;
+    const files = await readdir(join(dir, c));
+    // a folder with an fp16 variant beside model.onnx: its files (weights.fp16.pb, …) are the variant's
+    const variant = files.some((f) => f === 'model.fp16.onnx' || f === 'model_fp16.onnx');
+    for (const file of files) {
+      if (variant && /[._]fp16[._]/.test(file)) continue;
       if (
         file === 'model.onnx' ||
         file.endsWith('.onnx_data') ||

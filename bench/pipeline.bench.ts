@@ -246,9 +246,13 @@ async function onnxBytes(dir: string): Promise<number> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue;
     if (components && !components.includes(entry.name as OnnxComponentName)) continue;
-    for (const file of await readdir(join(dir, entry.name))) {
+    const files = await readdir(join(dir, entry.name));
+    // a folder with an fp16 variant beside model.onnx: its files (weights.fp16.pb, …) are the variant's
+    const variant = files.some((f) => f === 'model.fp16.onnx' || f === 'model_fp16.onnx');
+    for (const file of files) {
       // the model.onnx that loads, its external data (model.onnx_data, weights.pb, …); not fp16 variants
-      if (/\.fp16\.onnx|_fp16\.onnx/.test(file)) continue;
+      // (model.fp16.onnx, model_fp16.onnx, weights.fp16.pb)
+      if (variant && /[._]fp16[._]/.test(file)) continue;
       if (
         file === 'model.onnx' ||
         file.endsWith('.onnx_data') ||
