@@ -37,7 +37,7 @@ Options:
   --threads N    onnxruntime intra-op threads (default: onnxruntime's)
   --load-each    load the pipeline for each run and dispose it after (one model in memory at a time:
                  for full-size models); no warm-up run
-  --memory MODE  cpuMemory: balanced (default), low or arena
+  --memory MODE  cpuMemory: arena (default), balanced or low
   --only T       run only sessionThread T (main or worker)
   --trace        print every stall over 40 ms with when it happened (ms from the start of generate(), and
                  the step that had started), to find what blocks
@@ -169,7 +169,7 @@ if (loadEach) {
 }
 
 process.stdout.write(
-  `model ${model}, ${size}×${size}, ${steps} steps, ${runs} runs each (interleaved${loadEach ? ', loaded per run' : ''}), cpuMemory ${memory ?? 'balanced (default)'}, load average ${loadavg()
+  `model ${model}, ${size}×${size}, ${steps} steps, ${runs} runs each (interleaved${loadEach ? ', loaded per run' : ''}), cpuMemory ${memory ?? 'arena (default)'}, load average ${loadavg()
     .map((x) => x.toFixed(2))
     .join(' ')}, medians (min–max)\n\n` +
     '| sessionThread | longest event-loop stall (ms) | generation wall time (ms) |\n|---|---|---|\n',

@@ -42,7 +42,7 @@ Options:
   --steps N            denoising steps (default 2)
   --threads N          onnxruntime intra-op threads (default: onnxruntime's)
   --thread T           sessionThread: main (default) or worker
-  --memory MODE        cpuMemory: balanced (default), low or arena (onnxruntime's defaults)
+  --memory MODE        cpuMemory: arena (default: onnxruntime's defaults), balanced or low
   --components LIST    components to load, e.g. text_encoder,unet,vae_decoder (default: what the loader picks)
   --arena on|off       sessionOptions.enableCpuMemArena (default: what --memory sets)
   --mem-pattern on|off sessionOptions.enableMemPattern (default: what --memory sets)

@@ -53,8 +53,8 @@ Options:
   --guidance G       classifier-free guidance scale (default 7.5; 5 for SDXL, as diffusers)
   --provider LIST    execution providers in order of preference, e.g. cuda,cpu (default cpu)
   --threads N        onnxruntime intra-op threads (default: onnxruntime's)
-  --memory MODE      the CPU provider's memory use (cpuMemory): balanced (default), low or arena
-                     (onnxruntime's defaults); docs/performance.md "Memory"
+  --memory MODE      the CPU provider's memory use (cpuMemory): arena (default,
+                     onnxruntime's defaults), balanced or low; docs/performance.md "Memory"
   --components LIST  components to load, e.g. text_encoder,unet,vae_decoder (txt2img without the VAE
                      encoder, as the CLI loads); default: every component the folder has
   --prompt TEXT      the prompt (default "a red circle on a blue background")
@@ -366,7 +366,7 @@ const rows: [string, keyof RunResult, (v: number) => string][] = [
   ['ONNX files (graphs + weights)', 'modelMb', (v) => `${v.toFixed(1)} MB`],
   ['peak RSS / ONNX bytes', 'rssPerModelByte', (v) => `${v.toFixed(2)}×`],
 ];
-const header = `model ${values.model} (${pipelineName}) · ${size}×${size} · ${steps} steps · guidance ${guidance} · ${providers.join(',')} · cpuMemory ${memory ?? 'balanced (default)'}${components ? ` · components ${components.join(',')}` : ''} · ${runs} runs · node ${process.version}`;
+const header = `model ${values.model} (${pipelineName}) · ${size}×${size} · ${steps} steps · guidance ${guidance} · ${providers.join(',')} · cpuMemory ${memory ?? 'arena (default)'}${components ? ` · components ${components.join(',')}` : ''} · ${runs} runs · node ${process.version}`;
 const col = Math.max(...rows.map(([label]) => label.length));
 const lines = [
   header,

@@ -43,8 +43,8 @@ const sameBits = (a: Float32Array, b: Float32Array) =>
   Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 describe('cpuMemory: session options', () => {
-  it('no CPU arena unless "arena"; other providers untouched', () => {
-    expect(cpuMemorySessionOptions(undefined, 'cpu')).toEqual({ enableCpuMemArena: false });
+  it('no CPU arena with "balanced" and "low"; onnxruntime\'s defaults otherwise; other providers untouched', () => {
+    expect(cpuMemorySessionOptions(undefined, 'cpu')).toEqual({});
     expect(cpuMemorySessionOptions('balanced', 'cpu')).toEqual({ enableCpuMemArena: false });
     expect(cpuMemorySessionOptions('low', 'cpu')).toEqual({ enableCpuMemArena: false });
     expect(cpuMemorySessionOptions('arena', 'cpu')).toEqual({});
@@ -64,7 +64,8 @@ describe('cpuMemory: session options', () => {
       expect(spy).toHaveBeenCalledTimes(1);
       return (spy.mock.calls[0]![1] as InferenceSession.SessionOptions).enableCpuMemArena;
     };
-    expect(await arenaOf({})).toBe(false);
+    expect(await arenaOf({})).toBeUndefined();
+    expect(await arenaOf({ cpuMemory: 'balanced' })).toBe(false);
     expect(await arenaOf({ cpuMemory: 'low' })).toBe(false);
     expect(await arenaOf({ cpuMemory: 'arena' })).toBeUndefined();
     expect(await arenaOf({ cpuMemory: 'balanced', sessionOptions: { enableCpuMemArena: true } })).toBe(true);
@@ -90,12 +91,14 @@ describe('cpuMemory: session options', () => {
     const components = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'];
     for (const [mode, expected] of [
       ['balanced', 1],
+      ['low', 1],
+      [undefined, components.length],
       ['arena', components.length],
     ] as const) {
       running = 0;
       most = 0;
       order.length = 0;
-      const factory = new NodeSessionFactory({ cpuMemory: mode });
+      const factory = new NodeSessionFactory(mode ? { cpuMemory: mode } : {});
       await Promise.all(
         components.map((component) =>
           factory.create({ component, modelPath: `${component}/model.onnx`, source }),

@@ -6,14 +6,15 @@ import { Tensor } from 'onnxruntime-node';
  * How the sessions on onnxruntime's CPU provider use memory (docs/performance.md, "Memory"); the other
  * providers are not affected.
  *
- * - `'balanced'` (default): no CPU memory arena. Each `session.run` returns its activations when it ends,
+ * - `'balanced'`: no CPU memory arena. Each `session.run` returns its activations when it ends,
  *   so they do not pile up: the UNet's first call and its memory-pattern block, and the VAE decoder's
  *   full-resolution maps on top of the UNet's.
  * - `'low'`: `'balanced'`, and the UNet runs one batch row at a time (under classifier-free guidance the
  *   negative and the positive row: two calls of batch 1 instead of one of batch 2), which halves its
  *   activations (the attention scores over 4096 positions at 512²); the outputs are the same bit for bit.
- * - `'arena'`: onnxruntime's own defaults. Each session keeps a memory arena that grows to its peak and
- *   never shrinks.
+ * - `'arena'` (default): onnxruntime's own defaults. Each session keeps a memory arena that grows to its
+ *   peak and never shrinks: the most memory, but no first-call cost and no large maps and unmaps per call
+ *   (measured faster, and fewer event-loop stalls with `sessionThread: 'worker'`).
  */
 export type CpuMemoryMode = 'balanced' | 'low' | 'arena';
 
@@ -21,7 +22,7 @@ export type CpuMemoryMode = 'balanced' | 'low' | 'arena';
 export const CPU_MEMORY_MODES: readonly CpuMemoryMode[] = ['balanced', 'low', 'arena'];
 
 /** The {@link CpuMemoryMode} used when none is given. */
-export const DEFAULT_CPU_MEMORY: CpuMemoryMode = 'balanced';
+export const DEFAULT_CPU_MEMORY: CpuMemoryMode = 'arena';
 
 /** Components whose sessions run one batch row at a time in `'low'` mode. */
 const ROW_BY_ROW_COMPONENTS: readonly string[] = ['unet'];
@@ -33,7 +34,7 @@ export function checkCpuMemoryMode(value: unknown): void {
       name: 'cpuMemory',
       value,
       expected: `one of ${CPU_MEMORY_MODES.map((m) => JSON.stringify(m)).join(', ')}`,
-      fix: 'leave it out for "balanced", use "low" for the smallest peak, "arena" for onnxruntime\'s defaults',
+      fix: 'leave it out for onnxruntime\'s defaults ("arena"), use "balanced" or "low" for a smaller peak',
     });
   }
 }
