@@ -162,6 +162,11 @@ describe('latentkit generate: hires fix flags', () => {
       /--hires-upscaler.*'bicubic' is invalid.*Allowed choices are latent, pixel/,
     ],
     [
+      '--cpu-memory small',
+      gen('--cpu-memory', 'small'),
+      /--cpu-memory.*'small' is invalid.*Allowed choices are balanced, low, arena/,
+    ],
+    [
       '--hires-strength without --hires-scale',
       gen('--hires-strength', '0.5'),
       /--hires-strength needs --hires-scale X/,

@@ -241,6 +241,30 @@ describe('latentkit on the sd1 fixture model', () => {
     expect((await readPng(single)).data).toEqual((await readPng(join(out, 'img-2.png'))).data);
   });
 
+  it('--cpu-memory low (UNet row by row, no arena) writes the same pixels as the default', async () => {
+    const args = (file: string) => [
+      'generate',
+      'a red circle, on blue',
+      '--model',
+      sd1,
+      '--steps',
+      '3',
+      '--seed',
+      '44',
+      '--width',
+      '32',
+      '--height',
+      '32',
+      '--out',
+      file,
+    ];
+    const plain = join(out, 'memory-default.png');
+    const low = join(out, 'memory-low.png');
+    const runs = [await cli(args(plain)), await cli([...args(low), '--cpu-memory', 'low'])];
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    expect((await readPng(low)).data).toEqual((await readPng(plain)).data);
+  });
+
   it('img2img with --image and --strength, and a --scheduler by A1111 name', async () => {
     const target = join(out, 'img2img.png');
     const run = await cli([

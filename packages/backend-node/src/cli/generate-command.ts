@@ -36,6 +36,7 @@ import {
 } from '@latentkit/model-shapes';
 import type { OnnxComponentName } from '@latentkit/onnx';
 import { a1111SamplerName, createScheduler } from '@latentkit/schedulers';
+import type { CpuMemoryMode } from '../cpu-memory.js';
 import type { ExecutionProviderName } from '../execution-providers.js';
 import { generationParametersFrom } from '../generation-parameters.js';
 import { nodeBackend } from '../node-backend.js';
@@ -82,6 +83,7 @@ export interface GenerateFlags extends HiresFlags, UpscaleFlags, LayoutFlags, Lo
   vaeTiling?: boolean;
   vaeTileSize?: number;
   provider: ExecutionProviderName[];
+  cpuMemory?: CpuMemoryMode;
   json?: boolean;
 }
 
@@ -297,6 +299,7 @@ export async function runGenerate(
     // The CLI keeps its sessions on its own thread (docs/performance.md, "The event loop"): it has no event
     // loop to keep free, and a process.exit while a worker is inside onnxruntime aborts (SIGABRT, exit 134).
     sessionThread: 'main' as const,
+    cpuMemory: flags.cpuMemory,
   };
   // --model org/name: a download bar while the hub model is fetched (none on a cache hit)
   const hub = hubLoadOptions(flags, io.stderr, Boolean(flags.json));

@@ -1,5 +1,6 @@
 import { DEFAULT_HIRES_STRENGTH, HIRES_UPSCALERS } from '@latentkit/core';
 import { Command, CommanderError, Option } from 'commander';
+import { CPU_MEMORY_MODES } from '../cpu-memory.js';
 import { EXECUTION_PROVIDERS, parseExecutionProviders } from '../execution-providers.js';
 import { ExitCode, exitCodeFor, formatCliError } from './cli-error.js';
 import { MAX_IMAGES_PER_RUN } from './cli-limits.js';
@@ -220,6 +221,12 @@ export function createProgram(io: CommandIo, state: RunState = { exitCode: ExitC
       )
         .argParser(providerList)
         .default(['cpu'], 'cpu'),
+    )
+    .addOption(
+      new Option(
+        '--cpu-memory <mode>',
+        'memory of the CPU provider: arena (fastest, default), balanced (no arena), low (also the UNet row by row); docs/performance.md',
+      ).choices([...CPU_MEMORY_MODES]),
     )
     .option('--json', 'print a JSON summary (files, seeds, timings) on stdout; no progress bar')
     .addHelpText(
