@@ -64,8 +64,11 @@ function feeds(session: InferenceSession): Record<string, Tensor> {
   const hidden = meta['encoder_hidden_states'];
   const d = hidden?.isTensor ? Number(hidden.shape[2]) : 768;
   let seed = 1;
-  const rand = (n: number) =>
-    Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1);
+  const next = (): number => {
+    seed = (seed * 16807) % 2147483647;
+    return (seed / 2147483647) * 2 - 1;
+  };
+  const rand = (n: number) => Float32Array.from({ length: n }, next);
   const ts = meta['timestep'];
   const tsType = ts?.isTensor ? ts.type : 'float32';
   const tsDims = ts?.isTensor && ts.shape.length === 0 ? [] : [2];

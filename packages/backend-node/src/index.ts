@@ -58,6 +58,7 @@ export {
   nodeDefaultLimits,
 } from './node-backend.js';
 export {
+  DEFAULT_SESSION_THREAD,
   type GraphOptimizationLevel,
   NodeSessionFactory,
   type NodeSessionOptions,
