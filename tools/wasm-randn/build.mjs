@@ -16,6 +16,7 @@
  *   node tools/wasm-randn/build.mjs --check  exit 1 if the generated file is not what this tool makes
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // ---------------------------------------------------------------------------------------------------
@@ -726,20 +727,28 @@ export const RANDN_WASM_LAYOUT = {
 `;
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const source = generatedSource();
+/**
+ * A build tool's command line: writes `source` to `outPath`, or with `--check` exits 1 when the committed
+ * file differs from it (the tests run the check). `tool` is the script's path, for the message.
+ */
+export function writeOrCheckGenerated(outPath, source, tool, bytes) {
+  const name = basename(outPath);
   if (process.argv.includes('--check')) {
     let current = '';
     try {
-      current = readFileSync(OUT_PATH, 'utf8');
+      current = readFileSync(outPath, 'utf8');
     } catch {}
     if (current !== source) {
-      console.error(`${OUT_PATH} is out of date: run node tools/wasm-randn/build.mjs`);
+      console.error(`${outPath} is out of date: run node ${tool}`);
       process.exit(1);
     }
-    console.log('randn-wasm.generated.ts is up to date');
+    console.log(`${name} is up to date`);
   } else {
-    writeFileSync(OUT_PATH, source);
-    console.log(`wrote ${OUT_PATH} (${buildRandnWasm().length} bytes of WebAssembly)`);
+    writeFileSync(outPath, source);
+    console.log(`wrote ${outPath} (${bytes} bytes of WebAssembly)`);
   }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  writeOrCheckGenerated(OUT_PATH, generatedSource(), 'tools/wasm-randn/build.mjs', buildRandnWasm().length);
 }

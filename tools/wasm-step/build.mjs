@@ -13,7 +13,6 @@
  *   node tools/wasm-step/build.mjs          write the generated file
  *   node tools/wasm-step/build.mjs --check  exit 1 if the generated file is not what this tool makes
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   F32,
@@ -31,6 +30,7 @@ import {
   V128,
   v128f32,
   vec,
+  writeOrCheckGenerated,
 } from '../wasm-randn/build.mjs';
 
 export const LAYOUT = { base: 0, chunk: 8192, slots: 8, pages: 4 };
@@ -258,19 +258,5 @@ ${kernels}
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const source = generatedSource();
-  if (process.argv.includes('--check')) {
-    let current = '';
-    try {
-      current = readFileSync(OUT_PATH, 'utf8');
-    } catch {}
-    if (current !== source) {
-      console.error(`${OUT_PATH} is out of date: run node tools/wasm-step/build.mjs`);
-      process.exit(1);
-    }
-    console.log('step-wasm.generated.ts is up to date');
-  } else {
-    writeFileSync(OUT_PATH, source);
-    console.log(`wrote ${OUT_PATH} (${buildStepWasm().length} bytes of WebAssembly)`);
-  }
+  writeOrCheckGenerated(OUT_PATH, generatedSource(), 'tools/wasm-step/build.mjs', buildStepWasm().length);
 }
