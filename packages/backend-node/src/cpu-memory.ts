@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '@latentkit/core';
+import { WrappedSession } from '@latentkit/onnx';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { Tensor } from 'onnxruntime-node';
 
@@ -109,41 +110,13 @@ function concatRows(parts: readonly OrtTensor[]): OrtTensor {
  * of batch 1. A graph whose `sample` batch is fixed (static shapes), a batch of 1, and preallocated
  * outputs go to the session unchanged.
  */
-export class RowByRowSession implements InferenceSession {
-  readonly #session: InferenceSession;
-
-  /** @param session - The session that runs each row. */
-  constructor(session: InferenceSession) {
-    this.#session = session;
-  }
-
-  /** The wrapped session. */
-  get session(): InferenceSession {
-    return this.#session;
-  }
-  /** `InferenceSession.inputNames`. */
-  get inputNames(): readonly string[] {
-    return this.#session.inputNames;
-  }
-  /** `InferenceSession.outputNames`. */
-  get outputNames(): readonly string[] {
-    return this.#session.outputNames;
-  }
-  /** `InferenceSession.inputMetadata`. */
-  get inputMetadata(): InferenceSession['inputMetadata'] {
-    return this.#session.inputMetadata;
-  }
-  /** `InferenceSession.outputMetadata`. */
-  get outputMetadata(): InferenceSession['outputMetadata'] {
-    return this.#session.outputMetadata;
-  }
-
+export class RowByRowSession extends WrappedSession {
   // The batch to split, or undefined when the call goes through unchanged.
   #batch(feeds: InferenceSession.FeedsType): number | undefined {
     const sample = (feeds as Record<string, OrtTensor | undefined>)['sample'];
     const batch = sample?.dims[0];
     if (batch === undefined || batch <= 1) return undefined;
-    const meta = this.#session.inputMetadata?.find((m) => m.name === 'sample');
+    const meta = this.inputMetadata?.find((m) => m.name === 'sample');
     const fixed = meta && 'shape' in meta ? meta.shape[0] : undefined;
     return typeof fixed === 'number' ? undefined : batch;
   }
@@ -166,10 +139,7 @@ export class RowByRowSession implements InferenceSession {
     const batch = this.#batch(feeds);
     // with fetches (output names or preallocated outputs), or nothing to split: one call, as asked
     if (batch === undefined || options !== undefined || Array.isArray(fetchesOrOptions)) {
-      if (fetchesOrOptions === undefined) return this.#session.run(feeds);
-      if (options === undefined)
-        return this.#session.run(feeds, fetchesOrOptions as InferenceSession.RunOptions);
-      return this.#session.run(feeds, fetchesOrOptions as InferenceSession.FetchesType, options);
+      return this.forwardRun(feeds, fetchesOrOptions, options);
     }
     const runOptions = fetchesOrOptions as InferenceSession.RunOptions | undefined;
     const outputs: Record<string, OrtTensor>[] = [];
@@ -180,25 +150,12 @@ export class RowByRowSession implements InferenceSession {
       }
       outputs.push(
         (await (runOptions === undefined
-          ? this.#session.run(rowFeeds)
-          : this.#session.run(rowFeeds, runOptions))) as Record<string, OrtTensor>,
+          ? this.session.run(rowFeeds)
+          : this.session.run(rowFeeds, runOptions))) as Record<string, OrtTensor>,
       );
     }
     const result: Record<string, OrtTensor> = {};
     for (const name of Object.keys(outputs[0]!)) result[name] = concatRows(outputs.map((o) => o[name]!));
     return result as InferenceSession.ReturnType;
-  }
-
-  /** Releases the wrapped session. */
-  release(): Promise<void> {
-    return this.#session.release();
-  }
-  /** Starts onnxruntime's profiler of the wrapped session. */
-  startProfiling(): void {
-    this.#session.startProfiling();
-  }
-  /** Ends onnxruntime's profiler of the wrapped session. */
-  endProfiling(): void {
-    this.#session.endProfiling();
   }
 }

@@ -1,3 +1,4 @@
+import { WrappedSession } from '@latentkit/onnx';
 import * as ort from 'onnxruntime-web';
 
 type GpuDevice = {
@@ -17,8 +18,7 @@ const STORAGE_COPY = 0x0080 | 0x0004 | 0x0008;
  * back into CPU tensors — so the ONNX components use it like any session. Create the session with
  * {@link GPU_IO_SESSION_OPTIONS} and fixed input shapes (`staticShapes`).
  */
-export class GpuIoSession implements ort.InferenceSession {
-  readonly #session: ort.InferenceSession;
+export class GpuIoSession extends WrappedSession {
   readonly #device: GpuDevice;
   readonly #buffers = new Map<string, GpuBuffer>();
 
@@ -27,21 +27,8 @@ export class GpuIoSession implements ort.InferenceSession {
    * @param device - onnxruntime-web's GPU device (`ort.env.webgpu.device`, there once a WebGPU session exists).
    */
   constructor(session: ort.InferenceSession, device: unknown) {
-    this.#session = session;
+    super(session);
     this.#device = device as GpuDevice;
-  }
-
-  get inputNames(): readonly string[] {
-    return this.#session.inputNames;
-  }
-  get outputNames(): readonly string[] {
-    return this.#session.outputNames;
-  }
-  get inputMetadata(): ort.InferenceSession['inputMetadata'] {
-    return this.#session.inputMetadata;
-  }
-  get outputMetadata(): ort.InferenceSession['outputMetadata'] {
-    return this.#session.outputMetadata;
   }
 
   async run(
@@ -69,7 +56,7 @@ export class GpuIoSession implements ort.InferenceSession {
         dims: tensor.dims,
       });
     }
-    const results = await this.#session.run(gpuFeeds);
+    const results = await this.session.run(gpuFeeds);
     const out: Record<string, ort.Tensor> = {};
     for (const [name, tensor] of Object.entries(results)) {
       // read back; the buffer stays the captured graph's (not released)
@@ -79,16 +66,11 @@ export class GpuIoSession implements ort.InferenceSession {
     return out;
   }
 
-  async release(): Promise<void> {
-    await this.#session.release();
+  /** Releases the wrapped session and the input buffers. */
+  override async release(): Promise<void> {
+    await super.release();
     for (const buffer of this.#buffers.values()) buffer.destroy();
     this.#buffers.clear();
-  }
-  startProfiling(): void {
-    this.#session.startProfiling();
-  }
-  endProfiling(): void {
-    this.#session.endProfiling();
   }
 }
 

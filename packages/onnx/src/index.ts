@@ -161,3 +161,4 @@ export {
   isFloat16Vae,
   vaeForceUpcast,
 } from './vae-upcast.js';
+export { WrappedSession } from './wrapped-session.js';

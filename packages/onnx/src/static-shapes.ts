@@ -4,6 +4,7 @@ import { readOptionalConfig } from './model-configs.js';
 import type { ModelSource } from './model-source.js';
 import { type ProtoField, ProtoReader, WireType } from './onnx-protobuf.js';
 import { encodeVarint, ProtoWriter } from './onnx-protobuf-writer.js';
+import { WrappedSession } from './wrapped-session.js';
 
 /**
  * Static shapes for the sessions that run every step (the UNet) and the VAE decoder, as a diffusers user
@@ -361,8 +362,7 @@ function copyField(reader: ProtoReader, out: ProtoWriter, f: ProtoField): void {
  * `dims.inputShapes` is checked against its fixed shape, so a `generate()` at another size or batch gets a
  * `ShapeMismatchError` naming both (and what to change) instead of onnxruntime's "invalid dimensions".
  */
-export class StaticShapeSession implements InferenceSession {
-  readonly #session: InferenceSession;
+export class StaticShapeSession extends WrappedSession {
   readonly #dims: StaticDimensions;
   readonly #component: string;
 
@@ -372,32 +372,17 @@ export class StaticShapeSession implements InferenceSession {
    * @param component - The component's folder name, for messages.
    */
   constructor(session: InferenceSession, dims: StaticDimensions, component: string) {
-    this.#session = session;
+    super(session);
     this.#dims = dims;
     this.#component = component;
   }
 
-  /** The wrapped session. */
-  get session(): InferenceSession {
-    return this.#session;
-  }
   /** What was fixed. */
   get staticDimensions(): StaticDimensions {
     return this.#dims;
   }
-  get inputNames(): readonly string[] {
-    return this.#session.inputNames;
-  }
-  get outputNames(): readonly string[] {
-    return this.#session.outputNames;
-  }
-  get inputMetadata(): InferenceSession['inputMetadata'] {
-    return this.#session.inputMetadata;
-  }
-  get outputMetadata(): InferenceSession['outputMetadata'] {
-    return this.#session.outputMetadata;
-  }
 
+  /** Checks the fixed inputs' shapes (a `ShapeMismatchError` when one differs), then runs the wrapped session. */
   run(
     feeds: InferenceSession.FeedsType,
     fetchesOrOptions?: InferenceSession.FetchesType | InferenceSession.RunOptions,
@@ -420,19 +405,6 @@ export class StaticShapeSession implements InferenceSession {
         );
       }
     }
-    if (fetchesOrOptions === undefined) return this.#session.run(feeds);
-    if (options === undefined)
-      return this.#session.run(feeds, fetchesOrOptions as InferenceSession.RunOptions);
-    return this.#session.run(feeds, fetchesOrOptions as InferenceSession.FetchesType, options);
-  }
-
-  release(): Promise<void> {
-    return this.#session.release();
-  }
-  startProfiling(): void {
-    this.#session.startProfiling();
-  }
-  endProfiling(): void {
-    this.#session.endProfiling();
+    return this.forwardRun(feeds, fetchesOrOptions, options);
   }
 }
