@@ -1,6 +1,4 @@
 import { join } from 'node:path';
-import { nodeBackend } from '@latentkit/backend-node';
-import { StableDiffusionPipeline, StableDiffusionXLPipeline } from '@latentkit/core';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -13,9 +11,9 @@ import {
   chromiumMissing,
   type DemoSettings,
   finishGenerate,
-  fixtureModels,
   launchChromium,
   maxDifference,
+  nodeDemoImage,
   openDemo,
   repoRoot,
   serveDemo,
@@ -298,31 +296,6 @@ describe.skipIf(skip)('fused-attention UNets on onnxruntime-web (headless Chromi
   );
 });
 
-/** onnxruntime-node's image for the demo's settings (default size, the model's scheduler). */
-async function nodeReference(
-  dir: string,
-  s: DemoSettings,
-  sdxl: boolean,
-  unet?: string,
-): Promise<Uint8ClampedArray> {
-  const options = { backend: nodeBackend, ...(unet ? { modelFiles: { unet } } : {}) };
-  const pipe = sdxl
-    ? await StableDiffusionXLPipeline.fromPretrained(join(fixtureModels, dir), options)
-    : await StableDiffusionPipeline.fromPretrained(join(fixtureModels, dir), options);
-  try {
-    const { images } = await pipe.generate({
-      prompt: s.prompt,
-      negativePrompt: s.negativePrompt,
-      numInferenceSteps: s.steps,
-      guidanceScale: s.guidance,
-      seed: s.seed,
-    });
-    return images[0]!.data;
-  } finally {
-    await pipe.dispose();
-  }
-}
-
 describe.skipIf(skip)('the demo page generates with fused-attention models (headless Chromium)', () => {
   let server: StaticServer;
   let browser: { context: BrowserContext; close(): Promise<void> };
@@ -372,8 +345,8 @@ describe.skipIf(skip)('the demo page generates with fused-attention models (head
       expect(out.state, out.text).toBe('done');
       expect([out.width, out.height]).toEqual([64, 64]);
       const reference = sdxl
-        ? await nodeReference('sdxl-tiny', settings, true)
-        : await nodeReference(name, settings, false, 'unet/model.plain.onnx');
+        ? await nodeDemoImage('sdxl-tiny', settings)
+        : await nodeDemoImage(name, settings, { unet: 'unet/model.plain.onnx' });
       expect(maxDifference(out.rgba, reference)).toBeLessThanOrEqual(2);
       await page.close();
     },

@@ -1,6 +1,4 @@
 import { join } from 'node:path';
-import { nodeBackend } from '@latentkit/backend-node';
-import { StableDiffusionXLPipeline } from '@latentkit/core';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StaticServer } from '../../packages/backend-web/src/test-support/static-server.js';
@@ -10,9 +8,9 @@ import {
   chromiumMissing,
   type DemoSettings,
   finishGenerate,
-  fixtureModels,
   launchChromium,
   maxDifference,
+  nodeDemoImage,
   openDemo,
   serveDemo,
   startGenerate,
@@ -25,25 +23,6 @@ import {
 // onnxruntime-node gives for the same prompt, seed and settings (≤ 2/255, as the SD 1.x demo test).
 
 const skip = process.env['LATENTKIT_SKIP_BROWSER_TESTS'] === '1';
-
-/** onnxruntime-node's image for the same settings, with the SDXL pipeline. */
-async function nodeReference(model: string, s: DemoSettings): Promise<Uint8ClampedArray> {
-  const pipe = await StableDiffusionXLPipeline.fromPretrained(join(fixtureModels, model), {
-    backend: nodeBackend,
-  });
-  try {
-    const { images } = await pipe.generate({
-      prompt: s.prompt,
-      negativePrompt: s.negativePrompt,
-      numInferenceSteps: s.steps,
-      guidanceScale: s.guidance,
-      seed: s.seed,
-    });
-    return images[0]!.data;
-  } finally {
-    await pipe.dispose();
-  }
-}
 
 describe.skipIf(skip)('SDXL on the demo page in headless Chromium', () => {
   let server: StaticServer;
@@ -92,7 +71,7 @@ describe.skipIf(skip)('SDXL on the demo page in headless Chromium', () => {
     const out = await finishGenerate(page);
     expect(out.state, out.text).toBe('done');
     expect([out.width, out.height]).toEqual([64, 64]);
-    const reference = await nodeReference('sdxl-turbo-tiny', turbo);
+    const reference = await nodeDemoImage('sdxl-turbo-tiny', turbo);
     expect(maxDifference(out.rgba, reference)).toBeLessThanOrEqual(2);
     await page.close();
   }, 120_000);
@@ -115,7 +94,7 @@ describe.skipIf(skip)('SDXL on the demo page in headless Chromium', () => {
     const out = await finishGenerate(page);
     expect(out.state, out.text).toBe('done');
     // measured here: max 1
-    expect(maxDifference(out.rgba, await nodeReference('sdxl-tiny', settings))).toBeLessThanOrEqual(2);
+    expect(maxDifference(out.rgba, await nodeDemoImage('sdxl-tiny', settings))).toBeLessThanOrEqual(2);
     await page.close();
   }, 120_000);
 
@@ -149,7 +128,7 @@ describe.skipIf(skip)('SDXL on the demo page in headless Chromium', () => {
     const out = await finishGenerate(page);
     await page.close();
     expect(out.state, out.text).toBe('done');
-    expect(maxDifference(out.rgba, await nodeReference('sdxl-turbo-tiny', turbo))).toBeLessThanOrEqual(2);
+    expect(maxDifference(out.rgba, await nodeDemoImage('sdxl-turbo-tiny', turbo))).toBeLessThanOrEqual(2);
   }, 120_000);
 
   it('SDXL base (guidance 5, a negative prompt, 3 steps), WebAssembly 2 threads: the pixels of onnxruntime-node', async () => {
@@ -172,7 +151,7 @@ describe.skipIf(skip)('SDXL on the demo page in headless Chromium', () => {
     await startGenerate(page, settings);
     const out = await finishGenerate(page);
     expect(out.state, out.text).toBe('done');
-    expect(maxDifference(out.rgba, await nodeReference('sdxl-tiny', settings))).toBeLessThanOrEqual(2);
+    expect(maxDifference(out.rgba, await nodeDemoImage('sdxl-tiny', settings))).toBeLessThanOrEqual(2);
     await page.close();
   }, 120_000);
 });

@@ -1,8 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
-import { nodeBackend } from '@latentkit/backend-node';
-import { StableDiffusionPipeline } from '@latentkit/core';
+import { join } from 'node:path';
 import { decode } from 'fast-png';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,9 +11,9 @@ import {
   chromiumMissing,
   type DemoSettings,
   finishGenerate,
-  fixtureModels,
   launchChromium,
   maxDifference,
+  nodeDemoImage,
   openDemo,
   serveDemo,
   shapesModelDir,
@@ -43,24 +41,6 @@ const settings: DemoSettings = {
   previews: false,
 };
 
-/** onnxruntime-node's image for the same settings; `model` is a fixture name or an absolute folder. */
-async function nodeReference(model: string, s: DemoSettings): Promise<Uint8ClampedArray> {
-  const dir = isAbsolute(model) ? model : join(fixtureModels, model);
-  const pipe = await StableDiffusionPipeline.fromPretrained(dir, { backend: nodeBackend });
-  try {
-    const { images } = await pipe.generate({
-      prompt: s.prompt,
-      negativePrompt: s.negativePrompt,
-      numInferenceSteps: s.steps,
-      guidanceScale: s.guidance,
-      seed: s.seed,
-    });
-    return images[0]!.data;
-  } finally {
-    await pipe.dispose();
-  }
-}
-
 describe.skipIf(skip)('the demo page in headless Chromium', () => {
   let server: StaticServer;
   let browser: { context: BrowserContext; close(): Promise<void> };
@@ -75,7 +55,7 @@ describe.skipIf(skip)('the demo page in headless Chromium', () => {
     await buildDemo(dist);
     server = await serveDemo(dist);
     browser = await launchChromium();
-    reference = await nodeReference(MODEL, settings);
+    reference = await nodeDemoImage(MODEL, settings);
   }, 120_000);
 
   afterAll(async () => {
@@ -157,7 +137,7 @@ describe.skipIf(skip)('the demo page in headless Chromium', () => {
     await startGenerate(page, { ...settings, steps: 2 });
     const out = await finishGenerate(page);
     expect(out.state, out.text).toBe('done');
-    const reference2 = await nodeReference(MODEL, { ...settings, steps: 2 });
+    const reference2 = await nodeDemoImage(MODEL, { ...settings, steps: 2 });
     expect(maxDifference(out.rgba, reference2)).toBeLessThanOrEqual(2);
     await page.close();
   }, 120_000);
@@ -182,7 +162,7 @@ describe.skipIf(skip)('the demo page in headless Chromium', () => {
     await startGenerate(auto, settings);
     const out = await finishGenerate(auto);
     expect(out.state, out.text).toBe('done');
-    expect(maxDifference(out.rgba, await nodeReference('sd1-fp16', settings))).toBeLessThanOrEqual(2);
+    expect(maxDifference(out.rgba, await nodeDemoImage('sd1-fp16', settings))).toBeLessThanOrEqual(2);
     await auto.close();
   }, 120_000);
 
@@ -201,7 +181,7 @@ describe.skipIf(skip)('the demo page in headless Chromium', () => {
     await startGenerate(page, shapes);
     const out = await finishGenerate(page);
     expect(out.state, out.text).toBe('done');
-    const reference = await nodeReference(shapesModelDir, shapes);
+    const reference = await nodeDemoImage(shapesModelDir, shapes);
     // The page picks the model's own size (UNet sample_size × VAE downscale), as diffusers does.
     expect(out.width * out.height * 4).toBe(reference.length);
     expect(maxDifference(out.rgba, reference)).toBeLessThanOrEqual(2);

@@ -1,8 +1,10 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeBackend } from '@latentkit/backend-node';
+import { DiffusionPipeline, StableDiffusionUpscalePipeline } from '@latentkit/core';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import {
   type StaticServer,
@@ -98,6 +100,37 @@ export interface DemoSettings {
   scheduler?: string;
   /** Step previews (decoded every step). */
   previews: boolean;
+}
+
+/**
+ * onnxruntime-node's image for the demo's settings (the model's default size and scheduler), with the
+ * pipeline `DiffusionPipeline.fromPretrained` picks for the folder, as the demo does. `model` is a fixture
+ * name or an absolute folder; `modelFiles` picks other graph files (e.g. a fused UNet variant).
+ */
+export async function nodeDemoImage(
+  model: string,
+  s: DemoSettings,
+  modelFiles?: Record<string, string>,
+): Promise<Uint8ClampedArray> {
+  const dir = isAbsolute(model) ? model : join(fixtureModels, model);
+  const pipe = await DiffusionPipeline.fromPretrained(dir, {
+    backend: nodeBackend,
+    ...(modelFiles ? { modelFiles } : {}),
+  });
+  try {
+    // The demo's text-to-image settings; the x4 upscaler needs an image (its own tests).
+    if (pipe instanceof StableDiffusionUpscalePipeline) throw new Error(`${dir} is an upscaler`);
+    const { images } = await pipe.generate({
+      prompt: s.prompt,
+      negativePrompt: s.negativePrompt,
+      numInferenceSteps: s.steps,
+      guidanceScale: s.guidance,
+      seed: s.seed,
+    });
+    return images[0]!.data;
+  } finally {
+    await pipe.dispose();
+  }
 }
 
 /** What the page reports once loaded. */
