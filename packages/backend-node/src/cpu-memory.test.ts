@@ -106,7 +106,10 @@ describe('cpuMemory: session options', () => {
       );
       await factory.releaseAll();
       expect(most).toBe(expected);
-      expect(order.map((p) => p.split('/').at(-2))).toEqual(components);
+      const created = order.map((p) => p.split('/').at(-2));
+      // one at a time: in the order asked; at once ("arena"), each reaches onnxruntime when its file is read
+      if (expected === 1) expect(created).toEqual(components);
+      else expect([...created].sort()).toEqual([...components].sort());
     }
   });
 

@@ -20,6 +20,7 @@ import {
   StaticShapeSession,
   type StaticShapes,
   staticDimensions,
+  WrappedSession,
 } from '@latentkit/onnx';
 import { InferenceSession, Tensor as OrtTensor, env as ortEnv } from 'onnxruntime-node';
 import {
@@ -284,9 +285,7 @@ export class NodeSessionFactory implements SessionFactory {
   // A worker session was released: forget it; with none left, stop the worker (dispose ends the thread).
   private async forget(session: InferenceSession): Promise<void> {
     const i = this.sessions.findIndex(
-      (s) =>
-        s === session ||
-        ((s instanceof StaticShapeSession || s instanceof RowByRowSession) && s.session === session),
+      (s) => s === session || (s instanceof WrappedSession && s.session === session),
     );
     if (i >= 0) this.sessions.splice(i, 1);
     if (this.sessions.length === 0) await this.worker?.close();
