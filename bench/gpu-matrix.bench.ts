@@ -1,6 +1,6 @@
 /**
  * GPU matrix (issue 19 items 4 + 5): several SD 1.5-shaped model folders × session variants, one process,
- * one table. Written to run in ONE device call on the GPU machine through ../shared/tools/gpu (bench/README.md,
+ * one table. Written to run in ONE device call on the GPU machine through tools/gpu (bench/README.md,
  * "On a GPU"), and on the CPU here with the same arguments (`--provider cpu`).
  *
  *   npx tsx bench/gpu-matrix.bench.ts --model fp32=/tmp/sd15 [--model fp16=DIR …] [--size 512] [--steps 20]
