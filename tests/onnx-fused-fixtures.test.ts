@@ -14,21 +14,12 @@ import { readOnnxGraph } from '@latentkit/onnx';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { safetensorsBytes } from '../packages/onnx/src/test-support/safetensors-bytes.js';
+import { maxAbsDiff, relDiff, type Strided, type Wave, wave } from './support/fixture-reference.js';
 
 const MODELS = join(import.meta.dirname, 'fixtures', 'models');
 const SD15 = join(MODELS, 'sd15-fused-tiny');
 const SDXL = join(MODELS, 'sdxl-fused-tiny');
 
-interface Strided {
-  shape: number[];
-  stride: number;
-  values: number[];
-}
-interface Wave {
-  shape: number[];
-  phase: number;
-  scale: number;
-}
 interface Expected {
   unet: {
     sample: Wave;
@@ -40,33 +31,6 @@ interface Expected {
     out_sample: Strided;
     out_sample_fp16_inputs?: Strided;
   };
-}
-
-/** The script's inputs: fround(sin(0.37·i + phase)·scale), row-major. */
-function wave({ shape, phase, scale }: Wave): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) data[i] = Math.sin(0.37 * i + phase) * scale;
-  return new Tensor(data, shape);
-}
-
-/** max |actual − expected| / max(1, max |expected|) over the stored (strided) values. */
-function relDiff(actual: Tensor, ref: Strided): number {
-  expect([...actual.shape]).toEqual(ref.shape);
-  let worst = 0;
-  let scale = 1;
-  ref.values.forEach((v, j) => {
-    worst = Math.max(worst, Math.abs(actual.data[j * ref.stride]! - v));
-    scale = Math.max(scale, Math.abs(v));
-  });
-  return worst / scale;
-}
-
-function maxAbsDiff(a: Tensor, b: Tensor): number {
-  expect([...a.shape]).toEqual([...b.shape]);
-  let worst = 0;
-  for (let i = 0; i < a.size; i++) worst = Math.max(worst, Math.abs(a.data[i]! - b.data[i]!));
-  return worst;
 }
 
 function opCounts(file: string): Record<string, number> {

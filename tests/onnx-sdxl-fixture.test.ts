@@ -20,19 +20,10 @@ import {
 } from '@latentkit/onnx';
 import { afterAll, describe, expect, it } from 'vitest';
 import { safetensorsBytes } from '../packages/onnx/src/test-support/safetensors-bytes.js';
+import { maxAbsDiff, relDiff, type Strided, type Wave, wave } from './support/fixture-reference.js';
 
 const MODELS = join(import.meta.dirname, 'fixtures', 'models');
 
-interface Strided {
-  shape: number[];
-  stride: number;
-  values: number[];
-}
-interface Wave {
-  shape: number[];
-  phase: number;
-  scale: number;
-}
 interface EncodeCase {
   prompt: string;
   prompt_2: string | null;
@@ -56,33 +47,6 @@ interface Expected {
   vae_decoder: { latents: Wave; image: Strided };
   vae_encoder: { image: Wave; generator_seed: number; latents: Strided };
   fp16?: { unet: { out_sample: Strided }; text_encoder_2: { text_embeds: Strided } };
-}
-
-/** The script's inputs: fround(sin(0.37·i + phase)·scale), row-major. */
-function wave({ shape, phase, scale }: Wave): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) data[i] = Math.sin(0.37 * i + phase) * scale;
-  return new Tensor(data, shape);
-}
-
-/** max |actual − expected| / max(1, max |expected|) over the stored (strided) values. */
-function relDiff(actual: Tensor, ref: Strided): number {
-  expect([...actual.shape]).toEqual(ref.shape);
-  let worst = 0;
-  let scale = 1;
-  ref.values.forEach((v, j) => {
-    worst = Math.max(worst, Math.abs(actual.data[j * ref.stride]! - v));
-    scale = Math.max(scale, Math.abs(v));
-  });
-  return worst / scale;
-}
-
-function maxAbsDiff(a: Tensor, b: Tensor): number {
-  expect([...a.shape]).toEqual([...b.shape]);
-  let worst = 0;
-  for (let i = 0; i < a.size; i++) worst = Math.max(worst, Math.abs(a.data[i]! - b.data[i]!));
-  return worst;
 }
 
 /** The last `width` features of every token `[B, T, D] → [B, T, width]` (or the first, `from: 0`). */
