@@ -665,9 +665,11 @@ function str(s) {
   return [...uleb(b.length), ...b];
 }
 
-/** The module's bytes. Exports: memory, uniform(index, out, count), normal(in, out, blocks, list). */
-export function buildRandnWasm({ interleave = 2, checks = true } = {}) {
-  const fns = [twistFn(), uniformFn(), normalFn(interleave, checks)];
+/**
+ * A whole module: one memory of `pages` 64 KiB pages exported as "memory", the functions `fns` (each with
+ * `params`, `results` and `body()`), and `exports` naming functions by their index in `fns`.
+ */
+function assembleModule(fns, pages, exports) {
   const sigKey = (fn) => `${fn.params.join(',')}->${fn.results.join(',')}`;
   const sigs = [];
   for (const fn of fns) if (!sigs.includes(sigKey(fn))) sigs.push(sigKey(fn));
@@ -675,33 +677,51 @@ export function buildRandnWasm({ interleave = 2, checks = true } = {}) {
     const fn = fns.find((x) => sigKey(x) === k);
     return [0x60, ...vec(fn.params.map((t) => [t])), ...vec(fn.results.map((t) => [t]))];
   });
-  const bytes = [
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
+  return new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
     ...section(1, vec(types)),
     ...section(3, vec(fns.map((fn) => uleb(sigs.indexOf(sigKey(fn)))))),
-    ...section(5, vec([[0x00, ...uleb(LAYOUT.pages)]])),
+    ...section(5, vec([[0x00, ...uleb(pages)]])),
     ...section(
       7,
       vec([
         [...str('memory'), 0x02, 0],
-        [...str('uniform'), 0x00, 1],
-        [...str('normal'), 0x00, 2],
+        ...exports.map(([name, index]) => [...str(name), 0x00, ...uleb(index)]),
       ]),
     ),
     ...section(10, vec(fns.map((fn) => fn.body()))),
-  ];
-  return new Uint8Array(bytes);
+  ]);
+}
+
+/** The module's bytes. Exports: memory, uniform(index, out, count), normal(in, out, blocks, list). */
+export function buildRandnWasm({ interleave = 2, checks = true } = {}) {
+  const fns = [twistFn(), uniformFn(), normalFn(interleave, checks)];
+  return assembleModule(fns, LAYOUT.pages, [
+    ['uniform', 1],
+    ['normal', 2],
+  ]);
 }
 
 /** The encoder, for the other WebAssembly tools (tools/wasm-step). */
-export { F32, Fn, get, I32, i32c, ins, mem, OP, section, set, str, uleb, V128, v128f32, v128i32, vec };
+export {
+  assembleModule,
+  F32,
+  Fn,
+  get,
+  I32,
+  i32c,
+  ins,
+  mem,
+  OP,
+  section,
+  set,
+  str,
+  uleb,
+  V128,
+  v128f32,
+  v128i32,
+  vec,
+};
 
 const OUT_PATH = fileURLToPath(
   new URL('../../packages/core/src/random/randn-wasm.generated.ts', import.meta.url),

@@ -15,6 +15,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import {
+  assembleModule,
   F32,
   Fn,
   get,
@@ -23,13 +24,9 @@ import {
   ins,
   mem,
   OP,
-  section,
   set,
-  str,
-  uleb,
   V128,
   v128f32,
-  vec,
   writeOrCheckGenerated,
 } from '../wasm-randn/build.mjs';
 
@@ -203,31 +200,11 @@ export function buildStepWasm() {
     if (s.inputs.length + s.outputs.length > LAYOUT.slots) throw new Error(`${s.name}: too many slots`);
   }
   const fns = KERNELS.map(kernelFn);
-  const sigKey = (fn) => `${fn.params.join(',')}->${fn.results.join(',')}`;
-  const sigs = [];
-  for (const fn of fns) if (!sigs.includes(sigKey(fn))) sigs.push(sigKey(fn));
-  const types = sigs.map((key) => {
-    const fn = fns.find((x) => sigKey(x) === key);
-    return [0x60, ...vec(fn.params.map((t) => [t])), ...vec(fn.results.map((t) => [t]))];
-  });
-  return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, vec(types)),
-    ...section(3, vec(fns.map((fn) => uleb(sigs.indexOf(sigKey(fn)))))),
-    ...section(5, vec([[0x00, ...uleb(LAYOUT.pages)]])),
-    ...section(
-      7,
-      vec([[...str('memory'), 0x02, 0], ...KERNELS.map((s, j) => [...str(s.name), 0x00, ...uleb(j)])]),
-    ),
-    ...section(10, vec(fns.map((fn) => fn.body()))),
-  ]);
+  return assembleModule(
+    fns,
+    LAYOUT.pages,
+    KERNELS.map((k, j) => [k.name, j]),
+  );
 }
 
 const OUT_PATH = fileURLToPath(
