@@ -13,6 +13,7 @@ export default defineConfig({
       '@latentkit/model-shapes': pkg('model-shapes'),
       '@latentkit/backend-node': pkg('backend-node'),
       '@latentkit/backend-web': pkg('backend-web'),
+      '@latentkit/server': pkg('server'),
     },
   },
   test: {

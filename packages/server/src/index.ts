@@ -1,0 +1,30 @@
+/**
+ * `@latentkit/server`: latentkit over HTTP — the OpenAI Images API and AUTOMATIC1111's `/sdapi/v1` API —
+ * with an in-process queue, or BullMQ on Redis for worker processes on many machines. See docs/serving.md.
+ */
+export { createServer, type LatentkitServer } from './create-server.js';
+export type { GenerationProgress, GenerationRequest, GenerationResult } from './generation-request.js';
+export { modelDefaults } from './model-defaults.js';
+export { InProcessQueue, type InProcessQueueOptions } from './queue/in-process-queue.js';
+export type { ActiveJob, JobQueue, QueueStatus, ReadyState, SubmitOptions } from './queue/job-queue.js';
+export {
+  InterruptRequest,
+  isServablePipeline,
+  type RunGenerationOptions,
+  runGeneration,
+  type ServablePipeline,
+} from './run-generation.js';
+export {
+  type ErrorCode,
+  type ErrorReply,
+  errorReplyFor,
+  httpStatusFor,
+  ServerError,
+  type ServerErrorCode,
+} from './server-error.js';
+export {
+  DEFAULT_REQUEST_LIMITS,
+  type ModelDefaults,
+  type RequestLimits,
+  type ServerOptions,
+} from './server-options.js';
