@@ -8,6 +8,14 @@ import { ServerContext } from './server-context.js';
 import { errorReplyFor } from './server-error.js';
 import { DEFAULT_REQUEST_LIMITS, type ServerOptions } from './server-options.js';
 
+/** The API of a generation route (the failures metric counts these), or undefined for other routes. */
+function generationApi(method: string, url: string): 'openai' | 'a1111' | undefined {
+  if (method !== 'POST') return undefined;
+  if (url.startsWith('/v1/images/')) return 'openai';
+  if (url.startsWith('/sdapi/v1/txt2img') || url.startsWith('/sdapi/v1/img2img')) return 'a1111';
+  return undefined;
+}
+
 /** A created server: its Fastify instance, `listen` and `close`. */
 export interface LatentkitServer {
   /** The Fastify instance (add routes or hooks before `listen`; `inject` works without listening). */
@@ -50,6 +58,8 @@ export function createServer(options: ServerOptions): LatentkitServer {
     const e = errorReplyFor(error);
     if (e.retryAfterSeconds !== undefined) reply.header('retry-after', String(e.retryAfterSeconds));
     if (e.statusCode >= 500) request.log.error(error);
+    const api = generationApi(request.method, request.url);
+    if (api) metrics.failures.inc({ api, code: e.code });
     if (request.url.startsWith('/v1/')) {
       // OpenAI's error body: { error: { message, type, param, code } }.
       return reply.code(e.statusCode).send({

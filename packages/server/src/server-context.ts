@@ -4,7 +4,7 @@ import type { GenerationProgress, GenerationRequest, GenerationResult } from './
 import type { ServerMetrics } from './metrics.js';
 import type { JobQueue } from './queue/job-queue.js';
 import { checkRequestLimits } from './request-checks.js';
-import { errorReplyFor, ServerError } from './server-error.js';
+import { ServerError } from './server-error.js';
 import type { ModelDefaults, RequestLimits } from './server-options.js';
 
 /** Which API a request came through (a metrics label, and the shape of error bodies). */
@@ -91,9 +91,6 @@ export class ServerContext {
         reply.raw.off('close', onClose);
         release();
       }
-    } catch (error) {
-      this.metrics.failures.inc({ api, code: errorReplyFor(error).code });
-      throw error;
     } finally {
       this.metrics.requestSeconds.observe({ api }, (performance.now() - started) / 1000);
     }
