@@ -42,7 +42,12 @@ export interface LatentkitServer {
  */
 export function createServer(options: ServerOptions): LatentkitServer {
   const limits = { ...DEFAULT_REQUEST_LIMITS, ...options.limits };
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: limits.bodyLimit });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: limits.bodyLimit,
+    // Strict JSON types: "n": "2" is refused, not coerced (Fastify coerces by default).
+    ajv: { customOptions: { coerceTypes: false } },
+  });
   const metrics = new ServerMetrics(options.queue);
   const context = new ServerContext({
     queue: options.queue,

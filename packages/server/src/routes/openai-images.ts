@@ -218,7 +218,6 @@ export function openaiImageRoutes(app: FastifyInstance, ctx: ServerContext): voi
         fix: 'send image=@source.png in the multipart form',
       });
     }
-    const image = decodeImageField('image', files.image);
     const body: GenerationsBody = { prompt: fields.prompt ?? '' };
     if (body.prompt === '') {
       throw new InvalidArgumentError({
@@ -246,6 +245,7 @@ export function openaiImageRoutes(app: FastifyInstance, ctx: ServerContext): voi
       const value = numberField(fields, key, false);
       if (value !== undefined) body[key] = value;
     }
+    const image = decodeImageField('image', files.image);
     // An edit keeps the image's size unless `size` asks for another.
     const job = jobFrom(ctx, body, { width: image.width, height: image.height });
     job.initImage = imageAtSize(image, job.width, job.height);
