@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/memory.bench.ts --model DIR [--size 512] [--steps 2] [--threads N] [--thread main|worker]
  *        [--memory MODE] [--components LIST] [--arena on|off] [--mem-pattern on|off]
- *        [--config KEY=VALUE]…
+ *        [--config KEY=VALUE]… [--vae-tiling TILE_PX]
  *
  * One process, one load, one generation (Linux only: it reads /proc/self/status). Before each phase the
  * kernel's peak-RSS mark is reset (`echo 5 > /proc/self/clear_refs`), so "peak during" is the true peak of
@@ -47,6 +47,7 @@ Options:
   --arena on|off       sessionOptions.enableCpuMemArena (default: what --memory sets)
   --mem-pattern on|off sessionOptions.enableMemPattern (default: what --memory sets)
   --config KEY=VALUE   an onnxruntime session config entry, e.g. session.disable_prepacking=1 (repeatable)
+  --vae-tiling PX      decode the VAE in tiles of PX×PX image pixels (pipe.enableVaeTiling; default: off)
   -h, --help           print this help
 `;
 
@@ -66,6 +67,7 @@ let values: {
   arena?: string;
   'mem-pattern'?: string;
   config?: string[];
+  'vae-tiling'?: string;
   help?: boolean;
 };
 try {
@@ -81,6 +83,7 @@ try {
       arena: { type: 'string' },
       'mem-pattern': { type: 'string' },
       config: { type: 'string', multiple: true },
+      'vae-tiling': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   }));
@@ -110,6 +113,11 @@ for (const entry of values.config ?? []) {
 const size = Number(values.size);
 const steps = Number(values.steps);
 const threads = values.threads === undefined ? undefined : Number(values.threads);
+const vaeTile = values['vae-tiling'] === undefined ? undefined : Number(values['vae-tiling']);
+if (vaeTile !== undefined && !(Number.isInteger(vaeTile) && vaeTile > 0))
+  usageError(
+    `--vae-tiling ${JSON.stringify(values['vae-tiling'])}: expected a tile side in pixels, e.g. 256.`,
+  );
 
 interface Status {
   rss: number;
@@ -225,6 +233,7 @@ const parts = await loadOnnxPipeline(
 const loadMs = performance.now() - l0;
 const loaded = Object.keys(inner.assignment);
 const pipe = new StableDiffusionPipeline(parts);
+if (vaeTile !== undefined) pipe.enableVaeTiling({ tileSampleSize: vaeTile });
 const wrap = <T extends object>(object: T, method: keyof T & string, name: (n: number) => string) => {
   const original = (object[method] as (...a: unknown[]) => Promise<unknown>).bind(object);
   let n = 0;
@@ -233,7 +242,8 @@ const wrap = <T extends object>(object: T, method: keyof T & string, name: (n: n
 };
 if (parts.promptEncoder) wrap(parts.promptEncoder, 'encode', () => 'text encoding');
 wrap(parts.denoiser, 'predict', (n) => `UNet call ${n}`);
-wrap(parts.codec, 'decode', () => 'VAE decode');
+// With tiling, each tile's decode is a call of its own: numbered phases.
+wrap(parts.codec, 'decode', (n) => (vaeTile === undefined ? 'VAE decode' : `VAE decode, tile ${n}`));
 const t0 = performance.now();
 await pipe.generate({
   prompt: 'a red circle on a blue background',
@@ -248,7 +258,7 @@ const modelBytes = await onnxBytes(values.model!, loaded);
 
 const gb = (b: number) => (b / 1e9).toFixed(2);
 const lines = [
-  `model ${values.model} · ${size}×${size} · ${steps} steps · sessionThread ${values.thread} · cpuMemory ${values.memory ?? '(default)'} · threads ${threads ?? 'default'} · node ${process.version}`,
+  `model ${values.model} · ${size}×${size} · ${steps} steps · sessionThread ${values.thread} · cpuMemory ${values.memory ?? '(default)'} · threads ${threads ?? 'default'} · VAE tiling ${vaeTile ?? 'off'} · node ${process.version}`,
   `sessionOptions ${JSON.stringify(sessionOptions)} · components ${loaded.join(',')} · load ${(loadMs / 1000).toFixed(1)} s · generate wall ${(wallMs / 1000).toFixed(1)} s`,
   '',
   '| phase | time (s) | peak during (GB) | RSS after (GB) | anon after | file-backed after |',
