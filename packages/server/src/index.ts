@@ -2,6 +2,10 @@
  * `@latentkit/server`: latentkit over HTTP — the OpenAI Images API and AUTOMATIC1111's `/sdapi/v1` API —
  * with an in-process queue, or BullMQ on Redis for worker processes on many machines. See docs/serving.md.
  */
+
+export type { ServerCliIo } from './cli/cli-io.js';
+export type { WorkerLaunch } from './cli/serve-command.js';
+export { runServerCli, type ServerCliOptions } from './cli/server-cli.js';
 export { createServer, type LatentkitServer } from './create-server.js';
 export type { GenerationProgress, GenerationRequest, GenerationResult } from './generation-request.js';
 export { modelDefaults } from './model-defaults.js';

@@ -311,6 +311,24 @@ export function createProgram(io: CommandIo, state: RunState = { exitCode: ExitC
       io.stdout.write(flags.json ? `${json(info)}\n` : `${formatModelInfo(info)}\n`);
     });
 
+  // `serve` and `worker` come from @latentkit/server (runCli forwards them there); listed here for --help.
+  program
+    .command('serve')
+    .description(
+      'Serve a model over HTTP (OpenAI Images API, A1111 API), in this process or scaled out over Redis: `latentkit serve --help` (needs @latentkit/server).',
+    )
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments();
+  program
+    .command('worker')
+    .description(
+      'Run generation jobs from Redis for `latentkit serve --redis`: `latentkit worker --help` (needs @latentkit/server).',
+    )
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments();
+
   return program;
 }
 
@@ -329,6 +347,10 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
     }
     // A command line this long crashes onnxruntime-node (SIGSEGV): refuse it before it is loaded.
     checkCommandLineLength([process.execPath, ...process.execArgv, process.argv[1] ?? '', ...argv]);
+    if (argv[0] === 'serve' || argv[0] === 'worker') {
+      const { runServerCommand } = await import('./server-command.js');
+      return await runServerCommand(argv, io);
+    }
     await program.parseAsync([...argv], { from: 'user' });
     return state.exitCode;
   } catch (error) {
