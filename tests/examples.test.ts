@@ -16,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type DecodedPng, nodeBackend, readPng } from '@latentkit/backend-node';
 import { StableDiffusionPipeline } from '@latentkit/core';
 import { shapesModelPath } from '@latentkit/model-shapes';
+import { createScheduler } from '@latentkit/schedulers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -358,6 +359,34 @@ describe('examples/ against the shipped model', () => {
             data: images[0]!.data,
           } as DecodedPng),
         ).toBeLessThanOrEqual(1);
+      } finally {
+        await pipe.dispose();
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "serve.ts: the image the openai client got from the server equals the library's (DPM++ 2M Karras, seed 42)",
+    async () => {
+      const run = await expectExample('serve', ['serve.png']);
+      expect(run.stdout).toMatch(/POST http:\/\/127\.0\.0\.1:\d+\/v1\/images\/generations/);
+      const pipe = await StableDiffusionPipeline.fromPretrained(shapesModelPath, { backend: nodeBackend });
+      try {
+        pipe.scheduler = createScheduler('DPM++ 2M Karras', pipe.scheduler.config);
+        const settings = {
+          prompt: 'a red circle on a blue background',
+          numInferenceSteps: 20,
+          guidanceScale: 5,
+        };
+        const { images } = await pipe.generate({ ...settings, seed: 42 });
+        expect(
+          maxDiff(await read('serve.png'), {
+            width: SIZE,
+            height: SIZE,
+            data: images[0]!.data,
+          } as DecodedPng),
+        ).toBe(0);
       } finally {
         await pipe.dispose();
       }

@@ -27,7 +27,7 @@ afterAll(async () => {
 /** latentkit's extra body fields: the typed client passes unknown keys through as they are. */
 type Extras = Record<string, unknown>;
 const generate = (body: Extras) =>
-  client.images.generate(body as never) as Promise<
+  client.images.generate(body as never) as unknown as Promise<
     OpenAI.ImagesResponse & { latentkit: { seeds: number[]; infotexts: string[] } }
   >;
 

@@ -64,7 +64,11 @@ describe('health, readiness, metrics', () => {
 
 describe('API keys', () => {
   it('no key, a malformed header and a wrong key get 401 UNAUTHORIZED', async () => {
-    for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer sk-wrong' }]) {
+    for (const headers of [
+      {},
+      { authorization: 'Basic abc' },
+      { authorization: 'Bearer sk-wrong' },
+    ] as Record<string, string>[]) {
       const res = await fetch(`${s.url}/v1/models`, { headers });
       expect(res.status).toBe(401);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('UNAUTHORIZED');
