@@ -9,6 +9,12 @@ export { runServerCli, type ServerCliOptions } from './cli/server-cli.js';
 export { createServer, type LatentkitServer } from './create-server.js';
 export type { GenerationProgress, GenerationRequest, GenerationResult } from './generation-request.js';
 export { modelDefaults } from './model-defaults.js';
+export {
+  BullmqQueue,
+  type BullmqQueueOptions,
+  DEFAULT_QUEUE_NAME,
+  type GenerationJobData,
+} from './queue/bullmq-queue.js';
 export { InProcessQueue, type InProcessQueueOptions } from './queue/in-process-queue.js';
 export type { ActiveJob, JobQueue, QueueStatus, ReadyState, SubmitOptions } from './queue/job-queue.js';
 export {
@@ -32,3 +38,8 @@ export {
   type RequestLimits,
   type ServerOptions,
 } from './server-options.js';
+export {
+  GenerationWorker,
+  type GenerationWorkerOptions,
+  type WorkerCloseOptions,
+} from './worker/generation-worker.js';

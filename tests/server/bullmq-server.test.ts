@@ -1,0 +1,111 @@
+// The scaled-out mode with real parts: redis-server on a loopback port, two worker processes that each
+// load the shipped model, the API server over a BullmqQueue, real HTTP. Images equal the in-process
+// library's; progress, cancellation, interrupt and worker SIGKILL/SIGTERM as a deployment sees them.
+import { createServer, InProcessQueue, type LatentkitServer, modelDefaults } from '@latentkit/server';
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BullmqCluster, startBullmqCluster } from '../support/bullmq-cluster.js';
+import { hasRedisServer } from '../support/redis-server.js';
+import { decodeBase64Png, maxPixelDiff, TEST_DEFAULTS } from '../support/shapes-server.js';
+
+let c: BullmqCluster;
+let local: LatentkitServer;
+let localUrl: string;
+/** A BullMQ view of the same queue, to look at jobs the way an operator would. */
+let inspect: Queue;
+
+beforeAll(async () => {
+  c = await startBullmqCluster({
+    workers: 2,
+    server: { limits: { maxSteps: 5000 } },
+    queue: { jobTimeoutMs: 60_000 },
+  });
+  local = createServer({
+    queue: new InProcessQueue(c.pipe, { modelName: 'shapes' }),
+    modelName: 'shapes',
+    defaults: modelDefaults(c.pipe, TEST_DEFAULTS),
+  });
+  localUrl = await local.listen({ port: 0 });
+  inspect = new Queue(c.queueName, { connection: { url: c.redis.url } });
+}, 240_000);
+afterAll(async () => {
+  await inspect?.close().catch(() => {});
+  await local?.close().catch(() => {});
+  await c?.close();
+}, 60_000);
+
+const json = { 'content-type': 'application/json' };
+function post(base: string, path: string, body: object, signal?: AbortSignal) {
+  const init: RequestInit = { method: 'POST', headers: json, body: JSON.stringify(body) };
+  if (signal) init.signal = signal;
+  return fetch(`${base}${path}`, init);
+}
+/** Polls `check` every 20 ms until it holds or `ms` pass. */
+async function until(check: () => Promise<boolean> | boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return check();
+}
+type ImagesBody = { data: { b64_json: string }[]; latentkit: { seeds: number[]; infotexts: string[] } };
+
+describe.skipIf(!hasRedisServer)('BullMQ workers behind the HTTP API', () => {
+  it('/readyz is ready with workers connected (mode redis)', async () => {
+    const res = await fetch(`${c.url}/readyz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ready', mode: 'redis' });
+  });
+
+  it('OpenAI-format requests give the in-process library’s pixels (max |diff| 0)', async () => {
+    const body = { prompt: 'a red circle', n: 2, seed: 42, steps: 12 };
+    const [remote, inproc] = await Promise.all([
+      post(c.url, '/v1/images/generations', body),
+      post(localUrl, '/v1/images/generations', body),
+    ]);
+    expect(remote.status).toBe(200);
+    const a = (await remote.json()) as ImagesBody;
+    const b = (await inproc.json()) as ImagesBody;
+    expect(a.data).toHaveLength(2);
+    expect(a.latentkit.seeds).toEqual([42, 43]);
+    expect(a.latentkit.infotexts).toEqual(b.latentkit.infotexts);
+    for (let i = 0; i < 2; i++) {
+      expect(maxPixelDiff(decodeBase64Png(a.data[i]!.b64_json), decodeBase64Png(b.data[i]!.b64_json))).toBe(
+        0,
+      );
+    }
+  }, 60_000);
+
+  it('progress events arrive while the job runs; status() shows it active with its step', async () => {
+    const steps: number[] = [];
+    let seen = false;
+    const job = c.queue.submit(
+      {
+        model: 'shapes',
+        prompt: 'a blue square',
+        negativePrompt: '',
+        width: 32,
+        height: 32,
+        steps: 60,
+        guidanceScale: 5,
+        seeds: [7],
+        batchSize: 1,
+      },
+      { onProgress: (p) => steps.push(p.step) },
+    );
+    expect(
+      await until(async () => {
+        const s = await c.queue.status();
+        seen ||=
+          s.active.length === 1 && s.active[0]!.progress.totalSteps === 60 && s.active[0]!.progress.step > 0;
+        return seen;
+      }, 30_000),
+    ).toBe(true);
+    const result = await job;
+    expect(result.images).toHaveLength(1);
+    expect(steps.length).toBeGreaterThan(5);
+    expect(steps.at(-1)).toBe(60);
+    for (let i = 1; i < steps.length; i++) expect(steps[i]!).toBeGreaterThan(steps[i - 1]!);
+  }, 60_000);
+});
