@@ -41,6 +41,8 @@ export interface GenerationRequest {
   mask?: string;
   /** img2img / inpaint strength in [0, 1]. */
   strength?: number;
+  /** DDIM's η (A1111's `eta`); schedulers without η ignore it. Absent: 0. */
+  eta?: number;
 }
 
 /** What a finished job returns. */

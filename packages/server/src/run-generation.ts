@@ -129,6 +129,7 @@ export async function runGeneration(
     };
     if (signal) generateOptions.signal = signal;
     if (request.clipSkip !== undefined) generateOptions.clipSkip = request.clipSkip;
+    if (request.eta !== undefined) generateOptions.eta = request.eta;
     if (initImage) {
       generateOptions.image = initImage;
       if (request.strength !== undefined) generateOptions.strength = request.strength;

@@ -11,7 +11,10 @@ export interface InProcessQueueOptions {
   concurrency?: number;
   /** Jobs that may wait; one more is refused with 503 QUEUE_UNAVAILABLE and `Retry-After`. Default 100. */
   maxWaiting?: number;
-  /** Decode a preview every this many steps (0: none). Default 0. */
+  /**
+   * Decode a preview every this many steps (0: none), for A1111's `/sdapi/v1/progress` `current_image`.
+   * Default 10 (A1111's `show_progress_every_n_steps`); each preview costs one VAE decode of the first image.
+   */
   previewEverySteps?: number;
 }
 
@@ -53,7 +56,7 @@ export class InProcessQueue implements JobQueue {
       modelName: options.modelName,
       concurrency: options.concurrency ?? 1,
       maxWaiting: options.maxWaiting ?? 100,
-      previewEverySteps: options.previewEverySteps ?? 0,
+      previewEverySteps: options.previewEverySteps ?? 10,
     };
   }
 
