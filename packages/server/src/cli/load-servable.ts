@@ -52,7 +52,7 @@ export async function loadServable(flags: ModelFlags): Promise<LoadedModel> {
     const kind = pipe.constructor.name;
     await pipe.dispose();
     throw new ModelMismatchError(
-      `${modelName} is a ${kind} model, which the server does not serve: it serves text-to-image, img2img and inpainting models (StableDiffusionPipeline, StableDiffusionXLPipeline). Fix: pass --model a Stable Diffusion 1.x/2.x or SDXL export, or leave --model out for the shipped model.`,
+      `the model ${JSON.stringify(modelName)} is a ${kind} model, which the server does not serve: it serves text-to-image, img2img and inpainting models (StableDiffusionPipeline, StableDiffusionXLPipeline). Fix: pass --model a Stable Diffusion 1.x/2.x or SDXL export, or leave --model out for the shipped model.`,
     );
   }
   const card =

@@ -1,0 +1,168 @@
+// `latentkit serve` / `latentkit worker` as users run them: real child processes from the CLI, real HTTP on
+// loopback, a real redis-server for --redis. Images must equal the library's for the same settings (max
+// |diff| 0); SIGTERM must answer the request in flight and exit 0.
+import { nodeBackend } from '@latentkit/backend-node';
+import { StableDiffusionPipeline, TorchGenerator } from '@latentkit/core';
+import { shapesModelPath } from '@latentkit/model-shapes';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasRedisServer, RedisServer } from '../support/redis-server.js';
+import { processAlive, ServeProcess } from '../support/serve-process.js';
+import { decodeBase64Png, maxPixelDiff } from '../support/shapes-server.js';
+
+const STEPS = 20;
+const GUIDANCE = 5; // the shipped model's
+const started: ServeProcess[] = [];
+let pipe: StableDiffusionPipeline;
+
+async function start(args: string[]): Promise<ServeProcess> {
+  const p = await ServeProcess.start(args);
+  started.push(p);
+  return p;
+}
+
+beforeAll(async () => {
+  pipe = await StableDiffusionPipeline.fromPretrained(shapesModelPath, { backend: nodeBackend });
+}, 60_000);
+afterAll(async () => {
+  await Promise.all(started.map((p) => p.stop('SIGKILL')));
+  await pipe?.dispose();
+}, 60_000);
+
+async function generate(url: string, body: Record<string, unknown>) {
+  const res = await fetch(`${url}/v1/images/generations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ response_format: 'b64_json', ...body }),
+  });
+  return { status: res.status, body: (await res.json()) as { data?: { b64_json: string }[] } };
+}
+
+async function expectLibraryImage(b64: string, prompt: string, seed: number, steps = STEPS): Promise<void> {
+  const { images } = await pipe.generate({ prompt, seed, numInferenceSteps: steps, guidanceScale: GUIDANCE });
+  expect(maxPixelDiff(decodeBase64Png(b64), images[0]!)).toBe(0);
+}
+
+/** Polls `/metrics` until a job runs (the request reached the model), within `timeoutMs`. */
+async function waitForActiveJob(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    if (/^latentkit_queue_active\S* [1-9]/m.test(text)) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('no job became active');
+}
+
+describe('latentkit serve (in-process)', () => {
+  let serve: ServeProcess;
+  beforeAll(async () => {
+    serve = await start(['serve', '--port', '0', '--steps', String(STEPS)]);
+  }, 120_000);
+
+  it('prints its URL, answers /healthz and /readyz, and serves the shipped model', async () => {
+    expect(serve.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(serve.output).toContain('model shapes, 32x32, 20 steps, in-process');
+    expect(await (await fetch(`${serve.url}/healthz`)).json()).toEqual({ status: 'ok' });
+    expect(await (await fetch(`${serve.url}/readyz`)).json()).toEqual({
+      status: 'ready',
+      mode: 'in-process',
+    });
+    const models = (await (await fetch(`${serve.url}/v1/models`)).json()) as { data: { id: string }[] };
+    expect(models.data.map((m) => m.id)).toEqual(['shapes']);
+  });
+
+  it('an openai-format generation equals the library run alone (--steps is the default)', async () => {
+    const prompt = 'a red circle on a blue background';
+    const { status, body } = await generate(serve.url, { prompt, seed: 11 });
+    expect(status).toBe(200);
+    await expectLibraryImage(body.data![0]!.b64_json, prompt, 11);
+  });
+
+  it('SIGTERM while a request runs: the request is answered in full, then the process exits 0', async () => {
+    const prompt = 'a green triangle on a yellow background';
+    // 8 images of 150 steps (about 2 s here): SIGTERM arrives while the job runs.
+    const pending = generate(serve.url, { prompt, seed: 3, steps: 150, n: 8 });
+    await waitForActiveJob(serve.url);
+    serve.child.kill('SIGTERM');
+    const { status, body } = await pending;
+    expect(status).toBe(200);
+    expect(body.data).toHaveLength(8);
+    // n images are one batch, image i from its own generator seeded seed + i (runGeneration).
+    const { images } = await pipe.generate({
+      prompt,
+      numInferenceSteps: 150,
+      guidanceScale: GUIDANCE,
+      numImagesPerPrompt: 8,
+      generator: Array.from({ length: 8 }, (_, i) => new TorchGenerator(3 + i)),
+    });
+    for (const [i, image] of images.entries()) {
+      expect(maxPixelDiff(decodeBase64Png(body.data![i]!.b64_json), image)).toBe(0);
+    }
+    const exit = await serve.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(serve.output).toContain('latentkit serve: SIGTERM: answering the requests in flight');
+    expect(serve.output).toContain('latentkit serve: stopped.');
+    // A new request after the exit is refused by the OS (nothing listens).
+    await expect(fetch(`${serve.url}/healthz`)).rejects.toThrow();
+  }, 120_000);
+});
+
+describe.skipIf(!hasRedisServer)('latentkit serve --redis (API + supervised worker processes)', () => {
+  let redis: RedisServer;
+  let serve: ServeProcess;
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    serve = await start([
+      'serve',
+      '--port',
+      '0',
+      '--steps',
+      String(STEPS),
+      '--redis',
+      redis.url,
+      '--workers',
+      '1',
+      '--lock-duration',
+      '3000',
+      '--queue-name',
+      `serve-cli-${process.pid}`,
+    ]);
+    await serve.waitForLine(/\[worker 1\] latentkit worker: ready/, 120_000);
+  }, 180_000);
+  afterAll(async () => {
+    await serve?.stop('SIGKILL');
+    await redis?.stop();
+  }, 60_000);
+
+  it('/readyz reports redis mode; a generation through the worker equals the library run alone', async () => {
+    const ready = await fetch(`${serve.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', mode: 'redis' });
+    const prompt = 'a blue square on a red background';
+    const { status, body } = await generate(serve.url, { prompt, seed: 21 });
+    expect(status).toBe(200);
+    await expectLibraryImage(body.data![0]!.b64_json, prompt, 21);
+  }, 60_000);
+
+  it('a worker killed with SIGKILL is started again, and serves the next request', async () => {
+    const [first] = serve.workerPids;
+    process.kill(first!, 'SIGKILL');
+    await serve.waitForLine(/worker 1 \(pid \d+\) exited \(SIGKILL\); starting it again/, 30_000);
+    await serve.waitForLine(/\[worker 1\] latentkit worker: ready/, 120_000);
+    const second = serve.workerPids.at(-1)!;
+    expect(second).not.toBe(first);
+    const prompt = 'a yellow circle on a green background';
+    const { status, body } = await generate(serve.url, { prompt, seed: 5 });
+    expect(status).toBe(200);
+    await expectLibraryImage(body.data![0]!.b64_json, prompt, 5);
+  }, 180_000);
+
+  it('SIGTERM stops the API and its workers; both exit 0', async () => {
+    const worker = serve.workerPids.at(-1)!;
+    const exit = await serve.stop('SIGTERM');
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(serve.output).toContain('[worker 1] latentkit worker: SIGTERM: finishing the running job');
+    expect(serve.output).toContain('[worker 1] latentkit worker: stopped.');
+    expect(processAlive(worker)).toBe(false);
+  }, 120_000);
+});
