@@ -92,7 +92,9 @@ const IMG2IMG_ONLY: Readonly<Record<string, JsonSchema>> = {
   mask_round: BOOL,
   inpainting_fill: INT,
   // A bool in A1111; clients also send 0 / 1 (pydantic takes both).
-  inpaint_full_res: { type: ['boolean', 'integer', 'null'] },
+  inpaint_full_res: {
+    anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 0, maximum: 1 }, { type: 'null' }],
+  },
   inpaint_full_res_padding: INT,
   inpainting_mask_invert: nullable('integer', { minimum: 0, maximum: 1 }),
   initial_noise_multiplier: NUMBER,

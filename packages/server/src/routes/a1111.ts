@@ -70,7 +70,8 @@ export function a1111Routes(app: FastifyInstance, ctx: ServerContext): void {
       negative_prompt: job.negativePrompt,
       seed: job.seeds[0],
       subseed: made.subseed,
-      sampler_name: result.sampler,
+      // The body's name stays beside its `scheduler`; without one, the sampler that ran.
+      sampler_name: body.sampler_name || result.sampler,
       batch_size: job.batchSize,
       n_iter: made.nIter,
       steps: job.steps,
