@@ -33,6 +33,11 @@ const cases: Array<[string, string[], RegExp]> = [
     ['serve', '--workres', '2'],
     /unknown option '--workres'.*Did you mean --workers\?/,
   ],
+  [
+    'an unknown execution provider',
+    ['worker', '--redis', 'redis://127.0.0.1:1', '--provider', 'cuda,tpu'],
+    /--provider.*tpu/,
+  ],
   ['worker without --redis', ['worker'], /required option '--redis <url>' not specified/],
   ['--guidance that is not a number', ['serve', '--guidance', 'high'], /--guidance <g>.*expected a number/],
 ];

@@ -1,5 +1,5 @@
 import { basename, resolve } from 'node:path';
-import { nodeBackend } from '@latentkit/backend-node';
+import { type ExecutionProviderName, nodeBackend } from '@latentkit/backend-node';
 import { DiffusionPipeline, ModelMismatchError } from '@latentkit/core';
 import { shapesModelDefaults, shapesModelName, shapesModelPath } from '@latentkit/model-shapes';
 import { modelDefaults } from '../model-defaults.js';
@@ -17,6 +17,8 @@ export interface ModelFlags {
   steps?: number;
   /** Default guidance scale of requests that leave it out. */
   guidance?: number;
+  /** Execution providers in order of preference (`--provider cuda,cpu`); default CPU. */
+  provider?: ExecutionProviderName[];
 }
 
 /** A loaded, servable model: its pipeline, the id it is served under and its request defaults. */
@@ -46,6 +48,8 @@ export async function loadServable(flags: ModelFlags): Promise<LoadedModel> {
   const pipe = await DiffusionPipeline.fromPretrained(source, {
     backend: nodeBackend,
     sessionThread: 'worker',
+    ...(flags.provider !== undefined ? { providers: flags.provider } : {}),
+    onWarning: (message: string) => process.stderr.write(`${message}\n`),
     logLevel: process.env['LATENTKIT_DEBUG'] ? 'warning' : 'fatal',
   });
   if (!isServablePipeline(pipe)) {

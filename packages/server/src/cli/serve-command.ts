@@ -54,6 +54,7 @@ function limitsFrom(flags: ServeFlags): Partial<RequestLimits> {
 function workerArgs(flags: ServeFlags): string[] {
   const args = ['worker', '--redis', flags.redis!, '--preview-every', String(flags.previewEvery)];
   if (flags.model !== undefined) args.push('--model', flags.model);
+  if (flags.provider !== undefined) args.push('--provider', flags.provider.join(','));
   if (flags.queueName !== undefined) args.push('--queue-name', flags.queueName);
   if (flags.lockDuration !== undefined) args.push('--lock-duration', String(flags.lockDuration));
   return args;

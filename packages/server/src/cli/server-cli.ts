@@ -1,3 +1,4 @@
+import { EXECUTION_PROVIDERS, parseExecutionProviders } from '@latentkit/backend-node';
 import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_REQUEST_LIMITS } from '../server-options.js';
 import { exitCodeFor, formatError, type ServerCliIo } from './cli-io.js';
@@ -30,6 +31,11 @@ function buildProgram(io: ServerCliIo, options: ServerCliOptions, result: { code
       "Serve a model over HTTP: the OpenAI Images API (/v1/images/…) and AUTOMATIC1111's API (/sdapi/v1/…), plus /healthz, /readyz and /metrics. Without --redis the jobs run in this process; with --redis they go to BullMQ on Redis and --workers `latentkit worker` processes run them.",
     )
     .option('-m, --model <dir|id>', MODEL_HELP)
+    .option(
+      '--provider <list>',
+      `execution providers in order of preference (${EXECUTION_PROVIDERS.join(', ')}) (default: cpu)`,
+      (value: string) => parseExecutionProviders(value, '--provider'),
+    )
     .option('--port <n>', 'TCP port (0: any free one)', integerIn(0, 65535), 7860)
     .option('--host <addr>', 'address to listen on (0.0.0.0 for all; then set API keys)', '127.0.0.1')
     .option('--redis <url>', 'Redis URL, redis://host:port: scale out over BullMQ workers', redisUrl)
@@ -115,6 +121,11 @@ function buildProgram(io: ServerCliIo, options: ServerCliOptions, result: { code
       new Option('--redis <url>', 'Redis URL, redis://host:port').argParser(redisUrl).makeOptionMandatory(),
     )
     .option('-m, --model <dir|id>', `${MODEL_HELP}; the same as the API processes'`)
+    .option(
+      '--provider <list>',
+      `execution providers in order of preference (${EXECUTION_PROVIDERS.join(', ')}) (default: cpu)`,
+      (value: string) => parseExecutionProviders(value, '--provider'),
+    )
     .option('--concurrency <n>', 'jobs run at once on the loaded model', integerIn(1, 64), 1)
     .option('--preview-every <n>', 'decode a live preview every N steps; 0 = none', integerIn(0), 0)
     .option('--queue-name <name>', "the BullMQ queue's name (default latentkit)")
