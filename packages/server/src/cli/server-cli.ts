@@ -77,9 +77,9 @@ function buildProgram(io: ServerCliIo, options: ServerCliOptions, result: { code
     )
     .option(
       '--preview-every <n>',
-      'decode a live preview (A1111 /sdapi/v1/progress) every N steps; 0 = none',
+      "decode a live preview (A1111's /sdapi/v1/progress current_image) every N steps, as A1111's show_progress_every_n_steps; 0 = none",
       integerIn(0),
-      0,
+      10,
     )
     .option(
       '--steps <n>',
@@ -127,7 +127,7 @@ function buildProgram(io: ServerCliIo, options: ServerCliOptions, result: { code
       (value: string) => parseExecutionProviders(value, '--provider'),
     )
     .option('--concurrency <n>', 'jobs run at once on the loaded model', integerIn(1, 64), 1)
-    .option('--preview-every <n>', 'decode a live preview every N steps; 0 = none', integerIn(0), 0)
+    .option('--preview-every <n>', 'decode a live preview every N steps; 0 = none', integerIn(0), 10)
     .option('--queue-name <name>', "the BullMQ queue's name (default latentkit)")
     .option(
       '--lock-duration <ms>',
