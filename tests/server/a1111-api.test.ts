@@ -457,22 +457,28 @@ describe('POST /sdapi/v1/img2img', () => {
     expect(json.parameters['init_images']).toEqual([b64(big[0]!)]);
   });
 
-  it('with a mask: inpainting equal to the library; inpainting_mask_invert inverts it', async () => {
+  it('with a mask: inpainting equal to the library; inpainting_mask_invert inverts it; an alpha mask', async () => {
     const mask = { width: 32, height: 32, data: new Uint8ClampedArray(32 * 32 * 4) };
     const inverted = { width: 32, height: 32, data: new Uint8ClampedArray(32 * 32 * 4) };
+    // A1111's inpaint sketch: opaque strokes (repaint) on a transparent background; A1111 reads the alpha.
+    const strokes = { width: 32, height: 32, data: new Uint8ClampedArray(32 * 32 * 4) };
     for (let y = 0; y < 32; y++) {
       for (let x = 0; x < 32; x++) {
-        const v = x >= 8 && x < 24 && y >= 8 && y < 24 ? 255 : 0;
-        mask.data.fill(v, (y * 32 + x) * 4, (y * 32 + x) * 4 + 3);
-        inverted.data.fill(255 - v, (y * 32 + x) * 4, (y * 32 + x) * 4 + 3);
-        mask.data[(y * 32 + x) * 4 + 3] = 255;
-        inverted.data[(y * 32 + x) * 4 + 3] = 255;
+        const inside = x >= 8 && x < 24 && y >= 8 && y < 24;
+        const v = inside ? 255 : 0;
+        const o = (y * 32 + x) * 4;
+        mask.data.fill(v, o, o + 3);
+        inverted.data.fill(255 - v, o, o + 3);
+        mask.data[o + 3] = 255;
+        inverted.data[o + 3] = 255;
+        strokes.data.set(inside ? [200, 30, 30, 255] : [0, 0, 0, 0], o);
       }
     }
     const prompt = 'a yellow circle';
     for (const [m, invert, expectedMask] of [
       [mask, 0, mask],
       [mask, 1, inverted],
+      [strokes, 0, mask],
     ] as const) {
       const { status, json } = await post(
         '/sdapi/v1/img2img',
@@ -502,9 +508,10 @@ describe('POST /sdapi/v1/img2img', () => {
         height: 32,
       });
       expect(maxPixelDiff(decodeBase64Png(json.images[0]!), expected!), `invert ${invert}`).toBe(0);
+      expect(maxPixelDiff(decodeBase64Png(json.images[0]!), source)).toBeGreaterThan(0);
     }
 
-    // A1111's default mask blur (4) runs too: a valid inpainting, the result differs from the sharp mask's.
+    // A1111's default mask blur (4, when mask_blur is null) runs too: a valid inpainting of the right size.
     const blurred = await post(
       '/sdapi/v1/img2img',
       img2imgPayload({
