@@ -237,6 +237,21 @@ describe('POST /sdapi/v1/txt2img', () => {
     expect(Object.keys(json.parameters).sort()).toEqual(Object.keys(body).sort());
   });
 
+  it("a minimal body ({prompt, steps}, as in A1111's wiki) uses the model's size, guidance and scheduler", async () => {
+    const { status, json } = await post('/sdapi/v1/txt2img', { prompt: 'maltese puppy', steps: 5, seed: 8 });
+    expect(status).toBe(200);
+    const { images } = await s.pipe.generate({
+      prompt: 'maltese puppy',
+      numInferenceSteps: 5,
+      seed: 8,
+      guidanceScale: 5,
+    });
+    expect(maxPixelDiff(decodeBase64Png(json.images[0]!), (images as RgbaImage[])[0]!)).toBe(0);
+    const info = JSON.parse(json.info) as { width: number; cfg_scale: number; sampler_name: string };
+    expect(info).toMatchObject({ width: 32, cfg_scale: 5 });
+    expect(json.parameters['sampler_name']).toBe(info.sampler_name);
+  });
+
   it('batch_size 2 × n_iter 2 gives seeds s..s+3, each equal to its single run; seed -1 picks one', async () => {
     const prompt = 'a yellow triangle';
     const { json } = await post(
@@ -633,6 +648,12 @@ describe('model and sampler lists', () => {
     expect(await get('/sdapi/v1/sd-models')).toEqual([
       { title: 'shapes', model_name: 'shapes', hash: null, sha256: null, filename: 'shapes', config: null },
     ]);
+    // The lists A1111 front ends load beside the models: nothing of them is served.
+    expect(await get('/sdapi/v1/sd-vae')).toEqual([]);
+    expect(await get('/sdapi/v1/loras')).toEqual([]);
+    expect(await get('/sdapi/v1/prompt-styles')).toEqual([]);
+    expect(await get('/sdapi/v1/embeddings')).toEqual({ loaded: {}, skipped: {} });
+    expect((await get<{ name: string }[]>('/sdapi/v1/upscalers')).map((u) => u.name)).toEqual(['None']);
     const options = await get<Record<string, unknown>>('/sdapi/v1/options');
     expect(options['sd_model_checkpoint']).toBe('shapes');
     const res = await fetch(`${s.url}/sdapi/v1/options`, {

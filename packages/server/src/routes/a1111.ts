@@ -42,7 +42,8 @@ function currentOptions(ctx: ServerContext): Record<string, unknown> {
  * AUTOMATIC1111's web UI API under `/sdapi/v1`, with A1111 1.10's field names and response shapes:
  * `POST txt2img` and `img2img` (init image, mask → inpainting), `GET progress` (with the live preview),
  * `POST interrupt` (the interrupted request answers with the images so far), `GET samplers`, `GET
- * schedulers`, `GET sd-models`, `GET`/`POST options`. A1111 fields of features not built here are accepted
+ * schedulers`, `GET sd-models`, `GET`/`POST options`, and the (empty) lists front ends ask for: `sd-vae`,
+ * `loras`, `prompt-styles`, `embeddings`, `upscalers` ("None"). A1111 fields of features not built here are accepted
  * at their neutral values and refused with 501 otherwise; unknown fields get 400 with a did-you-mean.
  */
 export function a1111Routes(app: FastifyInstance, ctx: ServerContext): void {
@@ -166,6 +167,21 @@ export function a1111Routes(app: FastifyInstance, ctx: ServerContext): void {
       },
     ];
   });
+
+  // What A1111 front ends list beside the model; none of these features is served here.
+  const emptyLists: Record<string, unknown> = {
+    'sd-vae': [],
+    loras: [],
+    'prompt-styles': [],
+    embeddings: { loaded: {}, skipped: {} },
+    upscalers: [{ name: 'None', model_name: null, model_path: null, model_url: null, scale: 4 }],
+  };
+  for (const [route, value] of Object.entries(emptyLists)) {
+    app.get(`/sdapi/v1/${route}`, async (request) => {
+      ctx.authenticate(request);
+      return value;
+    });
+  }
 
   app.get('/sdapi/v1/options', async (request) => {
     ctx.authenticate(request);
