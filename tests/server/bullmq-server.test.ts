@@ -108,4 +108,64 @@ describe.skipIf(!hasRedisServer)('BullMQ workers behind the HTTP API', () => {
     expect(steps.at(-1)).toBe(60);
     for (let i = 1; i < steps.length; i++) expect(steps[i]!).toBeGreaterThan(steps[i - 1]!);
   }, 60_000);
+
+  it('a client that goes away cancels its running job on the worker: it stops early, not retried', async () => {
+    const controller = new AbortController();
+    const request = post(
+      c.url,
+      '/v1/images/generations',
+      { prompt: 'a green star', seed: 5, steps: 900 },
+      controller.signal,
+    );
+    request.catch(() => {});
+    expect(
+      await until(async () => {
+        const s = await c.queue.status();
+        return s.active.some((j) => j.progress.totalSteps === 900 && j.progress.step >= 10);
+      }, 30_000),
+    ).toBe(true);
+    const abortedAt = Date.now();
+    controller.abort();
+    await expect(request).rejects.toThrow();
+    let failed: Awaited<ReturnType<Queue['getFailed']>>[number] | undefined;
+    expect(
+      await until(async () => {
+        failed = (await inspect.getFailed()).find((j) => j.data.request.steps === 900);
+        return failed !== undefined;
+      }, 20_000),
+    ).toBe(true);
+    expect(failed!.failedReason).toContain('"code":"CANCELLED"');
+    expect(failed!.attemptsMade).toBe(1);
+    const progress = failed!.progress as { step: number; totalSteps: number };
+    expect(progress.totalSteps).toBe(900);
+    expect(progress.step).toBeLessThan(900);
+    // It stopped soon after the abort, not after 900 steps (~9 s).
+    expect(failed!.finishedOn! - abortedAt).toBeLessThan(5_000);
+    expect((await c.queue.status()).active).toHaveLength(0);
+  }, 60_000);
+
+  it('interruptAll (A1111 interrupt) stops the running job: it returns the images it has', async () => {
+    const job = c.queue.submit({
+      model: 'shapes',
+      prompt: 'a yellow triangle',
+      negativePrompt: '',
+      width: 32,
+      height: 32,
+      steps: 900,
+      guidanceScale: 5,
+      seeds: [11],
+      batchSize: 1,
+    });
+    expect(
+      await until(async () => (await c.queue.status()).active.some((j) => j.progress.step >= 10), 30_000),
+    ).toBe(true);
+    const started = Date.now();
+    expect(await c.queue.interruptAll()).toBe(1);
+    const result = await job;
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(result.interrupted).toBe(true);
+    expect(result.images).toHaveLength(1);
+    expect(result.seeds).toEqual([11]);
+    expect(decodeBase64Png(result.images[0]!).width).toBe(32);
+  }, 60_000);
 });

@@ -122,6 +122,8 @@ export async function startBullmqCluster(
     for (const w of workers)
       if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
     await Promise.allSettled(workers.map((w) => w.exited));
+    // A socket whose client aborted its request can keep app.close() waiting (Node counts it busy).
+    server?.app.server.closeAllConnections();
     await server?.close().catch(() => {});
     await pipe?.dispose().catch(() => {});
     await redis.stop();

@@ -1,0 +1,73 @@
+// Bad requests in the scaled-out mode: the error a worker's pipeline throws comes back to the HTTP client
+// with the library's code, parameter and message (as in-process), and the job is not retried.
+import { createServer, InProcessQueue, type LatentkitServer, modelDefaults } from '@latentkit/server';
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BullmqCluster, startBullmqCluster } from '../support/bullmq-cluster.js';
+import { hasRedisServer } from '../support/redis-server.js';
+import { TEST_DEFAULTS } from '../support/shapes-server.js';
+
+let c: BullmqCluster;
+let local: LatentkitServer;
+let localUrl: string;
+let inspect: Queue;
+
+beforeAll(async () => {
+  c = await startBullmqCluster({ workers: 1 });
+  local = createServer({
+    queue: new InProcessQueue(c.pipe, { modelName: 'shapes' }),
+    modelName: 'shapes',
+    defaults: modelDefaults(c.pipe, TEST_DEFAULTS),
+  });
+  localUrl = await local.listen({ port: 0 });
+  inspect = new Queue(c.queueName, { connection: { url: c.redis.url } });
+}, 240_000);
+afterAll(async () => {
+  await inspect?.close().catch(() => {});
+  await local?.close().catch(() => {});
+  await c?.close();
+}, 60_000);
+
+function post(base: string, body: object) {
+  return fetch(`${base}/v1/images/generations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+describe.skipIf(!hasRedisServer)('bad input through a BullMQ worker', () => {
+  it('size 33x33 → 400 INVALID_ARGUMENT from the worker, same body as in-process, tried once', async () => {
+    const body = { prompt: 'a red circle', size: '33x33', seed: 1 };
+    const remote = await post(c.url, body);
+    const inproc = await post(localUrl, body);
+    expect(remote.status).toBe(400);
+    const error = (
+      (await remote.json()) as { error: { code: string; param: string | null; message: string } }
+    ).error;
+    expect(error.code).toBe('INVALID_ARGUMENT');
+    expect(error).toEqual(((await inproc.json()) as { error: unknown }).error);
+    expect(error.message).toMatch(/33/);
+    const failed = (await inspect.getFailed()).filter((j) => j.data.request.width === 33);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.attemptsMade).toBe(1);
+    expect(failed[0]!.attemptsStarted).toBe(1);
+  }, 60_000);
+
+  it('an unknown scheduler name → the same 4xx body as in-process', async () => {
+    const body = { prompt: 'a red circle', scheduler: 'NoSuchSampler', seed: 1 };
+    const remote = await post(c.url, body);
+    const inproc = await post(localUrl, body);
+    expect(remote.status).toBe(inproc.status);
+    expect(remote.status).toBeGreaterThanOrEqual(400);
+    expect(remote.status).toBeLessThan(500);
+    expect(((await remote.json()) as { error: unknown }).error).toEqual(
+      ((await inproc.json()) as { error: unknown }).error,
+    );
+  }, 60_000);
+
+  it('a bad Redis URL is refused when the queue is made', async () => {
+    const { BullmqQueue } = await import('@latentkit/server');
+    expect(() => new BullmqQueue({ connection: 'http://127.0.0.1:1' })).toThrow(/redis:\/\//);
+  });
+});
