@@ -608,21 +608,24 @@ describe('progress and interrupt', () => {
     expect(res.status).toBe(200);
     const { status, json } = await running;
     expect(status).toBe(200);
-    // Stopped in the first of 4 batches: one image, decoded from that batch's latents so far.
-    expect(json.images).toHaveLength(1);
+    // Stopped in the first of 4 batches (or, on a stalled machine, a later one): the images of the batches
+    // begun, the last decoded from its latents so far.
+    const n = json.images.length;
+    expect(n).toBeGreaterThanOrEqual(1);
+    expect(n).toBeLessThan(4);
     const info = JSON.parse(json.info) as { all_seeds: number[]; interrupted: boolean };
-    expect(info.all_seeds).toEqual([2]);
+    expect(info.all_seeds).toEqual([2, 3, 4].slice(0, n));
     expect(info.interrupted).toBe(true);
     const [full] = await library('Euler', {
       prompt: 'a purple square',
-      seed: 2,
+      seed: 1 + n,
       numInferenceSteps: 150,
       guidanceScale: 7,
       width: 32,
       height: 32,
     });
     // Fewer steps than asked: not the finished image.
-    expect(maxPixelDiff(decodeBase64Png(json.images[0]!), full!)).toBeGreaterThan(0);
+    expect(maxPixelDiff(decodeBase64Png(json.images[n - 1]!), full!)).toBeGreaterThan(0);
   }, 120_000);
 });
 
