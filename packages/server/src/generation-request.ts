@@ -43,6 +43,12 @@ export interface GenerationRequest {
   strength?: number;
   /** DDIM's η (A1111's `eta`); schedulers without η ignore it. Absent: 0. */
   eta?: number;
+  /**
+   * Decode live previews while the job runs (for A1111's `/sdapi/v1/progress` `current_image`), every
+   * `previewEverySteps` of the queue or worker. The A1111 routes set it; OpenAI requests have no progress
+   * endpoint, so they skip the cost (one VAE decode each time).
+   */
+  livePreview?: boolean;
 }
 
 /** What a finished job returns. */

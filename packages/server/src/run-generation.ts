@@ -42,7 +42,7 @@ export interface RunGenerationOptions {
   signal?: AbortSignal;
   /** Called (and awaited) after each step. */
   onProgress?: (progress: GenerationProgress) => void | Promise<void>;
-  /** Decode a preview of the first image every this many steps (0: no previews). Default 0. */
+  /** For jobs with `livePreview`: decode a preview of the first image every this many steps (0: none). Default 0. */
   previewEverySteps?: number;
 }
 
@@ -89,7 +89,7 @@ export async function runGeneration(
     request.initImage === undefined ? undefined : decodeImage('init_images[0]', request.initImage);
   const mask = request.mask === undefined ? undefined : decodeImage('mask', request.mask);
   const batches = Math.ceil(request.seeds.length / request.batchSize);
-  const previewEvery = options.previewEverySteps ?? 0;
+  const previewEvery = request.livePreview ? (options.previewEverySteps ?? 0) : 0;
 
   const result: GenerationResult = {
     images: [],
@@ -120,7 +120,9 @@ export async function runGeneration(
           step: stepsBefore + info.step + 1,
           totalSteps: stepsBefore + info.totalSteps * (batches - b),
         };
-        if (previewEvery > 0 && ((info.step + 1) % previewEvery === 0 || info.step + 1 === info.totalSteps)) {
+        // Every `previewEvery` steps, but not after the last step: nobody sees that one.
+        const done = info.step + 1;
+        if (previewEvery > 0 && done % previewEvery === 0 && done < info.totalSteps) {
           const [first] = await decodeLatentsToRgb(pipe.codec, info.latents);
           progress.preview = Buffer.from(encodePng(first!)).toString('base64');
         }

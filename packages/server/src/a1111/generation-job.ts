@@ -53,6 +53,7 @@ export function txt2imgJob(
     guidanceScale: body.cfg_scale ?? ctx.defaults.guidanceScale,
     seeds: consecutiveSeeds(resolveSeed(body.seed ?? -1), batchSize * nIter),
     batchSize,
+    livePreview: true, // /sdapi/v1/progress shows a current_image
   };
   if (sampler !== undefined) job.sampler = sampler;
   if (clipSkip !== undefined) job.clipSkip = clipSkip;
