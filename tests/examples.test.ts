@@ -410,6 +410,7 @@ describe('docs/ code blocks', () => {
     'schedulers.md',
     'upscaling.md',
     'sdxl.md',
+    'serving.md',
   ];
 
   it('every TypeScript block in the guides is copied from an example file', async () => {
