@@ -347,9 +347,11 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
     }
     // A command line this long crashes onnxruntime-node (SIGSEGV): refuse it before it is loaded.
     checkCommandLineLength([process.execPath, ...process.execArgv, process.argv[1] ?? '', ...argv]);
-    if (argv[0] === 'serve' || argv[0] === 'worker') {
+    const serverCommand =
+      argv[0] === 'help' && (argv[1] === 'serve' || argv[1] === 'worker') ? [argv[1], '--help'] : argv;
+    if (serverCommand[0] === 'serve' || serverCommand[0] === 'worker') {
       const { runServerCommand } = await import('./server-command.js');
-      return await runServerCommand(argv, io);
+      return await runServerCommand(serverCommand, io);
     }
     await program.parseAsync([...argv], { from: 'user' });
     return state.exitCode;
