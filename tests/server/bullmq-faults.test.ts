@@ -1,0 +1,209 @@
+// Faults in the scaled-out mode, with real processes: a worker SIGKILLed mid-job (its job finishes on the
+// other worker), a worker SIGTERMed mid-job (it finishes the job, or hands it back, and exits 0), and
+// Redis stopped for ~3 s mid-traffic (requests get their image or a 503 QUEUE_UNAVAILABLE, none hang,
+// later requests succeed).
+import { createServer, InProcessQueue, type LatentkitServer, modelDefaults } from '@latentkit/server';
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BullmqCluster, startBullmqCluster, type WorkerProcess } from '../support/bullmq-cluster.js';
+import { hasRedisServer } from '../support/redis-server.js';
+import { decodeBase64Png, maxPixelDiff, TEST_DEFAULTS } from '../support/shapes-server.js';
+
+let c: BullmqCluster;
+let local: LatentkitServer;
+let localUrl: string;
+let inspect: Queue;
+
+beforeAll(async () => {
+  c = await startBullmqCluster({
+    workers: 2,
+    queue: { jobTimeoutMs: 30_000, submitTimeoutMs: 2_000 },
+    server: { limits: { maxConcurrentPerKey: 20, maxSteps: 1000 } },
+  });
+  local = createServer({
+    queue: new InProcessQueue(c.pipe, { modelName: 'shapes' }),
+    limits: { maxSteps: 1000 },
+    modelName: 'shapes',
+    defaults: modelDefaults(c.pipe, TEST_DEFAULTS),
+  });
+  localUrl = await local.listen({ port: 0 });
+  inspect = new Queue(c.queueName, { connection: { url: c.redis.url } });
+  inspect.on('error', () => {});
+}, 240_000);
+afterAll(async () => {
+  await inspect?.close().catch(() => {});
+  await local?.close().catch(() => {});
+  await c?.close();
+}, 60_000);
+
+type ImagesBody = { data: { b64_json: string }[] };
+type ErrorBody = { error: { code: string } };
+function post(base: string, body: object) {
+  return fetch(`${base}/v1/images/generations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+async function until(check: () => Promise<boolean> | boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check().catch(() => false)) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return false;
+}
+/** The image the in-process library makes for `body`. */
+async function reference(body: object): Promise<string> {
+  const res = await post(localUrl, body);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as ImagesBody).data[0]!.b64_json;
+}
+/** The worker process running the (one) active job whose request has `steps`, once it is past step 5. */
+async function workerRunning(steps: number): Promise<WorkerProcess> {
+  let worker: WorkerProcess | undefined;
+  const found = await until(async () => {
+    const jobs = await inspect.getActive();
+    const job = jobs.find((j) => j.data.request.steps === steps);
+    const progress = job?.progress as { step?: number } | undefined;
+    if (!job?.processedBy || (progress?.step ?? 0) < 5) return false;
+    worker = c.workers.find((w) => job.processedBy!.endsWith(`:${w.pid}`));
+    return worker !== undefined;
+  }, 30_000);
+  if (!found)
+    console.log(
+      'no active job',
+      steps,
+      JSON.stringify(await inspect.getJobCounts()),
+      c.workers.map((w) => w.output()).join('\n'),
+    );
+  expect(found).toBe(true);
+  return worker!;
+}
+
+describe.skipIf(!hasRedisServer)('worker faults', () => {
+  it('SIGKILL a worker mid-job: the other worker runs it, the request succeeds with the same pixels', async () => {
+    const body = { prompt: 'a red circle', seed: 21, steps: 997 };
+    const started = Date.now();
+    const request = post(c.url, body);
+    const victim = await workerRunning(997);
+    victim.child.kill('SIGKILL');
+    expect((await victim.exited).signal).toBe('SIGKILL');
+    const res = await request;
+    const seconds = (Date.now() - started) / 1000;
+    expect(res.status).toBe(200);
+    const image = ((await res.json()) as ImagesBody).data[0]!.b64_json;
+    expect(maxPixelDiff(decodeBase64Png(image), decodeBase64Png(await reference(body)))).toBe(0);
+    // Lock 2 s + stalled check 2 s + the run again: well under the job timeout.
+    expect(seconds).toBeLessThan(25);
+    const done = (await inspect.getCompleted()).find((j) => j.data.request.seeds[0] === 21);
+    expect(done?.processedBy).not.toMatch(new RegExp(`:${victim.pid}$`));
+    await c.addWorker();
+  }, 120_000);
+
+  it('SIGTERM a worker mid-job: it finishes the job, then exits 0', async () => {
+    const body = { prompt: 'a blue square', seed: 22, steps: 999 };
+    const request = post(c.url, body);
+    const worker = await workerRunning(999);
+    worker.child.kill('SIGTERM');
+    const res = await request;
+    expect(res.status).toBe(200);
+    expect((await worker.exited).code).toBe(0);
+    expect(worker.output()).toMatch(/closed \d+/);
+    const image = ((await res.json()) as ImagesBody).data[0]!.b64_json;
+    expect(maxPixelDiff(decodeBase64Png(image), decodeBase64Png(await reference(body)))).toBe(0);
+    const done = (await inspect.getCompleted()).find((j) => j.data.request.seeds[0] === 22);
+    expect(done?.processedBy).toMatch(new RegExp(`:${worker.pid}$`));
+    expect(done?.attemptsStarted).toBe(1);
+    await c.addWorker();
+  }, 120_000);
+
+  it('SIGTERM with a hand-back time: the worker puts the job back and exits 0; another worker finishes it', async () => {
+    const quitter = await c.addWorker({ handBackMs: 200 });
+    // Pause the other workers (SIGSTOP) so that the job can only go to the quitter.
+    const others = c.workers.filter(
+      (w) => w !== quitter && w.child.exitCode === null && w.child.signalCode === null,
+    );
+    for (const w of others) w.child.kill('SIGSTOP');
+    try {
+      const body = { prompt: 'a green star', seed: 23, steps: 998 };
+      const request = post(c.url, body);
+      expect(await workerRunning(998)).toBe(quitter);
+      const stopped = Date.now();
+      quitter.child.kill('SIGTERM');
+      expect((await quitter.exited).code).toBe(0);
+      expect(Date.now() - stopped).toBeLessThan(10_000);
+      expect(quitter.output()).toMatch(/closed \d+/);
+      // Handed back: waiting again, not failed.
+      const waiting = (await inspect.getWaiting()).find((j) => j.data.request.seeds[0] === 23);
+      expect(waiting).toBeDefined();
+      for (const w of others) w.child.kill('SIGCONT');
+      const res = await request;
+      expect(res.status).toBe(200);
+      const image = ((await res.json()) as ImagesBody).data[0]!.b64_json;
+      expect(maxPixelDiff(decodeBase64Png(image), decodeBase64Png(await reference(body)))).toBe(0);
+      const done = (await inspect.getCompleted()).find((j) => j.data.request.seeds[0] === 23);
+      expect(done?.processedBy).not.toMatch(new RegExp(`:${quitter.pid}$`));
+    } finally {
+      for (const w of others) w.child.kill('SIGCONT');
+    }
+  }, 240_000);
+});
+
+describe.skipIf(!hasRedisServer)('Redis stopped for ~3 s mid-traffic', () => {
+  it('requests get their image or 503 QUEUE_UNAVAILABLE (none hang); new ones get 503 fast; later ones succeed', async () => {
+    const bodies = Array.from({ length: 6 }, (_, i) => ({
+      prompt: 'a yellow triangle',
+      seed: 300 + i,
+      steps: 150,
+    }));
+    const started = Date.now();
+    const inFlight = bodies.map((b) =>
+      post(c.url, b).then(async (res) => ({
+        status: res.status,
+        body: await res.json(),
+        ms: Date.now() - started,
+      })),
+    );
+    expect(await until(async () => (await c.queue.status()).active.length > 0, 30_000)).toBe(true);
+    await c.redis.stop();
+    const down = Date.now();
+    // While Redis is down: a new request is refused quickly with 503 and Retry-After.
+    const refused = await post(c.url, { prompt: 'a red circle', seed: 399, steps: 5 });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).not.toBeNull();
+    expect(((await refused.json()) as ErrorBody).error.code).toBe('QUEUE_UNAVAILABLE');
+    expect(Date.now() - down).toBeLessThan(5_000);
+    expect((await fetch(`${c.url}/readyz`)).status).toBe(503);
+    await new Promise((r) => setTimeout(r, Math.max(0, 3_000 - (Date.now() - down))));
+    await c.redis.start();
+    // Every request in flight settles, within the job timeout (30 s) plus slack.
+    const results = await Promise.all(inFlight);
+    for (const r of results) {
+      expect(r.ms).toBeLessThan(45_000);
+      if (r.status !== 200) {
+        expect(r.status).toBe(503);
+        expect((r.body as ErrorBody).error.code).toBe('QUEUE_UNAVAILABLE');
+      }
+    }
+    for (let i = 0; i < results.length; i++) {
+      if (results[i]!.status !== 200) continue;
+      const image = (results[i]!.body as ImagesBody).data[0]!.b64_json;
+      expect(maxPixelDiff(decodeBase64Png(image), decodeBase64Png(await reference(bodies[i]!)))).toBe(0);
+    }
+    // Workers come back to the restarted Redis; then requests succeed again.
+    expect(await until(async () => (await fetch(`${c.url}/readyz`)).status === 200, 30_000)).toBe(true);
+    const after = await Promise.all(
+      [401, 402, 403].map((seed) => post(c.url, { prompt: 'a blue square', seed, steps: 10 })),
+    );
+    for (const [i, res] of after.entries()) {
+      expect(res.status).toBe(200);
+      const image = ((await res.json()) as ImagesBody).data[0]!.b64_json;
+      const ref = await reference({ prompt: 'a blue square', seed: 401 + i, steps: 10 });
+      expect(maxPixelDiff(decodeBase64Png(image), decodeBase64Png(ref))).toBe(0);
+    }
+    console.log(
+      `redis stop: ${results.filter((r) => r.status === 200).length} of ${results.length} in flight got their image, the others 503; settled within ${Math.max(...results.map((r) => r.ms))} ms`,
+    );
+  }, 180_000);
+});
