@@ -37,6 +37,9 @@ export interface GenerationJobData {
   request: GenerationRequest;
 }
 
+/** How many times a job that Redis lost is put back on the queue before its request gets a 503. */
+const MAX_REQUEUES = 3;
+
 /** BullMQ's key prefix (the default). */
 export const BULLMQ_PREFIX = 'bull';
 /** The default queue name. */
@@ -44,6 +47,9 @@ export const DEFAULT_QUEUE_NAME = 'latentkit';
 
 interface Pending {
   id: string;
+  data: GenerationJobData;
+  /** Times the job was put back on the queue after Redis lost it. */
+  requeued: number;
   resolve: (result: GenerationResult) => void;
   reject: (error: unknown) => void;
   onProgress: ((progress: GenerationProgress) => void) | undefined;
@@ -141,6 +147,8 @@ export class BullmqQueue implements JobQueue {
     const result = new Promise<GenerationResult>((resolve, reject) => {
       this.#pending.set(id, {
         id,
+        data: { request },
+        requeued: 0,
         resolve,
         reject,
         onProgress,
@@ -154,13 +162,7 @@ export class BullmqQueue implements JobQueue {
       await withTimeout(
         (async () => {
           await this.#eventsReady;
-          await this.#queue.add('generate', { request } satisfies GenerationJobData, {
-            jobId: id,
-            attempts: this.#options.attempts,
-            backoff: { type: 'exponential', delay: this.#options.backoffMs },
-            removeOnComplete: { age: 3600, count: 1000 },
-            removeOnFail: { age: 24 * 3600, count: 1000 },
-          });
+          await this.#add(id, { request });
         })(),
         this.#options.submitTimeoutMs,
       );
@@ -183,6 +185,16 @@ export class BullmqQueue implements JobQueue {
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  #add(id: string, data: GenerationJobData): Promise<unknown> {
+    return this.#queue.add('generate', data, {
+      jobId: id,
+      attempts: this.#options.attempts,
+      backoff: { type: 'exponential', delay: this.#options.backoffMs },
+      removeOnComplete: { age: 3600, count: 1000 },
+      removeOnFail: { age: 24 * 3600, count: 1000 },
+    });
   }
 
   /** Removes a waiting job, or tells the worker that runs it to abort (and marks it, should it start now). */
@@ -226,11 +238,17 @@ export class BullmqQueue implements JobQueue {
       }
       const job = await withTimeout(this.#queue.getJob(pending.id), this.#options.pollMs * 2);
       if (!job) {
-        // Redis answered, and the job is not there: Redis lost it (restarted without its data).
+        // Redis answered, and the job is not there: Redis lost it (restarted without its data). Put it
+        // back (same id: a worker may still finish the old run; either result answers the request).
+        if (pending.requeued < MAX_REQUEUES) {
+          pending.requeued++;
+          await withTimeout(this.#add(pending.id, pending.data), this.#options.submitTimeoutMs);
+          return;
+        }
         this.#settle(pending.id, {
           error: new ServerError(
             'QUEUE_UNAVAILABLE',
-            `job ${pending.id} was lost: Redis no longer has it (restarted without persistence?). Fix: retry the request; run Redis with appendonly to keep jobs over a restart.`,
+            `job ${pending.id} was lost ${MAX_REQUEUES + 1} times: Redis no longer has it (restarted without persistence?). Fix: retry the request; run Redis with appendonly to keep jobs over a restart.`,
             { retryAfterSeconds: 1 },
           ),
         });
