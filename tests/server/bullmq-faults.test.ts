@@ -48,7 +48,11 @@ function post(base: string, body: object) {
 async function until(check: () => Promise<boolean> | boolean, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    if (await check().catch(() => false)) return true;
+    try {
+      if (await check()) return true;
+    } catch {
+      // Redis away: poll again
+    }
     await new Promise((r) => setTimeout(r, 25));
   }
   return false;
