@@ -17,6 +17,7 @@ let inspect: Queue;
 beforeAll(async () => {
   c = await startBullmqCluster({
     workers: 2,
+    workerEnv: { previewEvery: 5 },
     server: { limits: { maxSteps: 5000 } },
     queue: { jobTimeoutMs: 60_000 },
   });
@@ -167,5 +168,84 @@ describe.skipIf(!hasRedisServer)('BullMQ workers behind the HTTP API', () => {
     expect(result.images).toHaveLength(1);
     expect(result.seeds).toEqual([11]);
     expect(decodeBase64Png(result.images[0]!).width).toBe(32);
+  }, 60_000);
+
+  /** What an A1111 client sends for txt2img (the fields that matter here, plus a few it always sends). */
+  const a1111Body = (over: Record<string, unknown>) => ({
+    prompt: 'a red circle',
+    negative_prompt: '',
+    styles: [],
+    seed: 9,
+    sampler_name: 'Euler',
+    batch_size: 2,
+    n_iter: 1,
+    steps: 15,
+    cfg_scale: 7,
+    width: 32,
+    height: 32,
+    restore_faces: false,
+    tiling: false,
+    override_settings: {},
+    send_images: true,
+    save_images: false,
+    ...over,
+  });
+  type A1111Body = { images: string[]; info: string };
+
+  it('A1111-format txt2img gives the in-process library’s pixels and infotexts', async () => {
+    const body = a1111Body({});
+    const [remote, inproc] = await Promise.all([
+      post(c.url, '/sdapi/v1/txt2img', body),
+      post(localUrl, '/sdapi/v1/txt2img', body),
+    ]);
+    expect(remote.status).toBe(200);
+    const a = (await remote.json()) as A1111Body;
+    const b = (await inproc.json()) as A1111Body;
+    expect(a.images).toHaveLength(2);
+    const infoA = JSON.parse(a.info) as { all_seeds: number[]; infotexts: string[]; sampler_name: string };
+    const infoB = JSON.parse(b.info) as typeof infoA;
+    expect(infoA.all_seeds).toEqual([9, 10]);
+    expect(infoA.infotexts).toEqual(infoB.infotexts);
+    expect(infoA.sampler_name).toBe('Euler');
+    for (let i = 0; i < 2; i++) {
+      expect(maxPixelDiff(decodeBase64Png(a.images[i]!), decodeBase64Png(b.images[i]!))).toBe(0);
+    }
+  }, 60_000);
+
+  it('/sdapi/v1/progress shows a running job on a worker, with its live preview', async () => {
+    const running = post(c.url, '/sdapi/v1/txt2img', a1111Body({ seed: 31, steps: 900, batch_size: 1 }));
+    type Progress = {
+      progress: number;
+      current_image: string | null;
+      state: { sampling_step: number; sampling_steps: number };
+    };
+    let seen: Progress | undefined;
+    expect(
+      await until(async () => {
+        const p = (await (await fetch(`${c.url}/sdapi/v1/progress`)).json()) as Progress;
+        if (p.progress > 0 && p.progress < 1 && p.current_image) seen = p;
+        return seen !== undefined;
+      }, 30_000),
+    ).toBe(true);
+    expect(seen!.state.sampling_steps).toBe(900);
+    expect(seen!.state.sampling_step).toBeGreaterThan(0);
+    const preview = decodeBase64Png(seen!.current_image!);
+    expect([preview.width, preview.height]).toEqual([32, 32]);
+    expect((await running).status).toBe(200);
+  }, 60_000);
+
+  it('POST /sdapi/v1/interrupt reaches the worker: the request answers 200 with the image so far', async () => {
+    const started = Date.now();
+    const running = post(c.url, '/sdapi/v1/txt2img', a1111Body({ seed: 32, steps: 900, batch_size: 1 }));
+    expect(
+      await until(async () => (await c.queue.status()).active.some((j) => j.progress.step >= 10), 30_000),
+    ).toBe(true);
+    expect((await fetch(`${c.url}/sdapi/v1/interrupt`, { method: 'POST' })).status).toBe(200);
+    const res = await running;
+    expect(res.status).toBe(200);
+    const json = (await res.json()) as A1111Body;
+    expect(json.images).toHaveLength(1);
+    expect((JSON.parse(json.info) as { interrupted: boolean }).interrupted).toBe(true);
+    expect(Date.now() - started).toBeLessThan(20_000);
   }, 60_000);
 });
