@@ -1,7 +1,13 @@
 // The scaled-out mode with real parts: redis-server on a loopback port, two worker processes that each
 // load the shipped model, the API server over a BullmqQueue, real HTTP. Images equal the in-process
 // library's; progress, cancellation, interrupt and worker SIGKILL/SIGTERM as a deployment sees them.
-import { createServer, InProcessQueue, type LatentkitServer, modelDefaults } from '@latentkit/server';
+import {
+  BullmqQueue,
+  createServer,
+  InProcessQueue,
+  type LatentkitServer,
+  modelDefaults,
+} from '@latentkit/server';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BullmqCluster, startBullmqCluster } from '../support/bullmq-cluster.js';
@@ -248,4 +254,37 @@ describe.skipIf(!hasRedisServer)('BullMQ workers behind the HTTP API', () => {
     expect((JSON.parse(json.info) as { interrupted: boolean }).interrupted).toBe(true);
     expect(Date.now() - started).toBeLessThan(20_000);
   }, 60_000);
+
+  it('a waiting job whose client goes away is removed from Redis (CANCELLED at once)', async () => {
+    // A queue no worker serves: the job can only wait.
+    const lonely = new BullmqQueue({ connection: c.redis.url, queueName: `${c.queueName}-waiting` });
+    const view = new Queue(`${c.queueName}-waiting`, { connection: { url: c.redis.url } });
+    try {
+      const controller = new AbortController();
+      const job = lonely.submit(
+        {
+          model: 'shapes',
+          prompt: 'x',
+          negativePrompt: '',
+          width: 32,
+          height: 32,
+          steps: 2,
+          guidanceScale: 5,
+          seeds: [1],
+          batchSize: 1,
+        },
+        { signal: controller.signal },
+      );
+      job.catch(() => {});
+      expect(await until(async () => (await view.getWaitingCount()) === 1, 10_000)).toBe(true);
+      controller.abort(new Error('client gone'));
+      await expect(job).rejects.toMatchObject({ code: 'CANCELLED', statusCode: 499 });
+      expect(await until(async () => (await view.getJobCounts()).waiting === 0, 10_000)).toBe(true);
+      const counts = await view.getJobCounts();
+      expect(counts.active + counts.completed + counts.failed + counts.delayed).toBe(0);
+    } finally {
+      await view.close();
+      await lonely.close();
+    }
+  }, 30_000);
 });
