@@ -179,6 +179,9 @@ describe.skipIf(!hasRedisServer)('Redis stopped for ~3 s mid-traffic', () => {
     expect(((await refused.json()) as ErrorBody).error.code).toBe('QUEUE_UNAVAILABLE');
     expect(Date.now() - down).toBeLessThan(5_000);
     expect((await fetch(`${c.url}/readyz`)).status).toBe(503);
+    const progress = await fetch(`${c.url}/sdapi/v1/progress`);
+    expect(progress.status).toBe(503);
+    expect(((await progress.json()) as { code: string }).code).toBe('QUEUE_UNAVAILABLE');
     await new Promise((r) => setTimeout(r, Math.max(0, 3_000 - (Date.now() - down))));
     await c.redis.start();
     // Every request in flight settles well within the job timeout (30 s). Redis came back empty (no

@@ -280,13 +280,13 @@ export class BullmqQueue implements JobQueue {
     this.#poller = undefined;
   }
 
+  /** Jobs waiting and running, from Redis (all API processes and workers); 503 QUEUE_UNAVAILABLE while Redis is away. */
   async status(): Promise<QueueStatus> {
-    const [waiting, jobs] = await withTimeout(
+    const [waiting, jobs] = await this.#redis('read the queue', () =>
       Promise.all([
         this.#queue.getJobCountByTypes('waiting', 'prioritized', 'delayed'),
         this.#queue.getActive() as Promise<Job[]>,
       ]),
-      this.#options.submitTimeoutMs,
     );
     const active: ActiveJob[] = jobs
       .filter((job) => job?.id !== undefined)
@@ -299,11 +299,27 @@ export class BullmqQueue implements JobQueue {
     return { waiting, active };
   }
 
+  /** Interrupts every running job on every worker of the queue (a message on the control channel). */
   async interruptAll(): Promise<number> {
-    const active = await withTimeout(this.#queue.getActiveCount(), this.#options.submitTimeoutMs);
-    const message: ControlMessage = { type: 'interrupt' };
-    await this.#control.publish(controlChannel(BULLMQ_PREFIX, this.queueName), JSON.stringify(message));
-    return active;
+    return this.#redis('interrupt the running jobs', async () => {
+      const active = await this.#queue.getActiveCount();
+      const message: ControlMessage = { type: 'interrupt' };
+      await this.#control.publish(controlChannel(BULLMQ_PREFIX, this.queueName), JSON.stringify(message));
+      return active;
+    });
+  }
+
+  /** Runs Redis commands within `submitTimeoutMs`; a failure is a 503 QUEUE_UNAVAILABLE. */
+  async #redis<T>(what: string, commands: () => Promise<T>): Promise<T> {
+    try {
+      return await withTimeout(commands(), this.#options.submitTimeoutMs);
+    } catch (error) {
+      throw new ServerError(
+        'QUEUE_UNAVAILABLE',
+        `could not ${what}: Redis does not answer (${messageOf(error)}). Fix: retry shortly; check that Redis is up.`,
+        { retryAfterSeconds: 5, cause: error },
+      );
+    }
   }
 
   async ready(): Promise<ReadyState> {
