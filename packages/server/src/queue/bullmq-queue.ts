@@ -158,16 +158,16 @@ export class BullmqQueue implements JobQueue {
       });
     });
     result.catch(() => {});
+    const added = (async () => {
+      await this.#eventsReady;
+      await this.#add(id, { request });
+    })();
     try {
-      await withTimeout(
-        (async () => {
-          await this.#eventsReady;
-          await this.#add(id, { request });
-        })(),
-        this.#options.submitTimeoutMs,
-      );
+      await withTimeout(added, this.#options.submitTimeoutMs);
     } catch (error) {
       this.#pending.delete(id);
+      // Should Redis take the job after all (it came back late), nobody waits for it: take it off again.
+      added.then(() => this.#cancel(id)).catch(() => {});
       throw new ServerError(
         'QUEUE_UNAVAILABLE',
         `the job could not be queued: Redis did not take it within ${this.#options.submitTimeoutMs} ms (${messageOf(error)}). Fix: retry shortly; check that Redis is up.`,
@@ -255,10 +255,15 @@ export class BullmqQueue implements JobQueue {
         return;
       }
       const state = await withTimeout(job.getState(), this.#options.pollMs * 2);
-      if (state === 'completed') {
-        this.#settle(pending.id, { result: job.returnvalue as GenerationResult });
-      } else if (state === 'failed') {
-        this.#settle(pending.id, { error: decodeJobError(job.failedReason, pending.id) });
+      if (state === 'completed' || state === 'failed') {
+        // `job` was read before its state: a job that finished in between has neither its return value nor
+        // its failure reason in that copy (a null result answered 500): read it again.
+        const done = await withTimeout(this.#queue.getJob(pending.id), this.#options.pollMs * 2);
+        if (done && state === 'completed' && done.returnvalue) {
+          this.#settle(pending.id, { result: done.returnvalue as GenerationResult });
+        } else if (done && state === 'failed') {
+          this.#settle(pending.id, { error: decodeJobError(done.failedReason, pending.id) });
+        }
       }
     } catch {
       // Redis is away: try again at the next poll, until the deadline.
