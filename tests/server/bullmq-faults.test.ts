@@ -6,7 +6,7 @@ import { createServer, InProcessQueue, type LatentkitServer, modelDefaults } fro
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BullmqCluster, startBullmqCluster, type WorkerProcess } from '../support/bullmq-cluster.js';
-import { hasRedisServer } from '../support/redis-server.js';
+import { hasRedisServer, RedisServer } from '../support/redis-server.js';
 import { decodeBase64Png, maxPixelDiff, TEST_DEFAULTS } from '../support/shapes-server.js';
 
 let c: BullmqCluster;
@@ -243,4 +243,48 @@ describe.skipIf(!hasRedisServer)('Redis stopped for ~3 s mid-traffic', () => {
       await lonely.close();
     }
   }, 30_000);
+});
+
+describe.skipIf(!hasRedisServer)('Redis not up when the API process starts', () => {
+  it('submit answers 503 QUEUE_UNAVAILABLE within submitTimeoutMs; once Redis is up, jobs are queued', async () => {
+    const redis = await RedisServer.reserve();
+    const { BullmqQueue } = await import('@latentkit/server');
+    const queue = new BullmqQueue({ connection: redis.url, queueName: 'early', submitTimeoutMs: 1000 });
+    const view = new Queue('early', { connection: { url: redis.url } });
+    view.on('error', () => {});
+    const job = {
+      model: 'shapes',
+      prompt: 'x',
+      negativePrompt: '',
+      width: 32,
+      height: 32,
+      steps: 2,
+      guidanceScale: 5,
+      seeds: [1],
+      batchSize: 1,
+    };
+    try {
+      expect(await queue.ready()).toEqual({
+        ready: false,
+        reason: expect.stringMatching(/Redis does not answer/),
+      });
+      const started = Date.now();
+      const error = await queue.submit(job).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'QUEUE_UNAVAILABLE', statusCode: 503, retryAfterSeconds: 5 });
+      expect(Date.now() - started).toBeLessThan(3000);
+      await redis.start();
+      expect(
+        await until(async () => (await queue.ready()).reason?.includes('no worker') === true, 20_000),
+      ).toBe(true);
+      const waiting = queue.submit({ ...job, seeds: [2] });
+      waiting.catch(() => {});
+      // Only the second job waits: the first, refused with 503, is not left behind for a worker to run.
+      const waitingSeeds = async () => (await view.getWaiting()).map((j) => j.data.request.seeds[0]);
+      expect(await until(async () => JSON.stringify(await waitingSeeds()) === '[2]', 20_000)).toBe(true);
+    } finally {
+      await view.close().catch(() => {});
+      await queue.close();
+      await redis.stop();
+    }
+  }, 60_000);
 });

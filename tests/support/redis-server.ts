@@ -51,9 +51,14 @@ export class RedisServer {
 
   /** Starts redis-server on a free port and resolves when it accepts connections. */
   static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort());
+    const server = await RedisServer.reserve();
     await server.start();
     return server;
+  }
+
+  /** A server on a free port, not started yet (clients can be made before Redis is up). */
+  static async reserve(): Promise<RedisServer> {
+    return new RedisServer(await freePort());
   }
 
   /** `redis://127.0.0.1:<port>`. */
