@@ -98,7 +98,13 @@ export class BullmqQueue implements JobQueue {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
     });
-    this.#queue = new Queue(this.queueName, { connection: failFast, prefix: BULLMQ_PREFIX });
+    // Results and previews travel in the events stream: keep it short (BullMQ's default is 10 000 events,
+    // gigabytes with 512² images); a reader that falls behind finds the result by polling the job.
+    this.#queue = new Queue(this.queueName, {
+      connection: failFast,
+      prefix: BULLMQ_PREFIX,
+      streams: { events: { maxLen: 1000 } },
+    });
     this.#queue.on('error', () => {});
     this.#events = new QueueEvents(this.queueName, {
       connection: redisConnection(options.connection),
@@ -192,7 +198,8 @@ export class BullmqQueue implements JobQueue {
       jobId: id,
       attempts: this.#options.attempts,
       backoff: { type: 'exponential', delay: this.#options.backoffMs },
-      removeOnComplete: { age: 3600, count: 1000 },
+      // The result is read within a poll interval; keep few (each holds its images).
+      removeOnComplete: { age: 300, count: 200 },
       removeOnFail: { age: 24 * 3600, count: 1000 },
     });
   }
