@@ -87,10 +87,11 @@ async function workerRunning(steps: number): Promise<WorkerProcess> {
 
 describe.skipIf(!hasRedisServer)('worker faults', () => {
   it('SIGKILL a worker mid-job: the other worker runs it, the request succeeds with the same pixels', async () => {
-    const body = { prompt: 'a red circle', seed: 21, steps: 997 };
+    const body = { prompt: 'a red circle', n: 2, seed: 21, steps: 997 };
     const started = Date.now();
     const request = post(c.url, body);
     const victim = await workerRunning(997);
+    const killed = Date.now();
     victim.child.kill('SIGKILL');
     expect((await victim.exited).signal).toBe('SIGKILL');
     const res = await request;
@@ -98,10 +99,13 @@ describe.skipIf(!hasRedisServer)('worker faults', () => {
     expect(res.status).toBe(200);
     const image = ((await res.json()) as ImagesBody).data[0]!.b64_json;
     expect(maxPixelDiff(decodeBase64Png(image), decodeBase64Png(await reference(body)))).toBe(0);
-    // Lock 2 s + stalled check 2 s + the run again: well under the job timeout.
-    expect(seconds).toBeLessThan(25);
+    // Lock 2 s + stalled check 2 s + the run again: under the job timeout (30 s) even on a loaded machine.
+    expect(seconds).toBeLessThan(45);
     const done = (await inspect.getCompleted()).find((j) => j.data.request.seeds[0] === 21);
     expect(done?.processedBy).not.toMatch(new RegExp(`:${victim.pid}$`));
+    console.log(
+      `SIGKILL: the other worker took the job ${((done!.processedOn! - killed) / 1000).toFixed(1)} s after the kill; answered ${((Date.now() - killed) / 1000).toFixed(1)} s after it (lock 2 s)`,
+    );
     await c.addWorker();
   }, 120_000);
 
@@ -130,7 +134,7 @@ describe.skipIf(!hasRedisServer)('worker faults', () => {
     );
     for (const w of others) w.child.kill('SIGSTOP');
     try {
-      const body = { prompt: 'a green star', seed: 23, steps: 998 };
+      const body = { prompt: 'a green star', n: 2, seed: 23, steps: 998 };
       const request = post(c.url, body);
       expect(await workerRunning(998)).toBe(quitter);
       const stopped = Date.now();
