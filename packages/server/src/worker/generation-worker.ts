@@ -146,7 +146,8 @@ export class GenerationWorker {
   ): Promise<GenerationResult> {
     const jobId = job.id!;
     const controller = new AbortController();
-    const onBullAbort = () => controller.abort(bullSignal?.reason ?? cancelReason(jobId));
+    // BullMQ's own cancel (worker.cancelJob) is a cancel too: not retried.
+    const onBullAbort = () => controller.abort(cancelReason(jobId));
     bullSignal?.addEventListener('abort', onBullAbort, { once: true });
     this.#running.set(jobId, controller);
     try {
@@ -154,17 +155,28 @@ export class GenerationWorker {
       if (await this.#isCancelled(jobId)) {
         throw new UnrecoverableError(encodeJobError(cancelReason(jobId)));
       }
-      let lastUpdate: Promise<void> = Promise.resolve();
+      // Progress goes to Redis one update at a time, the latest only: a step never waits on Redis, and a
+      // slow Redis gets no backlog of stale steps.
+      let latest: GenerationProgress | undefined;
+      let flushing: Promise<void> | undefined;
+      const flush = async () => {
+        while (latest) {
+          const next = latest;
+          latest = undefined;
+          await job.updateProgress({ ...next }).catch(() => {});
+        }
+        flushing = undefined;
+      };
       const result = await runGeneration(this.#pipe, job.data.request, {
         modelName: this.#modelName,
         signal: controller.signal,
         previewEverySteps: this.#previewEverySteps,
         onProgress: (progress: GenerationProgress) => {
-          // One update in flight at a time; a step never waits on Redis.
-          lastUpdate = lastUpdate.then(() => job.updateProgress({ ...progress }).catch(() => {}));
+          latest = progress;
+          flushing ??= flush();
         },
       });
-      await lastUpdate;
+      await flushing;
       return result;
     } catch (error) {
       const reason = controller.signal.aborted ? controller.signal.reason : undefined;
