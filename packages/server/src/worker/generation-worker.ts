@@ -30,7 +30,7 @@ export interface GenerationWorkerOptions {
   previewEverySteps?: number;
   /**
    * How long a job's lock lasts without renewal (renewed every half of it while the job runs). When a
-   * worker dies, its job is given to another worker within about this long. Default 10 000 ms.
+   * worker dies, its job goes to another worker within about twice this long. Default 10 000 ms.
    */
   lockDurationMs?: number;
   /** How many times a job may be taken back from a dead worker before it fails. Default 2. */
@@ -100,7 +100,8 @@ export class GenerationWorker {
         prefix: BULLMQ_PREFIX,
         concurrency: options.concurrency ?? 1,
         lockDuration,
-        stalledInterval: lockDuration,
+        // A stalled job is found on the second check after its lock expired: check twice per lock.
+        stalledInterval: Math.max(500, Math.round(lockDuration / 2)),
         maxStalledCount: options.maxStalledCount ?? 2,
         name: `${options.modelName}@${hostname()}:${process.pid}`,
       },
