@@ -27,7 +27,10 @@ export interface BullmqQueueOptions {
   submitTimeoutMs?: number;
   /** A job not finished this long after it was enqueued fails with 503 QUEUE_UNAVAILABLE (and is removed). Default 600 000 ms. */
   jobTimeoutMs?: number;
-  /** How often waiting requests check their job's state in Redis (events missed while Redis was away). Default 1000 ms. */
+  /**
+   * How often waiting requests look their job up in Redis (an event missed while Redis was away, a job
+   * Redis lost); at most 50 jobs per look, in turn. Default 1000 ms.
+   */
   pollMs?: number;
 }
 
@@ -39,6 +42,9 @@ export interface GenerationJobData {
 
 /** How many times a job that Redis lost is put back on the queue before its request gets a 503. */
 const MAX_REQUEUES = 3;
+
+/** Jobs one poll tick looks up in Redis (the others wait for a later tick). */
+const POLL_BATCH = 50;
 
 /** BullMQ's key prefix (the default). */
 export const BULLMQ_PREFIX = 'bull';
@@ -81,6 +87,7 @@ export class BullmqQueue implements JobQueue {
   readonly #pending = new Map<string, Pending>();
   readonly #eventsReady: Promise<void>;
   #poller: ReturnType<typeof setInterval> | undefined;
+  #pollCursor = 0;
   #closed = false;
 
   /** @param options - Redis URL, queue name, retries and timeouts. */
@@ -282,7 +289,15 @@ export class BullmqQueue implements JobQueue {
   #startPolling(): void {
     if (this.#poller) return;
     this.#poller = setInterval(() => {
-      for (const pending of this.#pending.values()) void this.#check(pending);
+      // Look up at most POLL_BATCH jobs per tick, in turn: the poll is a fallback, not a load on Redis.
+      const all = [...this.#pending.values()];
+      const expired = all.filter((p) => Date.now() > p.deadline);
+      for (const pending of expired) void this.#check(pending);
+      if (all.length === 0) return;
+      const start = this.#pollCursor % all.length;
+      const batch = [...all.slice(start), ...all.slice(0, start)].slice(0, POLL_BATCH);
+      this.#pollCursor = start + batch.length;
+      for (const pending of batch) void this.#check(pending);
     }, this.#options.pollMs);
     this.#poller.unref?.();
   }
