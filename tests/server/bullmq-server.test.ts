@@ -24,7 +24,7 @@ beforeAll(async () => {
   c = await startBullmqCluster({
     workers: 2,
     workerEnv: { previewEvery: 5 },
-    server: { limits: { maxSteps: 5000 } },
+    server: { limits: { maxSteps: 5000, maxConcurrentPerKey: 50 } },
     queue: { jobTimeoutMs: 60_000 },
   });
   local = createServer({
@@ -83,6 +83,28 @@ describe.skipIf(!hasRedisServer)('BullMQ workers behind the HTTP API', () => {
       );
     }
   }, 60_000);
+
+  it('20 concurrent requests over 2 workers: each gets its own image (nothing lost or mixed up)', async () => {
+    const prompts = ['a red circle', 'a blue square', 'a green star', 'a yellow triangle'];
+    const bodies = Array.from({ length: 20 }, (_, i) => ({
+      prompt: prompts[i % 4],
+      seed: 1000 + i,
+      steps: 8 + (i % 3),
+    }));
+    const answers = await Promise.all(bodies.map((b) => post(c.url, '/v1/images/generations', b)));
+    const mine = (await inspect.getCompleted()).filter(
+      (j) => j.data.request.seeds[0]! >= 1000 && j.data.request.seeds[0]! < 1020,
+    );
+    expect(mine).toHaveLength(20);
+    const workersUsed = new Set(mine.map((j) => j.processedBy));
+    for (const [i, res] of answers.entries()) {
+      expect(res.status).toBe(200);
+      const got = ((await res.json()) as ImagesBody).data[0]!.b64_json;
+      const ref = (await (await post(localUrl, '/v1/images/generations', bodies[i]!)).json()) as ImagesBody;
+      expect(maxPixelDiff(decodeBase64Png(got), decodeBase64Png(ref.data[0]!.b64_json))).toBe(0);
+    }
+    expect(workersUsed.size).toBe(2);
+  }, 120_000);
 
   it('progress events arrive while the job runs; status() shows it active with its step', async () => {
     const steps: number[] = [];
