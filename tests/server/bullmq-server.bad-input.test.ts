@@ -1,6 +1,13 @@
 // Bad requests in the scaled-out mode: the error a worker's pipeline throws comes back to the HTTP client
 // with the library's code, parameter and message (as in-process), and the job is not retried.
-import { createServer, InProcessQueue, type LatentkitServer, modelDefaults } from '@latentkit/server';
+import {
+  BullmqQueue,
+  createServer,
+  GenerationWorker,
+  InProcessQueue,
+  type LatentkitServer,
+  modelDefaults,
+} from '@latentkit/server';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BullmqCluster, startBullmqCluster } from '../support/bullmq-cluster.js';
@@ -66,8 +73,50 @@ describe.skipIf(!hasRedisServer)('bad input through a BullMQ worker', () => {
     );
   }, 60_000);
 
-  it('a bad Redis URL is refused when the queue is made', async () => {
-    const { BullmqQueue } = await import('@latentkit/server');
-    expect(() => new BullmqQueue({ connection: 'http://127.0.0.1:1' })).toThrow(/redis:\/\//);
+  it('a bad Redis URL is refused when the queue or a worker is made: INVALID_ARGUMENT naming the option', async () => {
+    for (const connection of ['http://127.0.0.1:1', '127.0.0.1:6379', 'redis://']) {
+      expect(() => new BullmqQueue({ connection })).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_ARGUMENT',
+          message: expect.stringMatching(/^connection = .*redis:\/\//),
+        }),
+      );
+      expect(() => new GenerationWorker(c.pipe, { connection, modelName: 'shapes' })).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      );
+    }
+  });
+
+  it.each([
+    ['attempts', 0],
+    ['backoffMs', -1],
+    ['submitTimeoutMs', 0],
+    ['jobTimeoutMs', 1.5],
+    ['pollMs', 5],
+  ])('BullmqQueue %s = %s → INVALID_ARGUMENT', (name, value) => {
+    expect(() => new BullmqQueue({ connection: c.redis.url, [name]: value })).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringContaining(
+          `BullmqQueue ${name} = ${value} is invalid: expected a whole number`,
+        ),
+      }),
+    );
+  });
+
+  it.each([
+    ['concurrency', 0],
+    ['previewEverySteps', -1],
+    ['lockDurationMs', 50],
+    ['maxStalledCount', Number.NaN],
+  ])('GenerationWorker %s = %s → INVALID_ARGUMENT', (name, value) => {
+    expect(
+      () => new GenerationWorker(c.pipe, { connection: c.redis.url, modelName: 'shapes', [name]: value }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringContaining(`GenerationWorker ${name} =`),
+      }),
+    );
   });
 });

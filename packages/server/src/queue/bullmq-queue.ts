@@ -8,6 +8,7 @@ import {
   type ControlMessage,
   cancelKey,
   cancelReason,
+  checkWholeOption,
   controlChannel,
   decodeJobError,
   redisConnection,
@@ -93,6 +94,11 @@ export class BullmqQueue implements JobQueue {
   /** @param options - Redis URL, queue name, retries and timeouts. */
   constructor(options: BullmqQueueOptions) {
     this.queueName = options.queueName ?? DEFAULT_QUEUE_NAME;
+    checkWholeOption('BullmqQueue', 'attempts', options.attempts, 1);
+    checkWholeOption('BullmqQueue', 'backoffMs', options.backoffMs, 0);
+    checkWholeOption('BullmqQueue', 'submitTimeoutMs', options.submitTimeoutMs, 1);
+    checkWholeOption('BullmqQueue', 'jobTimeoutMs', options.jobTimeoutMs, 1);
+    checkWholeOption('BullmqQueue', 'pollMs', options.pollMs, 10);
     this.#options = {
       attempts: options.attempts ?? 3,
       backoffMs: options.backoffMs ?? 1000,

@@ -1,4 +1,4 @@
-import { LatentkitError, type LatentkitErrorCode } from '@latentkit/core';
+import { InvalidArgumentError, LatentkitError, type LatentkitErrorCode } from '@latentkit/core';
 import { InterruptRequest } from '../run-generation.js';
 import { type ErrorCode, ServerError } from '../server-error.js';
 
@@ -10,17 +10,32 @@ import { type ErrorCode, ServerError } from '../server-error.js';
 
 /** ioredis options for a `redis://host:port[/db]` URL: reconnect within 2 s of Redis coming back. */
 export function redisConnection(url: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  if (!/^rediss?:\/\//.test(url)) {
-    throw new ServerError(
-      'INVALID_ARGUMENT',
-      `connection = ${JSON.stringify(url)} is invalid: expected a redis:// or rediss:// URL. Fix: pass e.g. redis://127.0.0.1:6379`,
-    );
+  if (typeof url !== 'string' || !/^rediss?:\/\/[^/]/.test(url)) {
+    throw new InvalidArgumentError({
+      name: 'connection',
+      value: url,
+      expected: 'a redis:// or rediss:// URL',
+      fix: 'pass e.g. redis://127.0.0.1:6379 (redis://:password@host:port/db with a password)',
+    });
   }
   return {
     url,
     retryStrategy: (times: number) => Math.min(200 * times, 2000),
     ...extra,
   };
+}
+
+/** Checks an optional whole-number option: at least `min` when given. */
+export function checkWholeOption(owner: string, name: string, value: number | undefined, min: number): void {
+  if (value === undefined) return;
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new InvalidArgumentError({
+      name: `${owner} ${name}`,
+      value,
+      expected: `a whole number ≥ ${min}`,
+      fix: `pass ${name}: ${Math.max(min, 1)} or more, or leave it out for the default`,
+    });
+  }
 }
 
 /** The Redis pub/sub channel the API processes send cancels and interrupts on, per queue. */

@@ -9,6 +9,7 @@ import {
   type ControlMessage,
   cancelKey,
   cancelReason,
+  checkWholeOption,
   controlChannel,
   encodeJobError,
   redisConnection,
@@ -86,6 +87,10 @@ export class GenerationWorker {
    * @param options - Redis URL, queue name, model name, concurrency, previews, lock duration.
    */
   constructor(pipe: ServablePipeline, options: GenerationWorkerOptions) {
+    checkWholeOption('GenerationWorker', 'concurrency', options.concurrency, 1);
+    checkWholeOption('GenerationWorker', 'previewEverySteps', options.previewEverySteps, 0);
+    checkWholeOption('GenerationWorker', 'lockDurationMs', options.lockDurationMs, 100);
+    checkWholeOption('GenerationWorker', 'maxStalledCount', options.maxStalledCount, 0);
     this.#pipe = pipe;
     this.#modelName = options.modelName;
     this.#previewEverySteps = options.previewEverySteps ?? 0;
@@ -217,6 +222,7 @@ export class GenerationWorker {
    * queue for another worker), then closes the Redis connections. Call it on SIGTERM.
    */
   close(options: WorkerCloseOptions = {}): Promise<void> {
+    checkWholeOption('GenerationWorker.close', 'handBackAfterMs', options.handBackAfterMs, 0);
     this.#closing ??= (async () => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       if (options.handBackAfterMs !== undefined) {
