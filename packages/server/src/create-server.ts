@@ -24,7 +24,7 @@ export interface LatentkitServer {
   readonly context: ServerContext;
   /** Listens on `host:port` (port 0 picks a free one) and resolves with the base URL, e.g. `http://127.0.0.1:7860`. */
   listen(options?: { port?: number; host?: string }): Promise<string>;
-  /** Stops taking connections, lets the queue's jobs finish, closes the queue. */
+  /** Stops taking connections, answers the requests in flight (their jobs finish), then closes the queue. */
   close(): Promise<void>;
 }
 
@@ -107,7 +107,14 @@ export function createServer(options: ServerOptions): LatentkitServer {
       return `http://${host.includes(':') ? `[${host}]` : host}:${actual}`;
     },
     async close() {
-      await app.close();
+      // Fastify's close waits for every connection; a keep-alive connection whose last answer went out after
+      // close began would hold it for its keep-alive timeout (72 s): close connections as they go idle.
+      const idle = setInterval(() => app.server.closeIdleConnections(), 100);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(idle);
+      }
       await options.queue.close();
     },
   };

@@ -1,5 +1,14 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { JobQueue } from './queue/job-queue.js';
+import type { JobQueue, QueueStatus } from './queue/job-queue.js';
+
+/** The queue's status, or undefined while it cannot say (Redis away): a scrape must still answer. */
+async function statusOrUndefined(queue: JobQueue): Promise<QueueStatus | undefined> {
+  try {
+    return await queue.status();
+  } catch {
+    return undefined;
+  }
+}
 
 /** The server's Prometheus metrics, on a registry of its own (so several servers in one process do not mix). */
 export class ServerMetrics {
@@ -50,7 +59,8 @@ export class ServerMetrics {
       help: 'Jobs waiting in the queue.',
       registers,
       async collect() {
-        this.set((await queue.status()).waiting);
+        const status = await statusOrUndefined(queue);
+        if (status) this.set(status.waiting);
       },
     });
     new Gauge({
@@ -58,7 +68,8 @@ export class ServerMetrics {
       help: 'Jobs running now.',
       registers,
       async collect() {
-        this.set((await queue.status()).active.length);
+        const status = await statusOrUndefined(queue);
+        if (status) this.set(status.active.length);
       },
     });
   }
