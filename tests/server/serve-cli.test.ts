@@ -5,7 +5,7 @@ import { nodeBackend } from '@latentkit/backend-node';
 import { StableDiffusionPipeline, TorchGenerator } from '@latentkit/core';
 import { shapesModelPath } from '@latentkit/model-shapes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasRedisServer, RedisServer } from '../support/redis-server.js';
+import { freePort, hasRedisServer, RedisServer } from '../support/redis-server.js';
 import { processAlive, ServeProcess } from '../support/serve-process.js';
 import { decodeBase64Png, maxPixelDiff } from '../support/shapes-server.js';
 
@@ -164,5 +164,20 @@ describe.skipIf(!hasRedisServer)('latentkit serve --redis (API + supervised work
     expect(serve.output).toContain('[worker 1] latentkit worker: SIGTERM: finishing the running job');
     expect(serve.output).toContain('[worker 1] latentkit worker: stopped.');
     expect(processAlive(worker)).toBe(false);
+  }, 120_000);
+});
+
+describe('latentkit serve --redis with Redis unreachable', () => {
+  it('listens; /readyz and generations answer 503 QUEUE_UNAVAILABLE; SIGTERM still exits 0', async () => {
+    const nobody = `redis://127.0.0.1:${await freePort()}`;
+    const serve = await start(['serve', '--port', '0', '--redis', nobody, '--workers', '1']);
+    const ready = await fetch(`${serve.url}/readyz`);
+    expect(ready.status).toBe(503);
+    const { status, body } = await generate(serve.url, { prompt: 'a red circle' });
+    expect(status).toBe(503);
+    expect((body as unknown as { error: { code: string } }).error.code).toBe('QUEUE_UNAVAILABLE');
+    const exit = await serve.stop('SIGTERM', 60_000);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(serve.output).toContain('latentkit serve: stopped.');
   }, 120_000);
 });

@@ -76,3 +76,20 @@ export function shutdownSignal(io: ServerCliIo, who: string): { promise: Promise
     },
   };
 }
+
+/**
+ * Waits for `promise` at most `ms` milliseconds; past that calls `onTimeout` and resolves anyway. For
+ * closing Redis clients when Redis does not answer (BullMQ's close waits for its connections), once
+ * nothing is left that needs Redis.
+ */
+export async function atMost(promise: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ms);
+  });
+  try {
+    if ((await Promise.race([promise.then(() => 'done' as const), late])) === 'late') onTimeout();
+  } finally {
+    clearTimeout(timer);
+  }
+}

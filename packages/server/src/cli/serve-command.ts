@@ -2,7 +2,7 @@ import { createServer, type LatentkitServer } from '../create-server.js';
 import { InProcessQueue } from '../queue/in-process-queue.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import type { RequestLimits } from '../server-options.js';
-import { type ServerCliIo, shutdownSignal, UsageError } from './cli-io.js';
+import { atMost, type ServerCliIo, shutdownSignal, UsageError } from './cli-io.js';
 import { type LoadedModel, loadServable, type ModelFlags } from './load-servable.js';
 import { keysFromEnv } from './parse-flags.js';
 import { WorkerSupervisor } from './worker-supervisor.js';
@@ -185,9 +185,17 @@ async function scaledOut(
     async close() {
       try {
         // In-flight requests wait for their results from the workers: stop the workers after them.
-        await server.close();
+        await server.app.close();
       } finally {
-        await supervisor.stop();
+        await Promise.all([
+          // Nothing needs Redis any more: when it does not answer, do not wait for it.
+          atMost(queue.close(), 5000, () =>
+            io.stderr.write(
+              'latentkit serve: Redis does not answer; the queue was left without closing it.\n',
+            ),
+          ),
+          supervisor.stop(),
+        ]);
       }
     },
   };

@@ -1,4 +1,4 @@
-import { type ServerCliIo, shutdownSignal } from './cli-io.js';
+import { atMost, type ServerCliIo, shutdownSignal } from './cli-io.js';
 import { loadServable } from './load-servable.js';
 import { redactUrl } from './serve-command.js';
 
@@ -37,14 +37,21 @@ export async function runWorker(flags: WorkerFlags, io: ServerCliIo): Promise<nu
     });
     try {
       let why = await Promise.race([worker.ready.then(() => undefined), signal.promise, orphaned]);
+      const ready = why === undefined;
       if (why === undefined) {
         io.stdout.write(
           `latentkit worker: ready (pid ${process.pid}, model ${model.modelName}, ${redactUrl(flags.redis)}, ${flags.concurrency} job(s) at a time)\n`,
         );
         why = await Promise.race([signal.promise, orphaned]);
       }
-      io.stderr.write(`latentkit worker: ${why}: finishing the running job, then exiting.\n`);
-      await worker.close();
+      if (ready) {
+        io.stderr.write(`latentkit worker: ${why}: finishing the running job, then exiting.\n`);
+        await worker.close();
+      } else {
+        // It never reached Redis, so it runs no job: BullMQ's close would wait for Redis forever.
+        io.stderr.write(`latentkit worker: ${why} before Redis answered: exiting.\n`);
+        await atMost(worker.close(), 5000, () => {});
+      }
     } finally {
       await model.pipe.dispose();
     }
