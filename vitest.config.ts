@@ -19,7 +19,8 @@ export default defineConfig({
   test: {
     include: ['packages/*/src/**/*.test.ts', 'tests/**/*.test.ts'],
     // The browser tests need Chromium: they run with `npm run test:browser` (vitest.browser.config.ts).
-    exclude: ['tests/browser/**', '**/node_modules/**'],
+    // The Redis tests need redis-server: they run with `npm run test:redis` (vitest.redis.config.ts).
+    exclude: ['tests/browser/**', '**/*.redis.test.ts', '**/node_modules/**'],
     testTimeout: 60_000,
     pool: 'forks',
   },

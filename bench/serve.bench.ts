@@ -19,8 +19,8 @@
 import { nodeBackend } from '@latentkit/backend-node';
 import { StableDiffusionPipeline } from '@latentkit/core';
 import { shapesModelPath } from '@latentkit/model-shapes';
+import { RedisServer } from '../tests/support/redis-server.js';
 import { processAlive, ServeProcess } from '../tests/support/serve-process.js';
-import { BenchRedis } from './serve/redis-process.js';
 import {
   benchRequests,
   compareWithReferences,
@@ -125,7 +125,7 @@ async function main(): Promise<number> {
   const pipe = await StableDiffusionPipeline.fromPretrained(shapesModelPath, { backend: nodeBackend });
   const refs = new References(pipe);
 
-  const redis = await BenchRedis.start();
+  const redis = await RedisServer.start({ persistent: true });
   let serve: ServeProcess | undefined;
   const phases: PhaseSummary[] = [];
   const notes: string[] = [];

@@ -1,46 +1,14 @@
 // `latentkit serve` / `latentkit worker` as users run them: real child processes from the CLI, real HTTP on
-// loopback, a real redis-server for --redis. Images must equal the library's for the same settings (max
+// loopback (with Redis: serve-cli.redis.test.ts). Images must equal the library's for the same settings (max
 // |diff| 0); SIGTERM must answer the request in flight and exit 0.
-import { nodeBackend } from '@latentkit/backend-node';
-import { StableDiffusionPipeline, TorchGenerator } from '@latentkit/core';
-import { shapesModelPath } from '@latentkit/model-shapes';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, hasRedisServer, RedisServer } from '../support/redis-server.js';
-import { processAlive, ServeProcess } from '../support/serve-process.js';
+import { TorchGenerator } from '@latentkit/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/redis-server.js';
+import { GUIDANCE, STEPS, useServeCli } from '../support/serve-cli-session.js';
+import type { ServeProcess } from '../support/serve-process.js';
 import { decodeBase64Png, maxPixelDiff } from '../support/shapes-server.js';
 
-const STEPS = 20;
-const GUIDANCE = 5; // the shipped model's
-const started: ServeProcess[] = [];
-let pipe: StableDiffusionPipeline;
-
-async function start(args: string[]): Promise<ServeProcess> {
-  const p = await ServeProcess.start(args);
-  started.push(p);
-  return p;
-}
-
-beforeAll(async () => {
-  pipe = await StableDiffusionPipeline.fromPretrained(shapesModelPath, { backend: nodeBackend });
-}, 60_000);
-afterAll(async () => {
-  await Promise.all(started.map((p) => p.stop('SIGKILL')));
-  await pipe?.dispose();
-}, 60_000);
-
-async function generate(url: string, body: Record<string, unknown>) {
-  const res = await fetch(`${url}/v1/images/generations`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ response_format: 'b64_json', ...body }),
-  });
-  return { status: res.status, body: (await res.json()) as { data?: { b64_json: string }[] } };
-}
-
-async function expectLibraryImage(b64: string, prompt: string, seed: number, steps = STEPS): Promise<void> {
-  const { images } = await pipe.generate({ prompt, seed, numInferenceSteps: steps, guidanceScale: GUIDANCE });
-  expect(maxPixelDiff(decodeBase64Png(b64), images[0]!)).toBe(0);
-}
+const { start, generate, expectLibraryImage, pipe } = useServeCli();
 
 /** Polls `/metrics` until a job runs (the request reached the model), within `timeoutMs`. */
 async function waitForActiveJob(url: string, timeoutMs = 30_000): Promise<void> {
@@ -88,7 +56,7 @@ describe('latentkit serve (in-process)', () => {
     expect(status).toBe(200);
     expect(body.data).toHaveLength(8);
     // n images are one batch, image i from its own generator seeded seed + i (runGeneration).
-    const { images } = await pipe.generate({
+    const { images } = await pipe().generate({
       prompt,
       numInferenceSteps: 150,
       guidanceScale: GUIDANCE,
@@ -104,66 +72,6 @@ describe('latentkit serve (in-process)', () => {
     expect(serve.output).toContain('latentkit serve: stopped.');
     // A new request after the exit is refused by the OS (nothing listens).
     await expect(fetch(`${serve.url}/healthz`)).rejects.toThrow();
-  }, 120_000);
-});
-
-describe.skipIf(!hasRedisServer)('latentkit serve --redis (API + supervised worker processes)', () => {
-  let redis: RedisServer;
-  let serve: ServeProcess;
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    serve = await start([
-      'serve',
-      '--port',
-      '0',
-      '--steps',
-      String(STEPS),
-      '--redis',
-      redis.url,
-      '--workers',
-      '1',
-      '--lock-duration',
-      '3000',
-      '--queue-name',
-      `serve-cli-${process.pid}`,
-    ]);
-    await serve.waitForLine(/\[worker 1\] latentkit worker: ready/, 120_000);
-  }, 180_000);
-  afterAll(async () => {
-    await serve?.stop('SIGKILL');
-    await redis?.stop();
-  }, 60_000);
-
-  it('/readyz reports redis mode; a generation through the worker equals the library run alone', async () => {
-    const ready = await fetch(`${serve.url}/readyz`);
-    expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', mode: 'redis' });
-    const prompt = 'a blue square on a red background';
-    const { status, body } = await generate(serve.url, { prompt, seed: 21 });
-    expect(status).toBe(200);
-    await expectLibraryImage(body.data![0]!.b64_json, prompt, 21);
-  }, 60_000);
-
-  it('a worker killed with SIGKILL is started again, and serves the next request', async () => {
-    const [first] = serve.workerPids;
-    process.kill(first!, 'SIGKILL');
-    await serve.waitForLine(/worker 1 \(pid \d+\) exited \(SIGKILL\); starting it again/, 30_000);
-    await serve.waitForLine(/\[worker 1\] latentkit worker: ready/, 120_000);
-    const second = serve.workerPids.at(-1)!;
-    expect(second).not.toBe(first);
-    const prompt = 'a yellow circle on a green background';
-    const { status, body } = await generate(serve.url, { prompt, seed: 5 });
-    expect(status).toBe(200);
-    await expectLibraryImage(body.data![0]!.b64_json, prompt, 5);
-  }, 180_000);
-
-  it('SIGTERM stops the API and its workers; both exit 0', async () => {
-    const worker = serve.workerPids.at(-1)!;
-    const exit = await serve.stop('SIGTERM');
-    expect(exit).toEqual({ code: 0, signal: null });
-    expect(serve.output).toContain('[worker 1] latentkit worker: SIGTERM: finishing the running job');
-    expect(serve.output).toContain('[worker 1] latentkit worker: stopped.');
-    expect(processAlive(worker)).toBe(false);
   }, 120_000);
 });
 

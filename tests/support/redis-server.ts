@@ -1,17 +1,25 @@
 /**
- * A real redis-server for tests: Debian's `/usr/bin/redis-server` on a free loopback port, no persistence,
- * stopped in `afterAll`. `stop()` then `start()` again brings it back on the SAME port (fault tests: the
- * clients reconnect to the address they know).
+ * A real redis-server for the Redis tests (`npm run test:redis`) and `npm run bench:serve`: Debian's
+ * `/usr/bin/redis-server` on a free loopback port, stopped in `afterAll`. `stop()` then `start()` again
+ * brings it back on the SAME port (fault tests: the clients reconnect to the address they know). Without
+ * persistence by default (a restart loses the jobs, as a crash of a Redis without persistence does); with
+ * `{ persistent: true }` an append-only file in a temporary folder, fsync'd on every write, keeps them (as a
+ * production Redis with persistence does).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** Where Debian installs it (`apt-get install redis-server`). */
 export const REDIS_SERVER = '/usr/bin/redis-server';
 
-/** Whether redis-server is installed here. */
-export const hasRedisServer = existsSync(REDIS_SERVER);
+/** Options of {@link RedisServer.start}. */
+export interface RedisServerOptions {
+  /** Keep the data over a restart: an append-only file in a temporary folder. Default false. */
+  persistent?: boolean;
+}
 
 /** A free TCP port on 127.0.0.1 (the OS picks it). */
 export function freePort(): Promise<number> {
@@ -42,23 +50,29 @@ function canConnect(port: number): Promise<boolean> {
 export class RedisServer {
   /** Its port on 127.0.0.1. */
   readonly port: number;
+  /** Its data folder, when persistent. */
+  readonly dataDir: string | undefined;
   #child: ChildProcess | undefined;
   #log = '';
 
-  private constructor(port: number) {
+  private constructor(port: number, dataDir: string | undefined) {
     this.port = port;
+    this.dataDir = dataDir;
   }
 
   /** Starts redis-server on a free port and resolves when it accepts connections. */
-  static async start(): Promise<RedisServer> {
-    const server = await RedisServer.reserve();
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    const server = await RedisServer.reserve(options);
     await server.start();
     return server;
   }
 
   /** A server on a free port, not started yet (clients can be made before Redis is up). */
-  static async reserve(): Promise<RedisServer> {
-    return new RedisServer(await freePort());
+  static async reserve(options: RedisServerOptions = {}): Promise<RedisServer> {
+    return new RedisServer(
+      await freePort(),
+      options.persistent ? mkdtempSync(join(tmpdir(), 'latentkit-redis-')) : undefined,
+    );
   }
 
   /** `redis://127.0.0.1:<port>`. */
@@ -74,6 +88,14 @@ export class RedisServer {
   /** Starts (or restarts) the server on its port; resolves when it accepts connections (within 10 s). */
   async start(): Promise<void> {
     if (this.running) return;
+    if (!existsSync(REDIS_SERVER)) {
+      throw new Error(
+        `${REDIS_SERVER} is not installed: the Redis tests and bench:serve run a real redis-server. Fix: apt-get install -y redis-server (.ci/run does).`,
+      );
+    }
+    const persistence = this.dataDir
+      ? ['--dir', this.dataDir, '--appendonly', 'yes', '--appendfsync', 'always']
+      : ['--appendonly', 'no'];
     const child = spawn(
       REDIS_SERVER,
       [
@@ -83,8 +105,7 @@ export class RedisServer {
         '127.0.0.1',
         '--save',
         '',
-        '--appendonly',
-        'no',
+        ...persistence,
         '--protected-mode',
         'yes',
         '--loglevel',
@@ -119,5 +140,11 @@ export class RedisServer {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill(signal);
     await exited;
+  }
+
+  /** Stops it for good and removes its data folder (when persistent). */
+  async dispose(): Promise<void> {
+    await this.stop('SIGKILL');
+    if (this.dataDir) rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

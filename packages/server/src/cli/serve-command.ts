@@ -116,14 +116,7 @@ export async function runServe(flags: ServeFlags, io: ServerCliIo, launch: Worke
     }
     const received = await signal.promise;
     io.stderr.write(`latentkit serve: ${received}: answering the requests in flight, then exiting.\n`);
-    // Fastify's close waits for every connection; a keep-alive connection whose last answer was written
-    // after close began would hold it for the keep-alive timeout (72 s): close those as they go idle.
-    const idle = setInterval(() => server.app.server.closeIdleConnections(), 100);
-    try {
-      await close();
-    } finally {
-      clearInterval(idle);
-    }
+    await close(); // server.close() drops keep-alive connections as they go idle
     io.stderr.write('latentkit serve: stopped.\n');
     return 0;
   } finally {

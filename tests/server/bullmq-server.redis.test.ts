@@ -11,7 +11,6 @@ import {
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BullmqCluster, startBullmqCluster } from '../support/bullmq-cluster.js';
-import { hasRedisServer } from '../support/redis-server.js';
 import { decodeBase64Png, maxPixelDiff, TEST_DEFAULTS } from '../support/shapes-server.js';
 
 let c: BullmqCluster;
@@ -58,7 +57,7 @@ async function until(check: () => Promise<boolean> | boolean, ms: number): Promi
 }
 type ImagesBody = { data: { b64_json: string }[]; latentkit: { seeds: number[]; infotexts: string[] } };
 
-describe.skipIf(!hasRedisServer)('BullMQ workers behind the HTTP API', () => {
+describe('BullMQ workers behind the HTTP API', () => {
   it('/readyz is ready with workers connected (mode redis)', async () => {
     const res = await fetch(`${c.url}/readyz`);
     expect(res.status).toBe(200);

@@ -6,7 +6,7 @@ import { createServer, InProcessQueue, type LatentkitServer, modelDefaults } fro
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BullmqCluster, startBullmqCluster, type WorkerProcess } from '../support/bullmq-cluster.js';
-import { hasRedisServer, RedisServer } from '../support/redis-server.js';
+import { RedisServer } from '../support/redis-server.js';
 import { decodeBase64Png, maxPixelDiff, TEST_DEFAULTS } from '../support/shapes-server.js';
 
 let c: BullmqCluster;
@@ -85,7 +85,7 @@ async function workerRunning(steps: number): Promise<WorkerProcess> {
   return worker!;
 }
 
-describe.skipIf(!hasRedisServer)('worker faults', () => {
+describe('worker faults', () => {
   it('SIGKILL a worker mid-job: the other worker runs it, the request succeeds with the same pixels', async () => {
     const body = { prompt: 'a red circle', n: 2, seed: 21, steps: 997 };
     const started = Date.now();
@@ -158,7 +158,7 @@ describe.skipIf(!hasRedisServer)('worker faults', () => {
   }, 240_000);
 });
 
-describe.skipIf(!hasRedisServer)('Redis stopped for ~3 s mid-traffic', () => {
+describe('Redis stopped for ~3 s mid-traffic', () => {
   it('new requests get 503 fast; those in flight get their image after Redis returns (none hang); later ones succeed', async () => {
     const bodies = Array.from({ length: 6 }, (_, i) => ({
       prompt: 'a yellow triangle',
@@ -249,7 +249,7 @@ describe.skipIf(!hasRedisServer)('Redis stopped for ~3 s mid-traffic', () => {
   }, 30_000);
 });
 
-describe.skipIf(!hasRedisServer)('Redis not up when the API process starts', () => {
+describe('Redis not up when the API process starts', () => {
   it('submit answers 503 QUEUE_UNAVAILABLE within submitTimeoutMs; once Redis is up, jobs are queued', async () => {
     const redis = await RedisServer.reserve();
     const { BullmqQueue } = await import('@latentkit/server');

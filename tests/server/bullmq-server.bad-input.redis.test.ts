@@ -11,7 +11,6 @@ import {
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BullmqCluster, startBullmqCluster } from '../support/bullmq-cluster.js';
-import { hasRedisServer } from '../support/redis-server.js';
 import { TEST_DEFAULTS } from '../support/shapes-server.js';
 
 let c: BullmqCluster;
@@ -43,7 +42,7 @@ function post(base: string, body: object) {
   });
 }
 
-describe.skipIf(!hasRedisServer)('bad input through a BullMQ worker', () => {
+describe('bad input through a BullMQ worker', () => {
   it('size 33x33 → 400 INVALID_ARGUMENT from the worker, same body as in-process, tried once', async () => {
     const body = { prompt: 'a red circle', size: '33x33', seed: 1 };
     const remote = await post(c.url, body);
