@@ -12,7 +12,7 @@ export interface InProcessQueueOptions {
   /** Jobs that may wait; one more is refused with 503 QUEUE_UNAVAILABLE and `Retry-After`. Default 100. */
   maxWaiting?: number;
   /**
-   * Decode a preview every this many steps (0: none), for A1111's `/sdapi/v1/progress` `current_image`.
+   * For jobs that ask for live previews (A1111's): decode one every this many steps (0: none), for `current_image`.
    * Default 10 (A1111's `show_progress_every_n_steps`); each preview costs one VAE decode of the first image.
    */
   previewEverySteps?: number;

@@ -27,7 +27,10 @@ export interface GenerationWorkerOptions {
   modelName: string;
   /** Jobs this worker runs at once on its pipeline. Default 1. */
   concurrency?: number;
-  /** Decode a preview every this many steps (0: none). Default 0. */
+  /**
+   * For jobs that ask for live previews (A1111's): decode one every this many steps (0: none). Default 10, as
+   * the in-process queue (A1111's `show_progress_every_n_steps`).
+   */
   previewEverySteps?: number;
   /**
    * How long a job's lock lasts without renewal (renewed every half of it while the job runs). When a
@@ -93,7 +96,7 @@ export class GenerationWorker {
     checkWholeOption('GenerationWorker', 'maxStalledCount', options.maxStalledCount, 0);
     this.#pipe = pipe;
     this.#modelName = options.modelName;
-    this.#previewEverySteps = options.previewEverySteps ?? 0;
+    this.#previewEverySteps = options.previewEverySteps ?? 10;
     const queueName = options.queueName ?? DEFAULT_QUEUE_NAME;
     this.#cancelKey = (jobId) => cancelKey(BULLMQ_PREFIX, queueName, jobId);
     const lockDuration = options.lockDurationMs ?? 10_000;
