@@ -93,7 +93,7 @@ export {
 } from './pipeline/gligen-options.js';
 export { type StrengthSchedule, strengthSchedule } from './pipeline/img2img.js';
 export { binarizeMask, resizeNearest, rgbaToMask } from './pipeline/inpaint-mask.js';
-export { checkKnownKeys, closestName, editDistance } from './pipeline/option-keys.js';
+export { checkKnownKeys, closestName } from './pipeline/option-keys.js';
 export { PipelineBase } from './pipeline/pipeline-base.js';
 export * from './pipeline/pipeline-limits.js';
 export {

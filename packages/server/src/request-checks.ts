@@ -1,4 +1,4 @@
-import { editDistance, InvalidArgumentError, LimitExceededError } from '@latentkit/core';
+import { closestName, InvalidArgumentError, LimitExceededError } from '@latentkit/core';
 import type { GenerationRequest } from './generation-request.js';
 import type { RequestLimits } from './server-options.js';
 
@@ -63,9 +63,8 @@ export function checkRequestLimits(request: GenerationRequest, limits: RequestLi
 export function checkBodyKeys(what: string, body: object, known: readonly string[]): void {
   for (const key of Object.keys(body)) {
     if (known.includes(key)) continue;
-    const near = known.map((k) => ({ k, d: editDistance(key, k) })).sort((a, b) => a.d - b.d)[0];
-    const hint =
-      near && near.d <= Math.max(2, Math.floor(key.length / 3)) ? `did you mean "${near.k}"? ` : '';
+    const near = closestName(key, known);
+    const hint = near ? `did you mean "${near}"? ` : '';
     throw new InvalidArgumentError({
       name: key,
       expected: `one of the fields of ${what}`,

@@ -1,10 +1,9 @@
-import { decodePng, encodePng, generationParametersFrom } from '@latentkit/backend-node';
+import { encodePng, generationParametersFrom } from '@latentkit/backend-node';
 import {
   decodeLatentsToRgb,
   formatGenerationParameters,
   type GenerateOptions,
   type GenerationParameters,
-  InvalidArgumentError,
   type RgbaImage,
   StableDiffusionPipeline,
   StableDiffusionXLPipeline,
@@ -13,6 +12,7 @@ import {
 } from '@latentkit/core';
 import { a1111SamplerName, createScheduler } from '@latentkit/schedulers';
 import type { GenerationProgress, GenerationRequest, GenerationResult } from './generation-request.js';
+import { base64Bytes, decodeImageField } from './init-image.js';
 
 /** The pipelines the server can serve: text-to-image, img2img and inpainting models (SD 1.x/2.x, SDXL). */
 export type ServablePipeline = StableDiffusionPipeline | StableDiffusionXLPipeline;
@@ -46,17 +46,9 @@ export interface RunGenerationOptions {
   previewEverySteps?: number;
 }
 
-function decodeImage(name: string, base64: string): RgbaImage {
-  try {
-    return decodePng(Buffer.from(base64, 'base64'));
-  } catch (cause) {
-    throw new InvalidArgumentError({
-      name,
-      value: `${base64.slice(0, 16)}…`,
-      expected: 'a base64-encoded PNG image',
-      fix: `send the image as PNG bytes in base64 (${cause instanceof Error ? cause.message : String(cause)})`,
-    });
-  }
+/** A request's image (base64 PNG: requests are JSON so that they can travel through Redis) as RGBA. */
+function decodeBase64Png(name: string, base64: string): RgbaImage {
+  return decodeImageField(name, base64Bytes(name, base64));
 }
 
 function isInterrupt(signal: AbortSignal | undefined): boolean {
@@ -86,8 +78,8 @@ export async function runGeneration(
     scheduler.config,
   );
   const initImage =
-    request.initImage === undefined ? undefined : decodeImage('init_images[0]', request.initImage);
-  const mask = request.mask === undefined ? undefined : decodeImage('mask', request.mask);
+    request.initImage === undefined ? undefined : decodeBase64Png('init_images[0]', request.initImage);
+  const mask = request.mask === undefined ? undefined : decodeBase64Png('mask', request.mask);
   const batches = Math.ceil(request.seeds.length / request.batchSize);
   const previewEvery = request.livePreview ? (options.previewEverySteps ?? 0) : 0;
 
