@@ -93,6 +93,11 @@ export function createServer(options: ServerOptions): LatentkitServer {
       .send({ error: 'ServerError', code: 'NOT_FOUND', detail: message, body: '', errors: message });
   });
 
+  // Every route but /healthz (liveness probes carry no key) needs an API key when keys are configured:
+  // checked once here, before the body is read.
+  app.addHook('onRequest', async (request) => {
+    if (request.routeOptions.url !== '/healthz') context.authenticate(request);
+  });
   healthRoutes(app, context);
   openaiImageRoutes(app, context);
   a1111Routes(app, context);

@@ -24,6 +24,8 @@ export class ServerContext {
   readonly metrics: ServerMetrics;
   readonly #apiKeys: readonly string[] | undefined;
   readonly #perKey: KeyConcurrency;
+  /** The key (or client address) of each request the hook let in. */
+  readonly #keys = new WeakMap<FastifyRequest, string>();
 
   /** @param init - The parts; see {@link ServerOptions}. */
   constructor(init: {
@@ -43,9 +45,12 @@ export class ServerContext {
     this.#perKey = new KeyConcurrency(init.limits.maxConcurrentPerKey);
   }
 
-  /** Checks the request's API key (401 without a valid one when keys are configured). */
-  authenticate(request: FastifyRequest): string {
-    return requestKey(request, this.#apiKeys);
+  /**
+   * Checks the request's API key (401 without a valid one when keys are configured) and remembers whose
+   * request it is for the per-key limit. `createServer` calls it once per request, in an `onRequest` hook.
+   */
+  authenticate(request: FastifyRequest): void {
+    this.#keys.set(request, requestKey(request, this.#apiKeys));
   }
 
   /**
@@ -68,7 +73,7 @@ export class ServerContext {
         );
       }
       checkRequestLimits(job, this.limits);
-      const release = this.#perKey.acquire(this.authenticate(request));
+      const release = this.#perKey.acquire(this.#keys.get(request) ?? requestKey(request, this.#apiKeys));
       const controller = new AbortController();
       // The client went away before the answer was written: cancel its job.
       const onClose = () => {

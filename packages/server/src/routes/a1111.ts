@@ -55,7 +55,6 @@ export function a1111Routes(app: FastifyInstance, ctx: ServerContext): void {
     request: FastifyRequest,
     reply: FastifyReply,
   ): Promise<Record<string, unknown>> {
-    ctx.authenticate(request);
     const body = (request.body ?? {}) as A1111Body;
     const defaults = route === 'txt2img' ? TXT2IMG_DEFAULTS : IMG2IMG_DEFAULTS;
     checkBodyKeys(`an A1111 ${route} request`, body, route === 'txt2img' ? TXT2IMG_FIELDS : IMG2IMG_FIELDS);
@@ -116,7 +115,6 @@ export function a1111Routes(app: FastifyInstance, ctx: ServerContext): void {
       },
     },
     async (request) => {
-      ctx.authenticate(request);
       const query = request.query as { skip_current_image?: string };
       const status = await ctx.queue.status();
       const active = new Set(status.active.map((j) => j.id));
@@ -129,33 +127,28 @@ export function a1111Routes(app: FastifyInstance, ctx: ServerContext): void {
     },
   );
 
-  app.post('/sdapi/v1/interrupt', async (request) => {
-    ctx.authenticate(request);
+  app.post('/sdapi/v1/interrupt', async () => {
     const status = await ctx.queue.status();
     for (const job of status.active) interrupted.add(job.id);
     await ctx.queue.interruptAll();
     return {};
   });
 
-  app.post('/sdapi/v1/skip', async (request) => {
-    ctx.authenticate(request);
+  app.post('/sdapi/v1/skip', async () => {
     throw new NotImplementedError(
       'skip (stop the current image of a batch and go on with the next) is not built here. Fix: POST /sdapi/v1/interrupt stops the job and returns the images so far.',
     );
   });
 
-  app.get('/sdapi/v1/samplers', async (request) => {
-    ctx.authenticate(request);
+  app.get('/sdapi/v1/samplers', async () => {
     return samplerItems();
   });
 
-  app.get('/sdapi/v1/schedulers', async (request) => {
-    ctx.authenticate(request);
+  app.get('/sdapi/v1/schedulers', async () => {
     return schedulerItems();
   });
 
-  app.get('/sdapi/v1/sd-models', async (request) => {
-    ctx.authenticate(request);
+  app.get('/sdapi/v1/sd-models', async () => {
     return [
       {
         title: ctx.modelName,
@@ -177,19 +170,16 @@ export function a1111Routes(app: FastifyInstance, ctx: ServerContext): void {
     upscalers: [{ name: 'None', model_name: null, model_path: null, model_url: null, scale: 4 }],
   };
   for (const [route, value] of Object.entries(emptyLists)) {
-    app.get(`/sdapi/v1/${route}`, async (request) => {
-      ctx.authenticate(request);
+    app.get(`/sdapi/v1/${route}`, async () => {
       return value;
     });
   }
 
-  app.get('/sdapi/v1/options', async (request) => {
-    ctx.authenticate(request);
+  app.get('/sdapi/v1/options', async () => {
     return currentOptions(ctx);
   });
 
   app.post('/sdapi/v1/options', { schema: { body: { type: 'object' } } }, async (request) => {
-    ctx.authenticate(request);
     const current = currentOptions(ctx);
     for (const [key, value] of Object.entries(request.body as Record<string, unknown>)) {
       if (key === 'sd_model_checkpoint' ? isServedModel(value, ctx.modelName) : current[key] === value)

@@ -8,15 +8,13 @@ import type { ServerContext } from '../server-context.js';
  */
 export function healthRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (request, reply) => {
-    ctx.authenticate(request);
+  app.get('/readyz', async (_request, reply) => {
     const state = await ctx.queue.ready();
     if (!state.ready)
       return reply.code(503).send({ status: 'not ready', reason: state.reason, mode: ctx.queue.mode });
     return { status: 'ready', mode: ctx.queue.mode };
   });
-  app.get('/metrics', async (request, reply) => {
-    ctx.authenticate(request);
+  app.get('/metrics', async (_request, reply) => {
     reply.type(ctx.metrics.registry.contentType);
     return ctx.metrics.registry.metrics();
   });

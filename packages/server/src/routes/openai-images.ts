@@ -187,8 +187,7 @@ function numberField(fields: Record<string, string>, name: string, integer: bool
 export function openaiImageRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const native = { width: ctx.defaults.width, height: ctx.defaults.height };
 
-  app.get('/v1/models', async (request) => {
-    ctx.authenticate(request);
+  app.get('/v1/models', async () => {
     return {
       object: 'list',
       data: [{ id: ctx.modelName, object: 'model', created: 0, owned_by: 'latentkit' }],
@@ -199,7 +198,6 @@ export function openaiImageRoutes(app: FastifyInstance, ctx: ServerContext): voi
     '/v1/images/generations',
     { schema: { body: generationsSchema } },
     async (request, reply: FastifyReply) => {
-      ctx.authenticate(request);
       const body = request.body as GenerationsBody;
       checkBodyKeys('an OpenAI images.generate request', body, [...OPENAI_FIELDS, ...EXTRA_FIELDS]);
       const result = await ctx.generate('openai', request, reply, jobFrom(ctx, body, native));
@@ -208,7 +206,6 @@ export function openaiImageRoutes(app: FastifyInstance, ctx: ServerContext): voi
   );
 
   app.post('/v1/images/edits', async (request, reply) => {
-    ctx.authenticate(request);
     const { fields, files } = await readEditForm(request);
     checkBodyKeys('an OpenAI images.edit request', { ...fields, ...files }, EDIT_FIELDS);
     if (!files.image) {
