@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { KeyConcurrency, requestKey } from './api-key.js';
+import { requestKey } from './api-key.js';
 import type { GenerationProgress, GenerationRequest, GenerationResult } from './generation-request.js';
+import { KeyConcurrency } from './key-concurrency.js';
 import type { ServerMetrics } from './metrics.js';
 import type { JobQueue } from './queue/job-queue.js';
 import { checkRequestLimits } from './request-checks.js';
