@@ -5,7 +5,12 @@
 import { createServer, InProcessQueue, type LatentkitServer, modelDefaults } from '@latentkit/server';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BullmqCluster, startBullmqCluster, type WorkerProcess } from '../support/bullmq-cluster.js';
+import {
+  type BullmqCluster,
+  shapesJob,
+  startBullmqCluster,
+  type WorkerProcess,
+} from '../support/bullmq-cluster.js';
 import { RedisServer } from '../support/redis-server.js';
 import { decodeBase64Png, maxPixelDiff, TEST_DEFAULTS } from '../support/shapes-server.js';
 
@@ -227,19 +232,7 @@ describe('Redis stopped for ~3 s mid-traffic', () => {
     try {
       expect(await lonely.ready()).toEqual({ ready: false, reason: expect.stringMatching(/no worker/) });
       const started = Date.now();
-      const error = await lonely
-        .submit({
-          model: 'shapes',
-          prompt: 'x',
-          negativePrompt: '',
-          width: 32,
-          height: 32,
-          steps: 2,
-          guidanceScale: 5,
-          seeds: [1],
-          batchSize: 1,
-        })
-        .catch((e: unknown) => e);
+      const error = await lonely.submit(shapesJob()).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'QUEUE_UNAVAILABLE', statusCode: 503, retryAfterSeconds: 5 });
       expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
       expect(Date.now() - started).toBeLessThan(6000);
@@ -256,17 +249,7 @@ describe('Redis not up when the API process starts', () => {
     const queue = new BullmqQueue({ connection: redis.url, queueName: 'early', submitTimeoutMs: 1000 });
     const view = new Queue('early', { connection: { url: redis.url } });
     view.on('error', () => {});
-    const job = {
-      model: 'shapes',
-      prompt: 'x',
-      negativePrompt: '',
-      width: 32,
-      height: 32,
-      steps: 2,
-      guidanceScale: 5,
-      seeds: [1],
-      batchSize: 1,
-    };
+    const job = shapesJob();
     try {
       expect(await queue.ready()).toEqual({
         ready: false,

@@ -1,17 +1,9 @@
 // Bad requests in the scaled-out mode: the error a worker's pipeline throws comes back to the HTTP client
 // with the library's code, parameter and message (as in-process), and the job is not retried.
-import {
-  BullmqQueue,
-  createServer,
-  GenerationWorker,
-  InProcessQueue,
-  type LatentkitServer,
-  modelDefaults,
-} from '@latentkit/server';
+import { BullmqQueue, GenerationWorker, type LatentkitServer } from '@latentkit/server';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BullmqCluster, startBullmqCluster } from '../support/bullmq-cluster.js';
-import { TEST_DEFAULTS } from '../support/shapes-server.js';
+import { type BullmqCluster, startBullmqCluster, startInProcessTwin } from '../support/bullmq-cluster.js';
 
 let c: BullmqCluster;
 let local: LatentkitServer;
@@ -20,12 +12,7 @@ let inspect: Queue;
 
 beforeAll(async () => {
   c = await startBullmqCluster({ workers: 1 });
-  local = createServer({
-    queue: new InProcessQueue(c.pipe, { modelName: 'shapes' }),
-    modelName: 'shapes',
-    defaults: modelDefaults(c.pipe, TEST_DEFAULTS),
-  });
-  localUrl = await local.listen({ port: 0 });
+  ({ server: local, url: localUrl } = await startInProcessTwin(c));
   inspect = new Queue(c.queueName, { connection: { url: c.redis.url } });
 }, 240_000);
 afterAll(async () => {

@@ -1,17 +1,16 @@
 // The scaled-out mode with real parts: redis-server on a loopback port, two worker processes that each
 // load the shipped model, the API server over a BullmqQueue, real HTTP. Images equal the in-process
 // library's; progress, cancellation, interrupt and worker SIGKILL/SIGTERM as a deployment sees them.
-import {
-  BullmqQueue,
-  createServer,
-  InProcessQueue,
-  type LatentkitServer,
-  modelDefaults,
-} from '@latentkit/server';
+import { BullmqQueue, type LatentkitServer } from '@latentkit/server';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BullmqCluster, startBullmqCluster } from '../support/bullmq-cluster.js';
-import { decodeBase64Png, maxPixelDiff, TEST_DEFAULTS } from '../support/shapes-server.js';
+import {
+  type BullmqCluster,
+  shapesJob,
+  startBullmqCluster,
+  startInProcessTwin,
+} from '../support/bullmq-cluster.js';
+import { decodeBase64Png, maxPixelDiff } from '../support/shapes-server.js';
 
 let c: BullmqCluster;
 let local: LatentkitServer;
@@ -26,12 +25,7 @@ beforeAll(async () => {
     server: { limits: { maxSteps: 5000, maxConcurrentPerKey: 50 } },
     queue: { jobTimeoutMs: 60_000 },
   });
-  local = createServer({
-    queue: new InProcessQueue(c.pipe, { modelName: 'shapes' }),
-    modelName: 'shapes',
-    defaults: modelDefaults(c.pipe, TEST_DEFAULTS),
-  });
-  localUrl = await local.listen({ port: 0 });
+  ({ server: local, url: localUrl } = await startInProcessTwin(c));
   inspect = new Queue(c.queueName, { connection: { url: c.redis.url } });
 }, 240_000);
 afterAll(async () => {
@@ -108,20 +102,9 @@ describe('BullMQ workers behind the HTTP API', () => {
   it('progress events arrive while the job runs; status() shows it active with its step', async () => {
     const steps: number[] = [];
     let seen = false;
-    const job = c.queue.submit(
-      {
-        model: 'shapes',
-        prompt: 'a blue square',
-        negativePrompt: '',
-        width: 32,
-        height: 32,
-        steps: 60,
-        guidanceScale: 5,
-        seeds: [7],
-        batchSize: 1,
-      },
-      { onProgress: (p) => steps.push(p.step) },
-    );
+    const job = c.queue.submit(shapesJob({ prompt: 'a blue square', steps: 60, seeds: [7] }), {
+      onProgress: (p) => steps.push(p.step),
+    });
     expect(
       await until(async () => {
         const s = await c.queue.status();
@@ -173,17 +156,7 @@ describe('BullMQ workers behind the HTTP API', () => {
   }, 60_000);
 
   it('interruptAll (A1111 interrupt) stops the running job: it returns the images it has', async () => {
-    const job = c.queue.submit({
-      model: 'shapes',
-      prompt: 'a yellow triangle',
-      negativePrompt: '',
-      width: 32,
-      height: 32,
-      steps: 900,
-      guidanceScale: 5,
-      seeds: [11],
-      batchSize: 1,
-    });
+    const job = c.queue.submit(shapesJob({ prompt: 'a yellow triangle', steps: 900, seeds: [11] }));
     expect(
       await until(async () => (await c.queue.status()).active.some((j) => j.progress.step >= 10), 30_000),
     ).toBe(true);
@@ -282,20 +255,7 @@ describe('BullMQ workers behind the HTTP API', () => {
     const view = new Queue(`${c.queueName}-waiting`, { connection: { url: c.redis.url } });
     try {
       const controller = new AbortController();
-      const job = lonely.submit(
-        {
-          model: 'shapes',
-          prompt: 'x',
-          negativePrompt: '',
-          width: 32,
-          height: 32,
-          steps: 2,
-          guidanceScale: 5,
-          seeds: [1],
-          batchSize: 1,
-        },
-        { signal: controller.signal },
-      );
+      const job = lonely.submit(shapesJob(), { signal: controller.signal });
       job.catch(() => {});
       expect(await until(async () => (await view.getWaitingCount()) === 1, 10_000)).toBe(true);
       controller.abort(new Error('client gone'));

@@ -12,6 +12,8 @@ import {
   BullmqQueue,
   type BullmqQueueOptions,
   createServer,
+  type GenerationRequest,
+  InProcessQueue,
   type LatentkitServer,
   modelDefaults,
   type ServerOptions,
@@ -163,4 +165,35 @@ export async function startBullmqCluster(
     await close();
     throw error;
   }
+}
+
+/** A small job for the shipped model (32×32, 2 steps, guidance 5, one image of seed 1), with `overrides`. */
+export function shapesJob(overrides: Partial<GenerationRequest> = {}): GenerationRequest {
+  return {
+    model: 'shapes',
+    prompt: 'x',
+    negativePrompt: '',
+    width: 32,
+    height: 32,
+    steps: 2,
+    guidanceScale: 5,
+    seeds: [1],
+    batchSize: 1,
+    ...overrides,
+  };
+}
+
+/**
+ * An in-process server on the cluster's own pipeline, listening on a free port: what the same request
+ * gives without Redis, to compare the workers' answers with.
+ */
+export async function startInProcessTwin(
+  c: BullmqCluster,
+): Promise<{ server: LatentkitServer; url: string }> {
+  const server = createServer({
+    queue: new InProcessQueue(c.pipe, { modelName: 'shapes' }),
+    modelName: 'shapes',
+    defaults: modelDefaults(c.pipe, TEST_DEFAULTS),
+  });
+  return { server, url: await server.listen({ port: 0 }) };
 }
