@@ -29,6 +29,12 @@ export {
 } from '@latentkit/core';
 export { a1111SamplerName } from '@latentkit/schedulers';
 export { writeFileAtomic } from './atomic-write.js';
+// For CLIs built on this one (`latentkit serve` in @latentkit/server): the same exit codes and error line.
+export {
+  exitCodeFor as cliExitCodeFor,
+  formatCliError,
+  UsageError as CliUsageError,
+} from './cli/cli-error.js';
 export {
   CPU_MEMORY_MODES,
   type CpuMemoryMode,

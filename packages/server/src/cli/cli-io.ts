@@ -1,50 +1,9 @@
-import { LatentkitError, type LatentkitErrorCode } from '@latentkit/core';
-
 /** Where `latentkit serve` / `latentkit worker` write: stdout for the URL and ready lines, stderr for the rest. */
 export interface ServerCliIo {
   /** Standard output. */
   stdout: NodeJS.WritableStream;
   /** Standard error. */
   stderr: NodeJS.WritableStream;
-}
-
-/** A bad flag combination found after parsing (exit 2). */
-export class UsageError extends Error {
-  /** @param message - One line: what is wrong and the fix. */
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-// Library errors about what the user gave (flags, model folders) are usage errors, as in `latentkit generate`.
-const USAGE_CODES: ReadonlySet<LatentkitErrorCode> = new Set([
-  'INVALID_ARGUMENT',
-  'SHAPE_MISMATCH',
-  'UNKNOWN_SCHEDULER',
-  'MODEL_NOT_FOUND',
-  'MODEL_INVALID',
-  'MODEL_MISMATCH',
-  'NOT_IMPLEMENTED',
-  'LIMIT_EXCEEDED',
-]);
-
-/** 2 for bad input (usage errors, the library's input errors), 1 for everything else. */
-export function exitCodeFor(error: unknown): number {
-  if (error instanceof UsageError) return 2;
-  if (error instanceof LatentkitError) return USAGE_CODES.has(error.code) ? 2 : 1;
-  return 1;
-}
-
-/** `latentkit: <message>` on one line. */
-export function formatError(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const line = message
-    .split('\n')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .join(' ');
-  return `latentkit: ${line.replace(/^error:\s*/i, '') || 'unknown error'}`;
 }
 
 /**

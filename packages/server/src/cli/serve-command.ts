@@ -1,8 +1,9 @@
+import { CliUsageError } from '@latentkit/backend-node';
 import { createServer, type LatentkitServer } from '../create-server.js';
 import { InProcessQueue } from '../queue/in-process-queue.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import type { RequestLimits } from '../server-options.js';
-import { atMost, type ServerCliIo, shutdownSignal, UsageError } from './cli-io.js';
+import { atMost, type ServerCliIo, shutdownSignal } from './cli-io.js';
 import { type LoadedModel, loadServable, type ModelFlags } from './load-servable.js';
 import { keysFromEnv } from './parse-flags.js';
 import { WorkerSupervisor } from './worker-supervisor.js';
@@ -70,7 +71,7 @@ function workerArgs(flags: ServeFlags): string[] {
 export async function runServe(flags: ServeFlags, io: ServerCliIo, launch: WorkerLaunch): Promise<number> {
   const apiKeys = flags.apiKey ?? keysFromEnv(process.env['LATENTKIT_API_KEYS']);
   if (flags.redis === undefined && flags.workers === 0) {
-    throw new UsageError(
+    throw new CliUsageError(
       '--workers 0 needs --redis: without Redis this process runs the jobs, so it needs at least 1 worker. Fix: leave --workers out (1), or add --redis redis://host:port for an API-only process.',
     );
   }
@@ -80,13 +81,13 @@ export async function runServe(flags: ServeFlags, io: ServerCliIo, launch: Worke
     ['--job-timeout', flags.jobTimeout],
   ] as const) {
     if (needs !== undefined && flags.redis === undefined) {
-      throw new UsageError(
+      throw new CliUsageError(
         `${flag} needs --redis (it sets the BullMQ queue). Fix: add --redis redis://host:port, or leave ${flag} out.`,
       );
     }
   }
   if (flags.maxWaiting !== undefined && flags.redis !== undefined) {
-    throw new UsageError(
+    throw new CliUsageError(
       '--max-waiting bounds the in-process queue; with --redis jobs wait in Redis. Fix: leave --max-waiting out.',
     );
   }

@@ -1,7 +1,12 @@
-import { EXECUTION_PROVIDERS, parseExecutionProviders } from '@latentkit/backend-node';
+import {
+  cliExitCodeFor,
+  EXECUTION_PROVIDERS,
+  formatCliError,
+  parseExecutionProviders,
+} from '@latentkit/backend-node';
 import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_REQUEST_LIMITS } from '../server-options.js';
-import { exitCodeFor, formatError, type ServerCliIo } from './cli-io.js';
+import type { ServerCliIo } from './cli-io.js';
 import { collectKey, finiteNumber, integerIn, redisUrl } from './parse-flags.js';
 import { runServe, type ServeFlags, thisCli, type WorkerLaunch } from './serve-command.js';
 import { runWorker, type WorkerFlags } from './worker-command.js';
@@ -163,11 +168,11 @@ export async function runServerCli(
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return 0; // --help
-      io.stderr.write(`${formatError(error)}\n`);
+      io.stderr.write(`${formatCliError(error)}\n`);
       return 2;
     }
-    io.stderr.write(`${formatError(error)}\n`);
+    io.stderr.write(`${formatCliError(error)}\n`);
     if (process.env['LATENTKIT_DEBUG'] && error instanceof Error) io.stderr.write(`${error.stack}\n`);
-    return exitCodeFor(error);
+    return cliExitCodeFor(error);
   }
 }
