@@ -37,14 +37,16 @@ try {
   console.log(`upscale: "${prompt}" ${small.width}×${small.height} → ${sourceFile}`);
 
   // `image` takes an RgbaImage (or a Tensor [1, 3, h, w] in [0, 1]); the output is 4× its size. The
-  // model card's settings: 25 steps, no guidance (1), noise level 20.
+  // model card's settings: 1 step (its scheduler config's trailing spacing starts it at t = 999), no
+  // guidance (1), noise level 20.
   const settings = { prompt, image: small, ...shapesUpscalerDefaults, seed: 1 };
   const { images: big, parameters } = await upscaler.generate(settings);
   const file = join(outDir, 'upscale.png');
   await writePng(file, big[0]!, { parameters });
   console.log(
     `upscale: ${small.width}×${small.height} → ${parameters.width}×${parameters.height}, ` +
-      `noise level ${parameters.noiseLevel}, ${parameters.numInferenceSteps} steps (${parameters.scheduler}) → ${file}`,
+      `noise level ${parameters.noiseLevel}, ${parameters.numInferenceSteps} step${parameters.numInferenceSteps === 1 ? '' : 's'} ` +
+      `(${parameters.scheduler}) → ${file}`,
   );
 
   // VAE tiling: the decoder runs on overlapping tiles, so large outputs fit in memory. Here the tiles

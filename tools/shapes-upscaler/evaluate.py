@@ -3,7 +3,7 @@ tools/shapes-model/data.py (never in the training pairs), every layout, a
 seed of their own.  Input: the renderer's 32x32 image; ground truth: the same
 jittered scene rendered at 128x128.  Sampling is our own DDIM (diffusers'
 DDIMScheduler maths with the exported scheduler_config: v_prediction,
-leading spacing, steps_offset 1, set_alpha_to_one false, eta 0) with the
+leading (steps_offset 1) or trailing spacing, set_alpha_to_one false, eta 0) with the
 x4 pipeline's conditioning (low-res noised by the DDPM low_res_scheduler at
 noise_level, class label = noise level, CFG on the v-prediction).
 
@@ -14,7 +14,7 @@ relative to the ground truth); the shapes-model judge (evaluate.classify) on
 the 128 px outputs: share of images whose colour, shape, background, size
 and position are all right.
 
-    /usr/bin/python3 evaluate.py --ckpt .work/up.pt --configs 25:1:20,25:3:20 --out .work/eval.json
+    /usr/bin/python3 evaluate.py --ckpt .work/up.pt --configs 1:1:20:trailing,25:1:20 --out .work/eval.json
 """
 import argparse
 import json
@@ -40,14 +40,17 @@ _spec.loader.exec_module(shapes_eval)
 torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
 
 
-def ddim_timesteps(n):
-    """diffusers DDIMScheduler.set_timesteps, timestep_spacing='leading', steps_offset=1."""
+def ddim_timesteps(n, spacing="leading"):
+    """diffusers DDIMScheduler.set_timesteps: timestep_spacing 'leading' (steps_offset 1) or 'trailing'
+    (t = 999, ... e.g. one step at 999, which starts from pure noise); step() goes back 1000 // n."""
     ratio = 1000 // n
+    if spacing == "trailing":
+        return np.round(np.arange(1000, 0, -1000 / n)).astype(np.int64) - 1, ratio
     return (np.arange(0, n) * ratio).round()[::-1].astype(np.int64) + 1, ratio
 
 
 @torch.no_grad()
-def upscale(unet, decoder, scale, ctx_c, ctx_u, lo, steps=25, guidance=1.0, noise_level=20, seed=0):
+def upscale(unet, decoder, scale, ctx_c, ctx_u, lo, steps=25, guidance=1.0, noise_level=20, seed=0, spacing="leading"):
     """lo: float [N,3,32,32] in [-1,1]; ctx_c/ctx_u: [N,77,D]. Returns float [N,3,128,128]."""
     g = torch.Generator().manual_seed(seed)
     acp = scaled_linear_acp()
@@ -56,7 +59,7 @@ def upscale(unet, decoder, scale, ctx_c, ctx_u, lo, steps=25, guidance=1.0, nois
     low = an.sqrt() * lo + (1 - an).sqrt() * torch.randn(lo.shape, generator=g)
     z = torch.randn(n, 4, lo.shape[2], lo.shape[3], generator=g)
     nl = torch.full((n,), noise_level, dtype=torch.long)
-    ts, ratio = ddim_timesteps(steps)
+    ts, ratio = ddim_timesteps(steps, spacing)
     cfg = guidance != 1.0
     for t in ts:
         if cfg:
@@ -95,7 +98,13 @@ def judge(imgs, attrs):
     return ok / len(imgs)
 
 
-def eval_generated(unet, dec, scale, te, tok, n, steps, guidance, noise_level, batch):
+def parse_config(cfg):
+    """"steps:guidance:noise_level[:spacing]" -> (steps, guidance, noise_level, spacing)."""
+    steps, guidance, nl, *rest = cfg.split(":")
+    return int(steps), float(guidance), int(nl), rest[0] if rest else "leading"
+
+
+def eval_generated(unet, dec, scale, te, tok, n, steps, guidance, noise_level, spacing, batch):
     """Upscale n images of the shipped text-to-image model (its own prompts: held-out and seen triples,
     full phrasing, every layout) and judge them before and after: share right at 32 px, at 128 px,
     and share whose verdict did not change."""
@@ -123,7 +132,7 @@ def eval_generated(unet, dec, scale, te, tok, n, steps, guidance, noise_level, b
         with torch.no_grad():
             ctx_c = te(torch.tensor([tok.encode(p) for p in prompts[i:i + batch]], dtype=torch.int32))[0]
             ctx_u = te(torch.tensor([tok.encode("")], dtype=torch.int32))[0].expand(len(lo), -1, -1)
-            big.append(common.to_uint8(upscale(unet, dec, scale, ctx_c, ctx_u, common.to_unit(lo), int(steps), guidance, int(noise_level), seed=i)))
+            big.append(common.to_uint8(upscale(unet, dec, scale, ctx_c, ctx_u, common.to_unit(lo), steps, guidance, noise_level, seed=i, spacing=spacing)))
     small, big = np.concatenate(small), np.concatenate(big)
     same = sum(shapes_eval.classify(a) == shapes_eval.classify(b) or
                all(shapes_eval.classify(a)[k] == shapes_eval.classify(b)[k] for k in ("color", "shape", "background", "size", "position"))
@@ -138,7 +147,7 @@ def main():
     ap.add_argument("--ckpt", default=".work/up.pt")
     ap.add_argument("--vae", default=".work/vae_shipped.pt")
     ap.add_argument("--text", default=".work/unet_shipped.pt")
-    ap.add_argument("--configs", default="25:1:20", help="steps:guidance:noise_level, comma-separated")
+    ap.add_argument("--configs", default="25:1:20", help="steps:guidance:noise_level[:spacing], comma-separated (spacing leading or trailing)")
     ap.add_argument("--limit", type=int, default=0, help="evaluate only the first N images (every k-th, spread over the set)")
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--split", default="heldout", choices=["heldout", "seen"], help="held-out triples, or 16 training triples (new renders)")
@@ -172,23 +181,22 @@ def main():
     lo_t = common.to_unit(lo)
     first = None
     for cfg in args.configs.split(","):
-        steps, guidance, nl = cfg.split(":")
-        steps, guidance, nl = int(steps), float(guidance), int(nl)
+        steps, guidance, nl, spacing = parse_config(cfg)
         t0 = time.time()
         out = []
         for i in range(0, len(hi), args.batch):
             sl = slice(i, i + args.batch)
-            out.append(common.to_uint8(upscale(unet, dec, scale, ctx_c[sl], ctx_u[sl], lo_t[sl], steps, guidance, nl, seed=i)))
+            out.append(common.to_uint8(upscale(unet, dec, scale, ctx_c[sl], ctx_u[sl], lo_t[sl], steps, guidance, nl, seed=i, spacing=spacing)))
         up = np.concatenate(out)
         first = up if first is None else first
         p = common.psnr(up, hi)
-        r = {"steps": steps, "guidance": guidance, "noise_level": nl, "psnr": float(p.mean()), "psnr_gain_db": float(p.mean() - res["bicubic"]["psnr"]),
+        r = {"steps": steps, "guidance": guidance, "noise_level": nl, "spacing": spacing, "psnr": float(p.mean()), "psnr_gain_db": float(p.mean() - res["bicubic"]["psnr"]),
              "share_better_than_bicubic": float((p > common.psnr(bic, hi)).mean()), "sharpness": common.edge_sharpness(up, hi), "judge": judge(up, attrs),
              "seconds": round(time.time() - t0, 1)}
         res["configs"].append(r)
         print(json.dumps(r), flush=True)
     if args.generated:
-        res["generated"] = eval_generated(unet, dec, scale, te, tok, args.generated, *map(float, args.configs.split(",")[0].split(":")), args.batch)
+        res["generated"] = eval_generated(unet, dec, scale, te, tok, args.generated, *parse_config(args.configs.split(",")[0]), args.batch)
         print(json.dumps(res["generated"]), flush=True)
     if args.grid:
         n = min(16, len(hi))

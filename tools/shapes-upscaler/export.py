@@ -3,7 +3,8 @@ layout of latentkit's StableDiffusionUpscalePipeline (diffusers'
 stabilityai/stable-diffusion-x4-upscaler folder, Optimum-style ONNX files):
 
     model_index.json            _class_name StableDiffusionUpscalePipeline, max_noise_level 350
-    scheduler/                  DDIMScheduler, v_prediction, scaled_linear 0.0001..0.02
+    scheduler/                  DDIMScheduler, v_prediction, scaled_linear 0.0001..0.02, the timestep_spacing
+                                of the evaluation's best configuration
     low_res_scheduler/          DDPMScheduler, scaled_linear 0.0001..0.02, clip_sample, fixed_small
     tokenizer/, text_encoder/   copies of the shipped shapes model's (frozen, shared)
     unet/model.onnx             sample [B,7,h,w] f32, timestep [1|B] f32, encoder_hidden_states [B,77,64] f32,
@@ -119,18 +120,22 @@ def main():
         "low_res_scheduler": ["diffusers", "DDPMScheduler"], "max_noise_level": MAX_NOISE_LEVEL,
         "scheduler": ["diffusers", "DDIMScheduler"], "text_encoder": ["diffusers", "OnnxRuntimeModel"],
         "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "OnnxRuntimeModel"], "vae_decoder": ["diffusers", "OnnxRuntimeModel"]})
+    # The evaluation's best configuration decides the scheduler's timestep_spacing too ('trailing' lets a
+    # one-step run start at t = 999, from pure noise; 'leading' would run its one step at t = 1).
+    best = None
+    if args.eval:
+        ev = json.load(open(args.eval))
+        best = max(ev["configs"], key=lambda r: (r["judge"], r["psnr"]))  # the judge first, then PSNR
     write_json(f"{out}/scheduler/scheduler_config.json", {
         "_class_name": "DDIMScheduler", "_diffusers_version": DIFFUSERS_VERSION, "beta_end": 0.02, "beta_schedule": "scaled_linear",
         "beta_start": 0.0001, "clip_sample": False, "num_train_timesteps": 1000, "prediction_type": "v_prediction", "set_alpha_to_one": False,
-        "steps_offset": 1, "timestep_spacing": "leading", "trained_betas": None})
+        "steps_offset": 1, "timestep_spacing": best.get("spacing", "leading") if best else "leading", "trained_betas": None})
     write_json(f"{out}/low_res_scheduler/scheduler_config.json", {
         "_class_name": "DDPMScheduler", "_diffusers_version": DIFFUSERS_VERSION, "beta_end": 0.02, "beta_schedule": "scaled_linear",
         "beta_start": 0.0001, "clip_sample": True, "num_train_timesteps": 1000, "trained_betas": None, "variance_type": "fixed_small"})
     info = {"description": "x4 upscaler for the shapes world (32x32 -> 128x128); see MODEL_CARD.md", "training_steps": ck["step"],
             "training_seconds": round(ck["seconds"]), "scaling_factor": scale}
-    if args.eval:
-        ev = json.load(open(args.eval))
-        best = max(ev["configs"], key=lambda r: (r["judge"], r["psnr"]))  # the judge first: PSNR differences between step counts were ~0.1 dB
+    if best:
         info["recommended"] = {"numInferenceSteps": best["steps"], "guidanceScale": best["guidance"], "noiseLevel": best["noise_level"]}
         info["evaluation"] = ev
     write_json(f"{out}/upscaler.json", info)

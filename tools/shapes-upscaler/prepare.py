@@ -1,7 +1,8 @@
 """Render the paired training set (128x128 ground truth + 32x32 low-res of the
 same jittered geometry) over the training triples of tools/shapes-model/data.py
 (the 16 held-out triples are kept for evaluation), and pre-encode the 128 px
-renders with the frozen shipped VAE encoder.
+renders with the frozen shipped VAE encoder.  The 128 px renders are kept too
+(uint8), for train.py's pixel loss.
 
     /usr/bin/python3 prepare.py --out .work/pairs.pt
 """
@@ -37,7 +38,7 @@ def main():
     mean, std = torch.cat(means), torch.cat(stds)
     z = mean + torch.randn(mean.shape, generator=torch.Generator().manual_seed(0)) * std
     scale = 1.0 / z.std().item()
-    torch.save({"mean": mean, "std": std, "lo": torch.from_numpy(lo), "attrs": attrs, "scaling_factor": scale}, args.out)
+    torch.save({"mean": mean, "std": std, "lo": torch.from_numpy(lo), "hi": torch.from_numpy(hi), "attrs": attrs, "scaling_factor": scale}, args.out)
     print({"pairs": len(hi), "latent": tuple(mean.shape[1:]), "scaling_factor": scale, "mean_std_ratio": (std.mean() / mean.std()).item()})
 
 

@@ -7,7 +7,13 @@ pipeline's low_res_scheduler, a DDPM) at a random noise level in
 [0, max_noise_level=350], which is also the class label; the frozen shipped
 text encoder's hidden states as context, 10 % empty captions for CFG; EMA.
 Trains on random 16x16 latent crops (64x64 px) with the matching 16x16
-low-res crop; the LR follows a cosine over the wall-clock budget.
+low-res crop (--crop 32: whole images); the LR follows a cosine over the
+wall-clock budget.
+
+The one-step fine-tune (README.md, runs 3-5) adds: --p_high_t (more timesteps
+near 999, where a one-step trailing DDIM run takes the model's x0 prediction as
+the answer), --target mean (the VAE posterior's mean as z0) and --pixel_loss
+(MSE between the frozen decoder's image of the predicted x0 and the render).
 
     /usr/bin/python3 train.py --minutes 40 --out .work/up.pt
 """
@@ -24,7 +30,7 @@ import torch.nn.functional as F
 
 import common
 import data
-from models import TEXT_CFG, TextEncoder, n_params
+from models import TEXT_CFG, VAE, VAE_CFG, TextEncoder, n_params
 from models_up import UPSCALE_UNET_CFG, UpscaleUNet, scaled_linear_acp
 from tokenizer import Tokenizer
 from train_unet import optimizer_and_ema_step  # tools/shapes-model/train_unet.py
@@ -53,6 +59,18 @@ def main():
                     help="share of each batch whose low-res noise level is drawn from [0, --low_noise_max] instead of [0, 350] "
                          "(more training where the pipeline's default noise_level 20 is)")
     ap.add_argument("--low_noise_max", type=int, default=40)
+    ap.add_argument("--p_high_t", type=float, default=0.0,
+                    help="share of each batch whose timestep is drawn from [--high_t_min, 999] instead of [0, 999] (more training "
+                         "where a one-step trailing-spacing sampler starts: t = 999, where the model's x0 estimate is the whole answer)")
+    ap.add_argument("--high_t_min", type=int, default=900)
+    ap.add_argument("--target", default="sample", choices=["sample", "mean"],
+                    help="z0 = a sample of the VAE posterior (the real recipe) or its mean (less noise in the target)")
+    ap.add_argument("--pixel_loss", type=float, default=0.0,
+                    help="weight of an extra loss: MSE between the frozen VAE decoder's image of the predicted x0 and the 128 px render")
+    ap.add_argument("--pixel_margin", type=int, default=0,
+                    help="leave this many pixels at each crop border out of the pixel loss (the decoder sees zero padding there, "
+                         "which the whole image's decoding does not have inside it)")
+    ap.add_argument("--vae", default=".work/vae_shipped.pt")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pairs", default=".work/pairs.pt")
     ap.add_argument("--text", default=".work/unet_shipped.pt")
@@ -65,6 +83,12 @@ def main():
     d = torch.load(args.pairs)
     mean, std, scale = d["mean"], d["std"], d["scaling_factor"]
     lo = common.to_unit(d["lo"].numpy())
+    decoder = None
+    if args.pixel_loss:
+        hi = common.to_unit(d["hi"].numpy())
+        vae = VAE(**VAE_CFG)
+        vae.load_state_dict(torch.load(args.vae))
+        decoder = vae.decoder.eval().requires_grad_(False)
     attrs = [tuple(a) for a in d["attrs"]]
     n, L = len(attrs), mean.shape[-1]
     te = load_text_encoder(args.text)
@@ -111,7 +135,7 @@ def main():
         m = torch.stack([mean[i, :, y:y + C, x:x + C] for i, y, x in zip(idx.tolist(), ys, xs)])
         s = torch.stack([std[i, :, y:y + C, x:x + C] for i, y, x in zip(idx.tolist(), ys, xs)])
         low = torch.stack([lo[i, :, y:y + C, x:x + C] for i, y, x in zip(idx.tolist(), ys, xs)])
-        z0 = (m + torch.randn_like(m) * s) * scale
+        z0 = (m if args.target == "mean" else m + torch.randn_like(m) * s) * scale
         # low-res noise augmentation (the pipeline's low_res_scheduler.add_noise at noise_level)
         nl = torch.randint(0, MAX_NOISE_LEVEL + 1, (args.batch,))
         if args.p_low_noise:
@@ -122,11 +146,20 @@ def main():
         caps = ["" if rng.random() < args.p_uncond else data.sample_caption(rng, attrs[i]) for i in idx.tolist()]
         ehs = torch.stack([hidden(c) for c in caps])
         t = torch.randint(0, 1000, (args.batch,))
+        if args.p_high_t:
+            t = torch.where(torch.rand(args.batch) < args.p_high_t, torch.randint(args.high_t_min, 1000, (args.batch,)), t)
         noise = torch.randn_like(z0)
         a = acp[t][:, None, None, None]
         zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
         v = a.sqrt() * noise - (1 - a).sqrt() * z0
-        loss = F.mse_loss(model(torch.cat([zt, low], 1), t.float(), ehs, nl), v)
+        v_hat = model(torch.cat([zt, low], 1), t.float(), ehs, nl)
+        loss = F.mse_loss(v_hat, v)
+        if decoder is not None:
+            x0_hat = a.sqrt() * zt - (1 - a).sqrt() * v_hat
+            px = torch.stack([hi[i, :, 4 * y:4 * (y + C), 4 * x:4 * (x + C)] for i, y, x in zip(idx.tolist(), ys, xs)])
+            k = args.pixel_margin
+            y_hat = decoder(x0_hat / scale)
+            loss = loss + args.pixel_loss * F.mse_loss(y_hat[..., k:4 * C - k, k:4 * C - k], px[..., k:4 * C - k, k:4 * C - k])
         step += 1
         optimizer_and_ema_step(model, ema, opt, loss, args.ema, prev_steps + step)
         avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
@@ -137,7 +170,8 @@ def main():
             last_ckpt = time.time()
     save()
     stats = {"steps": prev_steps + step, "train_seconds": round(prev_seconds + time.time() - t0), "batch": args.batch, "crop": C,
-             "final_loss_ema": avg, "unet_params": n_params(model), "scaling_factor": scale}
+             "final_loss_ema": avg, "unet_params": n_params(model), "scaling_factor": scale,
+             "options": {k: getattr(args, k) for k in ("lr", "p_low_noise", "p_high_t", "high_t_min", "target", "pixel_loss", "pixel_margin", "seed")}}
     json.dump(stats, open(os.path.splitext(args.out)[0] + "_stats.json", "w"), indent=2)
     print(stats, flush=True)
 

@@ -30,7 +30,7 @@ import {
   type RgbaImage,
   refinerGenerationParameters,
 } from '@latentkit/core';
-import { shapesLayoutDefaults, shapesModelDefaults, shapesModelName } from '@latentkit/model-shapes';
+import { shapesLayoutDefaults, shapesModelDefaults, shapesModelName, shapesUpscalerDefaults } from '@latentkit/model-shapes';
 import { a1111SamplerName, a1111Schedulers } from '@latentkit/schedulers';
 import { LayoutEditor } from './layout-editor.js';
 
@@ -179,15 +179,15 @@ function recommendedSettings(
 
 /**
  * The x4 upscaler behind "Upscale ×4": the shapes world's (served beside the model, copied into the build),
- * or `?upscaler=<url>`. Its settings are the model card's (20 steps, no guidance, noise level 20); the
- * query can set `upscaleSteps`, `upscaleGuidance` and `noiseLevel`.
+ * or `?upscaler=<url>`. Its settings are the model card's (`shapesUpscalerDefaults`); the query can set
+ * `upscaleSteps`, `upscaleGuidance` and `noiseLevel`.
  */
 const upscaler = {
   url: params.get('upscaler') ?? './models/shapes-upscaler/',
   name: params.get('upscaler') === null ? 'shapes-upscaler' : 'upscaler',
-  numInferenceSteps: Number(params.get('upscaleSteps') ?? 20),
-  guidanceScale: Number(params.get('upscaleGuidance') ?? 1),
-  noiseLevel: Number(params.get('noiseLevel') ?? 20),
+  numInferenceSteps: Number(params.get('upscaleSteps') ?? shapesUpscalerDefaults.numInferenceSteps),
+  guidanceScale: Number(params.get('upscaleGuidance') ?? shapesUpscalerDefaults.guidanceScale),
+  noiseLevel: Number(params.get('noiseLevel') ?? shapesUpscalerDefaults.noiseLevel),
 };
 
 /**

@@ -62,7 +62,7 @@ export const shapesModelFiles: readonly string[] = [
  * on held-out renders by `tools/shapes-upscaler/evaluate.py`: the CLI's `--upscale 4` uses them unless
  * `--upscale-steps` / `--upscale-guidance` / `--noise-level` say otherwise.
  */
-export const shapesUpscalerDefaults = { numInferenceSteps: 25, guidanceScale: 1, noiseLevel: 20 } as const;
+export const shapesUpscalerDefaults = { numInferenceSteps: 1, guidanceScale: 1, noiseLevel: 20 } as const;
 
 /** The x4 upscaler folder's URL (`file:` in Node; wherever the bundler put the package otherwise). */
 export const shapesUpscalerUrl: URL = new URL('../upscaler/', import.meta.url);
