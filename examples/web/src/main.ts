@@ -30,7 +30,12 @@ import {
   type RgbaImage,
   refinerGenerationParameters,
 } from '@latentkit/core';
-import { shapesLayoutDefaults, shapesModelDefaults, shapesModelName, shapesUpscalerDefaults } from '@latentkit/model-shapes';
+import {
+  shapesLayoutDefaults,
+  shapesModelDefaults,
+  shapesModelName,
+  shapesUpscalerDefaults,
+} from '@latentkit/model-shapes';
 import { a1111SamplerName, a1111Schedulers } from '@latentkit/schedulers';
 import { LayoutEditor } from './layout-editor.js';
 
