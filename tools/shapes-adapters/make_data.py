@@ -75,7 +75,9 @@ def main():
     pimgs, pattrs = data.make_dataset(args.prior_large, args.prior_small_each, seed=21)
     pmean, pstd, _ = encode(vae.encoder, to_tensor(pimgs))
     stats |= {"prior_images": len(pattrs), "seconds": round(time.time() - t0)}
-    torch.save({"pink": {"mean": inv, "std": std, "attrs": attrs}, "prior": {"mean": pmean, "std": pstd, "attrs": [tuple(a) for a in pattrs]},
+    # The renders too (uint8 [N,32,32,3]), for the trainers' optional pixel loss (--pixel_loss).
+    torch.save({"pink": {"mean": inv, "std": std, "attrs": attrs, "images": torch.from_numpy(imgs)},
+                "prior": {"mean": pmean, "std": pstd, "attrs": [tuple(a) for a in pattrs], "images": torch.from_numpy(pimgs)},
                 "scaling_factor": scale, "stats": stats}, args.out)
     print(stats, flush=True)
 

@@ -12,6 +12,15 @@ from train_unet import Joint, alphas_cumprod, shape_region_weights
 N_TRAIN_T = 1000
 
 
+def load_decoder(path=None):
+    """The shipped VAE decoder (import_onnx.py's checkpoint), frozen, for the pixel loss."""
+    from models import VAE, VAE_CFG
+
+    vae = VAE(**VAE_CFG)
+    vae.load_state_dict(torch.load(path or os.path.join(pink.HERE, "..", "shapes-model", ".work", "vae_shipped.pt")))
+    return vae.decoder.eval().requires_grad_(False)
+
+
 def load_shipped(ckpt=None):
     """The shipped UNet + text encoder (import_onnx.py's checkpoint), frozen, eval mode."""
     ckpt = ckpt or os.path.join(pink.HERE, "..", "shapes-model", ".work", "unet_shipped.pt")
@@ -25,7 +34,7 @@ class Batches:
     """Draws training batches from make_data.py's set: `n_pink` pink rows (captioned by `pink_caption`) and
     `n_prior` ordinary rows (data.sample_caption); a share p_uncond of captions is empty (CFG dropout)."""
 
-    def __init__(self, lat, tok, pink_caption, n_pink, n_prior, p_uncond, fg_weight, seed):
+    def __init__(self, lat, tok, pink_caption, n_pink, n_prior, p_uncond, fg_weight, seed, pixel_loss=0.0, decoder=None):
         self.rng = random.Random(seed)
         self.tok, self.pink_caption = tok, pink_caption
         self.n_pink, self.n_prior, self.p_uncond = n_pink, n_prior, p_uncond
@@ -38,6 +47,11 @@ class Batches:
         self.w = shape_region_weights(self.attrs, fg_weight, self.mean.shape[-1]) if fg_weight else None
         self.acp = alphas_cumprod()
         self.cache = {}
+        # Optional pixel loss: the frozen VAE decoder's image of the predicted x0 against the render, weighted by
+        # alpha_bar_t (x0 = (z_t - sqrt(1 - a) eps) / sqrt(a) is unbounded as a -> 0; a * |D(x0) - x|^2 is not).
+        self.pixel_loss, self.decoder = pixel_loss, decoder
+        if pixel_loss:
+            self.images = torch.cat([p["images"], q["images"]]).permute(0, 3, 1, 2).float() / 127.5 - 1
 
     def ids(self, text):
         if text not in self.cache:
@@ -59,11 +73,14 @@ class Batches:
         t = torch.randint(0, N_TRAIN_T, (len(idx),))
         noise = torch.randn_like(z0)
         a = self.acp[t][:, None, None, None]
-        err = (joint(a.sqrt() * z0 + (1 - a).sqrt() * noise, t, ids) - noise).pow(2)
-        if self.w is None:
-            return err.mean()
-        w = self.w[it]
-        return (w * err).mean() / w.mean()
+        zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
+        eps = joint(zt, t, ids)
+        err = (eps - noise).pow(2)
+        loss = err.mean() if self.w is None else (self.w[it] * err).mean() / self.w[it].mean()
+        if self.pixel_loss:
+            x0 = (zt - (1 - a).sqrt() * eps) / a.sqrt()
+            loss = loss + self.pixel_loss * (a * (self.decoder(x0 / self.scale) - self.images[it]).pow(2)).mean()
+        return loss
 
 
 def lr_at(base, frac, step, warmup=100):

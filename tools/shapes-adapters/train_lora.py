@@ -19,7 +19,7 @@ import lora
 import pink
 import safetensors_io
 from tokenizer import Tokenizer
-from train_common import Batches, load_shipped, lr_at
+from train_common import Batches, load_decoder, load_shipped, lr_at
 
 
 def main():
@@ -32,6 +32,8 @@ def main():
     ap.add_argument("--n_prior", type=int, default=32)
     ap.add_argument("--p_uncond", type=float, default=0.1)
     ap.add_argument("--fg_weight", type=float, default=2.0)
+    ap.add_argument("--pixel_loss", type=float, default=0.0,
+                    help="weight of an extra loss: the frozen VAE decoder's image of the predicted x0 vs the render (weighted by alpha_bar_t)")
     ap.add_argument("--ema", type=float, default=0.995, help="EMA decay of the LoRA weights (what is saved); 0: none")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--latents", default=os.path.join(pink.WORK, "pink_latents.pt"))
@@ -59,7 +61,8 @@ def main():
     n_params = sum(p.numel() for p in params)
     print(f"LoRA: {len(unet_l)} UNet + {len(te_l)} text-encoder Linears, {n_params} parameters", flush=True)
     tok = Tokenizer.load(os.path.join(pink.MODEL, "tokenizer"))
-    batches = Batches(torch.load(args.latents), tok, pink.caption, args.n_pink, args.n_prior, args.p_uncond, args.fg_weight, args.seed)
+    batches = Batches(torch.load(args.latents), tok, pink.caption, args.n_pink, args.n_prior, args.p_uncond, args.fg_weight, args.seed,
+                      args.pixel_loss, load_decoder() if args.pixel_loss else None)
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
     ema = [p.detach().clone() for p in params]
     budget, t0, step, avg, last = args.minutes * 60, time.time(), 0, None, time.time()
@@ -103,7 +106,7 @@ def main():
             last = time.time()
     meta = save()
     stats = meta | {"params": n_params, "unet_targets": len(unet_l), "te_targets": len(te_l), "final_loss_ema": avg, "bytes": os.path.getsize(args.out),
-                    "batch": args.n_pink + args.n_prior, "lr": args.lr}
+                    "batch": args.n_pink + args.n_prior, "lr": args.lr, "pixel_loss": args.pixel_loss}
     json.dump(stats, open(os.path.join(pink.WORK, "lora_stats.json"), "w"), indent=2)
     print(stats, flush=True)
 

@@ -18,7 +18,7 @@ from torch import nn
 import pink
 import safetensors_io
 from tokenizer import Tokenizer
-from train_common import Batches, load_shipped, lr_at
+from train_common import Batches, load_decoder, load_shipped, lr_at
 
 
 class ExtendedEmbedding(nn.Module):
@@ -57,6 +57,8 @@ def main():
     ap.add_argument("--lr", type=float, default=5e-3)
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--fg_weight", type=float, default=2.0)
+    ap.add_argument("--pixel_loss", type=float, default=0.0,
+                    help="weight of an extra loss: the frozen VAE decoder's image of the predicted x0 vs the render (weighted by alpha_bar_t)")
     ap.add_argument("--ema", type=float, default=0.995, help="EMA decay of the embedding (what is saved); 0: none")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--latents", default=os.path.join(pink.WORK, "pink_latents.pt"))
@@ -83,7 +85,8 @@ def main():
           f"mean token norm {table.norm(dim=1).mean():.3f})", flush=True)
     caption = lambda rng, a: expand(pink.caption(rng, a, pink.TOKEN), args.vectors)
     lat = torch.load(args.latents)
-    batches = Batches(lat, tok, caption, args.batch, 0, 0.0, args.fg_weight, args.seed)
+    batches = Batches(lat, tok, caption, args.batch, 0, 0.0, args.fg_weight, args.seed, args.pixel_loss,
+                      load_decoder() if args.pixel_loss else None)
     opt = torch.optim.AdamW([emb], lr=args.lr, weight_decay=0.0)
     ema = emb.detach().clone()
     budget, t0, step, avg, last = args.minutes * 60, time.time(), 0, None, time.time()
@@ -115,7 +118,7 @@ def main():
             save()
             last = time.time()
     meta = save()
-    stats = meta | {"final_loss_ema": avg, "bytes": os.path.getsize(args.out), "batch": args.batch, "lr": args.lr, "init": args.init}
+    stats = meta | {"final_loss_ema": avg, "bytes": os.path.getsize(args.out), "batch": args.batch, "lr": args.lr, "init": args.init, "pixel_loss": args.pixel_loss}
     json.dump(stats, open(os.path.join(pink.WORK, "ti_stats.json"), "w"), indent=2)
     print(stats, flush=True)
 
