@@ -12,6 +12,7 @@ AdamW on the trainable parameters only, LR warm-up then cosine to 10 %, grad-nor
 EMA of the trainable parameters.  The budget is wall-clock.
 
     TORCH_THREADS=2 /usr/bin/python3 train.py --minutes 45 --out .work/layout.pt
+    python3 train.py --device cuda --batch 256 --minutes 8 --out .work/layout.pt   # on the GPU machine (README.md)
 """
 import argparse
 import json
@@ -58,6 +59,7 @@ def grounding_batch(d, idx, rng):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=os.path.join(common.WORK, "train.pt"))
+    ap.add_argument("--device", default="cpu", help="torch device: cpu, or cuda on the GPU machine (checkpoints are saved on the CPU)")
     ap.add_argument("--minutes", type=float, default=45)
     ap.add_argument("--max_steps", type=int, default=0, help="stop after this many steps (0 = only the time budget)")
     ap.add_argument("--batch", type=int, default=64)
@@ -76,13 +78,17 @@ def main():
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
 
+    dev = torch.device(args.device)
     d = torch.load(args.data)
+    for k in ("mean", "std", "prompt_hidden", "bg"):  # what each step indexes; grounding_batch stays on the CPU
+        d[k] = d[k].to(dev)
     g, joint, _vae, _tok, _ = build(args.hidden, bool(args.token_positions))
+    g.to(dev)
     scale = d["scaling_factor"]
     params = g.trainable_parameters()
     prev_steps = prev_seconds = 0
     if args.resume:
-        ck = torch.load(args.resume)
+        ck = torch.load(args.resume, map_location=dev)
         g.load_state_dict(ck["model"], strict=False)
         prev_steps, prev_seconds = ck["step"], ck["seconds"]
     ema = [p.detach().clone() for p in params]
@@ -92,8 +98,8 @@ def main():
     n_train = sum(p.numel() for p in params)
     print(f"trainable params {n_train}, frozen UNet params {n_params(joint.unet)}, scenes {len(d['mean'])}", flush=True)
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
-    acp = alphas_cumprod()
-    one = torch.tensor(1.0)
+    acp = alphas_cumprod().to(dev)
+    one = torch.tensor(1.0, device=dev)
     n_scenes = len(d["mean"])
 
     budget = args.minutes * 60
@@ -102,8 +108,7 @@ def main():
     log = []
 
     def trainable_state():
-        keys = [k for k in g.state_dict() if k.startswith(("position_net.", "fusers."))]
-        return {k: v for k, v in g.state_dict().items() if k in keys}
+        return {k: v.detach().cpu() for k, v in g.state_dict().items() if k.startswith(("position_net.", "fusers."))}
 
     def save():
         # EMA weights in the module layout, for evaluate.py / export.py
@@ -114,7 +119,7 @@ def main():
             ema_state = {k: v.clone() for k, v in trainable_state().items()}
             for p, v in zip(params, live):
                 p.copy_(v)
-        torch.save({"model": trainable_state(), "ema_state": ema_state, "ema": [e.clone() for e in ema], "step": prev_steps + step,
+        torch.save({"model": trainable_state(), "ema_state": ema_state, "ema": [e.cpu() for e in ema], "step": prev_steps + step,
                     "seconds": prev_seconds + time.time() - t0, "hidden": args.hidden, "token_positions": bool(args.token_positions), "trainable_params": n_train, "args": vars(args),
                     "log": log}, args.out)
 
@@ -126,18 +131,18 @@ def main():
         for pg in opt.param_groups:
             pg["lr"] = args.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         idx = [rng.randrange(n_scenes) for _ in range(args.batch)]
-        it = torch.tensor(idx)
+        it = torch.tensor(idx, device=dev)
         z0 = (d["mean"][it] + torch.randn_like(d["mean"][it]) * d["std"][it]) * scale
-        t = torch.randint(0, N_TRAIN_T, (args.batch,))
+        t = torch.randint(0, N_TRAIN_T, (args.batch,), device=dev)
         noise = torch.randn_like(z0)
         a = acp[t][:, None, None, None]
         zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
-        r = torch.rand(args.batch)
+        r = torch.rand(args.batch, device=dev)
         both, no_prompt = r < args.p_both, (r >= args.p_both) & (r < args.p_both + args.p_uncond)
         no_masks = both | ((r >= args.p_both + args.p_uncond) & (r < args.p_both + args.p_uncond + args.p_drop_grounding))
         prompt = torch.where(both | no_prompt, torch.zeros_like(it), 1 + d["bg"][it])
         ctx = d["prompt_hidden"][prompt]
-        boxes, emb, masks = grounding_batch(d, idx, rng)
+        boxes, emb, masks = (x.to(dev) for x in grounding_batch(d, idx, rng))
         masks[no_masks] = 0
         loss = F.mse_loss(g(zt, t.float(), ctx, boxes, emb, masks, one), noise)
         opt.zero_grad()
