@@ -1,8 +1,3 @@
-// Faults in the scaled-out mode, with real processes: a worker SIGKILLed mid-job (its job finishes on the
-// other worker), a worker SIGTERMed mid-job (it finishes the job, or hands it back, and exits 0), and
-// Redis stopped for ~3 s mid-traffic (new requests get a fast 503 QUEUE_UNAVAILABLE, the ones in flight
-// get their image after Redis returns, none hang, later requests succeed).
-import { createServer, InProcessQueue, type LatentkitServer, modelDefaults } from '@latentkit/server';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,34 +7,19 @@ import {
   type WorkerProcess,
 } from '../support/bullmq-cluster.js';
 import { RedisServer } from '../support/redis-server.js';
-import { decodeBase64Png, maxPixelDiff, TEST_DEFAULTS } from '../support/shapes-server.js';
+import { decodeBase64Png, maxPixelDiff } from '../support/shapes-server.js';
 
 let c: BullmqCluster;
-let local: LatentkitServer;
-let localUrl: string;
-let inspect: Queue;
 
 beforeAll(async () => {
   c = await startBullmqCluster({
     workers: 2,
     queue: { jobTimeoutMs: 30_000, submitTimeoutMs: 2_000 },
     server: { limits: { maxConcurrentPerKey: 20, maxSteps: 1000 } },
+    twinLimits: { maxSteps: 1000 },
   });
-  local = createServer({
-    queue: new InProcessQueue(c.pipe, { modelName: 'shapes' }),
-    limits: { maxSteps: 1000 },
-    modelName: 'shapes',
-    defaults: modelDefaults(c.pipe, TEST_DEFAULTS),
-  });
-  localUrl = await local.listen({ port: 0 });
-  inspect = new Queue(c.queueName, { connection: { url: c.redis.url } });
-  inspect.on('error', () => {});
 }, 240_000);
-afterAll(async () => {
-  await inspect?.close().catch(() => {});
-  await local?.close().catch(() => {});
-  await c?.close();
-}, 60_000);
+afterAll(() => c?.close(), 60_000);
 
 type ImagesBody = { data: { b64_json: string }[] };
 type ErrorBody = { error: { code: string } };
@@ -64,7 +44,7 @@ async function until(check: () => Promise<boolean> | boolean, ms: number): Promi
 }
 /** The image the in-process library makes for `body`. */
 async function reference(body: object): Promise<string> {
-  const res = await post(localUrl, body);
+  const res = await post(c.twinUrl, body);
   expect(res.status).toBe(200);
   return ((await res.json()) as ImagesBody).data[0]!.b64_json;
 }
@@ -72,7 +52,7 @@ async function reference(body: object): Promise<string> {
 async function workerRunning(steps: number): Promise<WorkerProcess> {
   let worker: WorkerProcess | undefined;
   const found = await until(async () => {
-    const jobs = await inspect.getActive();
+    const jobs = await c.inspect.getActive();
     const job = jobs.find((j) => j.data.request.steps === steps);
     const progress = job?.progress as { step?: number } | undefined;
     if (!job?.processedBy || (progress?.step ?? 0) < 5) return false;
@@ -83,7 +63,7 @@ async function workerRunning(steps: number): Promise<WorkerProcess> {
     console.log(
       'no active job',
       steps,
-      JSON.stringify(await inspect.getJobCounts()),
+      JSON.stringify(await c.inspect.getJobCounts()),
       c.workers.map((w) => w.output()).join('\n'),
     );
   expect(found).toBe(true);
@@ -106,7 +86,7 @@ describe('worker faults', () => {
     expect(maxPixelDiff(decodeBase64Png(image), decodeBase64Png(await reference(body)))).toBe(0);
     // Lock 2 s + stalled check 2 s + the run again: under the job timeout (30 s) even on a loaded machine.
     expect(seconds).toBeLessThan(45);
-    const done = (await inspect.getCompleted()).find((j) => j.data.request.seeds[0] === 21);
+    const done = (await c.inspect.getCompleted()).find((j) => j.data.request.seeds[0] === 21);
     expect(done?.processedBy).not.toMatch(new RegExp(`:${victim.pid}$`));
     console.log(
       `SIGKILL: the other worker took the job ${((done!.processedOn! - killed) / 1000).toFixed(1)} s after the kill; answered ${((Date.now() - killed) / 1000).toFixed(1)} s after it (lock 2 s)`,
@@ -125,7 +105,7 @@ describe('worker faults', () => {
     expect(worker.output()).toMatch(/closed \d+/);
     const image = ((await res.json()) as ImagesBody).data[0]!.b64_json;
     expect(maxPixelDiff(decodeBase64Png(image), decodeBase64Png(await reference(body)))).toBe(0);
-    const done = (await inspect.getCompleted()).find((j) => j.data.request.seeds[0] === 22);
+    const done = (await c.inspect.getCompleted()).find((j) => j.data.request.seeds[0] === 22);
     expect(done?.processedBy).toMatch(new RegExp(`:${worker.pid}$`));
     expect(done?.attemptsStarted).toBe(1);
     await c.addWorker();
@@ -148,14 +128,14 @@ describe('worker faults', () => {
       expect(Date.now() - stopped).toBeLessThan(10_000);
       expect(quitter.output()).toMatch(/closed \d+/);
       // Handed back: waiting again, not failed.
-      const waiting = (await inspect.getWaiting()).find((j) => j.data.request.seeds[0] === 23);
+      const waiting = (await c.inspect.getWaiting()).find((j) => j.data.request.seeds[0] === 23);
       expect(waiting).toBeDefined();
       for (const w of others) w.child.kill('SIGCONT');
       const res = await request;
       expect(res.status).toBe(200);
       const image = ((await res.json()) as ImagesBody).data[0]!.b64_json;
       expect(maxPixelDiff(decodeBase64Png(image), decodeBase64Png(await reference(body)))).toBe(0);
-      const done = (await inspect.getCompleted()).find((j) => j.data.request.seeds[0] === 23);
+      const done = (await c.inspect.getCompleted()).find((j) => j.data.request.seeds[0] === 23);
       expect(done?.processedBy).not.toMatch(new RegExp(`:${quitter.pid}$`));
     } finally {
       for (const w of others) w.child.kill('SIGCONT');

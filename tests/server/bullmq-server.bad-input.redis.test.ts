@@ -1,25 +1,15 @@
 // Bad requests in the scaled-out mode: the error a worker's pipeline throws comes back to the HTTP client
 // with the library's code, parameter and message (as in-process), and the job is not retried.
-import { BullmqQueue, GenerationWorker, type LatentkitServer } from '@latentkit/server';
-import { Queue } from 'bullmq';
+import { BullmqQueue, GenerationWorker } from '@latentkit/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BullmqCluster, startBullmqCluster, startInProcessTwin } from '../support/bullmq-cluster.js';
+import { type BullmqCluster, startBullmqCluster } from '../support/bullmq-cluster.js';
 
 let c: BullmqCluster;
-let local: LatentkitServer;
-let localUrl: string;
-let inspect: Queue;
 
 beforeAll(async () => {
   c = await startBullmqCluster({ workers: 1 });
-  ({ server: local, url: localUrl } = await startInProcessTwin(c));
-  inspect = new Queue(c.queueName, { connection: { url: c.redis.url } });
 }, 240_000);
-afterAll(async () => {
-  await inspect?.close().catch(() => {});
-  await local?.close().catch(() => {});
-  await c?.close();
-}, 60_000);
+afterAll(() => c?.close(), 60_000);
 
 function post(base: string, body: object) {
   return fetch(`${base}/v1/images/generations`, {
@@ -33,7 +23,7 @@ describe('bad input through a BullMQ worker', () => {
   it('size 33x33 → 400 INVALID_ARGUMENT from the worker, same body as in-process, tried once', async () => {
     const body = { prompt: 'a red circle', size: '33x33', seed: 1 };
     const remote = await post(c.url, body);
-    const inproc = await post(localUrl, body);
+    const inproc = await post(c.twinUrl, body);
     expect(remote.status).toBe(400);
     const error = (
       (await remote.json()) as { error: { code: string; param: string | null; message: string } }
@@ -41,7 +31,7 @@ describe('bad input through a BullMQ worker', () => {
     expect(error.code).toBe('INVALID_ARGUMENT');
     expect(error).toEqual(((await inproc.json()) as { error: unknown }).error);
     expect(error.message).toMatch(/33/);
-    const failed = (await inspect.getFailed()).filter((j) => j.data.request.width === 33);
+    const failed = (await c.inspect.getFailed()).filter((j) => j.data.request.width === 33);
     expect(failed).toHaveLength(1);
     expect(failed[0]!.attemptsMade).toBe(1);
     expect(failed[0]!.attemptsStarted).toBe(1);
@@ -50,7 +40,7 @@ describe('bad input through a BullMQ worker', () => {
   it('an unknown scheduler name → the same 4xx body as in-process', async () => {
     const body = { prompt: 'a red circle', scheduler: 'NoSuchSampler', seed: 1 };
     const remote = await post(c.url, body);
-    const inproc = await post(localUrl, body);
+    const inproc = await post(c.twinUrl, body);
     expect(remote.status).toBe(inproc.status);
     expect(remote.status).toBeGreaterThanOrEqual(400);
     expect(remote.status).toBeLessThan(500);

@@ -1,22 +1,13 @@
 // The scaled-out mode with real parts: redis-server on a loopback port, two worker processes that each
 // load the shipped model, the API server over a BullmqQueue, real HTTP. Images equal the in-process
 // library's; progress, cancellation, interrupt and worker SIGKILL/SIGTERM as a deployment sees them.
-import { BullmqQueue, type LatentkitServer } from '@latentkit/server';
+import { BullmqQueue } from '@latentkit/server';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type BullmqCluster,
-  shapesJob,
-  startBullmqCluster,
-  startInProcessTwin,
-} from '../support/bullmq-cluster.js';
+import { type BullmqCluster, shapesJob, startBullmqCluster } from '../support/bullmq-cluster.js';
 import { decodeBase64Png, maxPixelDiff } from '../support/shapes-server.js';
 
 let c: BullmqCluster;
-let local: LatentkitServer;
-let localUrl: string;
-/** A BullMQ view of the same queue, to look at jobs the way an operator would. */
-let inspect: Queue;
 
 beforeAll(async () => {
   c = await startBullmqCluster({
@@ -25,14 +16,8 @@ beforeAll(async () => {
     server: { limits: { maxSteps: 5000, maxConcurrentPerKey: 50 } },
     queue: { jobTimeoutMs: 60_000 },
   });
-  ({ server: local, url: localUrl } = await startInProcessTwin(c));
-  inspect = new Queue(c.queueName, { connection: { url: c.redis.url } });
 }, 240_000);
-afterAll(async () => {
-  await inspect?.close().catch(() => {});
-  await local?.close().catch(() => {});
-  await c?.close();
-}, 60_000);
+afterAll(() => c?.close(), 60_000);
 
 const json = { 'content-type': 'application/json' };
 function post(base: string, path: string, body: object, signal?: AbortSignal) {
@@ -62,7 +47,7 @@ describe('BullMQ workers behind the HTTP API', () => {
     const body = { prompt: 'a red circle', n: 2, seed: 42, steps: 12 };
     const [remote, inproc] = await Promise.all([
       post(c.url, '/v1/images/generations', body),
-      post(localUrl, '/v1/images/generations', body),
+      post(c.twinUrl, '/v1/images/generations', body),
     ]);
     expect(remote.status).toBe(200);
     const a = (await remote.json()) as ImagesBody;
@@ -85,7 +70,7 @@ describe('BullMQ workers behind the HTTP API', () => {
       steps: 8 + (i % 3),
     }));
     const answers = await Promise.all(bodies.map((b) => post(c.url, '/v1/images/generations', b)));
-    const mine = (await inspect.getCompleted()).filter(
+    const mine = (await c.inspect.getCompleted()).filter(
       (j) => j.data.request.seeds[0]! >= 1000 && j.data.request.seeds[0]! < 1020,
     );
     expect(mine).toHaveLength(20);
@@ -93,7 +78,7 @@ describe('BullMQ workers behind the HTTP API', () => {
     for (const [i, res] of answers.entries()) {
       expect(res.status).toBe(200);
       const got = ((await res.json()) as ImagesBody).data[0]!.b64_json;
-      const ref = (await (await post(localUrl, '/v1/images/generations', bodies[i]!)).json()) as ImagesBody;
+      const ref = (await (await post(c.twinUrl, '/v1/images/generations', bodies[i]!)).json()) as ImagesBody;
       expect(maxPixelDiff(decodeBase64Png(got), decodeBase64Png(ref.data[0]!.b64_json))).toBe(0);
     }
     expect(workersUsed.size).toBe(2);
@@ -141,7 +126,7 @@ describe('BullMQ workers behind the HTTP API', () => {
     let failed: Awaited<ReturnType<Queue['getFailed']>>[number] | undefined;
     expect(
       await until(async () => {
-        failed = (await inspect.getFailed()).find((j) => j.data.request.steps === 900);
+        failed = (await c.inspect.getFailed()).find((j) => j.data.request.steps === 900);
         return failed !== undefined;
       }, 20_000),
     ).toBe(true);
@@ -196,7 +181,7 @@ describe('BullMQ workers behind the HTTP API', () => {
     const body = a1111Body({});
     const [remote, inproc] = await Promise.all([
       post(c.url, '/sdapi/v1/txt2img', body),
-      post(localUrl, '/sdapi/v1/txt2img', body),
+      post(c.twinUrl, '/sdapi/v1/txt2img', body),
     ]);
     expect(remote.status).toBe(200);
     const a = (await remote.json()) as A1111Body;

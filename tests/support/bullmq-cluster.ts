@@ -1,7 +1,8 @@
 /**
  * The scaled-out server for tests, all real: a redis-server on a loopback port, N worker processes
  * (tests/support/bullmq-worker.ts under tsx, each loading the shipped model) and an in-process API
- * server (createServer over a BullmqQueue) on 127.0.0.1. `close()` kills whatever is left.
+ * server (createServer over a BullmqQueue) on 127.0.0.1 — beside it, its in-process twin (what the same
+ * request gives without Redis) and a BullMQ view of the queue. `close()` stops whatever is left.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import {
   modelDefaults,
   type ServerOptions,
 } from '@latentkit/server';
+import { Queue } from 'bullmq';
 import { RedisServer } from './redis-server.js';
 import { repoRoot, tsxLoader } from './run-node.js';
 import { TEST_DEFAULTS } from './shapes-server.js';
@@ -98,6 +100,13 @@ export interface BullmqCluster {
   url: string;
   /** The in-process library's pipeline (for reference images). */
   pipe: StableDiffusionPipeline;
+  /**
+   * An in-process server on `pipe`, listening on a free port: what the same request gives without Redis,
+   * to compare the workers' answers with.
+   */
+  twinUrl: string;
+  /** A BullMQ view of the same queue, to look at jobs the way an operator would (errors while Redis is away are ignored). */
+  inspect: Queue;
   /** Starts one more worker process. */
   addWorker(env?: WorkerEnv): Promise<WorkerProcess>;
   close(): Promise<void>;
@@ -112,6 +121,8 @@ export async function startBullmqCluster(
     workerEnv?: WorkerEnv;
     queue?: Partial<Omit<BullmqQueueOptions, 'connection' | 'queueName'>>;
     server?: Partial<Omit<ServerOptions, 'queue' | 'modelName' | 'defaults'>>;
+    /** The twin's request limits (default: createServer's). */
+    twinLimits?: ServerOptions['limits'];
   } = {},
 ): Promise<BullmqCluster> {
   const redis = await RedisServer.start();
@@ -119,8 +130,12 @@ export async function startBullmqCluster(
   const workers: WorkerProcess[] = [];
   let queue: BullmqQueue | undefined;
   let server: LatentkitServer | undefined;
+  let twin: LatentkitServer | undefined;
+  let inspect: Queue | undefined;
   let pipe: StableDiffusionPipeline | undefined;
   const close = async () => {
+    await inspect?.close().catch(() => {});
+    await twin?.close().catch(() => {});
     for (const w of workers)
       if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
     await Promise.allSettled(workers.map((w) => w.exited));
@@ -146,6 +161,15 @@ export async function startBullmqCluster(
       defaults: modelDefaults(pipe, TEST_DEFAULTS),
     });
     const url = await server.listen({ port: 0 });
+    twin = createServer({
+      queue: new InProcessQueue(pipe, { modelName: 'shapes' }),
+      ...(options.twinLimits ? { limits: options.twinLimits } : {}),
+      modelName: 'shapes',
+      defaults: modelDefaults(pipe, TEST_DEFAULTS),
+    });
+    const twinUrl = await twin.listen({ port: 0 });
+    inspect = new Queue(queueName, { connection: { url: redis.url } });
+    inspect.on('error', () => {});
     return {
       redis,
       queueName,
@@ -154,6 +178,8 @@ export async function startBullmqCluster(
       server,
       url,
       pipe,
+      twinUrl,
+      inspect,
       async addWorker(env) {
         const w = await startWorker(redis.url, queueName, env ?? options.workerEnv);
         workers.push(w);
@@ -181,19 +207,4 @@ export function shapesJob(overrides: Partial<GenerationRequest> = {}): Generatio
     batchSize: 1,
     ...overrides,
   };
-}
-
-/**
- * An in-process server on the cluster's own pipeline, listening on a free port: what the same request
- * gives without Redis, to compare the workers' answers with.
- */
-export async function startInProcessTwin(
-  c: BullmqCluster,
-): Promise<{ server: LatentkitServer; url: string }> {
-  const server = createServer({
-    queue: new InProcessQueue(c.pipe, { modelName: 'shapes' }),
-    modelName: 'shapes',
-    defaults: modelDefaults(c.pipe, TEST_DEFAULTS),
-  });
-  return { server, url: await server.listen({ port: 0 }) };
 }
