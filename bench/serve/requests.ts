@@ -168,6 +168,20 @@ export async function compareWithReferences(outcomes: readonly Outcome[], refs: 
   }
 }
 
+/** A field of an error body: A1111's top-level `a1111Key` (a string), else OpenAI's `error[openAiKey]`. */
+function errorField(
+  answer: Record<string, unknown>,
+  a1111Key: string,
+  openAiKey: string,
+): string | undefined {
+  const own = answer[a1111Key];
+  if (typeof own === 'string') return own;
+  const error = answer['error'];
+  return typeof error === 'object' && error !== null
+    ? String((error as Record<string, unknown>)[openAiKey])
+    : undefined;
+}
+
 /** Sends `r` to `url` with a deadline of `deadlineMs`; the images of a 200 answer are kept, decoded. */
 export async function send(url: string, r: BenchRequest, deadlineMs: number): Promise<Outcome> {
   const { path, json } = body(r);
@@ -182,19 +196,8 @@ export async function send(url: string, r: BenchRequest, deadlineMs: number): Pr
     const answer = (await res.json()) as Record<string, unknown>;
     const ms = performance.now() - started;
     if (res.status !== 200) {
-      const error = answer['error'];
-      const code =
-        typeof answer['code'] === 'string'
-          ? answer['code']
-          : typeof error === 'object' && error !== null
-            ? String((error as { code?: unknown }).code)
-            : undefined;
-      const message =
-        typeof answer['detail'] === 'string'
-          ? answer['detail']
-          : typeof error === 'object' && error !== null
-            ? String((error as { message?: unknown }).message)
-            : undefined;
+      const code = errorField(answer, 'code', 'code');
+      const message = errorField(answer, 'detail', 'message');
       return {
         request: r,
         status: res.status,
