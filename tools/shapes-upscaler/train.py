@@ -25,6 +25,7 @@ import os
 import random
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -85,7 +86,7 @@ def main():
     lo = common.to_unit(d["lo"].numpy())
     decoder = None
     if args.pixel_loss:
-        hi = common.to_unit(d["hi"].numpy())
+        hi = d["hi"].numpy()  # uint8 [N,128,128,3]; each batch's crops are scaled to [-1, 1] (all of it would be 1 GB of floats)
         vae = VAE(**VAE_CFG)
         vae.load_state_dict(torch.load(args.vae))
         decoder = vae.decoder.eval().requires_grad_(False)
@@ -156,7 +157,7 @@ def main():
         loss = F.mse_loss(v_hat, v)
         if decoder is not None:
             x0_hat = a.sqrt() * zt - (1 - a).sqrt() * v_hat
-            px = torch.stack([hi[i, :, 4 * y:4 * (y + C), 4 * x:4 * (x + C)] for i, y, x in zip(idx.tolist(), ys, xs)])
+            px = common.to_unit(np.stack([hi[i, 4 * y:4 * (y + C), 4 * x:4 * (x + C)] for i, y, x in zip(idx.tolist(), ys, xs)]))
             k = args.pixel_margin
             y_hat = decoder(x0_hat / scale)
             loss = loss + args.pixel_loss * F.mse_loss(y_hat[..., k:4 * C - k, k:4 * C - k], px[..., k:4 * C - k, k:4 * C - k])
