@@ -31,11 +31,15 @@ shapes_eval = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(shapes_eval)
 
 
-def load(ckpt, which="ema_state"):
+def load(ckpt, which="ema_state", decoder=None):
+    """(GroundedUNet, Joint, VAE, tokenizer, scaling_factor, checkpoint); with `decoder` (a
+    train_decoder.py checkpoint) the VAE decodes with the fine-tuned decoder."""
     ck = torch.load(ckpt)
     g, joint, vae, tok, scale = build(ck["hidden"], ck.get("token_positions", False))
     missing, unexpected = g.load_state_dict(ck[which], strict=False)
     assert not unexpected and all(k.startswith("unet.") for k in missing), (missing, unexpected)
+    if decoder:
+        vae.decoder.load_state_dict(torch.load(decoder)["decoder"])
     return g.eval(), joint, vae, tok, scale, ck
 
 
@@ -167,6 +171,7 @@ def seen_layouts(count, seed=77):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", default=os.path.join(common.WORK, "layout.pt"))
+    ap.add_argument("--decoder", default=None, help="train_decoder.py checkpoint (default: the shipped VAE decoder)")
     ap.add_argument("--configs", default="25:4:0.3,25:4:1.0", help="steps:guidance:beta, comma-separated")
     ap.add_argument("--limit", type=int, default=0, help="per object count, the first N held-out layouts (0 = all 100)")
     ap.add_argument("--split", default="heldout", choices=["heldout", "seen"])
@@ -175,7 +180,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(common.WORK, "eval.json"))
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
-    g, joint, vae, tok, scale, ck = load(args.ckpt)
+    g, joint, vae, tok, scale, ck = load(args.ckpt, decoder=args.decoder)
     if args.split == "heldout":
         layouts = json.load(open(os.path.join(common.LAYOUT_MODEL, "heldout-layouts.json")))["layouts"]
         if args.limit:
@@ -183,7 +188,7 @@ def main():
     else:
         layouts = seen_layouts(args.limit or 100)
     gt = np.stack([layout_data.render_layout(lay["objects"], lay["background"]) for lay in layouts])
-    result = {"ckpt": args.ckpt, "step": ck["step"], "split": args.split, "judge_on_ground_truth": judge(gt, layouts), "configs": []}
+    result = {"ckpt": args.ckpt, "decoder": args.decoder, "step": ck["step"], "split": args.split, "judge_on_ground_truth": judge(gt, layouts), "configs": []}
     print(json.dumps(result["judge_on_ground_truth"]), flush=True)
     for ci, cfg in enumerate(args.configs.split(",")):
         steps, guidance, beta = cfg.split(":")

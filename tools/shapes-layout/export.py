@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 
+import onnx
 import torch
 
 import common
@@ -41,15 +42,37 @@ def write_json(path, obj):
         f.write("\n")
 
 
+class DecoderGraph(torch.nn.Module):
+    """The VAE decoder graph as tools/shapes-model/export.py writes it (its DecWrap: the same attribute
+    name, so the same initializer names), for the fine-tuned decoder."""
+
+    def __init__(self, vae):
+        super().__init__()
+        self.d = vae.decoder
+
+    def forward(self, latent_sample):
+        return self.d(latent_sample)
+
+
+def export_decoder(vae, path):
+    torch.onnx.export(DecoderGraph(vae), (torch.randn(1, 4, 8, 8),), path, input_names=["latent_sample"], output_names=["sample"],
+                      dynamic_axes={"latent_sample": {0: "batch", 2: "height", 3: "width"}, "sample": {0: "batch", 2: "height", 3: "width"}},
+                      opset_version=common.OPSET, do_constant_folding=True)
+    m = onnx.load(path)
+    onnx.checker.check_model(m)
+    onnx.save_model(m, path, save_as_external_data=False)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", default=os.path.join(common.WORK, "layout.pt"))
+    ap.add_argument("--decoder", default=None, help="train_decoder.py checkpoint: exported as vae_decoder/ instead of the shipped decoder's copy")
     ap.add_argument("--eval", default=None, help="evaluate.py output: the best config becomes `recommended`")
     ap.add_argument("--eval_seen", default=None, help="evaluate.py --split seen output (reported only)")
     ap.add_argument("--out", default=common.LAYOUT_MODEL)
     ap.add_argument("--vectors", default=os.path.join(common.WORK, "vectors"))
     args = ap.parse_args()
-    g, joint, _vae, _tok, _scale, ck = load(args.ckpt)
+    g, joint, vae, _tok, _scale, ck = load(args.ckpt, decoder=args.decoder)
     d = joint.text.final_ln.normalized_shape[0]
     out = args.out
     for part in COPIED:
@@ -58,6 +81,8 @@ def main():
     idx = json.load(open(os.path.join(common.SHIPPED_MODEL, "model_index.json")))
     idx["_class_name"] = "StableDiffusionGLIGENPipeline"
     write_json(os.path.join(out, "model_index.json"), idx)
+    if args.decoder:
+        export_decoder(vae, os.path.join(out, "vae_decoder", "model.onnx"))
     cfg = json.load(open(os.path.join(common.SHIPPED_MODEL, "unet", "config.json")))
     cfg["attention_type"] = "gated"
     write_json(os.path.join(out, "unet", "config.json"), cfg)
@@ -102,8 +127,14 @@ def main():
         "phrases": "a {color} {shape} (colors: red, green, blue, yellow, purple, orange, white, black; shapes: circle, square, triangle)",
         "prompt": "on a {background} background",
         "training": {"minutes": round(ck["seconds"] / 60, 1), "steps": ck["step"], "batch": ck["args"]["batch"], "params": ck["trainable_params"],
-                     "frozen": "the shipped UNet, text encoder and VAE"},
+                     "frozen": "the shipped UNet and text encoder" + (", the VAE encoder" if args.decoder else " and VAE")},
     }
+    if args.decoder:
+        dk = torch.load(args.decoder)
+        info["vaeDecoder"] = {"description": "fine-tuned on layout scenes by tools/shapes-layout/train_decoder.py (the encoder is the shipped one)",
+                              "minutes": round(dk["seconds"] / 60, 1), "steps": dk["step"], "batch": dk["args"]["batch"],
+                              "roundTripObjectsRight": {"shipped": {k: v["objects_right"] for k, v in dk["roundtrip_before"].items()},
+                                                        "fineTuned": {k: v["objects_right"] for k, v in dk["roundtrip_after"].items()}}}
     if args.eval:
         ev = json.load(open(args.eval))
         best = max(ev["configs"], key=lambda r: (r["2"]["objects_right"] + r["3"]["objects_right"], r["2"]["outside_clean"] + r["3"]["outside_clean"]))

@@ -22,7 +22,6 @@ import random
 import time
 
 import torch
-import torch.nn.functional as F
 
 import common
 from gligen import GroundedUNet
@@ -56,6 +55,21 @@ def grounding_batch(d, idx, rng):
     return boxes, emb, masks
 
 
+def box_weight(boxes, masks, h, w, extra):
+    """Per-latent-pixel loss weight [B,1,h,w]: 1 + extra on latent pixels that overlap an object's
+    box (as train_unet.py's --fg_weight: the shapes are a small part of each image, and their
+    outlines are what the judge reads)."""
+    if extra == 0:
+        return 1.0
+    ys = torch.arange(h, device=boxes.device, dtype=boxes.dtype)
+    xs = torch.arange(w, device=boxes.device, dtype=boxes.dtype)
+    x0, y0, x1, y1 = (boxes[..., i, None] for i in range(4))  # [B,N,1], fractions of the side
+    in_x = (xs / w < x1) & ((xs + 1) / w > x0)  # [B,N,w]
+    in_y = (ys / h < y1) & ((ys + 1) / h > y0)  # [B,N,h]
+    cover = (in_y[..., :, None] & in_x[..., None, :]) & (masks[..., None, None] > 0)
+    return 1 + extra * cover.any(1, keepdim=True).to(boxes.dtype)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=os.path.join(common.WORK, "train.pt"))
@@ -70,6 +84,7 @@ def main():
     ap.add_argument("--p_both", type=float, default=0.1, help="share of rows with the empty prompt AND every mask 0 (the pipeline's CFG rows)")
     ap.add_argument("--p_uncond", type=float, default=0.05, help="share of rows with the empty prompt only")
     ap.add_argument("--p_drop_grounding", type=float, default=0.05, help="share of rows with every mask 0 only")
+    ap.add_argument("--box_weight", type=float, default=0.0, help="extra loss weight on latent pixels inside the objects' boxes (box_weight)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resume", default=None)
     ap.add_argument("--out", default=os.path.join(common.WORK, "layout.pt"))
@@ -144,7 +159,8 @@ def main():
         ctx = d["prompt_hidden"][prompt]
         boxes, emb, masks = (x.to(dev) for x in grounding_batch(d, idx, rng))
         masks[no_masks] = 0
-        loss = F.mse_loss(g(zt, t.float(), ctx, boxes, emb, masks, one), noise)
+        w = box_weight(boxes, masks, zt.shape[2], zt.shape[3], args.box_weight)
+        loss = (w * (g(zt, t.float(), ctx, boxes, emb, masks, one) - noise) ** 2).mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
