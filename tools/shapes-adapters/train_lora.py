@@ -27,6 +27,7 @@ def main():
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--rank", type=int, default=4)
     ap.add_argument("--alpha", type=float, default=4.0)
+    ap.add_argument("--conv_rank", type=int, default=0, help="> 0: also a LoRA of this rank (alpha = rank) on the UNet ResNets' conv1/conv2 (kohya LoCon)")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--n_pink", type=int, default=32)
     ap.add_argument("--n_prior", type=int, default=32)
@@ -45,12 +46,16 @@ def main():
     joint = load_shipped()
     unet_l = lora.inject(joint.unet, lora.UNET_TARGET, args.rank, args.alpha)
     te_l = lora.inject(joint.text, lora.TE_TARGET, args.rank, args.alpha)
+    if args.conv_rank:
+        unet_l |= lora.inject(joint.unet, lora.UNET_CONV_TARGET, args.conv_rank, float(args.conv_rank), kind=torch.nn.Conv2d)
     prev_steps = prev_seconds = prev_cpu = 0
     if args.resume:
         tensors, meta = safetensors_io.read(args.resume)
         for prefix, loras in (("lora_unet", unet_l), ("lora_te", te_l)):
             for path, l in loras.items():
                 key = f"{prefix}_{path.replace('.', '_')}"
+                if f"{key}.lora_down.weight" not in tensors:  # e.g. conv targets added to an attention-only LoRA: they start fresh
+                    continue
                 with torch.no_grad():
                     l.down.copy_(torch.from_numpy(tensors[f"{key}.lora_down.weight"]))
                     l.up.copy_(torch.from_numpy(tensors[f"{key}.lora_up.weight"]))
@@ -59,7 +64,7 @@ def main():
         print(f"resumed from {args.resume}: {prev_steps} steps, {prev_seconds} s", flush=True)
     params = [p for l in list(unet_l.values()) + list(te_l.values()) for p in (l.down, l.up)]
     n_params = sum(p.numel() for p in params)
-    print(f"LoRA: {len(unet_l)} UNet + {len(te_l)} text-encoder Linears, {n_params} parameters", flush=True)
+    print(f"LoRA: {len(unet_l)} UNet Linears/Convs + {len(te_l)} text-encoder Linears, {n_params} parameters", flush=True)
     tok = Tokenizer.load(os.path.join(pink.MODEL, "tokenizer"))
     batches = Batches(torch.load(args.latents), tok, pink.caption, args.n_pink, args.n_prior, args.p_uncond, args.fg_weight, args.seed,
                       args.pixel_loss, load_decoder() if args.pixel_loss else None)
@@ -75,7 +80,7 @@ def main():
             with torch.no_grad():
                 for p, e in zip(params, ema):
                     p.copy_(e)
-        meta = {"ema": args.ema, "format": "kohya", "concept": "pink", "rgb": list(pink.PINK), "rank": args.rank, "alpha": args.alpha, "steps": prev_steps + step,
+        meta = {"ema": args.ema, "format": "kohya", "concept": "pink", "rgb": list(pink.PINK), "rank": args.rank, "alpha": args.alpha, "conv_rank": args.conv_rank, "steps": prev_steps + step,
                 "train_seconds": prev_seconds + round(time.time() - t0),
                 "cpu_seconds": prev_cpu + round(time.process_time() - c0), "base_model": "latentkit shapes model (packages/model-shapes/model)",
                 "trainer": "tools/shapes-adapters/train_lora.py"}
