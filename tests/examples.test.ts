@@ -248,7 +248,7 @@ describe('examples/ against the shipped model', () => {
         names.map((n) => `${n}.png`),
       );
       expect(run.stdout).toMatch(
-        /loaded pink \(kohya format\), changing 12 weights of the text_encoder and 56 weights of the unet/,
+        /loaded pink \(kohya format\), changing 12 weights of the text_encoder and 72 weights of the unet/,
       );
       expect(run.stdout).toMatch(/loaded the embedding <pink> \(diffusers format\)/);
       const [off, on, tag, unloaded, embedding] = await Promise.all(names.map((n) => read(`${n}.png`)));
