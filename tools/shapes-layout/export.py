@@ -63,12 +63,26 @@ def export_decoder(vae, path):
     onnx.save_model(m, path, save_as_external_data=False)
 
 
+def eval_layout_summary(ev):
+    """layout.json's `evalLayout`: the settings and per-object-count rates of `npm run eval:layout --json`."""
+    st = ev["settings"]
+    out = {"judge": "npm run eval:layout (@latentkit/model-shapes judgeLayout)", "steps": st["numInferenceSteps"],
+           "guidance": st["guidanceScale"], "beta": st["gligenScheduledSamplingBeta"], "layouts": sum(g["layouts"]["total"] for g in ev["groups"])}
+    rate = lambda c: round(c["correct"] / c["total"], 3)  # noqa: E731
+    for g in ev["groups"]:
+        out[str(g["objectsPerLayout"])] = {"objects_right": rate(g["objects"]), "color": rate(g["color"]), "shape": rate(g["shape"]),
+                                           "outside_clean": rate(g["clean"]), "layouts_all_right": rate(g["layouts"])}
+    out["objects_right_by_triple"] = {k: rate(v) for k, v in ev["objectsByTriple"].items()}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", default=os.path.join(common.WORK, "layout.pt"))
     ap.add_argument("--decoder", default=None, help="train_decoder.py checkpoint: exported as vae_decoder/ instead of the shipped decoder's copy")
     ap.add_argument("--eval", default=None, help="evaluate.py output: the best config becomes `recommended`")
     ap.add_argument("--eval_seen", default=None, help="evaluate.py --split seen output (reported only)")
+    ap.add_argument("--eval_layout", default=None, help="`npm run eval:layout -- --json FILE` output on this export: written as `evalLayout`")
     ap.add_argument("--out", default=common.LAYOUT_MODEL)
     ap.add_argument("--vectors", default=os.path.join(common.WORK, "vectors"))
     args = ap.parse_args()
@@ -143,6 +157,8 @@ def main():
                                     "heldout": ev["configs"], "judgeOnGroundTruth": ev["judge_on_ground_truth"]}
     if args.eval_seen:
         info.setdefault("pythonEvaluation", {})["seen"] = json.load(open(args.eval_seen))["configs"]
+    if args.eval_layout:
+        info["evalLayout"] = eval_layout_summary(json.load(open(args.eval_layout)))
     write_json(os.path.join(out, "layout.json"), info)
 
     sizes = {}

@@ -25,7 +25,7 @@ from train import build
 
 # tools/shapes-model/import_onnx.py imports that folder's export.py: put it first on the path for that import only.
 sys.path.insert(0, common.SHAPES_MODEL)
-from import_onnx import initializers, mapping  # noqa: E402
+from import_onnx import initializers, load_through_probe  # noqa: E402
 sys.path.pop(0)
 for _m in ("export", "evaluate"):
     sys.modules.pop(_m, None)
@@ -60,18 +60,7 @@ def main():
     tmp = tempfile.mkdtemp()
     ex = example_args(d)
     export_onnx(g, ex, f"{tmp}/probe.onnx")
-    probe = mapping(g, initializers(f"{tmp}/probe.onnx"))
-    params = dict(g.named_parameters())
-    unmapped = set(params) - {p for p, _ in probe.values()}
-    if unmapped:
-        raise SystemExit(f"parameters not in the graph: {sorted(unmapped)[:5]}")
-    shipped = initializers(f"{args.model}/unet/model.onnx")
-    if set(shipped) != set(probe):
-        raise SystemExit("the shipped initializers differ from the probe export's; was it exported by this folder's export.py?")
-    with torch.no_grad():
-        for iname, (pname, how) in probe.items():
-            arr = shipped[iname].T if how == "transpose" else shipped[iname]
-            params[pname].copy_(torch.from_numpy(np.ascontiguousarray(arr)).reshape(params[pname].shape))
+    shipped = load_through_probe(g, f"{tmp}/probe.onnx", f"{args.model}/unet/model.onnx")
     bad = [k for k, v in g.unet.state_dict().items() if not torch.equal(v, frozen_unet[k])]
     if bad:
         raise SystemExit(f"the layout graph's UNet differs from the shipped UNet in {len(bad)} tensors, e.g. {bad[:3]}")

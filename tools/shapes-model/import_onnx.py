@@ -73,6 +73,25 @@ def mapping(module, probe_inits):
     return out
 
 
+def load_through_probe(module, probe_path, shipped_path):
+    """Copy the weights of the graph at shipped_path into `module`, through the initializer -> parameter
+    map of probe_path (the same module exported the same way with distinct random weights).
+    Returns the shipped graph's initializers, for the bit-identity check after re-export."""
+    probe = mapping(module, initializers(probe_path))
+    params = dict(module.named_parameters())
+    unmapped = set(params) - {p for p, _ in probe.values()}
+    if unmapped:
+        raise SystemExit(f"parameters not in the graph: {sorted(unmapped)[:5]}")
+    shipped = initializers(shipped_path)
+    if set(shipped) != set(probe):
+        raise SystemExit(f"{shipped_path}: its initializers differ from the probe export's; was it exported by the same export code?")
+    with torch.no_grad():
+        for iname, (pname, how) in probe.items():
+            arr = shipped[iname].T if how == "transpose" else shipped[iname]
+            params[pname].copy_(torch.from_numpy(np.ascontiguousarray(arr)).reshape(params[pname].shape))
+    return shipped
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="../../packages/model-shapes/model")

@@ -23,7 +23,7 @@ from models_up import UPSCALE_UNET_CFG, UpscaleUNet
 
 # tools/shapes-model/import_onnx.py imports that folder's export.py: put it first on the path for that import only.
 sys.path.insert(0, common.SHAPES_MODEL)
-from import_onnx import initializers, mapping  # noqa: E402
+from import_onnx import initializers, load_through_probe  # noqa: E402
 sys.path.pop(0)
 for _m in ("export", "evaluate"):
     sys.modules.pop(_m, None)
@@ -60,18 +60,7 @@ def main():
             p.copy_(torch.randn_like(p))  # distinct values, so every initializer matches one parameter
     tmp = tempfile.mkdtemp()
     export(unet, f"{tmp}/probe.onnx")
-    probe = mapping(unet, initializers(f"{tmp}/probe.onnx"))
-    params = dict(unet.named_parameters())
-    unmapped = set(params) - {p for p, _ in probe.values()}
-    if unmapped:
-        raise SystemExit(f"parameters not in the graph: {sorted(unmapped)}")
-    shipped = initializers(f"{args.model}/unet/model.onnx")
-    if set(shipped) != set(probe):
-        raise SystemExit("the shipped initializers differ from the probe export's; was it exported by this folder's export.py?")
-    with torch.no_grad():
-        for iname, (pname, how) in probe.items():
-            arr = shipped[iname].T if how == "transpose" else shipped[iname]
-            params[pname].copy_(torch.from_numpy(np.ascontiguousarray(arr)).reshape(params[pname].shape))
+    shipped = load_through_probe(unet, f"{tmp}/probe.onnx", f"{args.model}/unet/model.onnx")
     export(unet, f"{tmp}/again.onnx")
     again = initializers(f"{tmp}/again.onnx")
     bad = [k for k in shipped if not np.array_equal(again[k], shipped[k])]
