@@ -82,6 +82,8 @@ def main():
     ap.add_argument("--decoder", default=None, help="train_decoder.py checkpoint: exported as vae_decoder/ instead of the shipped decoder's copy")
     ap.add_argument("--eval", default=None, help="evaluate.py output: the best config becomes `recommended`")
     ap.add_argument("--eval_seen", default=None, help="evaluate.py --split seen output (reported only)")
+    ap.add_argument("--recommend", default=None, help="steps:guidance:beta written as `recommended` instead of the best --eval config "
+                    "(e.g. the best of an `npm run eval:layout --guidance` sweep, the reference judge)")
     ap.add_argument("--eval_layout", default=None, help="`npm run eval:layout -- --json FILE` output on this export: written as `evalLayout`")
     ap.add_argument("--out", default=common.LAYOUT_MODEL)
     ap.add_argument("--vectors", default=os.path.join(common.WORK, "vectors"))
@@ -157,6 +159,9 @@ def main():
                                     "heldout": ev["configs"], "judgeOnGroundTruth": ev["judge_on_ground_truth"]}
     if args.eval_seen:
         info.setdefault("pythonEvaluation", {})["seen"] = json.load(open(args.eval_seen))["configs"]
+    if args.recommend:
+        steps, guidance, beta = args.recommend.split(":")
+        info["recommended"] = {"numInferenceSteps": int(steps), "guidanceScale": float(guidance), "gligenScheduledSamplingBeta": float(beta)}
     if args.eval_layout:
         info["evalLayout"] = eval_layout_summary(json.load(open(args.eval_layout)))
     write_json(os.path.join(out, "layout.json"), info)
