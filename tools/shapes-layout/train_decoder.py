@@ -89,6 +89,11 @@ def main():
     budget, t0, step, avg, log = args.minutes * 60, time.time(), 0, None, []
     if args.resume:
         log = list(ck["log"])
+    def state():
+        """The checkpoint: the decoder (and the probe's encoder), steps and seconds counted across resumes."""
+        return {"decoder": dec.state_dict(), **({"encoder": vae.encoder.state_dict()} if args.train_encoder else {}),
+                "step": prev_steps + step, "seconds": prev_seconds + time.time() - t0, "log": log, "args": vars(args)}
+
     x_pool = mean_pool = std_pool = None
     while True:
         frac = (time.time() - t0) / budget
@@ -122,12 +127,10 @@ def main():
             log.append({"step": prev_steps + step, "seconds": round(prev_seconds + time.time() - t0), "loss": round(avg, 5),
                         "objects_right": [r["2"]["objects_right"], r["3"]["objects_right"]]})
             print(json.dumps(log[-1]), flush=True)
-            torch.save({"decoder": dec.state_dict(), **({"encoder": vae.encoder.state_dict()} if args.train_encoder else {}), "step": prev_steps + step, "seconds": prev_seconds + time.time() - t0, "log": log, "args": vars(args)}, args.out)
+            torch.save(state(), args.out)
     after = roundtrip_judge(vae.eval(), held, x_held)
     print("round trip, fine-tuned decoder:", json.dumps(after), flush=True)
-    torch.save({"decoder": dec.state_dict(), **({"encoder": vae.encoder.state_dict()} if args.train_encoder else {}), "step": prev_steps + step,
-                "seconds": prev_seconds + time.time() - t0, "log": log, "args": vars(args),
-                "roundtrip_before": ck["roundtrip_before"] if args.resume else before, "roundtrip_after": after}, args.out)
+    torch.save({**state(), "roundtrip_before": ck["roundtrip_before"] if args.resume else before, "roundtrip_after": after}, args.out)
 
 
 if __name__ == "__main__":
