@@ -10,8 +10,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inflateSync } from 'node:zlib';
-import type { RgbaImage } from '@latentkit/core';
+import { FileModelSource } from '@latentkit/backend-node';
+import {
+  denormalizeImage,
+  normalizeImage,
+  type RgbaImage,
+  rgbaToTensor,
+  Tensor,
+  tensorToRgba,
+} from '@latentkit/core';
 import { type EvalLayout, judgeLayout } from '@latentkit/model-shapes';
+import { readOnnxWeights } from '@latentkit/onnx';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -31,25 +40,18 @@ const fixture = JSON.parse(readFileSync(join(root, 'test-fixtures', 'layout-judg
 };
 // The truth layouts at the model's resolution (the fixture also has 64-px ones and negative cases).
 const truth = fixture.cases.filter((c) => c.kind === 'truth' && c.width === 32);
-const SIDE = 32;
 
-function toTensor(c: FixtureCase): ort.Tensor {
+function decode(c: FixtureCase): RgbaImage {
   const rgb = inflateSync(Buffer.from(c.rgb, 'base64'));
-  const x = new Float32Array(3 * SIDE * SIDE);
-  for (let p = 0; p < SIDE * SIDE; p++) {
-    for (let ch = 0; ch < 3; ch++) x[ch * SIDE * SIDE + p] = rgb[p * 3 + ch]! / 127.5 - 1;
-  }
-  return new ort.Tensor('float32', x, [1, 3, SIDE, SIDE]);
+  const data = new Uint8ClampedArray(c.width * c.height * 4);
+  for (let p = 0; p < c.width * c.height; p++)
+    data.set([rgb[p * 3]!, rgb[p * 3 + 1]!, rgb[p * 3 + 2]!, 255], p * 4);
+  return { width: c.width, height: c.height, data };
 }
 
-function toImage(sample: Float32Array): RgbaImage {
-  const data = new Uint8ClampedArray(SIDE * SIDE * 4);
-  for (let p = 0; p < SIDE * SIDE; p++) {
-    for (let ch = 0; ch < 3; ch++) data[p * 4 + ch] = Math.round((sample[ch * SIDE * SIDE + p]! + 1) * 127.5);
-    data[p * 4 + 3] = 255;
-  }
-  return { width: SIDE, height: SIDE, data };
-}
+/** The pipeline's own image ↔ tensor conversions (core), around a plain onnxruntime call. */
+const toOrt = (t: Tensor) => new ort.Tensor('float32', t.data, [...t.shape]);
+const fromOrt = (t: ort.Tensor) => new Tensor(t.data as Float32Array, [...t.dims]);
 
 describe('shapes layout model: the fine-tuned VAE decoder', () => {
   let encoder: ort.InferenceSession;
@@ -64,9 +66,16 @@ describe('shapes layout model: the fine-tuned VAE decoder', () => {
     for (const s of [encoder, tuned, shipped]) await s?.release();
   });
 
-  it('has the shipped decoder graph: same inputs, outputs and weight shapes', () => {
+  it('has the shipped decoder graph: same inputs, outputs and weight shapes', async () => {
     expect(tuned.inputNames).toEqual(shipped.inputNames);
     expect(tuned.outputNames).toEqual(shipped.outputNames);
+    const shapes = async (dir: string) =>
+      (await readOnnxWeights(new FileModelSource(dir), 'vae_decoder/model.onnx', () => true)).map(
+        (w) => `${w.name} ${w.dims.join('×')}`,
+      );
+    const tunedShapes = await shapes(layoutDir);
+    expect(tunedShapes.length).toBeGreaterThan(50);
+    expect(tunedShapes).toEqual(await shapes(modelDir));
     const info = JSON.parse(readFileSync(join(layoutDir, 'layout.json'), 'utf8'));
     expect(info.vaeDecoder.steps).toBeGreaterThan(0);
     expect(readFileSync(join(layoutDir, 'vae_decoder', 'config.json'), 'utf8')).toBe(
@@ -80,12 +89,15 @@ describe('shapes layout model: the fine-tuned VAE decoder', () => {
     let rightTuned = 0;
     let rightShipped = 0;
     for (const c of truth) {
-      const params = (await encoder.run({ sample: toTensor(c) })).latent_parameters;
+      const sample = toOrt(normalizeImage(rgbaToTensor(decode(c))));
+      const params = (await encoder.run({ sample })).latent_parameters;
       const mean = new ort.Tensor('float32', (params.data as Float32Array).slice(0, 4 * 8 * 8), [1, 4, 8, 8]);
-      const judge = async (decoder: ort.InferenceSession) =>
-        judgeLayout(toImage((await decoder.run({ latent_sample: mean })).sample.data as Float32Array), c, {
-          colors: fixture.colors,
-        }).objects.filter((o) => o.right).length;
+      const judge = async (decoder: ort.InferenceSession) => {
+        const [image] = tensorToRgba(
+          denormalizeImage(fromOrt((await decoder.run({ latent_sample: mean })).sample)),
+        );
+        return judgeLayout(image!, c, { colors: fixture.colors }).objects.filter((o) => o.right).length;
+      };
       objects += c.objects.length;
       rightTuned += await judge(tuned);
       rightShipped += await judge(shipped);
