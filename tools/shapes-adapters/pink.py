@@ -70,7 +70,8 @@ def caption(rng, attrs, word=WORD):
 
 class AddedTokenTokenizer:
     """The shipped tokenizer plus added tokens (like CLIPTokenizer.add_tokens): each added token is cut
-    out of the text before BPE and gets the next ids after the base vocabulary (603, 604, ...)."""
+    out of the text before BPE (the longest one where several start at the same place, as the tokenizers
+    library's added-token trie does) and gets the next ids after the base vocabulary (603, 604, ...)."""
 
     def __init__(self, tok, added=()):
         self.tok = tok
@@ -84,7 +85,7 @@ class AddedTokenTokenizer:
             if not hits:
                 ids += self.tok.tokens(rest)
                 break
-            i, t = min(hits)
+            i, t = min(hits, key=lambda h: (h[0], -len(h[1])))  # longest at the first position: `<pink>_1` before `<pink>`
             ids += self.tok.tokens(rest[:i]) + [self.added[t]]
             rest = rest[i + len(t):]
         tk = self.tok
