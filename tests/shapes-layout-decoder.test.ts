@@ -9,20 +9,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inflateSync } from 'node:zlib';
 import { FileModelSource } from '@latentkit/backend-node';
-import {
-  denormalizeImage,
-  normalizeImage,
-  type RgbaImage,
-  rgbaToTensor,
-  Tensor,
-  tensorToRgba,
-} from '@latentkit/core';
+import { denormalizeImage, normalizeImage, rgbaToTensor, Tensor, tensorToRgba } from '@latentkit/core';
 import { type EvalLayout, judgeLayout } from '@latentkit/model-shapes';
 import { readOnnxWeights } from '@latentkit/onnx';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeFixtureImage } from '../packages/model-shapes/src/test-support/fixture-image.js';
 
 const root = fileURLToPath(new URL('../packages/model-shapes/', import.meta.url));
 const layoutDir = join(root, 'layout');
@@ -40,14 +33,6 @@ const fixture = JSON.parse(readFileSync(join(root, 'test-fixtures', 'layout-judg
 };
 // The truth layouts at the model's resolution (the fixture also has 64-px ones and negative cases).
 const truth = fixture.cases.filter((c) => c.kind === 'truth' && c.width === 32);
-
-function decode(c: FixtureCase): RgbaImage {
-  const rgb = inflateSync(Buffer.from(c.rgb, 'base64'));
-  const data = new Uint8ClampedArray(c.width * c.height * 4);
-  for (let p = 0; p < c.width * c.height; p++)
-    data.set([rgb[p * 3]!, rgb[p * 3 + 1]!, rgb[p * 3 + 2]!, 255], p * 4);
-  return { width: c.width, height: c.height, data };
-}
 
 /** The pipeline's own image ↔ tensor conversions (core), around a plain onnxruntime call. */
 const toOrt = (t: Tensor) => new ort.Tensor('float32', t.data, [...t.shape]);
@@ -89,7 +74,7 @@ describe('shapes layout model: the fine-tuned VAE decoder', () => {
     let rightTuned = 0;
     let rightShipped = 0;
     for (const c of truth) {
-      const sample = toOrt(normalizeImage(rgbaToTensor(decode(c))));
+      const sample = toOrt(normalizeImage(rgbaToTensor(decodeFixtureImage(c))));
       const params = (await encoder.run({ sample })).latent_parameters;
       const mean = new ort.Tensor('float32', (params.data as Float32Array).slice(0, 4 * 8 * 8), [1, 4, 8, 8]);
       const judge = async (decoder: ort.InferenceSession) => {

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { inflateSync } from 'node:zlib';
-import type { RgbaImage } from '@latentkit/core';
 import { describe, expect, it } from 'vitest';
+import { decodeFixtureImage } from '../test-support/fixture-image.js';
 import { type AdherenceCase, SHAPE_ATTRIBUTES, scoreJudgement } from './adherence-score.js';
 import { conceptAccuracy, makeConceptPrompts } from './concept-prompts.js';
 import { judgeShapeImage } from './judge-image.js';
@@ -34,14 +33,6 @@ const world = parseShapesWorld(
 );
 const pinkWorld = withExtraColors(world, { pink: adapters.pink.rgb });
 
-function decode(c: FixtureCase): RgbaImage {
-  const rgb = inflateSync(Buffer.from(c.rgb, 'base64'));
-  const data = new Uint8ClampedArray(c.width * c.height * 4);
-  for (let p = 0; p < c.width * c.height; p++)
-    data.set([rgb[p * 3]!, rgb[p * 3 + 1]!, rgb[p * 3 + 2]!, 255], p * 4);
-  return { width: c.width, height: c.height, data };
-}
-
 describe('withExtraColors: the judge with pink', () => {
   it('adds pink after the world’s own colours, the RGB of adapters.json = the fixture’s', () => {
     expect(Object.keys(pinkWorld.colors)).toEqual([...Object.keys(world.colors), 'pink']);
@@ -54,7 +45,7 @@ describe('withExtraColors: the judge with pink', () => {
     expect(pinkFixture.cases).toHaveLength(18);
     const wrong: string[] = [];
     for (const c of pinkFixture.cases) {
-      const judged = judgeShapeImage(decode(c), pinkWorld.colors);
+      const judged = judgeShapeImage(decodeFixtureImage(c), pinkWorld.colors);
       for (const key of SHAPE_ATTRIBUTES) {
         if (judged[key] !== c[key])
           wrong.push(`${c.size} pink ${c.shape} ${c.position} on ${c.background}: ${key} → ${judged[key]}`);
@@ -65,7 +56,7 @@ describe('withExtraColors: the judge with pink', () => {
 
   it('reads pink as its nearest world colour, purple (or no shape on purple), with the world’s own 8 colours', () => {
     for (const c of pinkFixture.cases) {
-      const judged = judgeShapeImage(decode(c), world.colors);
+      const judged = judgeShapeImage(decodeFixtureImage(c), world.colors);
       expect(judged.color, `pink ${c.shape} on ${c.background}`).toBe(
         c.background === 'purple' ? null : 'purple',
       );
@@ -75,7 +66,7 @@ describe('withExtraColors: the judge with pink', () => {
   it('gives the 60 renders of the 8-colour world the same verdicts with pink in the palette', () => {
     expect(worldFixture.cases).toHaveLength(60);
     for (const c of worldFixture.cases) {
-      const image = decode(c);
+      const image = decodeFixtureImage(c);
       const { measurements: _a, ...plain } = judgeShapeImage(image, world.colors);
       const { measurements: _b, ...withPink } = judgeShapeImage(image, pinkWorld.colors);
       expect(withPink, `${c.color} ${c.shape} on ${c.background}`).toEqual(plain);
@@ -116,7 +107,7 @@ describe('makeConceptPrompts', () => {
 describe('conceptAccuracy', () => {
   it('counts images with the right colour AND shape, whatever else is wrong', () => {
     const prompt = makeConceptPrompts(pinkWorld, 'pink', { repeats: 1 })[1]!; // 'a small pink circle on …'
-    const judge = (c: FixtureCase) => judgeShapeImage(decode(c), pinkWorld.colors);
+    const judge = (c: FixtureCase) => judgeShapeImage(decodeFixtureImage(c), pinkWorld.colors);
     const pinkCircle = pinkFixture.cases.find((c) => c.shape === 'circle' && c.size === 'large')!;
     const pinkSquare = pinkFixture.cases.find((c) => c.shape === 'square')!;
     const redCircle = worldFixture.cases.find((c) => c.shape === 'circle' && c.color === 'red')!;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { inflateSync } from 'node:zlib';
 import type { RgbaImage } from '@latentkit/core';
 import { describe, expect, it } from 'vitest';
+import { decodeFixtureImage } from '../test-support/fixture-image.js';
 import { SHAPE_ATTRIBUTES } from './adherence-score.js';
 import { judgeShapeImage } from './judge-image.js';
 
@@ -23,15 +23,6 @@ const fixture = JSON.parse(
 ) as { colors: Record<string, [number, number, number]>; cases: FixtureCase[] };
 const colors = fixture.colors;
 
-function decode(c: FixtureCase): RgbaImage {
-  const rgb = inflateSync(Buffer.from(c.rgb, 'base64'));
-  const data = new Uint8ClampedArray(c.width * c.height * 4);
-  for (let p = 0; p < c.width * c.height; p++) {
-    data.set([rgb[p * 3]!, rgb[p * 3 + 1]!, rgb[p * 3 + 2]!, 255], p * 4);
-  }
-  return { width: c.width, height: c.height, data };
-}
-
 /** A hand-drawn image: background colour, then `paint(x, y)` returns a colour name or undefined. */
 function draw(
   size: number,
@@ -49,7 +40,7 @@ function draw(
 }
 
 describe('judgeShapeImage on ground-truth renders', () => {
-  const results = fixture.cases.map((c) => ({ c, judged: judgeShapeImage(decode(c), colors) }));
+  const results = fixture.cases.map((c) => ({ c, judged: judgeShapeImage(decodeFixtureImage(c), colors) }));
 
   it('has a fixture covering every shape, layout and colour', () => {
     expect(fixture.cases).toHaveLength(60);

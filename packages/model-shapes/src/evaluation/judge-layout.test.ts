@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { inflateSync } from 'node:zlib';
 import type { RgbaImage } from '@latentkit/core';
 import { describe, expect, it } from 'vitest';
+import { decodeFixtureImage } from '../test-support/fixture-image.js';
 import type { EvalLayout } from './eval-layouts.js';
 import { cropOf, judgeLayout, LAYOUT_JUDGE_THRESHOLDS } from './judge-layout.js';
 
@@ -21,16 +21,7 @@ const fixture = JSON.parse(
 ) as { colors: Record<string, [number, number, number]>; cases: FixtureCase[] };
 const colors = fixture.colors;
 
-function decode(c: FixtureCase): RgbaImage {
-  const rgb = inflateSync(Buffer.from(c.rgb, 'base64'));
-  const data = new Uint8ClampedArray(c.width * c.height * 4);
-  for (let p = 0; p < c.width * c.height; p++) {
-    data.set([rgb[p * 3]!, rgb[p * 3 + 1]!, rgb[p * 3 + 2]!, 255], p * 4);
-  }
-  return { width: c.width, height: c.height, data };
-}
-
-const judged = fixture.cases.map((c) => ({ c, j: judgeLayout(decode(c), c, { colors }) }));
+const judged = fixture.cases.map((c) => ({ c, j: judgeLayout(decodeFixtureImage(c), c, { colors }) }));
 const ofKind = (kind: FixtureCase['kind']) => judged.filter(({ c }) => c.kind === kind);
 const describeCase = ({ c, j }: (typeof judged)[number]) =>
   `${c.kind} ${c.width}px on ${c.background}: ${j.objects
@@ -62,7 +53,7 @@ describe('judgeLayout on ground-truth renders', () => {
 
   it('keeps every truth verdict under ±20 colour noise (a generated image is never flat)', () => {
     for (const { c } of ofKind('truth')) {
-      const image = decode(c);
+      const image = decodeFixtureImage(c);
       for (let i = 0; i < image.data.length; i++) {
         if (i % 4 !== 3) image.data[i] = image.data[i]! + (((i * 2654435761) >>> 0) % 41) - 20;
       }
