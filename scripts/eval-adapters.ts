@@ -1,7 +1,7 @@
 /**
  * Measures the shipped model's pink adapters (issue 17 item 4) through latentkit's public API:
  *
- *   npm run eval:adapters [-- --seeds 0,1] [--steps N] [--guidance G] [--batch 48] [--quick]
+ *   npm run eval:adapters [-- --seeds 0,1,2,3] [--steps N] [--guidance G] [--batch 48] [--quick]
  *                            [--json FILE] [--gallery FILE]
  *
  * 1. pink prompts (`makeConceptPrompts`: every shape on every background, 2 phrasings each = 48): the
@@ -15,7 +15,9 @@
  *
  * Judged by `judgeShapeImage` with pink added to the world's colours (`withExtraColors`, the RGB of
  * packages/model-shapes/adapters/adapters.json); the base vocabulary is judged with the world's own 8.
- * Settings: the model's recommended steps and guidance (heldout.json). `--quick`: one seed, 12 + 12 base prompts.
+ * Settings: the model's recommended steps (heldout.json) and the adapters' recommended guidance (adapters.json
+ * `recommended.guidance_scale`, else the model's), for every run, so that the base vocabulary is compared at the
+ * setting the LoRA is used at. Seeds 0–3 (192 pink images per run). `--quick`: one seed, 12 + 12 base prompts.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -71,6 +73,8 @@ interface Concept {
   lora_prompt_word: string;
   embedding: string;
   embedding_token: string;
+  /** Sampling settings the adapters are best used with (diffusers' names). */
+  recommended?: { guidance_scale?: number };
 }
 const manifestPath = join(shapesAdaptersPath, 'adapters.json');
 if (!existsSync(manifestPath))
@@ -87,10 +91,17 @@ const world = parseShapesWorld(JSON.parse(readFileSync(join(shapesModelPath, 'he
 const pinkWorld: ShapesWorld = withExtraColors(world, { pink: concept.rgb });
 const rec = recommendedSampling(world);
 const steps = values.steps ? Number(values.steps) : rec.numInferenceSteps;
-const guidance = values.guidance ? Number(values.guidance) : rec.guidanceScale;
+const guidance = values.guidance
+  ? Number(values.guidance)
+  : (concept.recommended?.guidance_scale ?? rec.guidanceScale);
+const guidanceSource = values.guidance
+  ? '--guidance'
+  : concept.recommended?.guidance_scale !== undefined
+    ? "adapters.json's recommendation"
+    : "the model's recommendation";
 if (!Number.isInteger(steps) || steps < 1) fail(`--steps ${values.steps}: expected a positive integer`);
 if (!Number.isFinite(guidance)) fail(`--guidance ${values.guidance}: expected a number`);
-const seeds = (values.seeds ?? (values.quick ? '0' : '0,1')).split(',').map(Number);
+const seeds = (values.seeds ?? (values.quick ? '0' : '0,1,2,3')).split(',').map(Number);
 if (seeds.some((s) => !Number.isInteger(s) || s < 0))
   fail(`--seeds ${values.seeds}: expected integers like 0,1`);
 const batchSize = Number(values.batch);
@@ -155,7 +166,7 @@ const pct = (r: AdherenceResult) => formatTally(conceptAccuracy(r.cases));
 const all = (r: AdherenceResult) => formatTally(summarizeAdherence(r.cases).all);
 const out = process.stdout;
 out.write(
-  `shapes model + adapters (${shapesAdaptersPath}): DDIM ${steps} steps, guidance ${guidance}, seeds [${seeds.join(', ')}]\n`,
+  `shapes model + adapters (${shapesAdaptersPath}): DDIM ${steps} steps, guidance ${guidance} (${guidanceSource}), seeds [${seeds.join(', ')}]\n`,
 );
 out.write(
   `LoRA ${lora.name} (${lora.format}; targets ${JSON.stringify(lora.targets)}); embedding ${emb.token} → ${emb.tokens.join(' ')} (${emb.format})\n\n`,
@@ -256,7 +267,7 @@ if (values.json) {
     values.json,
     `${JSON.stringify(
       {
-        settings: { steps, guidance, seeds },
+        settings: { steps, guidance, guidanceFrom: guidanceSource, seeds },
         pink: { bare: s(pinkBare), lora: s(pinkLora), tokenBare: s(tokenBare), embedding: s(tokenEmb) },
         base: { loraScale0: s(baseLora0), loraScale1: s(baseLora1) },
       },
