@@ -56,9 +56,12 @@ def main():
                 key = f"{prefix}_{path.replace('.', '_')}"
                 if f"{key}.lora_down.weight" not in tensors:  # e.g. conv targets added to an attention-only LoRA: they start fresh
                     continue
+                down, up = (torch.from_numpy(tensors[f"{key}.lora_{n}.weight"]) for n in ("down", "up"))
+                r = down.shape[0]  # a file of a lower rank fills the first r components; the others start new (up = 0)
+                assert r <= l.rank and float(tensors[f"{key}.alpha"]) / r == l.alpha / l.rank, (key, r, l.rank)
                 with torch.no_grad():
-                    l.down.copy_(torch.from_numpy(tensors[f"{key}.lora_down.weight"]))
-                    l.up.copy_(torch.from_numpy(tensors[f"{key}.lora_up.weight"]))
+                    l.down[:r].copy_(down)
+                    l.up[:, :r].copy_(up)
         prev_steps, prev_seconds = int(meta["steps"]), int(meta["train_seconds"])
         prev_cpu = args.prev_cpu_seconds if args.prev_cpu_seconds is not None else int(meta.get("cpu_seconds", prev_seconds))
         print(f"resumed from {args.resume}: {prev_steps} steps, {prev_seconds} s", flush=True)
