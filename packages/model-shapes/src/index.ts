@@ -146,7 +146,8 @@ export const shapesAdaptersUrl: URL = new URL('../adapters/', import.meta.url);
 
 /**
  * The absolute path of the shipped model's adapters (Node): `pink-lora.safetensors`, a kohya-format LoRA
- * (rank 4, UNet and text-encoder attention) that teaches the model the colour pink, and
+ * (rank 4 on the UNet and text-encoder attention, rank 8 on the UNet ResNet convolutions) that teaches the
+ * model the colour pink (best at guidance 3, `adapters.json` `recommended`), and
  * `pink-embedding.safetensors`, a textual-inversion embedding (diffusers format) of the token `<pink>` for
  * the same colour. Load them with `pipe.loadLoraWeights(join(shapesAdaptersPath, 'pink-lora.safetensors'))`
  * or `pipe.loadTextualInversion(...)`; `adapters.json` gives the colour's RGB for the judge. How they were
