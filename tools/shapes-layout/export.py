@@ -63,6 +63,23 @@ def export_decoder(vae, path):
     onnx.save_model(m, path, save_as_external_data=False)
 
 
+def grounding_inputs(b, k, d, gen):
+    """Grounding inputs for b rows with k random boxes (a quarter to half of the side) and phrase embeddings of width d."""
+    n = common.MAX_OBJECTS
+    boxes, emb, masks = torch.zeros(b, n, 4), torch.zeros(b, n, d), torch.zeros(b, n)
+    lo = torch.rand(b, k, 2, generator=gen) * 0.5
+    boxes[:, :k] = torch.cat([lo, lo + 0.25 + torch.rand(b, k, 2, generator=gen) * 0.25], -1)
+    emb[:, :k] = torch.randn(b, k, d, generator=gen)
+    masks[:, :k] = 1
+    return boxes, emb, masks
+
+
+def trace_inputs(d, gen):
+    """The inputs the grounded UNet is traced with (import_shipped.py's probe export uses the same shapes)."""
+    return (torch.randn(2, 4, 8, 8, generator=gen), torch.tensor([981.0]), torch.randn(2, 77, d, generator=gen), *grounding_inputs(2, 2, d, gen),
+            torch.tensor(1.0))
+
+
 def eval_layout_summary(ev):
     """layout.json's `evalLayout`: the settings and per-object-count rates of `npm run eval:layout --json`."""
     st = ev["settings"]
@@ -104,26 +121,15 @@ def main():
     write_json(os.path.join(out, "unet", "config.json"), cfg)
 
     gen = torch.Generator().manual_seed(3)
-    n = common.MAX_OBJECTS
-
-    def grounding(b, k):
-        boxes, emb, masks = torch.zeros(b, n, 4), torch.zeros(b, n, d), torch.zeros(b, n)
-        lo = torch.rand(b, k, 2, generator=gen) * 0.5
-        boxes[:, :k] = torch.cat([lo, lo + 0.25 + torch.rand(b, k, 2, generator=gen) * 0.25], -1)
-        emb[:, :k] = torch.randn(b, k, d, generator=gen)
-        masks[:, :k] = 1
-        return boxes, emb, masks
-
     one, zero = torch.tensor(1.0), torch.tensor(0.0)
-    example = (torch.randn(2, 4, 8, 8, generator=gen), torch.tensor([981.0]), torch.randn(2, 77, d, generator=gen), *grounding(2, 2), one)
-    export_onnx(g, example, os.path.join(out, "unet", "model.onnx"))
+    export_onnx(g, trace_inputs(d, gen), os.path.join(out, "unet", "model.onnx"))
 
     vec = []
     with torch.no_grad():
         for b, h, w, ts, k in ((2, 8, 8, [981.0], 2), (2, 8, 12, [501.0, 501.0], 3), (1, 8, 8, [21.0], 1)):
             s, e = torch.randn(b, 4, h, w, generator=gen), torch.randn(b, 77, d, generator=gen)
             t = torch.tensor(ts)
-            boxes, emb, masks = grounding(b, k)
+            boxes, emb, masks = grounding_inputs(b, k, d, gen)
             masks[0] = 0 if b == 2 else masks[0]  # a CFG-style unconditional row
             te = t.expand(b) if t.numel() == 1 else t
             feeds = {"sample": s, "timestep": t, "encoder_hidden_states": e, "gligen_boxes": boxes, "gligen_positive_embeddings": emb, "gligen_masks": masks}
@@ -139,7 +145,7 @@ def main():
         "description": "The shapes layout model: the shipped shapes UNet (frozen) + GLIGEN text-box grounding layers "
                        "(tools/shapes-layout). 32x32 images, 1-3 objects in square boxes of 8-18 px (a quarter to ~0.56 of the side).",
         "resolution": 32,
-        "maxObjects": n,
+        "maxObjects": common.MAX_OBJECTS,
         "phrases": "a {color} {shape} (colors: red, green, blue, yellow, purple, orange, white, black; shapes: circle, square, triangle)",
         "prompt": "on a {background} background",
         "training": {"minutes": round(ck["seconds"] / 60, 1), "steps": ck["step"], "batch": ck["args"]["batch"], "params": ck["trainable_params"],
