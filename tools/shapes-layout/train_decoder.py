@@ -24,7 +24,7 @@ import torch
 
 import common
 import layout_data
-from encode_latents import to_tensor
+from encode_latents import encode, to_tensor
 from evaluate import judge
 from prepare import load_frozen
 from train_vae import grad_l1, shape_weight
@@ -38,14 +38,8 @@ def render(rng, n):
 
 
 @torch.no_grad()
-def posterior(encoder, x):
-    ml = encoder(x)
-    return ml[:, :4], torch.exp(0.5 * ml[:, 4:].clamp(-30, 20))
-
-
-@torch.no_grad()
 def roundtrip_judge(vae, layouts, x):
-    mean, _ = posterior(vae.encoder, x)
+    mean, _std, _scale = encode(vae.encoder, x)
     img = ((vae.decoder(mean).clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
     return judge(img, layouts)
 
@@ -101,7 +95,8 @@ def main():
             break
         if step % args.refresh == 0:
             x_pool = render(rng, args.pool)
-            mean_pool, std_pool = posterior(vae.encoder, x_pool)  # (unused by the probe, which encodes each batch)
+            with torch.no_grad():  # the encoder's posterior (unused by the probe, which encodes each batch)
+                mean_pool, std_pool, _scale = encode(vae.encoder, x_pool)
         for pg in opt.param_groups:
             pg["lr"] = args.lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         i = torch.randint(0, len(x_pool), (args.batch,))
