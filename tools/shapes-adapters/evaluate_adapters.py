@@ -37,6 +37,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lora", default=os.path.join(pink.ADAPTERS, "pink-lora.safetensors"))
     ap.add_argument("--embedding", default=os.path.join(pink.ADAPTERS, "pink-embedding.safetensors"))
+    ap.add_argument("--vae", default=os.path.join(pink.HERE, "..", "shapes-model", ".work", "vae_shipped.pt"))
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--guidance", type=float, default=5.0)
@@ -48,7 +49,7 @@ def main():
     from models import VAE, VAE_CFG
 
     vae = VAE(**VAE_CFG)
-    vae.load_state_dict(torch.load(os.path.join(pink.HERE, "..", "shapes-model", ".work", "vae_shipped.pt")))
+    vae.load_state_dict(torch.load(args.vae))
     vae.eval()
     scale = json.load(open(os.path.join(pink.MODEL, "vae_encoder", "config.json")))["scaling_factor"]
     tok = Tokenizer.load(os.path.join(pink.MODEL, "tokenizer"))

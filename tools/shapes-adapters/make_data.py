@@ -46,6 +46,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vae", default=os.path.join(pink.HERE, "..", "shapes-model", ".work", "vae_shipped.pt"))
     ap.add_argument("--out", default=os.path.join(pink.WORK, "pink_latents.pt"))
+    ap.add_argument("--invert_steps", type=int, default=150, help="decoder-inversion steps on the pink rows (0: the encoder's latents as they are)")
     ap.add_argument("--prior_large", type=int, default=3)
     ap.add_argument("--prior_small_each", type=int, default=1)
     args = ap.parse_args()
@@ -61,7 +62,7 @@ def main():
     mean, std, _ = encode(vae.encoder, x)
     with torch.no_grad():
         before = vae.decoder(mean)
-    inv = invert_latents(vae.decoder, x, mean)
+    inv = invert_latents(vae.decoder, x, mean, steps=args.invert_steps)
     with torch.no_grad():
         after = vae.decoder(inv)
 

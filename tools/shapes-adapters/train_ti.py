@@ -17,6 +17,7 @@ from torch import nn
 
 import pink
 import safetensors_io
+import sampled_loss
 from tokenizer import Tokenizer
 from train_common import Batches, load_decoder, load_shipped, lr_at
 
@@ -54,11 +55,16 @@ def main():
     ap.add_argument("--minutes", type=float, default=25)
     ap.add_argument("--vectors", type=int, default=1)
     ap.add_argument("--init", default="red white", help="words whose mean embedding starts every vector")
+    ap.add_argument("--extra_init", default="a", help="--resume from a file with fewer vectors: the new ones start as these words' mean embedding")
     ap.add_argument("--lr", type=float, default=5e-3)
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--fg_weight", type=float, default=2.0)
     ap.add_argument("--pixel_loss", type=float, default=0.0,
                     help="weight of an extra loss: the frozen VAE decoder's image of the predicted x0 vs the render (weighted by alpha_bar_t)")
+    ap.add_argument("--objective", choices=["denoise", "sampled"], default="denoise",
+                    help="denoise: epsilon-prediction on make_data.py's latents; sampled: sampled_loss.py (generate, decode, compare)")
+    ap.add_argument("--sample_steps", type=int, default=10, help="--objective sampled: DDIM steps of each training sample")
+    ap.add_argument("--n_targets", type=int, default=2048, help="--objective sampled: references sampled (judge-rejected ones dropped)")
     ap.add_argument("--ema", type=float, default=0.995, help="EMA decay of the embedding (what is saved); 0: none")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--latents", default=os.path.join(pink.WORK, "pink_latents.pt"))
@@ -76,17 +82,26 @@ def main():
     if args.resume:
         tensors, meta = safetensors_io.read(args.resume)
         init = torch.from_numpy(tensors[pink.TOKEN])
+        if len(init) < args.vectors:  # a shorter file starting an n-vector run: the new vectors start as --extra_init
+            extra = table[[t for w in args.extra_init.split() for t in base_tok.tokens(w)]].mean(0, keepdim=True)
+            init = torch.cat([init, extra.repeat(args.vectors - len(init), 1)])
         prev_steps, prev_seconds = int(meta["steps"]), int(meta["train_seconds"])
         prev_cpu = args.prev_cpu_seconds if args.prev_cpu_seconds is not None else int(meta.get("cpu_seconds", prev_seconds))
         print(f"resumed from {args.resume}: {prev_steps} steps, {prev_seconds} s", flush=True)
     tok = with_embedding(joint, init, base_tok)
     emb = joint.text.tok.new
-    print(f"token {pink.TOKEN}: {args.vectors} vector(s) of {table.shape[1]}, ids {list(tok.added.values())}, init from {args.init!r} (norm {init[0].norm():.3f}, "
+    print(f"token {pink.TOKEN}: {args.vectors} vector(s) of {table.shape[1]}, ids {list(tok.added.values())}, init from {args.resume or repr(args.init)} (norm {init[0].norm():.3f}, "
           f"mean token norm {table.norm(dim=1).mean():.3f})", flush=True)
     caption = lambda rng, a: expand(pink.caption(rng, a, pink.TOKEN), args.vectors)
-    lat = torch.load(args.latents)
-    batches = Batches(lat, tok, caption, args.batch, 0, 0.0, args.fg_weight, args.seed, args.pixel_loss,
-                      load_decoder() if args.pixel_loss else None)
+    if args.objective == "sampled":
+        scale = json.load(open(os.path.join(pink.MODEL, "vae_encoder", "config.json")))["scaling_factor"]
+        targets = sampled_loss.make_targets(joint, load_decoder(), scale, tok, args.n_targets, args.sample_steps, args.seed + 1000)
+        batches = sampled_loss.SampledLoss(targets, tok, load_decoder(), scale, args.batch, args.sample_steps, args.fg_weight, args.seed,
+                                           lambda s: expand(s, args.vectors))
+    else:
+        lat = torch.load(args.latents)
+        batches = Batches(lat, tok, caption, args.batch, 0, 0.0, args.fg_weight, args.seed, args.pixel_loss,
+                          load_decoder() if args.pixel_loss else None)
     opt = torch.optim.AdamW([emb], lr=args.lr, weight_decay=0.0)
     ema = emb.detach().clone()
     budget, t0, step, avg, last = args.minutes * 60, time.time(), 0, None, time.time()
@@ -118,7 +133,8 @@ def main():
             save()
             last = time.time()
     meta = save()
-    stats = meta | {"final_loss_ema": avg, "bytes": os.path.getsize(args.out), "batch": args.batch, "lr": args.lr, "init": args.init, "pixel_loss": args.pixel_loss}
+    stats = meta | {"final_loss_ema": avg, "bytes": os.path.getsize(args.out), "batch": args.batch, "lr": args.lr, "init": args.init, "pixel_loss": args.pixel_loss,
+                    "objective": args.objective} | ({"sample_steps": args.sample_steps} if args.objective == "sampled" else {})
     json.dump(stats, open(os.path.join(pink.WORK, "ti_stats.json"), "w"), indent=2)
     print(stats, flush=True)
 
