@@ -31,11 +31,11 @@ import { decodeFixtureImage } from '../packages/model-shapes/src/test-support/fi
 
 // Pink + shape right out of 24 on this machine (see the model card for the full evaluation), and the guards.
 // Issue 17's target (≥ 80 % with the adapter): eval:adapters measures the LoRA at 85.4 % (guidance 3, seeds 0–3)
-// and the embedding far below it; these guards hold what the shipped files do.
-const MEASURED = { bare: '0/24', lora: '20/24', tokenBare: '0/24', embedding: '5/24' };
+// and the embedding far below it (34.4 %); these guards hold what the shipped files do.
+const MEASURED = { bare: '0/24', lora: '20/24', tokenBare: '0/24', embedding: '7/24' };
 const MAX_BARE = 2 / 24;
 const MIN_LORA = 17 / 24;
-const MIN_EMBEDDING = 3 / 24;
+const MIN_EMBEDDING = 5 / 24;
 
 const manifest = JSON.parse(readFileSync(join(shapesAdaptersPath, 'adapters.json'), 'utf8')) as {
   pink: {

@@ -1,7 +1,11 @@
 """Textual inversion: one new token `<pink>` whose input embedding (1 vector by default, --vectors for
 more) is the only thing trained; the UNet, the text encoder and every other embedding stay frozen.
-Pink rows only ("a <pink> circle on a blue background", ...), ε-prediction as train_unet.py, no
-empty captions (the unconditional branch cannot change).  Time-boxed by --minutes.
+Two objectives:
+* --objective denoise (runs 1-2): pink rows only ("a <pink> circle on a blue background", ...), ε-prediction
+  as train_unet.py, no empty captions (the unconditional branch cannot change);
+* --objective sampled (runs 3-4 of the shipped file): sampled_loss.py, the decoded image of a whole DDIM
+  sample against a pink target, the gradient through every sampler step.
+Time-boxed by --minutes.
 Writes diffusers' format {"<pink>": [n, 64]} to packages/model-shapes/adapters/pink-embedding.safetensors.
 
     /usr/bin/python3 train_ti.py --minutes 25
