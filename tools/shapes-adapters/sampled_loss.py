@@ -1,7 +1,8 @@
-"""The through-the-sampler loss of train_ti.py --objective sampled: generate with the embedding (DDIM,
-classifier-free guidance, as evaluate.sample) from a stored starting noise, decode with the frozen VAE
-decoder, and compare the image with a pink target; the gradient flows back through every sampler step
-to the embedding.  Nothing but the embedding is trained, so the file stays an ordinary embedding.
+"""The through-the-sampler loss of train_ti.py --objective sampled: generate with the embedding (DDIM with
+classifier-free guidance: evaluate.ddim_loop, evaluate.sample's own loop) from a stored starting noise,
+decode with the frozen VAE decoder, and compare the image with a pink target; the gradient flows back
+through every sampler step to the embedding.  Nothing but the embedding is trained, so the file stays an
+ordinary embedding.
 
 Why: the denoising loss asks the frozen UNet to predict the noise of decoder-inverted latents it never
 learned to produce (make_data.py); with one 64-wide input vector it gets close in latent MSE but the
@@ -23,28 +24,12 @@ import data
 import evaluate
 import pink
 from models import VAE_DOWNSCALE
-from train_unet import alphas_cumprod
 
 GUIDANCE = 3.0  # adapters.json's recommendation, the setting eval:adapters measures
 
 
 def reference_word(bg):
     return "purple" if bg == "red" else "red"
-
-
-def ddim(joint, ctx, z, steps, guidance):
-    """evaluate.sample's DDIM loop (diffusers' DDIMScheduler, leading spacing, eta 0) without no_grad;
-    ctx is [uncond; cond]. Returns the final latents."""
-    acp = alphas_cumprod()
-    ts, ratio = evaluate.ddim_timesteps(steps)
-    for t in ts:
-        e_u, e_c = joint.unet(torch.cat([z, z]), torch.full((2 * len(z),), float(t)), ctx).chunk(2)
-        eps = e_u + guidance * (e_c - e_u)
-        a_t = acp[t]
-        a_prev = acp[t - ratio] if t - ratio >= 0 else acp[0]
-        x0 = (z - (1 - a_t).sqrt() * eps) / a_t.sqrt()
-        z = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
-    return z
 
 
 @torch.no_grad()
@@ -66,7 +51,7 @@ def make_targets(joint, decoder, scale, tok, n, steps, seed, chunk=64):
         ids = torch.tensor([tok.encode(c.format(c=w)) for c, w in zip(caps, words)], dtype=torch.int32)
         ctx = joint.text(torch.cat([empty.repeat(len(rows), 1), ids]))[0]
         z = torch.randn(len(rows), 4, side, side, generator=g)
-        img = decoder(ddim(joint, ctx, z.clone(), steps, GUIDANCE) / scale)
+        img = decoder(evaluate.ddim_loop(joint.unet, ctx, z.clone(), steps, GUIDANCE) / scale)
         u8 = ((img.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
         for i, (a, w) in enumerate(zip(rows, words)):
             got = evaluate.classify(u8[i])
@@ -102,6 +87,6 @@ class SampledLoss:
         with torch.no_grad():
             ctx_u = joint.text(self.empty.repeat(self.batch, 1))[0]
         ctx = torch.cat([ctx_u, joint.text(self.ids[idx])[0]])
-        img = self.decoder(ddim(joint, ctx, self.t["noise"][idx].clone(), self.steps, GUIDANCE) / self.scale)
+        img = self.decoder(evaluate.ddim_loop(joint.unet, ctx, self.t["noise"][idx].clone(), self.steps, GUIDANCE) / self.scale)
         w = 1 + self.fg_weight * self.t["alpha"][idx][:, None]
         return (w * (img - self.t["target"][idx]).pow(2)).mean() / w.mean()

@@ -69,23 +69,30 @@ def ddim_timesteps(n):
     return (np.arange(0, n) * ratio).round()[::-1].astype(np.int64) + 1, ratio
 
 
-@torch.no_grad()
-def sample(model, vae, scale, tok, prompts, steps=50, guidance=5.0, seed=0):
-    g = torch.Generator().manual_seed(seed)
+def ddim_loop(unet, ctx, z, steps, guidance):
+    """DDIM (eta 0) with classifier-free guidance from z; ctx is [uncond; cond]. Differentiable (no no_grad
+    here): tools/shapes-adapters/sampled_loss.py trains through it."""
     acp = alphas_cumprod()
-    ids = torch.tensor([tok.encode(p) for p in prompts], dtype=torch.int32)
-    empty = torch.tensor([tok.encode("")] * len(prompts), dtype=torch.int32)
-    ctx = model.text(torch.cat([empty, ids]))[0]
-    n = data.RES // VAE_DOWNSCALE
-    z = torch.randn(len(prompts), 4, n, n, generator=g)
     ts, ratio = ddim_timesteps(steps)
     for t in ts:
-        e_u, e_c = model.unet(torch.cat([z, z]), torch.full((2 * len(prompts),), float(t)), ctx).chunk(2)
+        e_u, e_c = unet(torch.cat([z, z]), torch.full((2 * len(z),), float(t)), ctx).chunk(2)
         eps = e_u + guidance * (e_c - e_u)
         a_t = acp[t]
         a_prev = acp[t - ratio] if t - ratio >= 0 else acp[0]  # set_alpha_to_one=False
         x0 = (z - (1 - a_t).sqrt() * eps) / a_t.sqrt()
         z = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+    return z
+
+
+@torch.no_grad()
+def sample(model, vae, scale, tok, prompts, steps=50, guidance=5.0, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.tensor([tok.encode(p) for p in prompts], dtype=torch.int32)
+    empty = torch.tensor([tok.encode("")] * len(prompts), dtype=torch.int32)
+    ctx = model.text(torch.cat([empty, ids]))[0]
+    n = data.RES // VAE_DOWNSCALE
+    z = torch.randn(len(prompts), 4, n, n, generator=g)
+    z = ddim_loop(model.unet, ctx, z, steps, guidance)
     img = vae.decoder(z / scale)
     return ((img.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
 
