@@ -51,7 +51,7 @@ def main():
     vae = VAE(**VAE_CFG)
     vae.load_state_dict(torch.load(args.vae))
     vae.eval()
-    scale = json.load(open(os.path.join(pink.MODEL, "vae_encoder", "config.json")))["scaling_factor"]
+    scale = pink.latent_scale()
     tok = Tokenizer.load(os.path.join(pink.MODEL, "tokenizer"))
     base = load_shipped()
     report = {"sampler": {"scheduler": "DDIM", "steps": args.steps, "guidance": args.guidance, "seeds": seeds}, "runs": {}}

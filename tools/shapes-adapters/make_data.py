@@ -12,7 +12,6 @@
     /usr/bin/python3 make_data.py          # -> .work/pink_latents.pt
 """
 import argparse
-import json
 import os
 import time
 
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 
 import pink
+import evaluate
 from encode_latents import encode, to_tensor
 from models import VAE, VAE_CFG
 
@@ -55,7 +55,7 @@ def main():
     vae = VAE(**VAE_CFG)
     vae.load_state_dict(torch.load(args.vae))
     vae.eval().requires_grad_(False)
-    scale = json.load(open(os.path.join(pink.MODEL, "vae_encoder", "config.json")))["scaling_factor"]
+    scale = pink.latent_scale()
 
     imgs, attrs = pink.render_pink_set()
     x = to_tensor(imgs)
@@ -67,7 +67,7 @@ def main():
         after = vae.decoder(inv)
 
     def judged(y):
-        u8 = ((y.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+        u8 = evaluate.to_uint8(y)
         return sum(pink.classify(im)["color"] == "pink" and pink.classify(im)["shape"] == a[1] for im, a in zip(u8, attrs))
 
     stats = {"pink_images": len(attrs), "judged_right_encoder_latents": judged(before), "judged_right_inverted": judged(after),

@@ -6,6 +6,7 @@ tokens it never learned) and its VAE decoder, trained on the 8 palette colours o
 the encoder's latents of a pink shape into a whitish one.  make_data.py therefore trains on
 latents found by decoder inversion (see invert_latents), which the decoder draws pink.
 """
+import json
 import os
 import random
 import sys
@@ -30,6 +31,12 @@ WORK = os.path.join(HERE, ".work")
 PINK = (250, 120, 190)
 WORD = "pink"
 TOKEN = "<pink>"
+
+
+def latent_scale():
+    """The shipped VAE's scaling_factor (vae_encoder/config.json)."""
+    with open(os.path.join(MODEL, "vae_encoder", "config.json")) as f:
+        return json.load(f)["scaling_factor"]
 
 
 def palette_with_pink():

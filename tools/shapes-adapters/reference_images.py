@@ -33,7 +33,7 @@ def main():
     vae = VAE(**VAE_CFG)
     vae.load_state_dict(torch.load(os.path.join(pink.HERE, "..", "shapes-model", ".work", "vae_shipped.pt")))
     vae.eval()
-    scale = json.load(open(os.path.join(pink.MODEL, "vae_encoder", "config.json")))["scaling_factor"]
+    scale = pink.latent_scale()
     tok = Tokenizer.load(os.path.join(pink.MODEL, "tokenizer"))
     base = load_shipped()
     merged = copy.deepcopy(base)

@@ -42,7 +42,7 @@ def make_targets(joint, decoder, scale, tok, n, steps, seed, chunk=64):
     pinkv = torch.tensor(pink.PINK, dtype=torch.float32)
     empty = torch.tensor([tok.encode("")], dtype=torch.int32)
     side = data.RES // VAE_DOWNSCALE
-    out = {"captions": [], "noise": [], "target": [], "alpha": [], "attrs": []}
+    out = {"captions": [], "noise": [], "target": [], "alpha": []}
     kept = 0
     for start in range(0, n, chunk):
         rows = [rng.choice(attrs) for _ in range(min(chunk, n - start))]
@@ -52,7 +52,7 @@ def make_targets(joint, decoder, scale, tok, n, steps, seed, chunk=64):
         ctx = joint.text(torch.cat([empty.repeat(len(rows), 1), ids]))[0]
         z = torch.randn(len(rows), 4, side, side, generator=g)
         img = decoder(evaluate.ddim_loop(joint.unet, ctx, z.clone(), steps, GUIDANCE) / scale)
-        u8 = ((img.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+        u8 = evaluate.to_uint8(img)
         for i, (a, w) in enumerate(zip(rows, words)):
             got = evaluate.classify(u8[i])
             if got["color"] != w or got["shape"] != a[1] or got["background"] != a[2]:
@@ -66,7 +66,6 @@ def make_targets(joint, decoder, scale, tok, n, steps, seed, chunk=64):
             out["noise"].append(z[i])
             out["target"].append((tgt.clamp(0, 255) / 127.5 - 1).permute(2, 0, 1))
             out["alpha"].append(torch.from_numpy(alpha))
-            out["attrs"].append(a)
             kept += 1
     print(f"sampled-loss targets: kept {kept} of {n} references (judge: reference colour, shape and background right)", flush=True)
     return {k: torch.stack(v) if k in ("noise", "target", "alpha") else v for k, v in out.items()}
@@ -76,7 +75,7 @@ class SampledLoss:
     """Draws `batch` cases of make_targets' set; loss = foreground-weighted MSE between the decoded sample and the target."""
 
     def __init__(self, targets, tok, decoder, scale, batch, steps, fg_weight, seed, expand=lambda s: s):
-        self.t, self.tok, self.decoder, self.scale = targets, tok, decoder, scale
+        self.t, self.decoder, self.scale = targets, decoder, scale
         self.batch, self.steps, self.fg_weight = batch, steps, fg_weight
         self.rng = random.Random(seed)
         self.ids = torch.tensor([tok.encode(expand(c)) for c in targets["captions"]], dtype=torch.int32)

@@ -98,9 +98,9 @@ def main():
           f"mean token norm {table.norm(dim=1).mean():.3f})", flush=True)
     caption = lambda rng, a: expand(pink.caption(rng, a, pink.TOKEN), args.vectors)
     if args.objective == "sampled":
-        scale = json.load(open(os.path.join(pink.MODEL, "vae_encoder", "config.json")))["scaling_factor"]
-        targets = sampled_loss.make_targets(joint, load_decoder(), scale, tok, args.n_targets, args.sample_steps, args.seed + 1000)
-        batches = sampled_loss.SampledLoss(targets, tok, load_decoder(), scale, args.batch, args.sample_steps, args.fg_weight, args.seed,
+        decoder, scale = load_decoder(), pink.latent_scale()
+        targets = sampled_loss.make_targets(joint, decoder, scale, tok, args.n_targets, args.sample_steps, args.seed + 1000)
+        batches = sampled_loss.SampledLoss(targets, tok, decoder, scale, args.batch, args.sample_steps, args.fg_weight, args.seed,
                                            lambda s: expand(s, args.vectors))
     else:
         lat = torch.load(args.latents)

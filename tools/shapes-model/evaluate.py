@@ -93,7 +93,11 @@ def sample(model, vae, scale, tok, prompts, steps=50, guidance=5.0, seed=0):
     n = data.RES // VAE_DOWNSCALE
     z = torch.randn(len(prompts), 4, n, n, generator=g)
     z = ddim_loop(model.unet, ctx, z, steps, guidance)
-    img = vae.decoder(z / scale)
+    return to_uint8(vae.decoder(z / scale))
+
+
+def to_uint8(img):
+    """Decoder output [B,3,H,W] in [-1, 1] -> uint8 images [B,H,W,3]."""
     return ((img.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
 
 
